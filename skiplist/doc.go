@@ -1,0 +1,19 @@
+// Package skiplist is a lock-free concurrent skiplist whose nodes live in an
+// arena.
+//
+// Entries are immutable (key, version, value) triples ordered by key
+// ascending, then version descending, so the newest version of a key is the
+// first entry seen when seeking to it. Nothing is ever removed or changed in
+// place: a delete is a new version that the layer above interprets.
+//
+// Invariants:
+//   - Insert links a node bottom-up with compare-and-swap; level 0 decides
+//     membership, the upper levels are only shortcuts. Readers never lock and
+//     never see a node whose key, version or value is still being written,
+//     because a node is fully written before the CAS that publishes it.
+//   - Nodes reference each other by arena offsets, never Go pointers.
+//   - Insert, Get, seek and iterator steps allocate nothing on the Go heap.
+//   - The optional PointIndex maps a key's hash to the node of its newest
+//     version, so a point read costs one hash probe instead of a descent. It
+//     only ever moves forward to a newer version of the same key.
+package skiplist

@@ -1,0 +1,232 @@
+package skiplist
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/inmem-db/inmem/arena"
+)
+
+// List is a lock-free skiplist of (key, version, value) entries.
+type List struct {
+	arena  *arena.Arena
+	head   uint64
+	height atomic.Uint32
+	count  atomic.Int64
+	index  *PointIndex
+}
+
+// New returns an empty list allocating from a. With withIndex, the list
+// keeps a PointIndex so Get costs one hash probe.
+func New(a *arena.Arena, withIndex bool) (*List, error) {
+	head, err := a.Alloc(nodeSize(MaxHeight, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	s := &List{arena: a, head: head}
+	s.node(head).height = MaxHeight
+	s.height.Store(1)
+	if withIndex {
+		s.index = newPointIndex()
+	}
+	return s, nil
+}
+
+// Len returns the number of entries.
+func (s *List) Len() int64 { return s.count.Load() }
+
+// Arena returns the arena the list allocates from.
+func (s *List) Arena() *arena.Arena { return s.arena }
+
+// randomHeight draws a height with P(h >= k+1) = 4^-k.
+func randomHeight() int {
+	r := rand.Uint32()
+	h := 1
+	for h < MaxHeight && r&3 == 0 {
+		h++
+		r >>= 2
+	}
+	return h
+}
+
+// compare orders the entry at off against (key, version): key ascending,
+// then version descending.
+func (s *List) compare(off uint64, key []byte, version uint64) int {
+	n := s.node(off)
+	if c := bytes.Compare(s.key(off, n), key); c != 0 {
+		return c
+	}
+	switch {
+	case n.version > version:
+		return -1
+	case n.version < version:
+		return 1
+	}
+	return 0
+}
+
+// findSplice returns the nodes between which (key, version) belongs at
+// level, starting the walk at before. If an equal entry exists, both results
+// are that entry.
+func (s *List) findSplice(key []byte, version uint64, before uint64, level int) (uint64, uint64) {
+	for {
+		next := s.node(before).tower[level].Load()
+		if next == 0 {
+			return before, 0
+		}
+		c := s.compare(next, key, version)
+		if c == 0 {
+			return next, next
+		}
+		if c > 0 {
+			return before, next
+		}
+		before = next
+	}
+}
+
+// Insert adds (key, version, value). It returns the new entry's offset and
+// true, or false if an entry with the same key and version exists (the list
+// is unchanged). key and value are copied.
+func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, error) {
+	h := randomHeight()
+	off, err := s.arena.Alloc(nodeSize(h, len(key), len(value)))
+	if err != nil {
+		return 0, false, err
+	}
+	n := s.node(off)
+	n.version = version
+	n.keyLen = uint32(len(key))
+	n.valLen = uint32(len(value))
+	n.height = uint32(h)
+	copy(s.key(off, n), key)
+	copy(s.value(off, n), value)
+
+	listHeight := s.height.Load()
+	for int(listHeight) < h {
+		if s.height.CompareAndSwap(listHeight, uint32(h)) {
+			listHeight = uint32(h)
+			break
+		}
+		listHeight = s.height.Load()
+	}
+
+	var prev, next [MaxHeight + 1]uint64
+	prev[listHeight] = s.head
+	for i := int(listHeight) - 1; i >= 0; i-- {
+		prev[i], next[i] = s.findSplice(key, version, prev[i+1], i)
+		if prev[i] == next[i] && next[i] != 0 {
+			return 0, false, nil
+		}
+	}
+
+	for i := 0; i < h; i++ {
+		for {
+			n.tower[i].Store(next[i])
+			if s.node(prev[i]).tower[i].CompareAndSwap(next[i], off) {
+				break
+			}
+			// Someone linked a node between prev and next: recompute.
+			prev[i], next[i] = s.findSplice(key, version, prev[i], i)
+			if prev[i] == next[i] && next[i] != 0 {
+				// Only level 0 decides membership; a duplicate found higher
+				// up would mean level 0 already holds it.
+				return 0, false, nil
+			}
+		}
+	}
+	s.count.Add(1)
+	if s.index != nil {
+		s.index.publish(s, key, version, off)
+	}
+	return off, true, nil
+}
+
+// seekGE returns the first entry >= (key, version), or 0.
+func (s *List) seekGE(key []byte, version uint64) uint64 {
+	x := s.head
+	for level := int(s.height.Load()) - 1; level >= 0; level-- {
+		for {
+			next := s.node(x).tower[level].Load()
+			if next == 0 {
+				break
+			}
+			c := s.compare(next, key, version)
+			if c >= 0 {
+				if c == 0 {
+					return next
+				}
+				break
+			}
+			x = next
+		}
+	}
+	return s.node(x).tower[0].Load()
+}
+
+// seekLT returns the last entry < (key, version), or 0.
+func (s *List) seekLT(key []byte, version uint64) uint64 {
+	x := s.head
+	for level := int(s.height.Load()) - 1; level >= 0; level-- {
+		for {
+			next := s.node(x).tower[level].Load()
+			if next == 0 || s.compare(next, key, version) >= 0 {
+				break
+			}
+			x = next
+		}
+	}
+	if x == s.head {
+		return 0
+	}
+	return x
+}
+
+// last returns the last entry, or 0.
+func (s *List) last() uint64 {
+	x := s.head
+	for level := int(s.height.Load()) - 1; level >= 0; level-- {
+		for {
+			next := s.node(x).tower[level].Load()
+			if next == 0 {
+				break
+			}
+			x = next
+		}
+	}
+	if x == s.head {
+		return 0
+	}
+	return x
+}
+
+// Get returns the value of the newest entry for key with version <=
+// snapshot. The returned slice aliases arena memory: copy it before handing
+// it to anyone who may keep it.
+func (s *List) Get(key []byte, snapshot uint64) (value []byte, version uint64, ok bool) {
+	var off uint64
+	if s.index != nil {
+		off = s.index.lookup(s, key)
+		for off != 0 {
+			n := s.node(off)
+			if n.version <= snapshot {
+				break
+			}
+			off = n.tower[0].Load()
+			if off != 0 && !bytes.Equal(s.key(off, s.node(off)), key) {
+				off = 0
+			}
+		}
+	} else {
+		off = s.seekGE(key, snapshot)
+		if off != 0 && !bytes.Equal(s.key(off, s.node(off)), key) {
+			off = 0
+		}
+	}
+	if off == 0 {
+		return nil, 0, false
+	}
+	n := s.node(off)
+	return s.value(off, n), n.version, true
+}

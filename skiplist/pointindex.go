@@ -1,0 +1,129 @@
+package skiplist
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zeebo/xxh3"
+)
+
+const (
+	indexShardBits = 6
+	indexShards    = 1 << indexShardBits
+	indexMinSlots  = 64
+)
+
+// PointIndex maps the hash of a key to the offset of the node holding its
+// newest version. Readers probe it without locks: each shard's table is
+// swapped atomically when it grows, and each slot is two atomic words. Writers
+// (Insert) take the shard's mutex, so writers of different shards never meet.
+type PointIndex struct {
+	shards [indexShards]indexShard
+}
+
+type indexShard struct {
+	mu    sync.Mutex
+	tab   atomic.Pointer[indexTable]
+	count int // guarded by mu
+	_     [40]byte
+}
+
+type indexTable struct {
+	mask  uint64
+	slots []indexSlot
+}
+
+// indexSlot is claimed by storing node first and hash second, so a reader
+// that sees a hash also sees a node for it.
+type indexSlot struct {
+	hash atomic.Uint64
+	node atomic.Uint64
+}
+
+func newPointIndex() *PointIndex {
+	p := &PointIndex{}
+	for i := range p.shards {
+		p.shards[i].tab.Store(newIndexTable(indexMinSlots))
+	}
+	return p
+}
+
+func newIndexTable(n int) *indexTable {
+	return &indexTable{mask: uint64(n - 1), slots: make([]indexSlot, n)}
+}
+
+// hashKey never returns 0, which marks an empty slot.
+func hashKey(key []byte) uint64 {
+	return xxh3.Hash(key) | 1
+}
+
+func (p *PointIndex) lookup(s *List, key []byte) uint64 {
+	h := hashKey(key)
+	t := p.shards[h>>(64-indexShardBits)].tab.Load()
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		sh := sl.hash.Load()
+		if sh == 0 {
+			return 0
+		}
+		if sh == h {
+			off := sl.node.Load()
+			if bytes.Equal(s.key(off, s.node(off)), key) {
+				return off
+			}
+		}
+	}
+}
+
+// publish records off as the node for key unless a newer version is there.
+func (p *PointIndex) publish(s *List, key []byte, version, off uint64) {
+	h := hashKey(key)
+	sh := &p.shards[h>>(64-indexShardBits)]
+	sh.mu.Lock()
+	t := sh.tab.Load()
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		cur := sl.hash.Load()
+		if cur == 0 {
+			sl.node.Store(off)
+			sl.hash.Store(h)
+			sh.count++
+			if sh.count*2 > len(t.slots) {
+				sh.tab.Store(t.grow())
+			}
+			break
+		}
+		if cur == h {
+			old := sl.node.Load()
+			on := s.node(old)
+			if bytes.Equal(s.key(old, on), key) {
+				if on.version < version {
+					sl.node.Store(off)
+				}
+				break
+			}
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// grow copies t into a table twice the size. Called with the shard locked,
+// so no slot of t changes while it runs.
+func (t *indexTable) grow() *indexTable {
+	nt := newIndexTable(len(t.slots) * 2)
+	for i := range t.slots {
+		h := t.slots[i].hash.Load()
+		if h == 0 {
+			continue
+		}
+		for j := h & nt.mask; ; j = (j + 1) & nt.mask {
+			if nt.slots[j].hash.Load() == 0 {
+				nt.slots[j].node.Store(t.slots[i].node.Load())
+				nt.slots[j].hash.Store(h)
+				break
+			}
+		}
+	}
+	return nt
+}
