@@ -90,18 +90,42 @@ func (s *List) findSplice(key []byte, version uint64, before uint64, level int) 
 // true, or false if an entry with the same key and version exists (the list
 // is unchanged). key and value are copied.
 func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, error) {
-	h := randomHeight()
-	off, err := s.arena.Alloc(nodeSize(h, len(key), len(value)))
+	off, err := s.Prepare(key, value, nil)
 	if err != nil {
 		return 0, false, err
 	}
+	return off, s.Link(off, version), nil
+}
+
+// Prepare copies key and the concatenation of value parts v1 and v2 into a
+// new, unlinked node and returns its offset. The node is invisible until
+// Link; PreparedKey aliases its key, which stays valid for the arena's life.
+func (s *List) Prepare(key, v1, v2 []byte) (uint64, error) {
+	h := randomHeight()
+	off, err := s.arena.Alloc(nodeSize(h, len(key), len(v1)+len(v2)))
+	if err != nil {
+		return 0, err
+	}
 	n := s.node(off)
-	n.version = version
 	n.keyLen = uint32(len(key))
-	n.valLen = uint32(len(value))
+	n.valLen = uint32(len(v1) + len(v2))
 	n.height = uint32(h)
 	copy(s.key(off, n), key)
-	copy(s.value(off, n), value)
+	val := s.value(off, n)
+	copy(val[copy(val, v1):], v2)
+	return off, nil
+}
+
+// PreparedKey returns the key of the node at off, aliasing arena memory.
+func (s *List) PreparedKey(off uint64) []byte { return s.key(off, s.node(off)) }
+
+// Link gives the prepared node at off its version and links it in. It
+// returns false if an entry with the same key and version exists.
+func (s *List) Link(off uint64, version uint64) bool {
+	n := s.node(off)
+	n.version = version
+	key := s.key(off, n)
+	h := int(n.height)
 
 	listHeight := s.height.Load()
 	for int(listHeight) < h {
@@ -117,7 +141,7 @@ func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, e
 	for i := int(listHeight) - 1; i >= 0; i-- {
 		prev[i], next[i] = s.findSplice(key, version, prev[i+1], i)
 		if prev[i] == next[i] && next[i] != 0 {
-			return 0, false, nil
+			return false
 		}
 	}
 
@@ -132,7 +156,7 @@ func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, e
 			if prev[i] == next[i] && next[i] != 0 {
 				// Only level 0 decides membership; a duplicate found higher
 				// up would mean level 0 already holds it.
-				return 0, false, nil
+				return false
 			}
 		}
 	}
@@ -140,7 +164,7 @@ func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, e
 	if s.index != nil {
 		s.index.publish(s, key, version, off)
 	}
-	return off, true, nil
+	return true
 }
 
 // seekGE returns the first entry >= (key, version), or 0.

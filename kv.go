@@ -1,0 +1,193 @@
+package inmem
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
+)
+
+// Entry is a key-value pair as listed by KV.List.
+type Entry struct {
+	Key   string
+	Value []byte
+	// Version is the commit version that wrote the value; 0 for a value
+	// the listing transaction itself wrote and has not committed.
+	Version uint64
+}
+
+// KV is the key-value primitive of a run, shared scope or transaction.
+// Through a run each call is its own transaction; through Tx.KV the calls
+// join that transaction.
+type KV struct {
+	run *Run
+	tx  *Tx
+}
+
+// KV returns the run's key-value primitive.
+func (r *Run) KV() *KV { return &r.kv }
+
+// keyBufSize is the stack buffer for encoding keys on the hot paths; longer
+// keys fall back to the heap.
+const keyBufSize = 192
+
+func checkKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("empty key: %w", ErrInvalidArgument)
+	}
+	if len(key) > MaxKeySize {
+		return fmt.Errorf("key of %d bytes (max %d): %w", len(key), MaxKeySize, ErrTooLarge)
+	}
+	return nil
+}
+
+func checkValue(value []byte) error {
+	if len(value) > MaxValueSize {
+		return fmt.Errorf("value of %d bytes (max %d): %w", len(value), MaxValueSize, ErrTooLarge)
+	}
+	return nil
+}
+
+func (rs *runState) kvKey(dst []byte, key string) []byte {
+	dst = append(dst, rs.scope...)
+	dst = append(dst, keys.TagKV)
+	return append(dst, key...)
+}
+
+func clone(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+// Get returns the value of key, or ErrNotFound if it is absent, deleted or
+// expired.
+func (kv *KV) Get(key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	var buf [keyBufSize]byte
+	if tx := kv.tx; tx != nil {
+		if err := tx.usable(false); err != nil {
+			return nil, err
+		}
+		v, ok := tx.get(tx.rs.kvKey(buf[:0], key))
+		if !ok {
+			return nil, ErrNotFound
+		}
+		return clone(v), nil
+	}
+	r := kv.run
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	s := r.db.store
+	v, _, ok := s.get(r.st.kvKey(buf[:0], key), s.oracle.Visible(), r.db.opts.clock)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return clone(v), nil
+}
+
+// Put sets key to value.
+func (kv *KV) Put(key string, value []byte) error {
+	return kv.write(key, value, false, 0)
+}
+
+// PutTTL sets key to value until ttl has passed (by the database's clock);
+// after that the key reads as absent.
+func (kv *KV) PutTTL(key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("ttl %v: must be positive: %w", ttl, ErrInvalidArgument)
+	}
+	var clock func() time.Time
+	if kv.tx != nil {
+		clock = kv.tx.db.opts.clock
+	} else {
+		clock = kv.run.db.opts.clock
+	}
+	return kv.write(key, value, false, clock().Add(ttl).UnixNano())
+}
+
+// Delete removes key. Deleting an absent key is not an error.
+func (kv *KV) Delete(key string) error {
+	return kv.write(key, nil, true, 0)
+}
+
+func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	var hdr [maxValueHeader]byte
+	h := encodeHeader(&hdr, tombstone, expires)
+	if tx := kv.tx; tx != nil {
+		if err := tx.usable(true); err != nil {
+			return err
+		}
+		k := tx.rs.kvKey(make([]byte, 0, len(tx.rs.scope)+1+len(key)), key)
+		val := make([]byte, len(h)+len(value))
+		copy(val[copy(val, h):], value)
+		return tx.put(k, val)
+	}
+	r := kv.run
+	if err := r.usable(); err != nil {
+		return err
+	}
+	var buf [keyBufSize]byte
+	if _, err := r.db.store.putBlind(r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
+		return err
+	}
+	r.st.updated.Store(r.db.opts.clock().UnixNano())
+	return nil
+}
+
+// List returns the live entries whose key starts with prefix, in key order.
+// An empty prefix lists every key.
+func (kv *KV) List(prefix string) ([]Entry, error) {
+	var out []Entry
+	err := kv.scan(prefix, func(k string, v []byte, ver uint64) bool {
+		out = append(out, Entry{Key: k, Value: v, Version: ver})
+		return true
+	})
+	return out, err
+}
+
+// Scan calls fn for each live key with prefix, in key order, until fn
+// returns false. The value passed to fn is fn's to keep.
+func (kv *KV) Scan(prefix string, fn func(key string, value []byte) bool) error {
+	if fn == nil {
+		return fmt.Errorf("scan: nil function: %w", ErrInvalidArgument)
+	}
+	return kv.scan(prefix, func(k string, v []byte, _ uint64) bool { return fn(k, v) })
+}
+
+func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint64) bool) error {
+	if len(prefix) > MaxKeySize {
+		return fmt.Errorf("prefix of %d bytes (max %d): %w", len(prefix), MaxKeySize, ErrTooLarge)
+	}
+	var rs *runState
+	if kv.tx != nil {
+		if err := kv.tx.usable(false); err != nil {
+			return err
+		}
+		rs = kv.tx.rs
+	} else {
+		if err := kv.run.usable(); err != nil {
+			return err
+		}
+		rs = kv.run.st
+	}
+	p := rs.kvKey(nil, prefix)
+	base := len(rs.scope) + 1
+	emit := func(k, v []byte, ver uint64) bool { return fn(string(k[base:]), clone(v), ver) }
+	if kv.tx != nil {
+		kv.tx.scan(p, emit)
+		return nil
+	}
+	s := kv.run.db.store
+	s.scan(p, s.oracle.Visible(), kv.run.db.opts.clock, emit)
+	return nil
+}

@@ -1,0 +1,22 @@
+// Package occ is the commit oracle of optimistic concurrency control.
+//
+// A read-write transaction reads at a snapshot (the visible version when it
+// began), records what it read as key fingerprints (xxh3 of the encoded key)
+// and key prefixes, and buffers its writes. Commit validates the reads
+// against the writes of every transaction that committed after the snapshot;
+// if none intersects, the transaction gets the next commit version. That
+// validate-and-assign step is the only critical section: it does no I/O, and
+// it allocates nothing beyond amortised growth of the recent-commit ring.
+//
+// After a commit's writes are applied, Done marks its version finished and
+// the visible version advances through every finished version in order, so
+// a reader at the visible version never sees a partial transaction or a hole.
+//
+// Invariants:
+//   - Commit versions are assigned consecutively from 1 under one mutex.
+//   - visible <= every version not yet Done; visible only grows.
+//   - A commit record is kept while any registered transaction's snapshot is
+//     older than it (the watermark), so validation never misses a commit.
+//   - A Guard runs inside the critical section, so checks such as "the run
+//     has not ended" are ordered exactly with the commits around them.
+package occ

@@ -1,0 +1,312 @@
+package occ
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrConflict is returned by Commit when a read was overwritten by a
+// transaction that committed after the reader's snapshot.
+var ErrConflict = errors.New("occ: conflict")
+
+// ringSize bounds the number of versions assigned but not yet Done.
+const ringSize = 1 << 12
+
+// trimAt is the length of the commit ring at which Commit drops records no
+// registered transaction can conflict with.
+const trimAt = 256
+
+// Write is one key a transaction writes: its fingerprint and encoded bytes.
+// Key must stay unchanged until the oracle forgets the commit.
+type Write struct {
+	FP  uint64
+	Key []byte
+}
+
+// Txn is what Commit validates.
+type Txn struct {
+	// Snapshot is the version returned by Begin.
+	Snapshot uint64
+	// Reads are fingerprints of keys read, found or not. Commit sorts them.
+	Reads []uint64
+	// Prefixes are encoded key prefixes listed or scanned.
+	Prefixes [][]byte
+	// Writes are retained (not copied) until the watermark passes the commit.
+	Writes []Write
+}
+
+// Guard is consulted inside the critical section after validation and
+// before the version is final. A non-nil error aborts the commit.
+type Guard interface {
+	Admit(version uint64) error
+}
+
+type record struct {
+	version uint64
+	one     Write   // the write of a blind single-key commit
+	writes  []Write // all writes otherwise
+}
+
+// Oracle assigns commit versions and detects conflicts.
+type Oracle struct {
+	mu        sync.Mutex
+	next      uint64   // last assigned version; guarded by mu
+	recent    []record // commits, oldest first; guarded by mu
+	commits   uint64   // guarded by mu
+	conflicts uint64   // guarded by mu
+
+	visible atomic.Uint64
+	done    [ringSize]atomic.Uint64
+
+	active activeSet
+}
+
+// New returns an oracle whose last committed version is start.
+func New(start uint64) *Oracle {
+	o := &Oracle{next: start}
+	o.visible.Store(start)
+	return o
+}
+
+// Visible returns the newest version all of whose predecessors are applied:
+// the snapshot a new reader should use.
+func (o *Oracle) Visible() uint64 { return o.visible.Load() }
+
+// Begin registers a read-write transaction and returns its snapshot. Every
+// Begin must be paired with End(snapshot).
+func (o *Oracle) Begin() uint64 {
+	return o.active.add(&o.visible)
+}
+
+// End unregisters a transaction begun at snapshot.
+func (o *Oracle) End(snapshot uint64) { o.active.remove(snapshot) }
+
+// Watermark returns the oldest snapshot any registered transaction holds,
+// or the visible version if none is registered. Versions older than it that
+// are shadowed by a newer version at or below it are unreachable by
+// registered transactions.
+func (o *Oracle) Watermark() uint64 {
+	return o.active.watermark(&o.visible)
+}
+
+// Commit validates t and assigns its version. On success the caller must
+// apply the writes and then call Done with the version.
+func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
+	if len(t.Reads) > 1 {
+		slices.Sort(t.Reads)
+	}
+	o.mu.Lock()
+	if len(t.Reads)+len(t.Prefixes) > 0 {
+		for i := len(o.recent) - 1; i >= 0 && o.recent[i].version > t.Snapshot; i-- {
+			if o.recent[i].conflicts(t) {
+				o.conflicts++
+				o.mu.Unlock()
+				return 0, ErrConflict
+			}
+		}
+	}
+	return o.assignLocked(record{writes: t.Writes}, g)
+}
+
+// CommitBlind commits a transaction that wrote one key and read nothing; it
+// cannot conflict, so only the guard can refuse it.
+func (o *Oracle) CommitBlind(w Write, g Guard) (uint64, error) {
+	o.mu.Lock()
+	return o.assignLocked(record{one: w}, g)
+}
+
+// assignLocked runs the guard, assigns the version and records the commit.
+// It releases o.mu.
+func (o *Oracle) assignLocked(r record, g Guard) (uint64, error) {
+	v := o.next + 1
+	if g != nil {
+		if err := g.Admit(v); err != nil {
+			o.mu.Unlock()
+			return 0, err
+		}
+	}
+	// Never let more than ringSize versions be in flight: a done slot is
+	// reused only after visible has passed it.
+	for v-o.visible.Load() >= ringSize {
+		runtime.Gosched()
+	}
+	o.next = v
+	o.commits++
+	r.version = v
+	if len(o.recent) >= trimAt {
+		o.trimLocked()
+	}
+	o.recent = append(o.recent, r)
+	o.mu.Unlock()
+	return v, nil
+}
+
+// trimLocked drops records at or below the watermark: every registered
+// transaction's snapshot already includes them.
+func (o *Oracle) trimLocked() {
+	w := o.Watermark()
+	i := 0
+	for i < len(o.recent) && o.recent[i].version <= w {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	n := copy(o.recent, o.recent[i:])
+	clear(o.recent[n:])
+	o.recent = o.recent[:n]
+}
+
+func (r *record) conflicts(t *Txn) bool {
+	if r.writes == nil {
+		return writeConflicts(r.one, t)
+	}
+	for _, w := range r.writes {
+		if writeConflicts(w, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeConflicts(w Write, t *Txn) bool {
+	if _, found := slices.BinarySearch(t.Reads, w.FP); found {
+		return true
+	}
+	for _, p := range t.Prefixes {
+		if bytes.HasPrefix(w.Key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Done marks version v applied and advances the visible version over every
+// consecutive applied version.
+func (o *Oracle) Done(v uint64) {
+	o.done[v%ringSize].Store(v)
+	for {
+		cur := o.visible.Load()
+		nxt := cur + 1
+		if o.done[nxt%ringSize].Load() != nxt {
+			return
+		}
+		o.visible.CompareAndSwap(cur, nxt)
+	}
+}
+
+// WaitVisible returns once the visible version is at least v. Callers use it
+// so that a commit is readable by the time it is acknowledged.
+func (o *Oracle) WaitVisible(v uint64) {
+	for spins := 0; o.visible.Load() < v; spins++ {
+		if spins > 16 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// Last returns the last assigned commit version.
+func (o *Oracle) Last() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.next
+}
+
+// Stats are the oracle's counters.
+type Stats struct {
+	Commits   uint64
+	Conflicts uint64
+	Visible   uint64
+	Active    int // registered transactions
+}
+
+// Stats returns the oracle's counters.
+func (o *Oracle) Stats() Stats {
+	o.mu.Lock()
+	s := Stats{Commits: o.commits, Conflicts: o.conflicts}
+	o.mu.Unlock()
+	s.Visible = o.visible.Load()
+	s.Active = o.active.len()
+	return s
+}
+
+// activeSet is the multiset of registered snapshots. Snapshots are taken
+// under its lock from a monotonic counter, so they arrive in order and a
+// deque of (snapshot, count) stays sorted.
+type activeSet struct {
+	mu     sync.Mutex
+	items  []activeItem // sorted by snap; items[head:] are live
+	head   int
+	n      int
+}
+
+type activeItem struct {
+	snap  uint64
+	count int
+}
+
+func (a *activeSet) add(visible *atomic.Uint64) uint64 {
+	a.mu.Lock()
+	s := visible.Load()
+	if k := len(a.items); k > a.head && a.items[k-1].snap == s {
+		a.items[k-1].count++
+	} else {
+		if a.head > 0 && a.head == len(a.items) {
+			a.items, a.head = a.items[:0], 0
+		}
+		a.items = append(a.items, activeItem{snap: s, count: 1})
+	}
+	a.n++
+	a.mu.Unlock()
+	return s
+}
+
+func (a *activeSet) remove(s uint64) {
+	a.mu.Lock()
+	live := a.items[a.head:]
+	i, found := slices.BinarySearchFunc(live, s, func(it activeItem, s uint64) int {
+		switch {
+		case it.snap < s:
+			return -1
+		case it.snap > s:
+			return 1
+		}
+		return 0
+	})
+	if found && live[i].count > 0 {
+		live[i].count--
+		a.n--
+		for a.head < len(a.items) && a.items[a.head].count == 0 {
+			a.head++
+		}
+		if a.head == len(a.items) {
+			a.items, a.head = a.items[:0], 0
+		} else if a.head > 64 && a.head*2 > len(a.items) {
+			k := copy(a.items, a.items[a.head:])
+			a.items, a.head = a.items[:k], 0
+		}
+	}
+	a.mu.Unlock()
+}
+
+// watermark returns the oldest registered snapshot, or the visible version
+// when none is registered. visible is read under the lock: a transaction
+// registering afterwards reads it later and so gets a snapshot at least as new.
+func (a *activeSet) watermark(visible *atomic.Uint64) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.head == len(a.items) {
+		return visible.Load()
+	}
+	return a.items[a.head].snap
+}
+
+func (a *activeSet) len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}

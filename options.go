@@ -1,0 +1,124 @@
+package inmem
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Durability says when a commit reaches stable storage. It only matters for
+// databases opened with Open; OpenInMemory writes no files.
+type Durability struct {
+	mode       durabilityMode
+	interval   time.Duration
+	maxCommits int
+}
+
+type durabilityMode uint8
+
+const (
+	modeStrict durabilityMode = iota + 1
+	modeBatched
+	modeAsync
+)
+
+// Strict makes Commit return only after its WAL record is fsynced.
+func Strict() Durability { return Durability{mode: modeStrict} }
+
+// Batched fsyncs when interval has passed or maxCommits commits are
+// unsynced, whichever comes first. Commit returns after the write, so a crash
+// loses at most that window. Batched(100*time.Millisecond, 1000) is the
+// default for Open.
+func Batched(interval time.Duration, maxCommits int) Durability {
+	return Durability{mode: modeBatched, interval: interval, maxCommits: maxCommits}
+}
+
+// Async fsyncs in the background every interval.
+func Async(interval time.Duration) Durability {
+	return Durability{mode: modeAsync, interval: interval}
+}
+
+func (d Durability) validate() error {
+	switch d.mode {
+	case modeStrict:
+		return nil
+	case modeBatched:
+		if d.interval <= 0 || d.maxCommits <= 0 {
+			return fmt.Errorf("durability: Batched needs a positive interval and commit count: %w", ErrInvalidArgument)
+		}
+	case modeAsync:
+		if d.interval <= 0 {
+			return fmt.Errorf("durability: Async needs a positive interval: %w", ErrInvalidArgument)
+		}
+	default:
+		return fmt.Errorf("durability: use Strict, Batched or Async: %w", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Option configures Open and OpenInMemory.
+type Option func(*options)
+
+type options struct {
+	durability      Durability
+	checkpointEvery int64
+	clock           func() time.Time
+	logger          *slog.Logger
+	err             error
+}
+
+func defaultOptions() options {
+	return options{
+		durability:      Batched(100*time.Millisecond, 1000),
+		checkpointEvery: 64 << 20,
+		clock:           time.Now,
+		logger:          slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithDurability sets the fsync policy (default Batched(100ms, 1000)).
+func WithDurability(d Durability) Option {
+	return func(o *options) {
+		if err := d.validate(); err != nil {
+			o.err = err
+			return
+		}
+		o.durability = d
+	}
+}
+
+// WithCheckpointEvery writes a snapshot after this many bytes of WAL
+// (default 64 MiB).
+func WithCheckpointEvery(walBytes int64) Option {
+	return func(o *options) {
+		if walBytes <= 0 {
+			o.err = fmt.Errorf("checkpoint interval %d: %w", walBytes, ErrInvalidArgument)
+			return
+		}
+		o.checkpointEvery = walBytes
+	}
+}
+
+// WithClock replaces time.Now for timestamps and TTLs, for tests and
+// deterministic replay.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now == nil {
+			o.err = fmt.Errorf("nil clock: %w", ErrInvalidArgument)
+			return
+		}
+		o.clock = now
+	}
+}
+
+// WithLogger sets where the database reports recovery and background
+// events (default: discarded).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l == nil {
+			o.err = fmt.Errorf("nil logger: %w", ErrInvalidArgument)
+			return
+		}
+		o.logger = l
+	}
+}

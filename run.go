@@ -1,0 +1,349 @@
+package inmem
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
+)
+
+// RunStatus is a run's lifecycle state. The zero value means "unset".
+type RunStatus uint8
+
+// Run statuses.
+const (
+	Active RunStatus = iota + 1
+	Paused
+	Completed
+	Failed
+	Cancelled
+	Archived
+)
+
+var statusNames = [...]string{"unset", "active", "paused", "completed", "failed", "cancelled", "archived"}
+
+// String returns the lower-case name of the status.
+func (s RunStatus) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("RunStatus(%d)", s)
+}
+
+// Ended reports whether a run in this status refuses writes.
+func (s RunStatus) Ended() bool { return s >= Completed }
+
+// allowed holds the permitted status transitions.
+var allowed = map[RunStatus][]RunStatus{
+	Active:    {Paused, Completed, Failed, Cancelled, Archived},
+	Paused:    {Active, Cancelled, Archived},
+	Completed: {Archived},
+	Failed:    {Archived},
+	Cancelled: {Archived},
+}
+
+// CanTransition reports whether a run may go from one status to another.
+func CanTransition(from, to RunStatus) bool { return slices.Contains(allowed[from], to) }
+
+// RunInfo describes a run.
+type RunInfo struct {
+	ID        RunID
+	Name      string
+	Namespace Namespace
+	Parent    RunID // zero if none
+	ForkOf    RunID // zero unless forked
+	ForkStep  int
+	Status    RunStatus
+	Error     string // reason given to End
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	EndedAt   time.Time // zero while not ended
+	Tags      []string
+	Meta      map[string]string
+	Steps     int // committed transactions that wrote the run's data
+}
+
+// RunOption configures BeginRun.
+type RunOption func(*runConfig)
+
+type runConfig struct {
+	info  RunInfo
+	nsSet bool // InNamespace given: do not inherit the parent's
+}
+
+// Name sets the run's human-readable name.
+func Name(name string) RunOption { return func(c *runConfig) { c.info.Name = name } }
+
+// Parent makes the run a child of id, which must exist.
+func Parent(id RunID) RunOption { return func(c *runConfig) { c.info.Parent = id } }
+
+// Tags attaches tags to the run.
+func Tags(tags ...string) RunOption {
+	return func(c *runConfig) { c.info.Tags = append(c.info.Tags, tags...) }
+}
+
+// Meta attaches key/value metadata to the run. The map is copied.
+func Meta(m map[string]string) RunOption {
+	return func(c *runConfig) {
+		if c.info.Meta == nil {
+			c.info.Meta = make(map[string]string, len(m))
+		}
+		maps.Copy(c.info.Meta, m)
+	}
+}
+
+// InNamespace places the run in ns. Without it a run goes to its parent's
+// namespace, or the default one.
+func InNamespace(ns Namespace) RunOption {
+	return func(c *runConfig) { c.info.Namespace, c.nsSet = ns, true }
+}
+
+// runState is the in-memory side of a run or shared scope: its key prefix
+// and the lifecycle fields the commit path checks.
+type runState struct {
+	db      *DB
+	id      RunID
+	ns      Namespace
+	scope   []byte // encoded namespace | run: prefix of every key of the scope
+	shared  bool
+	status  atomic.Uint32 // RunStatus; changed only inside commit guards
+	steps   atomic.Int64
+	updated atomic.Int64 // unix nanos of the last write
+
+	mu   sync.Mutex // guards info
+	info RunInfo
+}
+
+func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
+	rs := &runState{
+		db:     db,
+		id:     id,
+		ns:     ns,
+		shared: shared,
+		scope:  keys.AppendScope(nil, ns.Tenant, ns.App, ns.Agent, id),
+	}
+	rs.status.Store(uint32(Active))
+	return rs
+}
+
+// Admit is the commit guard of data writes: inside the oracle's critical
+// section, so a write either commits before the run ends or fails.
+func (rs *runState) Admit(uint64) error {
+	if RunStatus(rs.status.Load()).Ended() {
+		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
+	}
+	rs.steps.Add(1)
+	return nil
+}
+
+// statusGuard admits a run record write that moves the run to a status.
+type statusGuard struct {
+	rs *runState
+	to RunStatus
+}
+
+func (g *statusGuard) Admit(uint64) error {
+	from := RunStatus(g.rs.status.Load())
+	if !CanTransition(from, g.to) {
+		if from.Ended() && g.to.Ended() && g.to != Archived {
+			return fmt.Errorf("run %s is %s: %w", g.rs.id, from, ErrRunEnded)
+		}
+		return fmt.Errorf("run %s: %s -> %s: %w", g.rs.id, from, g.to, ErrInvalidTransition)
+	}
+	g.rs.status.Store(uint32(g.to))
+	return nil
+}
+
+// Run is a handle to a run or to a namespace's shared scope. Handles are
+// cheap; any number may refer to the same run.
+type Run struct {
+	db  *DB
+	st  *runState
+	err error // set for a handle that can only fail (bad namespace)
+	kv  KV
+}
+
+func (db *DB) handle(rs *runState, err error) *Run {
+	r := &Run{db: db, st: rs, err: err}
+	r.kv = KV{run: r}
+	return r
+}
+
+// BeginRun starts a new Active run.
+func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	now := db.opts.clock()
+	cfg := runConfig{info: RunInfo{Status: Active, CreatedAt: now, UpdatedAt: now}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("begin run: nil option: %w", ErrInvalidArgument)
+		}
+		o(&cfg)
+	}
+	info := cfg.info
+	if len(info.Name) > MaxNameSize {
+		return nil, fmt.Errorf("begin run: name of %d bytes (max %d): %w", len(info.Name), MaxNameSize, ErrTooLarge)
+	}
+	if !info.Parent.IsZero() {
+		p, err := db.runState(info.Parent)
+		if err != nil {
+			return nil, fmt.Errorf("begin run: parent: %w", err)
+		}
+		if !cfg.nsSet {
+			info.Namespace = p.ns
+		}
+	}
+	if err := info.Namespace.validate(); err != nil {
+		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	info.ID = db.ids.next(now)
+	rs := newRunState(db, info.ID, info.Namespace, false)
+	rs.info = info
+	rs.updated.Store(now.UnixNano())
+	if err := db.writeRunRecord(&info, nil); err != nil {
+		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	db.runsMu.Lock()
+	db.runs[info.ID] = rs
+	db.runsMu.Unlock()
+	return db.handle(rs, nil), nil
+}
+
+func (db *DB) runState(id RunID) (*runState, error) {
+	db.runsMu.RLock()
+	rs, ok := db.runs[id]
+	db.runsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("run %s: %w", id, ErrRunNotFound)
+	}
+	return rs, nil
+}
+
+// Run returns a handle to an existing run, or ErrRunNotFound.
+func (db *DB) Run(id RunID) (*Run, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	rs, err := db.runState(id)
+	if err != nil {
+		return nil, err
+	}
+	return db.handle(rs, nil), nil
+}
+
+// Shared returns the long-lived scope of namespace ns: the same methods as
+// a run, but it never ends and its ID is the zero RunID. Data in it is
+// visible to every run of ns through this handle, and to no other namespace.
+// An invalid namespace yields a handle whose every method fails.
+func (db *DB) Shared(ns Namespace) *Run {
+	if err := ns.validate(); err != nil {
+		return db.handle(nil, fmt.Errorf("shared scope: %w", err))
+	}
+	db.runsMu.RLock()
+	rs, ok := db.shared[ns]
+	db.runsMu.RUnlock()
+	if !ok {
+		db.runsMu.Lock()
+		if rs, ok = db.shared[ns]; !ok {
+			rs = newRunState(db, RunID{}, ns, true)
+			db.shared[ns] = rs
+		}
+		db.runsMu.Unlock()
+	}
+	return db.handle(rs, nil)
+}
+
+// ID returns the run's ID (zero for a shared scope).
+func (r *Run) ID() RunID {
+	if r.st == nil {
+		return RunID{}
+	}
+	return r.st.id
+}
+
+// Namespace returns the namespace the run or scope belongs to.
+func (r *Run) Namespace() Namespace {
+	if r.st == nil {
+		return Namespace{}
+	}
+	return r.st.ns
+}
+
+// usable returns the error every operation on this handle should fail with.
+func (r *Run) usable() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.db.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Info returns the run's current description. For a shared scope it
+// describes the scope (Active, no ID).
+func (r *Run) Info() (RunInfo, error) {
+	if err := r.usable(); err != nil {
+		return RunInfo{}, err
+	}
+	rs := r.st
+	if rs.shared {
+		return RunInfo{Namespace: rs.ns, Status: Active}, nil
+	}
+	rs.mu.Lock()
+	info := rs.info
+	info.Tags = slices.Clone(info.Tags)
+	info.Meta = maps.Clone(info.Meta)
+	rs.mu.Unlock()
+	info.Status = RunStatus(rs.status.Load())
+	info.Steps = int(rs.steps.Load())
+	info.UpdatedAt = time.Unix(0, rs.updated.Load())
+	return info, nil
+}
+
+// End finishes the run with Completed, Failed or Cancelled; reason is kept
+// as RunInfo.Error. Later writes to the run return ErrRunEnded; ending an
+// ended run returns ErrRunEnded too.
+func (r *Run) End(status RunStatus, reason string) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if r.st.shared {
+		return fmt.Errorf("end: the shared scope never ends: %w", ErrInvalidArgument)
+	}
+	if status != Completed && status != Failed && status != Cancelled {
+		return fmt.Errorf("end with %s: want completed, failed or cancelled: %w", status, ErrInvalidArgument)
+	}
+	return r.st.setStatus(status, reason)
+}
+
+// setStatus commits a status change of the run's record.
+func (rs *runState) setStatus(to RunStatus, reason string) error {
+	now := rs.db.opts.clock()
+	rs.mu.Lock()
+	defer rs.mu.Unlock() // one status change of a run at a time
+	info := rs.info
+	info.Status = to
+	info.UpdatedAt = now
+	info.Steps = int(rs.steps.Load())
+	if to.Ended() && to != Archived {
+		info.EndedAt = now
+		info.Error = reason
+	}
+	if err := rs.db.writeRunRecord(&info, &statusGuard{rs: rs, to: to}); err != nil {
+		if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) {
+			return err
+		}
+		return fmt.Errorf("run %s: status: %w", rs.id, err)
+	}
+	rs.info = info
+	rs.updated.Store(now.UnixNano())
+	return nil
+}

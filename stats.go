@@ -1,0 +1,40 @@
+package inmem
+
+// Stats are counters describing a database. Fields for features a database
+// does not use (WAL fields for OpenInMemory) stay zero.
+type Stats struct {
+	Commits      uint64 // transactions committed, one-operation writes included
+	Conflicts    uint64 // commits refused with ErrConflict
+	Version      uint64 // newest visible commit version
+	ActiveTxns   int    // transactions begun and not yet finished
+	Runs         int    // runs known to the database
+	Entries      int64  // versioned entries in the engine, all versions counted
+	MemReserved  int64  // bytes of arena memory held
+	MemUsed      int64  // bytes of arena memory holding entries
+	ArenaChunks  int
+	WALBytes     int64 // bytes appended to the write-ahead log
+	Fsyncs       uint64
+	Checkpoints  uint64
+	SharedScopes int
+}
+
+// Stats returns a snapshot of the database's counters.
+func (db *DB) Stats() Stats {
+	os := db.store.oracle.Stats()
+	as := db.store.arena.Stats()
+	db.runsMu.RLock()
+	runs, shared := len(db.runs), len(db.shared)
+	db.runsMu.RUnlock()
+	return Stats{
+		Commits:      os.Commits,
+		Conflicts:    os.Conflicts,
+		Version:      os.Visible,
+		ActiveTxns:   os.Active,
+		Runs:         runs,
+		SharedScopes: shared,
+		Entries:      db.store.list.Len(),
+		MemReserved:  as.Reserved,
+		MemUsed:      as.Used,
+		ArenaChunks:  as.Chunks,
+	}
+}

@@ -1,0 +1,285 @@
+package inmem
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/inmem-db/inmem/occ"
+)
+
+// maxUpdateAttempts bounds how often Update re-runs a conflicting function.
+const maxUpdateAttempts = 64
+
+// Tx is a transaction over one run or shared scope, across all of its
+// primitives. It reads the snapshot taken at Begin plus its own writes and
+// buffers writes until Commit. A Tx is not safe for concurrent use; finish
+// every Tx with Commit or Discard.
+type Tx struct {
+	db       *DB
+	rs       *runState
+	writable bool
+	done     bool
+	snapshot uint64
+
+	reads    []uint64 // fingerprints of keys read (writable only)
+	prefixes [][]byte // prefixes listed (writable only)
+	writes   []pending
+	index    map[string]int // key -> writes index, once writes is long
+	size     int
+
+	kv KV
+}
+
+type pending struct {
+	key []byte // encoded
+	val []byte // header + user value
+}
+
+const indexAfter = 8
+
+// Begin starts a transaction. A read-only one (writable false) returns
+// ErrReadOnly from every write.
+func (r *Run) Begin(writable bool) (*Tx, error) {
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	if writable && RunStatus(r.st.status.Load()).Ended() {
+		return nil, fmt.Errorf("run %s: %w", r.st.id, ErrRunEnded)
+	}
+	tx := &Tx{db: r.db, rs: r.st, writable: writable}
+	tx.snapshot = r.db.store.oracle.Begin()
+	tx.kv = KV{tx: tx}
+	return tx, nil
+}
+
+// Update runs fn in a read-write transaction and commits it. If the commit
+// conflicts, fn runs again on a fresh snapshot (up to 64 times, with
+// growing randomized backoff), so fn must not have effects outside tx. An
+// error from fn discards the transaction and is returned as is.
+func (r *Run) Update(fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := r.updateOnce(fn)
+		if !errors.Is(err, ErrConflict) || attempt+1 >= maxUpdateAttempts {
+			return err
+		}
+		backoff(attempt)
+	}
+}
+
+func (r *Run) updateOnce(fn func(tx *Tx) error) error {
+	tx, err := r.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer tx.Discard()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func backoff(attempt int) {
+	if attempt < 3 {
+		runtime.Gosched()
+		return
+	}
+	limit := time.Microsecond << min(attempt, 10) // up to ~1ms
+	time.Sleep(time.Duration(rand.Int64N(int64(limit))) + time.Microsecond)
+}
+
+// View runs fn in a read-only transaction.
+func (r *Run) View(fn func(tx *Tx) error) error {
+	tx, err := r.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Discard()
+	return fn(tx)
+}
+
+// KV returns the transaction's key-value primitive.
+func (tx *Tx) KV() *KV { return &tx.kv }
+
+// Writable reports whether the transaction may write.
+func (tx *Tx) Writable() bool { return tx.writable }
+
+// Discard ends the transaction without committing. It is a no-op after
+// Commit or Discard, so it is safe to defer.
+func (tx *Tx) Discard() {
+	if tx.done {
+		return
+	}
+	tx.done = true
+	tx.db.store.oracle.End(tx.snapshot)
+}
+
+// Commit validates the transaction's reads and makes its writes visible
+// atomically. It returns ErrConflict if something it read changed since its
+// snapshot; then nothing was written. Committing a read-only transaction
+// just ends it.
+func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	defer tx.Discard()
+	if tx.db.closed.Load() {
+		return ErrClosed
+	}
+	if !tx.writable || len(tx.writes) == 0 {
+		return nil
+	}
+	s := tx.db.store
+	// Copy every write into the arena before taking a version, so nothing
+	// can fail between the version and the publish.
+	offs := make([]uint64, len(tx.writes))
+	ws := make([]occ.Write, len(tx.writes))
+	for i, w := range tx.writes {
+		off, err := s.list.Prepare(w.key, w.val, nil)
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		offs[i] = off
+		k := s.list.PreparedKey(off)
+		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
+	}
+	v, err := s.oracle.Commit(&occ.Txn{
+		Snapshot: tx.snapshot,
+		Reads:    tx.reads,
+		Prefixes: tx.prefixes,
+		Writes:   ws,
+	}, tx.rs)
+	if err != nil {
+		if errors.Is(err, occ.ErrConflict) {
+			return fmt.Errorf("commit: %w", ErrConflict)
+		}
+		return err
+	}
+	for _, off := range offs {
+		s.list.Link(off, v)
+	}
+	s.oracle.Done(v)
+	s.oracle.WaitVisible(v)
+	tx.rs.updated.Store(tx.db.opts.clock().UnixNano())
+	return nil
+}
+
+// usable returns the error an operation on tx should fail with.
+func (tx *Tx) usable(write bool) error {
+	switch {
+	case tx.done:
+		return ErrTxDone
+	case tx.db.closed.Load():
+		return ErrClosed
+	case write && !tx.writable:
+		return ErrReadOnly
+	}
+	return nil
+}
+
+func (tx *Tx) find(key []byte) (int, bool) {
+	if tx.index != nil {
+		i, ok := tx.index[string(key)]
+		return i, ok
+	}
+	for i := range tx.writes {
+		if bytes.Equal(tx.writes[i].key, key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// put buffers a write; key and val are owned by tx from here on.
+func (tx *Tx) put(key, val []byte) error {
+	if i, ok := tx.find(key); ok {
+		delta := len(val) - len(tx.writes[i].val)
+		if tx.size+delta > MaxTxSize {
+			return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
+		}
+		tx.size += delta
+		tx.writes[i].val = val
+		return nil
+	}
+	if tx.size+len(key)+len(val) > MaxTxSize {
+		return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
+	}
+	tx.size += len(key) + len(val)
+	tx.writes = append(tx.writes, pending{key: key, val: val})
+	if tx.index != nil {
+		tx.index[string(key)] = len(tx.writes) - 1
+	} else if len(tx.writes) > indexAfter {
+		tx.index = make(map[string]int, 2*len(tx.writes))
+		for i, w := range tx.writes {
+			tx.index[string(w.key)] = i
+		}
+	}
+	return nil
+}
+
+// get reads key: the transaction's own write if any, else the snapshot.
+// The result aliases memory the caller must copy.
+func (tx *Tx) get(key []byte) ([]byte, bool) {
+	if i, ok := tx.find(key); ok {
+		return decodeValue(tx.writes[i].val, tx.db.opts.clock)
+	}
+	if tx.writable {
+		tx.reads = append(tx.reads, fingerprint(key))
+	}
+	v, _, ok := tx.db.store.get(key, tx.snapshot, tx.db.opts.clock)
+	return v, ok
+}
+
+// scan calls fn for each live key with prefix in the snapshot merged with
+// the transaction's writes, in key order. version is 0 for the
+// transaction's own writes.
+func (tx *Tx) scan(prefix []byte, fn func(key, value []byte, version uint64) bool) {
+	if tx.writable {
+		tx.prefixes = append(tx.prefixes, bytes.Clone(prefix))
+	}
+	var mine []int
+	for i := range tx.writes {
+		if bytes.HasPrefix(tx.writes[i].key, prefix) {
+			mine = append(mine, i)
+		}
+	}
+	slices.SortFunc(mine, func(a, b int) int { return bytes.Compare(tx.writes[a].key, tx.writes[b].key) })
+	clock := tx.db.opts.clock
+	// emitMine emits own writes sorting before limit (all if limit is nil)
+	// and reports whether to go on.
+	emitMine := func(limit []byte) bool {
+		for len(mine) > 0 {
+			w := tx.writes[mine[0]]
+			if limit != nil && bytes.Compare(w.key, limit) >= 0 {
+				return true
+			}
+			mine = mine[1:]
+			if v, live := decodeValue(w.val, clock); live && !fn(w.key, v, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	stopped := false
+	tx.db.store.scan(prefix, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
+		if !emitMine(k) {
+			stopped = true
+			return false
+		}
+		if len(mine) > 0 && bytes.Equal(tx.writes[mine[0]].key, k) {
+			return true // shadowed by the transaction's own write, emitted next
+		}
+		if !fn(k, v, ver) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	if !stopped {
+		emitMine(nil)
+	}
+}

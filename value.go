@@ -1,0 +1,58 @@
+package inmem
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// Stored values carry a one-byte header so deletes and TTLs are versions
+// like any other write:
+//
+//	flags [expiry unix-nanos, 8 bytes big-endian, if flagExpires] user-value
+const (
+	flagTombstone byte = 1 << 0
+	flagExpires   byte = 1 << 1
+)
+
+// maxValueHeader is the largest header encodeHeader writes.
+const maxValueHeader = 9
+
+// encodeHeader writes the header for a value into dst and returns its length.
+func encodeHeader(dst *[maxValueHeader]byte, tombstone bool, expires int64) []byte {
+	var f byte
+	if tombstone {
+		f |= flagTombstone
+	}
+	if expires != 0 {
+		f |= flagExpires
+		binary.BigEndian.PutUint64(dst[1:], uint64(expires))
+		dst[0] = f
+		return dst[:9]
+	}
+	dst[0] = f
+	return dst[:1]
+}
+
+// decodeValue splits a stored value. live is false for a tombstone or a
+// value expired by clock's time. A malformed value (never written by this
+// package) reads as absent rather than panicking. clock is only called for
+// values with an expiry.
+func decodeValue(b []byte, clock func() time.Time) (user []byte, live bool) {
+	if len(b) == 0 {
+		return nil, false
+	}
+	f := b[0]
+	if f&flagTombstone != 0 {
+		return nil, false
+	}
+	if f&flagExpires != 0 {
+		if len(b) < 9 {
+			return nil, false
+		}
+		if clock().UnixNano() >= int64(binary.BigEndian.Uint64(b[1:9])) {
+			return nil, false
+		}
+		return b[9:], true
+	}
+	return b[1:], true
+}
