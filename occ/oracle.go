@@ -238,10 +238,10 @@ func (o *Oracle) Stats() Stats {
 // under its lock from a monotonic counter, so they arrive in order and a
 // deque of (snapshot, count) stays sorted.
 type activeSet struct {
-	mu     sync.Mutex
-	items  []activeItem // sorted by snap; items[head:] are live
-	head   int
-	n      int
+	mu    sync.Mutex
+	items []activeItem // sorted by snap; items[head:] are live
+	head  int
+	n     int
 }
 
 type activeItem struct {
