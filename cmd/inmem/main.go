@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string, out io.Writer) error
+}
+
+var commands = []command{
+	{"demo", "walk through runs, transactions and KV on a fresh database", runDemo},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: inmem <command> [flags]")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error as the caller's: exit status 2.
+type errUsage struct{ error }
+
+func dispatch(args []string, out, errOut io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(out)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		if err := c.run(args[1:], out); err != nil {
+			fmt.Fprintf(errOut, "inmem %s: %v\n", c.name, err)
+			if _, ok := err.(errUsage); ok {
+				return 2
+			}
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(errOut, "inmem: unknown command %q\n", args[0])
+	usage(errOut)
+	return 2
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDemoInMemory(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, dispatch([]string{"demo"}, &out, &errOut), errOut.String())
+	s := out.String()
+	require.Contains(t, s, "tool_calls = 1000")
+	require.Contains(t, s, `priority is still "high"`)
+	require.Contains(t, s, "tenant globex sees: inmem: not found")
+	require.Contains(t, s, "status completed")
+	require.Contains(t, s, "run ended")
+}
+
+func TestDemoOnDisk(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, dispatch([]string{"demo", "-dir", t.TempDir()}, &out, &errOut), errOut.String())
+}
+
+func TestUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, dispatch(nil, &out, &errOut))
+	require.Contains(t, out.String(), "demo")
+	require.Equal(t, 2, dispatch([]string{"nope"}, &out, &errOut))
+	require.True(t, strings.Contains(errOut.String(), "unknown command"))
+	require.Equal(t, 2, dispatch([]string{"demo", "-bogus"}, &out, &errOut))
+	require.Equal(t, 0, dispatch([]string{"help"}, &out, &errOut))
+}
