@@ -41,7 +41,7 @@ func (s *List) Arena() *arena.Arena { return s.arena }
 
 // randomHeight draws a height with P(h >= k+1) = 4^-k.
 func randomHeight() int {
-	r := rand.Uint32()
+	r := rand.Uint64()
 	h := 1
 	for h < MaxHeight && r&3 == 0 {
 		h++
@@ -94,7 +94,10 @@ func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, e
 	if err != nil {
 		return 0, false, err
 	}
-	return off, s.Link(off, version), nil
+	if !s.Link(off, version) {
+		return 0, false, nil
+	}
+	return off, true, nil
 }
 
 // Prepare copies key and the concatenation of value parts v1 and v2 into a
@@ -141,6 +144,7 @@ func (s *List) Link(off uint64, version uint64) bool {
 	for i := int(listHeight) - 1; i >= 0; i-- {
 		prev[i], next[i] = s.findSplice(key, version, prev[i+1], i)
 		if prev[i] == next[i] && next[i] != 0 {
+			s.duplicate(key, version, next[i])
 			return false
 		}
 	}
@@ -154,8 +158,9 @@ func (s *List) Link(off uint64, version uint64) bool {
 			// Someone linked a node between prev and next: recompute.
 			prev[i], next[i] = s.findSplice(key, version, prev[i], i)
 			if prev[i] == next[i] && next[i] != 0 {
-				// Only level 0 decides membership; a duplicate found higher
-				// up would mean level 0 already holds it.
+				// Only level 0 decides membership, so this happens at level
+				// 0, before anything of this node was linked.
+				s.duplicate(key, version, next[i])
 				return false
 			}
 		}
@@ -167,35 +172,59 @@ func (s *List) Link(off uint64, version uint64) bool {
 	return true
 }
 
+// duplicate handles an Insert that lost to an equal entry at off: the
+// winner may not have published it to the index yet, and the loser's caller
+// must be able to read it back once Link returns.
+func (s *List) duplicate(key []byte, version, off uint64) {
+	if s.index != nil {
+		s.index.publish(s, key, version, off)
+	}
+}
+
 // seekGE returns the first entry >= (key, version), or 0.
 func (s *List) seekGE(key []byte, version uint64) uint64 {
 	x := s.head
+	var next, stop uint64
 	for level := int(s.height.Load()) - 1; level >= 0; level-- {
 		for {
-			next := s.node(x).tower[level].Load()
+			next = s.node(x).tower[level].Load()
 			if next == 0 {
 				break
 			}
+			// The node that stopped the walk one level up is usually the
+			// successor here too: it is known to be >= the target.
+			if next == stop {
+				break
+			}
 			c := s.compare(next, key, version)
-			if c >= 0 {
-				if c == 0 {
-					return next
-				}
+			if c == 0 {
+				return next
+			}
+			if c > 0 {
+				stop = next
 				break
 			}
 			x = next
 		}
 	}
-	return s.node(x).tower[0].Load()
+	// next is the level-0 successor of x that was compared (or 0). Loading
+	// x's successor again could return an entry < (key, version) that a
+	// concurrent Insert has just linked after x.
+	return next
 }
 
 // seekLT returns the last entry < (key, version), or 0.
 func (s *List) seekLT(key []byte, version uint64) uint64 {
 	x := s.head
+	var stop uint64
 	for level := int(s.height.Load()) - 1; level >= 0; level-- {
 		for {
 			next := s.node(x).tower[level].Load()
-			if next == 0 || s.compare(next, key, version) >= 0 {
+			if next == 0 || next == stop {
+				break
+			}
+			if s.compare(next, key, version) >= 0 {
+				stop = next
 				break
 			}
 			x = next

@@ -1,0 +1,144 @@
+package skiplist
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/inmem-db/inmem/arena"
+)
+
+const (
+	benchKeys    = 1 << 20 // 1M
+	benchKeyLen  = 16
+	benchValLen  = 16
+	benchArenaSz = 128 << 20 // holds 1M nodes of 16-byte keys and values
+)
+
+var (
+	benchKeysOnce sync.Once
+	benchKeyData  [][]byte // benchKeys random 16-byte keys, fixed seed
+	benchProbes   []uint32 // random indexes into benchKeyData
+	benchValue    = make([]byte, benchValLen)
+
+	benchListOnce sync.Once
+	benchList     *List // indexed list holding every benchKeyData key at version 1
+)
+
+func loadBenchKeys() {
+	benchKeysOnce.Do(func() {
+		r := rand.New(rand.NewPCG(42, 42))
+		buf := make([]byte, benchKeys*benchKeyLen)
+		for i := 0; i < len(buf); i += 8 {
+			v := r.Uint64()
+			for j := 0; j < 8; j++ {
+				buf[i+j] = byte(v >> (8 * j))
+			}
+		}
+		benchKeyData = make([][]byte, benchKeys)
+		for i := range benchKeyData {
+			benchKeyData[i] = buf[i*benchKeyLen : (i+1)*benchKeyLen : (i+1)*benchKeyLen]
+		}
+		benchProbes = make([]uint32, benchKeys)
+		for i := range benchProbes {
+			benchProbes[i] = uint32(r.IntN(benchKeys))
+		}
+	})
+}
+
+func newBenchList(b *testing.B, withIndex bool) *List {
+	l, err := New(arena.New(benchArenaSz), withIndex)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// loadBenchList builds, once per process, the 1M-entry list shared by the
+// read benchmarks.
+func loadBenchList(b *testing.B) *List {
+	loadBenchKeys()
+	benchListOnce.Do(func() {
+		l := newBenchList(b, true)
+		for _, k := range benchKeyData {
+			if _, _, err := l.Insert(k, 1, benchValue); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchList = l
+	})
+	return benchList
+}
+
+// BenchmarkInsertRandom inserts random 16-byte keys, starting a fresh list
+// every 1M inserts so the list size stays bounded whatever b.N is.
+func BenchmarkInsertRandom(b *testing.B) {
+	for _, withIndex := range []bool{false, true} {
+		name := "plain"
+		if withIndex {
+			name = "indexed"
+		}
+		b.Run(name, func(b *testing.B) {
+			loadBenchKeys()
+			b.ReportAllocs()
+			b.ResetTimer()
+			var l *List
+			for i := 0; i < b.N; i++ {
+				j := i % benchKeys
+				if j == 0 {
+					b.StopTimer()
+					l = nil
+					l = newBenchList(b, withIndex)
+					b.StartTimer()
+				}
+				if _, _, err := l.Insert(benchKeyData[j], 1, benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSeekRandom seeks to random existing keys of a 1M-entry list.
+func BenchmarkSeekRandom(b *testing.B) {
+	l := loadBenchList(b)
+	it := l.Iter()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		it.SeekGE(benchKeyData[benchProbes[i%benchKeys]], math.MaxUint64)
+		if !it.Valid() {
+			b.Fatal("seek missed")
+		}
+	}
+}
+
+// BenchmarkGetIndexed reads random existing keys of a 1M-entry list through
+// the PointIndex.
+func BenchmarkGetIndexed(b *testing.B) {
+	l := loadBenchList(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, ok := l.Get(benchKeyData[benchProbes[i%benchKeys]], math.MaxUint64); !ok {
+			b.Fatal("get missed")
+		}
+	}
+}
+
+// BenchmarkGetDescent is BenchmarkGetIndexed without the index, for
+// comparison: Get falls back to a skiplist descent.
+func BenchmarkGetDescent(b *testing.B) {
+	l := loadBenchList(b)
+	idx := l.index
+	l.index = nil
+	defer func() { l.index = idx }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, ok := l.Get(benchKeyData[benchProbes[i%benchKeys]], math.MaxUint64); !ok {
+			b.Fatal("get missed")
+		}
+	}
+}
