@@ -3,6 +3,7 @@ package arena
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -15,13 +16,13 @@ const (
 	// that a header of up to Slack bytes can be viewed at any allocated offset.
 	Slack = 256
 	// MaxChunks bounds the chunk table. With chunks growing to MaxChunkSize,
-	// that is 4 TiB of arena, far past any machine's memory.
+	// that is 256 GiB of arena.
 	MaxChunks = 4096
 	// MinChunkSize is the size of the first chunk.
 	MinChunkSize = 1 << 20
 	// MaxChunkSize is the size chunks stop doubling at. A single allocation
 	// larger than this gets a chunk of its own.
-	MaxChunkSize = 1 << 30
+	MaxChunkSize = 64 << 20
 	// MaxAlloc is the largest single allocation.
 	MaxAlloc = 1<<32 - Slack - Align
 )
@@ -50,6 +51,39 @@ type Arena struct {
 	mu      sync.Mutex // serialises chunk installation only
 	nchunks int
 	chunks  []*chunk // for Stats; guarded by mu
+
+	// spare is the next chunk's memory, prepared in the background once the
+	// current chunk is half full, so growing never waits for the kernel.
+	spare     atomic.Pointer[[]byte]
+	preparing atomic.Bool
+	prepMu    sync.Mutex // held while a spare is being prepared
+
+	rel *releaser
+}
+
+// releaser frees mapped chunks once the arena is unreachable. It is a
+// separate object because a cleanup must not keep its arena alive.
+type releaser struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (r *releaser) add(f func()) {
+	if f == nil {
+		return
+	}
+	r.mu.Lock()
+	r.fns = append(r.fns, f)
+	r.mu.Unlock()
+}
+
+func (r *releaser) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.fns {
+		f()
+	}
+	r.fns = nil
 }
 
 // New returns an arena whose first chunk holds initial bytes (at least
@@ -58,7 +92,8 @@ func New(initial int) *Arena {
 	if initial < 4096 {
 		initial = 4096
 	}
-	a := &Arena{}
+	a := &Arena{rel: &releaser{}}
+	runtime.AddCleanup(a, func(r *releaser) { r.release() }, a.rel)
 	a.mu.Lock()
 	c := a.newChunkLocked(uint64(initial))
 	a.mu.Unlock()
@@ -69,7 +104,15 @@ func New(initial int) *Arena {
 }
 
 func (a *Arena) newChunkLocked(size uint64) *chunk {
-	buf := make([]byte, size+Slack)
+	var buf []byte
+	if sp := a.spare.Load(); sp != nil && uint64(len(*sp)) >= size+Slack && a.spare.CompareAndSwap(sp, nil) {
+		buf = *sp
+		size = uint64(len(buf)) - Slack
+	} else {
+		var rel func()
+		buf, rel = allocChunk(int(size + Slack))
+		a.rel.add(rel)
+	}
 	c := &chunk{idx: uint64(a.nchunks), size: size, buf: buf}
 	a.bases[a.nchunks] = unsafe.Pointer(&buf[0])
 	a.nchunks++
@@ -90,12 +133,49 @@ func (a *Arena) Alloc(n int) (uint64, error) {
 		c := a.cur.Load()
 		end := c.pos.Add(sz)
 		if end <= c.size {
+			if half := c.size / 2; end > half && end-sz <= half {
+				a.prepareNext(c.size)
+			}
 			return c.idx<<32 | (end - sz), nil
 		}
 		if err := a.grow(c, sz); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// Map returns size bytes of zeroed memory outside the Go heap where that is
+// cheaper (see allocChunk), and a function that frees it, or nil if the
+// garbage collector owns it. The memory must hold no Go pointers, and
+// release must run only when nothing can touch the memory any more.
+func Map(size int) (mem []byte, release func()) {
+	return allocChunk(size)
+}
+
+// nextSize is the size of the chunk that follows one of size cur.
+func nextSize(cur uint64) uint64 {
+	return min(max(cur*2, MinChunkSize), MaxChunkSize)
+}
+
+// prepareNext allocates the chunk after one of size cur in the background.
+func (a *Arena) prepareNext(cur uint64) {
+	if a.spare.Load() != nil || !a.preparing.CompareAndSwap(false, true) {
+		return
+	}
+	a.prepMu.Lock() // released by the goroutine, so waiters can block on it
+	go func() {
+		buf, rel := allocChunk(int(nextSize(cur) + Slack))
+		a.rel.add(rel)
+		a.spare.Store(&buf)
+		a.preparing.Store(false)
+		a.prepMu.Unlock()
+	}()
+}
+
+// Wait returns once no background chunk preparation is running.
+func (a *Arena) Wait() {
+	a.prepMu.Lock()
+	a.prepMu.Unlock() //nolint:staticcheck // an empty critical section is the point: wait for the holder
 }
 
 // grow installs a chunk after full, unless another goroutine already did.
@@ -108,16 +188,9 @@ func (a *Arena) grow(full *chunk, need uint64) error {
 	if a.nchunks >= MaxChunks {
 		return ErrFull
 	}
-	size := full.size * 2
-	if size > MaxChunkSize {
-		size = MaxChunkSize
-	}
-	if size < MinChunkSize {
-		size = MinChunkSize
-	}
-	if need > size {
-		size = need
-	}
+	// A chunk being prepared will be ready sooner than a second one.
+	a.Wait()
+	size := max(nextSize(full.size), need)
 	a.cur.Store(a.newChunkLocked(size))
 	return nil
 }

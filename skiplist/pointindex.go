@@ -2,9 +2,12 @@ package skiplist
 
 import (
 	"bytes"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
+	"github.com/inmem-db/inmem/arena"
 	"github.com/zeebo/xxh3"
 )
 
@@ -49,8 +52,17 @@ func newPointIndex() *PointIndex {
 	return p
 }
 
+// newIndexTable allocates a table of n slots. Large tables come from
+// arena.Map, which avoids a page fault per page on first touch; they are
+// unmapped when the table becomes unreachable, and readers keep the table
+// alive with runtime.KeepAlive until they are done with its slots.
 func newIndexTable(n int) *indexTable {
-	return &indexTable{mask: uint64(n - 1), slots: make([]indexSlot, n)}
+	mem, release := arena.Map(n * int(unsafe.Sizeof(indexSlot{})))
+	t := &indexTable{mask: uint64(n - 1), slots: unsafe.Slice((*indexSlot)(unsafe.Pointer(unsafe.SliceData(mem))), n)}
+	if release != nil {
+		runtime.AddCleanup(t, func(f func()) { f() }, release)
+	}
+	return t
 }
 
 // hashKey never returns 0, which marks an empty slot.
@@ -65,11 +77,13 @@ func (p *PointIndex) lookup(s *List, key []byte) uint64 {
 		sl := &t.slots[i]
 		sh := sl.hash.Load()
 		if sh == 0 {
+			runtime.KeepAlive(t)
 			return 0
 		}
 		if sh == h {
 			off := sl.node.Load()
 			if bytes.Equal(s.key(off, s.node(off)), key) {
+				runtime.KeepAlive(t)
 				return off
 			}
 		}
