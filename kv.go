@@ -140,7 +140,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	if _, err := r.db.store.putBlind(r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
 	}
-	r.st.updated.Store(r.db.opts.clock().UnixNano())
+	r.st.touch(r.db.opts.clock().UnixNano())
 	return nil
 }
 

@@ -112,8 +112,11 @@ type runState struct {
 	scope   []byte // encoded namespace | run: prefix of every key of the scope
 	shared  bool
 	status  atomic.Uint32 // RunStatus; changed only inside commit guards
-	steps   atomic.Int64
-	updated atomic.Int64 // unix nanos of the last write
+	_       [60]byte      // status is read by every commit; keep it off the written line
+	steps   atomic.Int64  // written inside the commit critical section
+	_       [56]byte
+	updated atomic.Int64 // unix nanos of the last write, see touch
+	_       [56]byte
 
 	mu   sync.Mutex // guards info
 	info RunInfo
@@ -129,6 +132,15 @@ func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
 	}
 	rs.status.Store(uint32(Active))
 	return rs
+}
+
+// touch records a write at now (unix nanos). It stores only when the value
+// moves by a millisecond or more, so concurrent writers of one run mostly
+// read a shared cache line instead of bouncing it between cores.
+func (rs *runState) touch(now int64) {
+	if now-rs.updated.Load() >= int64(time.Millisecond) {
+		rs.updated.Store(now)
+	}
 }
 
 // Admit is the commit guard of data writes: inside the oracle's critical

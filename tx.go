@@ -164,7 +164,7 @@ func (tx *Tx) Commit() error {
 	}
 	s.oracle.Done(v)
 	s.oracle.WaitVisible(v)
-	tx.rs.updated.Store(tx.db.opts.clock().UnixNano())
+	tx.rs.touch(tx.db.opts.clock().UnixNano())
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 var ErrConflict = errors.New("occ: conflict")
 
 // ringSize bounds the number of versions assigned but not yet Done.
-const ringSize = 1 << 12
+const ringSize = 1 << 10
 
 // trimAt is the length of the commit ring at which Commit drops records no
 // registered transaction can conflict with.
@@ -51,6 +51,13 @@ type record struct {
 	writes  []Write // all writes otherwise
 }
 
+// doneSlot fills a cache line, so committers finishing neighbouring
+// versions on different cores do not write the same line.
+type doneSlot struct {
+	v atomic.Uint64
+	_ [56]byte
+}
+
 // Oracle assigns commit versions and detects conflicts.
 type Oracle struct {
 	mu        sync.Mutex
@@ -59,8 +66,10 @@ type Oracle struct {
 	commits   uint64   // guarded by mu
 	conflicts uint64   // guarded by mu
 
+	_       [64]byte
 	visible atomic.Uint64
-	done    [ringSize]atomic.Uint64
+	_       [56]byte
+	done    [ringSize]doneSlot
 
 	active activeSet
 }
@@ -188,11 +197,11 @@ func writeConflicts(w Write, t *Txn) bool {
 // Done marks version v applied and advances the visible version over every
 // consecutive applied version.
 func (o *Oracle) Done(v uint64) {
-	o.done[v%ringSize].Store(v)
+	o.done[v%ringSize].v.Store(v)
 	for {
 		cur := o.visible.Load()
 		nxt := cur + 1
-		if o.done[nxt%ringSize].Load() != nxt {
+		if o.done[nxt%ringSize].v.Load() != nxt {
 			return
 		}
 		o.visible.CompareAndSwap(cur, nxt)
@@ -203,7 +212,7 @@ func (o *Oracle) Done(v uint64) {
 // so that a commit is readable by the time it is acknowledged.
 func (o *Oracle) WaitVisible(v uint64) {
 	for spins := 0; o.visible.Load() < v; spins++ {
-		if spins > 16 {
+		if spins > 64 {
 			runtime.Gosched()
 		}
 	}

@@ -34,7 +34,12 @@ func New(a *arena.Arena, withIndex bool) (*List, error) {
 }
 
 // Len returns the number of entries.
-func (s *List) Len() int64 { return s.count.Load() }
+func (s *List) Len() int64 {
+	if s.index != nil {
+		return s.index.entries()
+	}
+	return s.count.Load()
+}
 
 // Arena returns the arena the list allocates from.
 func (s *List) Arena() *arena.Arena { return s.arena }
@@ -165,9 +170,13 @@ func (s *List) Link(off uint64, version uint64) bool {
 			}
 		}
 	}
-	s.count.Add(1)
+	// The entry count lives in the index shard when there is one: that
+	// cache line is already this writer's, while a list-wide counter would
+	// bounce between cores on every insert.
 	if s.index != nil {
-		s.index.publish(s, key, version, off)
+		s.index.publish(s, key, version, off, true)
+	} else {
+		s.count.Add(1)
 	}
 	return true
 }
@@ -177,7 +186,7 @@ func (s *List) Link(off uint64, version uint64) bool {
 // must be able to read it back once Link returns.
 func (s *List) duplicate(key []byte, version, off uint64) {
 	if s.index != nil {
-		s.index.publish(s, key, version, off)
+		s.index.publish(s, key, version, off, false)
 	}
 }
 

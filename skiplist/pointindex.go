@@ -26,10 +26,11 @@ type PointIndex struct {
 }
 
 type indexShard struct {
-	mu    sync.Mutex
-	tab   atomic.Pointer[indexTable]
-	count int // guarded by mu
-	_     [40]byte
+	mu      sync.Mutex
+	tab     atomic.Pointer[indexTable]
+	count   int   // distinct keys; guarded by mu
+	entries int64 // entries linked, all versions; guarded by mu
+	_       [32]byte
 }
 
 type indexTable struct {
@@ -91,10 +92,14 @@ func (p *PointIndex) lookup(s *List, key []byte) uint64 {
 }
 
 // publish records off as the node for key unless a newer version is there.
-func (p *PointIndex) publish(s *List, key []byte, version, off uint64) {
+// linked says off is a newly linked entry, to be counted.
+func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bool) {
 	h := hashKey(key)
 	sh := &p.shards[h>>(64-indexShardBits)]
 	sh.mu.Lock()
+	if linked {
+		sh.entries++
+	}
 	t := sh.tab.Load()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
@@ -120,6 +125,17 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64) {
 		}
 	}
 	sh.mu.Unlock()
+}
+
+func (p *PointIndex) entries() int64 {
+	var n int64
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		n += sh.entries
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // grow copies t into a table twice the size. Called with the shard locked,
