@@ -82,6 +82,7 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	db.store.arena.Wait() // no background work outlives the handle
 	return nil
 }
 

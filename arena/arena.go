@@ -54,9 +54,8 @@ type Arena struct {
 
 	// spare is the next chunk's memory, prepared in the background once the
 	// current chunk is half full, so growing never waits for the kernel.
-	spare     atomic.Pointer[[]byte]
-	preparing atomic.Bool
-	prepMu    sync.Mutex // held while a spare is being prepared
+	spare atomic.Pointer[[]byte]
+	prep  atomic.Pointer[chan struct{}] // non-nil while a spare is prepared; closed when done
 
 	rel *releaser
 }
@@ -159,23 +158,27 @@ func nextSize(cur uint64) uint64 {
 
 // prepareNext allocates the chunk after one of size cur in the background.
 func (a *Arena) prepareNext(cur uint64) {
-	if a.spare.Load() != nil || !a.preparing.CompareAndSwap(false, true) {
+	if a.spare.Load() != nil || a.prep.Load() != nil {
 		return
 	}
-	a.prepMu.Lock() // released by the goroutine, so waiters can block on it
+	done := make(chan struct{})
+	if !a.prep.CompareAndSwap(nil, &done) {
+		return
+	}
 	go func() {
 		buf, rel := allocChunk(int(nextSize(cur) + Slack))
 		a.rel.add(rel)
 		a.spare.Store(&buf)
-		a.preparing.Store(false)
-		a.prepMu.Unlock()
+		a.prep.Store(nil)
+		close(done)
 	}()
 }
 
 // Wait returns once no background chunk preparation is running.
 func (a *Arena) Wait() {
-	a.prepMu.Lock()
-	a.prepMu.Unlock() //nolint:staticcheck // an empty critical section is the point: wait for the holder
+	if p := a.prep.Load(); p != nil {
+		<-*p
+	}
 }
 
 // grow installs a chunk after full, unless another goroutine already did.

@@ -4,7 +4,7 @@ package arena
 
 import "syscall"
 
-// mapThreshold is the chunk size from which chunks are mapped directly
+// mapThreshold is the size from which memory is mapped directly
 // rather than taken from the Go heap.
 const mapThreshold = 1 << 20
 
