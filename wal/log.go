@@ -1,0 +1,423 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+)
+
+// Mode says when the syncer fsyncs.
+type Mode uint8
+
+// Sync modes.
+const (
+	// Strict fsyncs every group; committers wait for it.
+	Strict Mode = iota + 1
+	// Batched fsyncs once Interval has passed or MaxPending records are
+	// unsynced, whichever comes first.
+	Batched
+	// Async fsyncs every Interval.
+	Async
+)
+
+// Options configure a Log.
+type Options struct {
+	FS          vfs.FS
+	Dir         string
+	Mode        Mode
+	Interval    time.Duration // Batched, Async
+	MaxPending  int           // Batched
+	SegmentSize int64         // a segment is rolled over past this size; default 64 MiB
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("wal: closed")
+
+// Group is a set of records made durable by one fsync.
+type Group struct {
+	done chan struct{}
+	err  error
+}
+
+func newGroup() *Group { return &Group{done: make(chan struct{})} }
+
+// Wait blocks until the group's records are durable, or the write or fsync
+// carrying them failed.
+func (g *Group) Wait() error {
+	<-g.done
+	return g.err
+}
+
+// Log appends records to segment files with group commit.
+type Log struct {
+	opts Options
+
+	mu      sync.Mutex // ordering lock: guards the fields below, never held across I/O
+	buf     []byte     // framed records not yet handed to the syncer
+	cuts    []*Cut     // points in buf where a new segment starts
+	grp     *Group     // the group records appended now will join
+	pending int        // records in buf
+	force   bool       // fsync at the next round even if the mode would not
+	err     error      // poison: the first write or fsync failure
+	closed  bool
+
+	kick    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the syncer goroutine.
+	f         vfs.File
+	seg       uint64
+	size      int64
+	spare     []byte
+	unsynced  []*Group
+	nUnsynced int
+	lastSync  time.Time
+
+	bytes  atomic.Int64
+	fsyncs atomic.Uint64
+	segNo  atomic.Uint64
+}
+
+// Create starts a log whose first segment is number seg, which must not
+// exist yet. The segment's header is durable when Create returns.
+func Create(opts Options, seg uint64) (*Log, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 64 << 20
+	}
+	switch opts.Mode {
+	case Strict:
+	case Batched:
+		if opts.Interval <= 0 || opts.MaxPending <= 0 {
+			return nil, fmt.Errorf("wal: batched mode needs Interval and MaxPending")
+		}
+	case Async:
+		if opts.Interval <= 0 {
+			return nil, fmt.Errorf("wal: async mode needs Interval")
+		}
+	default:
+		return nil, fmt.Errorf("wal: unknown mode %d", opts.Mode)
+	}
+	l := &Log{
+		opts:     opts,
+		grp:      newGroup(),
+		kick:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+		lastSync: time.Now(),
+	}
+	if err := l.openSegment(seg); err != nil {
+		return nil, err
+	}
+	go l.syncer()
+	return l, nil
+}
+
+// openSegment creates segment n, writes its header and makes both durable.
+func (l *Log) openSegment(n uint64) error {
+	path := segmentPath(l.opts.Dir, n)
+	f, err := l.opts.FS.Create(path)
+	if err != nil {
+		return fmt.Errorf("wal: create %s: %w", path, err)
+	}
+	h := segmentHeader(n)
+	if _, err := f.Write(h); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: sync %s: %w", path, err)
+	}
+	if err := l.opts.FS.SyncDir(l.opts.Dir); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: sync dir %s: %w", l.opts.Dir, err)
+	}
+	l.f, l.seg, l.size = f, n, int64(len(h))
+	l.segNo.Store(n)
+	l.fsyncs.Add(2)
+	return nil
+}
+
+// Append adds a record and returns the group that will make it durable. It
+// does no I/O. Records reach the log in Append order.
+func (l *Log) Append(typ byte, payload []byte) (*Group, error) {
+	if typ < TypeUser || typ >= TypeUser+maxTypes {
+		return nil, fmt.Errorf("wal: record type %d out of range", typ)
+	}
+	if len(payload) > MaxRecord {
+		return nil, fmt.Errorf("wal: record of %d bytes over %d", len(payload), MaxRecord)
+	}
+	l.mu.Lock()
+	if err := l.usableLocked(); err != nil {
+		l.mu.Unlock()
+		return nil, err
+	}
+	l.buf = AppendRecord(l.buf, typ, payload)
+	l.pending++
+	g := l.grp
+	l.mu.Unlock()
+	l.wake()
+	return g, nil
+}
+
+func (l *Log) usableLocked() error {
+	if l.err != nil {
+		return l.err
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (l *Log) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Cut is a point in the log where a new segment starts.
+type Cut struct {
+	off  int
+	done chan struct{}
+	seg  uint64
+	err  error
+}
+
+// Wait returns the number of the segment that starts at the cut, once it
+// exists and everything before the cut is durable.
+func (c *Cut) Wait() (uint64, error) {
+	<-c.done
+	return c.seg, c.err
+}
+
+// Rotate makes every record appended after it go to a new segment. It does
+// no I/O; call it where appends are ordered (the commit critical section)
+// to cut the log at a known point, then Wait on the cut outside.
+func (l *Log) Rotate() (*Cut, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return nil, err
+	}
+	c := &Cut{off: len(l.buf), done: make(chan struct{})}
+	l.cuts = append(l.cuts, c)
+	l.force = true
+	l.wake()
+	return c, nil
+}
+
+// Sync returns once everything appended before it is durable.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	if err := l.usableLocked(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	g := l.grp
+	l.force = true
+	l.mu.Unlock()
+	l.wake()
+	return g.Wait()
+}
+
+// Err returns the error that poisoned the log, if any.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Close makes everything appended durable, stops the syncer and closes the
+// segment. Appends after Close return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.force = true
+	err := l.err
+	l.mu.Unlock()
+	l.wake()
+	<-l.stopped
+	cerr := l.f.Close()
+	if err == nil {
+		l.mu.Lock()
+		err = l.err
+		l.mu.Unlock()
+	}
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// Stats are the log's counters.
+type Stats struct {
+	Bytes   int64  // bytes written to segments
+	Fsyncs  uint64 // file and directory fsyncs
+	Segment uint64 // segment being written
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Bytes: l.bytes.Load(), Fsyncs: l.fsyncs.Load(), Segment: l.segNo.Load()}
+}
+
+// syncer is the one goroutine that writes and fsyncs.
+func (l *Log) syncer() {
+	defer close(l.stopped)
+	var tick <-chan time.Time
+	if l.opts.Mode != Strict {
+		t := time.NewTicker(l.opts.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-l.kick:
+		case <-tick:
+		}
+		if done := l.round(); done {
+			return
+		}
+	}
+}
+
+// round takes what was appended, writes it, and fsyncs if due. It reports
+// whether the log is closed and drained.
+func (l *Log) round() bool {
+	l.mu.Lock()
+	buf, cuts, g, n, force, closed, poisoned := l.buf, l.cuts, l.grp, l.pending, l.force, l.closed, l.err
+	l.buf, l.cuts, l.pending, l.force = l.spare[:0], nil, 0, false
+	if len(buf) > 0 || force {
+		l.grp = newGroup()
+	} else {
+		g = nil
+	}
+	l.mu.Unlock()
+
+	if poisoned != nil {
+		l.release(g, poisoned)
+		l.releaseUnsynced(poisoned)
+		failCuts(cuts, poisoned)
+		return closed
+	}
+	if g != nil {
+		l.unsynced = append(l.unsynced, g)
+		l.nUnsynced += n
+	}
+	err := l.write(buf, cuts)
+	l.spare = buf
+	due := force || closed
+	switch l.opts.Mode {
+	case Strict:
+		due = due || len(buf) > 0
+	case Batched:
+		due = due || l.nUnsynced >= l.opts.MaxPending || (l.nUnsynced > 0 && time.Since(l.lastSync) >= l.opts.Interval)
+	case Async:
+		due = due || (l.nUnsynced > 0 && time.Since(l.lastSync) >= l.opts.Interval)
+	}
+	if err == nil && due && len(l.unsynced) > 0 {
+		err = l.f.Sync()
+		l.fsyncs.Add(1)
+		l.lastSync = time.Now()
+		if err != nil {
+			err = fmt.Errorf("wal: sync %s: %w", SegmentName(l.seg), err)
+		}
+	}
+	if err != nil {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+		l.releaseUnsynced(err)
+		return closed
+	}
+	if due {
+		l.releaseUnsynced(nil)
+	}
+	return closed
+}
+
+func (l *Log) release(g *Group, err error) {
+	if g != nil {
+		g.err = err
+		close(g.done)
+	}
+}
+
+func (l *Log) releaseUnsynced(err error) {
+	for _, g := range l.unsynced {
+		l.release(g, err)
+	}
+	l.unsynced, l.nUnsynced = l.unsynced[:0], 0
+}
+
+func failCuts(cuts []*Cut, err error) {
+	for _, c := range cuts {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// write writes buf to the segment, starting a new segment at each cut and
+// when the segment is full. A segment is fsynced before the next one is
+// created, so segments before the last are always complete.
+func (l *Log) write(buf []byte, cuts []*Cut) error {
+	start := 0
+	for i, c := range cuts {
+		err := l.writeOut(buf[start:c.off])
+		if err == nil {
+			err = l.roll()
+		}
+		if err != nil {
+			failCuts(cuts[i:], err)
+			return err
+		}
+		c.seg = l.seg
+		close(c.done)
+		start = c.off
+	}
+	if err := l.writeOut(buf[start:]); err != nil {
+		return err
+	}
+	if l.size >= l.opts.SegmentSize {
+		return l.roll()
+	}
+	return nil
+}
+
+func (l *Log) writeOut(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := l.f.Write(b); err != nil {
+		return fmt.Errorf("wal: write %s: %w", SegmentName(l.seg), err)
+	}
+	l.size += int64(len(b))
+	l.bytes.Add(int64(len(b)))
+	return nil
+}
+
+// roll fsyncs and closes the current segment and opens the next.
+func (l *Log) roll() error {
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("wal: sync %s: %w", SegmentName(l.seg), err)
+	}
+	l.fsyncs.Add(1)
+	if err := l.f.Close(); err != nil {
+		return fmt.Errorf("wal: close %s: %w", SegmentName(l.seg), err)
+	}
+	// Everything written so far is durable now.
+	l.releaseUnsynced(nil)
+	l.lastSync = time.Now()
+	return l.openSegment(l.seg + 1)
+}

@@ -1,0 +1,146 @@
+package wal
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+)
+
+// ReplayResult describes what Replay read.
+type ReplayResult struct {
+	Segments int    // segment files read
+	Records  int    // caller records delivered
+	Bytes    int64  // bytes of valid log read
+	Last     uint64 // number of the last segment read (0 if none)
+	// Next is the number a new segment written after these should get:
+	// Last+1, or the number of a last segment that was removed as torn.
+	Next uint64
+	// Torn is set when a damaged record at the very end of the last segment
+	// was cut off, at TornAt in segment Last.
+	Torn   bool
+	TornAt int64
+}
+
+// Replay reads the segments in dir numbered from on, in order, and calls fn
+// for every caller record. The payload passed to fn is only valid during
+// the call. A torn tail of the last segment is truncated away (and logged);
+// any other damage returns an error wrapping ErrCorruption that names the
+// file and offset, after the records before it were delivered.
+func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
+	var res ReplayResult
+	segs, err := Segments(fs, dir)
+	if err != nil {
+		return res, fmt.Errorf("wal: list %s: %w", dir, err)
+	}
+	var todo []uint64
+	for _, n := range segs {
+		if n >= from {
+			todo = append(todo, n)
+		}
+	}
+	res.Next = max(from, 1)
+	for i, n := range todo {
+		if i > 0 && n != todo[i-1]+1 {
+			return res, fmt.Errorf("wal: segment %s missing before %s: %w", SegmentName(todo[i-1]+1), SegmentName(n), ErrCorruption)
+		}
+		last := i == len(todo)-1
+		if err := replaySegment(fs, dir, n, last, logger, &res, fn); err != nil {
+			return res, err
+		}
+		res.Segments++
+		res.Last = n
+		res.Next = n + 1
+		if res.Torn && res.TornAt == 0 {
+			res.Next = n // the torn segment was removed: reuse its number
+		}
+	}
+	return res, nil
+}
+
+func replaySegment(fs vfs.FS, dir string, n uint64, last bool, logger *slog.Logger, res *ReplayResult, fn func(byte, []byte) error) error {
+	path := segmentPath(dir, n)
+	f, err := fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("wal: read %s: %w", path, err)
+	}
+	off := 0
+	for off < len(data) {
+		typ, payload, size, derr := DecodeRecord(data[off:])
+		if derr == nil && off == 0 {
+			if typ != typeSegment {
+				derr = fmt.Errorf("segment does not start with its header: %w", ErrCorruption)
+			} else {
+				derr = checkSegmentHeader(payload, n)
+			}
+		} else if derr == nil && typ == typeSegment {
+			derr = fmt.Errorf("segment header inside a segment: %w", ErrCorruption)
+		}
+		if derr != nil {
+			// Only the end of the last segment can be a torn write, and only
+			// if nothing valid follows the damage.
+			if last && !validFrameAfter(data[off+1:]) {
+				return cutTorn(fs, path, n, int64(off), logger, res)
+			}
+			return fmt.Errorf("wal: %s at offset %d: %w", path, off, asCorruption(derr))
+		}
+		if off > 0 {
+			if err := fn(typ, payload); err != nil {
+				return fmt.Errorf("wal: %s at offset %d: %w", path, off, err)
+			}
+			res.Records++
+		}
+		off += size
+		res.Bytes += int64(size)
+	}
+	if off == 0 && last {
+		// A segment created but never given its header: a crash right after
+		// creating it.
+		return cutTorn(fs, path, n, 0, logger, res)
+	}
+	if off == 0 {
+		return fmt.Errorf("wal: %s is empty: %w", path, ErrCorruption)
+	}
+	return nil
+}
+
+func asCorruption(err error) error {
+	if err == errTorn {
+		return fmt.Errorf("record cut short before the end of the log: %w", ErrCorruption)
+	}
+	return err
+}
+
+// cutTorn truncates the last segment at off, where its torn tail starts.
+func cutTorn(fs vfs.FS, path string, n uint64, off int64, logger *slog.Logger, res *ReplayResult) error {
+	if logger != nil {
+		logger.Warn("wal: cutting torn tail", "file", path, "offset", off)
+	}
+	res.Torn, res.TornAt, res.Last = true, off, n
+	if off == 0 {
+		// Not even the header survived: the segment never held a record.
+		if err := fs.Remove(path); err != nil {
+			return fmt.Errorf("wal: remove torn %s: %w", path, err)
+		}
+		return nil
+	}
+	f, err := fs.OpenAppend(path)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: truncate %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: sync %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,300 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+	"github.com/stretchr/testify/require"
+)
+
+func opts(dir string, mode Mode) Options {
+	return Options{FS: vfs.OS, Dir: dir, Mode: mode, Interval: 5 * time.Millisecond, MaxPending: 10}
+}
+
+func payload(i int) []byte { return []byte(fmt.Sprintf("record-%04d", i)) }
+
+func readAll(t *testing.T, dir string) ([][]byte, ReplayResult) {
+	t.Helper()
+	var got [][]byte
+	res, err := Replay(vfs.OS, dir, 1, nil, func(typ byte, p []byte) error {
+		require.Equal(t, TypeUser, typ)
+		got = append(got, bytes.Clone(p))
+		return nil
+	})
+	require.NoError(t, err)
+	return got, res
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	for _, p := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte{0xab}, 70000)} {
+		b := AppendRecord(nil, TypeUser+3, p)
+		typ, got, n, err := DecodeRecord(b)
+		require.NoError(t, err)
+		require.Equal(t, TypeUser+3, typ)
+		require.Equal(t, len(b), n)
+		require.True(t, bytes.Equal(p, got))
+		for cut := 0; cut < len(b) && cut < 40; cut++ {
+			_, _, _, err := DecodeRecord(b[:cut])
+			require.ErrorIs(t, err, errTorn)
+		}
+	}
+}
+
+func TestAppendReplayAllModes(t *testing.T) {
+	for _, mode := range []Mode{Strict, Batched, Async} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			dir := t.TempDir()
+			l, err := Create(opts(dir, mode), 1)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 50; i++ {
+						g, err := l.Append(TypeUser, payload(w*1000+i))
+						require.NoError(t, err)
+						if mode == Strict {
+							require.NoError(t, g.Wait())
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			require.NoError(t, l.Sync())
+			require.NoError(t, l.Close())
+			require.ErrorIs(t, l.Close(), ErrClosed)
+			_, err = l.Append(TypeUser, nil)
+			require.ErrorIs(t, err, ErrClosed)
+			got, res := readAll(t, dir)
+			require.Len(t, got, 200)
+			require.Equal(t, uint64(1), res.Last)
+			require.Equal(t, uint64(2), res.Next)
+			require.False(t, res.Torn)
+			// Per writer, records are in append order.
+			last := map[int]int{}
+			for _, p := range got {
+				var n int
+				_, err := fmt.Sscanf(string(p), "record-%d", &n)
+				require.NoError(t, err)
+				w, i := n/1000, n%1000
+				if prev, ok := last[w]; ok {
+					require.Greater(t, i, prev)
+				}
+				last[w] = i
+			}
+		})
+	}
+}
+
+func TestStrictGroupsShareFsyncs(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Create(opts(dir, Strict), 1)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				g, err := l.Append(TypeUser, payload(i))
+				require.NoError(t, err)
+				require.NoError(t, g.Wait())
+			}
+		}()
+	}
+	wg.Wait()
+	st := l.Stats()
+	require.NoError(t, l.Close())
+	t.Logf("320 strict commits, %d fsyncs", st.Fsyncs)
+	require.Less(t, st.Fsyncs, uint64(320+2), "never more than one fsync per commit")
+}
+
+func TestRotateAndSegmentSize(t *testing.T) {
+	dir := t.TempDir()
+	o := opts(dir, Strict)
+	o.SegmentSize = 200
+	l, err := Create(o, 1)
+	require.NoError(t, err)
+	for i := 0; i < 30; i++ {
+		g, err := l.Append(TypeUser, payload(i))
+		require.NoError(t, err)
+		require.NoError(t, g.Wait())
+	}
+	c, err := l.Rotate()
+	require.NoError(t, err)
+	seg, err := c.Wait()
+	require.NoError(t, err)
+	g, err := l.Append(TypeUser, payload(30))
+	require.NoError(t, err)
+	require.NoError(t, g.Wait())
+	require.NoError(t, l.Close())
+	segs, err := Segments(vfs.OS, dir)
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 3)
+	require.Equal(t, segs[len(segs)-1], seg)
+	got, res := readAll(t, dir)
+	require.Len(t, got, 31)
+	require.Equal(t, seg, res.Last)
+	// Replaying from the cut gives exactly what followed it.
+	var after [][]byte
+	_, err = Replay(vfs.OS, dir, seg, nil, func(_ byte, p []byte) error { after = append(after, bytes.Clone(p)); return nil })
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{payload(30)}, after)
+}
+
+func writeLog(t *testing.T, dir string, n int) string {
+	t.Helper()
+	l, err := Create(opts(dir, Strict), 1)
+	require.NoError(t, err)
+	for i := 0; i < n; i++ {
+		g, err := l.Append(TypeUser, payload(i))
+		require.NoError(t, err)
+		require.NoError(t, g.Wait())
+	}
+	require.NoError(t, l.Close())
+	return filepath.Join(dir, SegmentName(1))
+}
+
+func TestTornTailIsCut(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLog(t, dir, 5)
+	full, err := os.ReadFile(path)
+	require.NoError(t, err)
+	rec := HeaderSize + len(payload(0))
+	for cut := 1; cut < rec; cut++ {
+		require.NoError(t, os.WriteFile(path, full[:len(full)-cut], 0o644))
+		got, res := readAll(t, dir)
+		require.Len(t, got, 4, "cut %d", cut)
+		require.True(t, res.Torn)
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(full)-rec), st.Size(), "torn bytes truncated away")
+	}
+}
+
+func TestGarbageTailIsCut(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLog(t, dir, 5)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(bytes.Repeat([]byte{0x5a}, 300))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	got, res := readAll(t, dir)
+	require.Len(t, got, 5)
+	require.True(t, res.Torn)
+}
+
+// TestEveryByteFlipDetected flips each byte of a small log in turn: every
+// flip must be either reported as corruption or, when it hits the last
+// record, cut off as a torn tail; it must never deliver a changed record,
+// lose a record that is followed by valid ones, or panic.
+func TestEveryByteFlipDetected(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLog(t, dir, 6)
+	orig, err := os.ReadFile(path)
+	require.NoError(t, err)
+	rec := HeaderSize + len(payload(0))
+	lastStart := len(orig) - rec
+	for i := range orig {
+		mut := bytes.Clone(orig)
+		mut[i] ^= 0x40
+		require.NoError(t, os.WriteFile(path, mut, 0o644))
+		var got [][]byte
+		res, err := Replay(vfs.OS, dir, 1, nil, func(_ byte, p []byte) error { got = append(got, bytes.Clone(p)); return nil })
+		for j, p := range got {
+			require.Equal(t, payload(j), p, "flip at %d delivered a changed record", i)
+		}
+		if i >= lastStart {
+			// Damage in the last record: a torn tail, everything before it kept.
+			require.NoError(t, err, "flip at %d", i)
+			require.True(t, res.Torn, "flip at %d", i)
+			require.Len(t, got, 5, "flip at %d", i)
+		} else {
+			require.ErrorIs(t, err, ErrCorruption, "flip at %d must not be taken for a torn tail", i)
+			require.Contains(t, err.Error(), SegmentName(1))
+		}
+	}
+}
+
+func TestMissingMiddleSegment(t *testing.T) {
+	dir := t.TempDir()
+	o := opts(dir, Strict)
+	o.SegmentSize = 100
+	l, err := Create(o, 1)
+	require.NoError(t, err)
+	for i := 0; i < 20; i++ {
+		g, err := l.Append(TypeUser, payload(i))
+		require.NoError(t, err)
+		require.NoError(t, g.Wait())
+	}
+	require.NoError(t, l.Close())
+	require.NoError(t, os.Remove(filepath.Join(dir, SegmentName(2))))
+	_, err = Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+	require.ErrorIs(t, err, ErrCorruption)
+}
+
+func TestSegmentHeaderMismatch(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLog(t, dir, 2)
+	require.NoError(t, os.Rename(path, filepath.Join(dir, SegmentName(7))))
+	_, err := Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+	require.ErrorIs(t, err, ErrCorruption)
+}
+
+func TestAppendRejectsBadInput(t *testing.T) {
+	l, err := Create(opts(t.TempDir(), Strict), 1)
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = l.Append(typeSegment, nil)
+	require.Error(t, err)
+	_, err = l.Append(TypeUser+maxTypes, nil)
+	require.Error(t, err)
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(AppendRecord(nil, TypeUser, []byte("hello")))
+	f.Add(segmentHeader(3))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 16})
+	f.Add(make([]byte, 20))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		typ, p, n, err := DecodeRecord(b)
+		if err != nil {
+			require.Zero(t, n)
+			return
+		}
+		require.LessOrEqual(t, n, len(b))
+		require.Equal(t, HeaderSize+len(p), n)
+		require.Equal(t, uint32(len(p)), binary.LittleEndian.Uint32(b))
+		require.Equal(t, b[:n], AppendRecord(nil, typ, p), "a decoded record re-encodes to the same bytes")
+	})
+}
+
+// FuzzReplay overwrites a valid log from an arbitrary offset with arbitrary
+// bytes: Replay must not panic and must fail, if at all, with ErrCorruption.
+func FuzzReplay(f *testing.F) {
+	f.Add([]byte{}, uint16(0))
+	f.Add([]byte("garbage"), uint16(3))
+	f.Add(AppendRecord(nil, TypeUser, []byte("x")), uint16(0))
+	f.Fuzz(func(t *testing.T, tail []byte, at uint16) {
+		dir := t.TempDir()
+		path := writeLog(t, dir, 3)
+		orig, err := os.ReadFile(path)
+		require.NoError(t, err)
+		pos := int(at) % (len(orig) + 1)
+		mut := append(bytes.Clone(orig[:pos]), tail...)
+		require.NoError(t, os.WriteFile(path, mut, 0o644))
+		_, err = Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+		if err != nil {
+			require.ErrorIs(t, err, ErrCorruption)
+		}
+	})
+}
