@@ -3,11 +3,12 @@ package inmem
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 	"sync/atomic"
 
 	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/occ"
 )
 
@@ -24,24 +25,36 @@ type DB struct {
 	shared map[Namespace]*runState
 
 	system *runState // scope of run records
+
+	// Durable databases only.
+	fs              vfs.FS
+	lock            io.Closer
+	walNext         uint64 // first WAL segment to write after recovery
+	ckptMu          sync.Mutex
+	ckptRunning     atomic.Bool
+	checkpoints     atomic.Uint64
+	walAtCheckpoint atomic.Int64
+	bg              sync.WaitGroup // background checkpoints
+	bgMu            sync.Mutex     // orders bg.Add against Close
 }
 
-// Open opens (creating if needed) the database in dir.
-//
-// The write-ahead log and snapshots are not written yet: until they are,
-// data lives in memory only, as with OpenInMemory.
+// Open opens (creating if needed) the database in dir: it recovers the
+// newest valid snapshot and the write-ahead log after it, then logs every
+// commit with the configured durability. Only one handle may have dir open
+// at a time (ErrLocked).
 func Open(dir string, opts ...Option) (*DB, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("open: empty directory: %w", ErrInvalidArgument)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	db, err := open(opts)
 	if err != nil {
 		return nil, err
 	}
 	db.dir = dir
+	db.fs = db.opts.fs
+	if err := db.openDurable(); err != nil {
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -82,17 +95,18 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	db.bgMu.Lock() // after this no checkpoint can start
+	db.bgMu.Unlock()
+	db.bg.Wait()
 	db.store.arena.Wait() // no background work outlives the handle
-	return nil
-}
-
-// Checkpoint writes a snapshot and retires the WAL it covers. With no WAL
-// yet (and for OpenInMemory) there is nothing to write.
-func (db *DB) Checkpoint() error {
-	if db.closed.Load() {
-		return ErrClosed
+	if db.store.log == nil {
+		return nil
 	}
-	return nil
+	err := db.store.log.Close()
+	if lerr := db.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // runRecordKey is where the run's record lives in the system scope.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/inmem-db/inmem/internal/vfs"
 )
 
 // Durability says when a commit reaches stable storage. It only matters for
@@ -64,6 +66,7 @@ type options struct {
 	checkpointEvery int64
 	clock           func() time.Time
 	logger          *slog.Logger
+	fs              vfs.FS
 	err             error
 }
 
@@ -73,6 +76,7 @@ func defaultOptions() options {
 		checkpointEvery: 64 << 20,
 		clock:           time.Now,
 		logger:          slog.New(slog.DiscardHandler),
+		fs:              vfs.OS,
 	}
 }
 
@@ -121,4 +125,10 @@ func WithLogger(l *slog.Logger) Option {
 		}
 		o.logger = l
 	}
+}
+
+// withFS replaces the filesystem under Open; tests use it to inject faults
+// and simulate power loss.
+func withFS(fs vfs.FS) Option {
+	return func(o *options) { o.fs = fs }
 }

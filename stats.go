@@ -1,5 +1,7 @@
 package inmem
 
+import "github.com/inmem-db/inmem/wal"
+
 // Stats are counters describing a database. Fields for features a database
 // does not use (WAL fields for OpenInMemory) stay zero.
 type Stats struct {
@@ -25,7 +27,14 @@ func (db *DB) Stats() Stats {
 	db.runsMu.RLock()
 	runs, shared := len(db.runs), len(db.shared)
 	db.runsMu.RUnlock()
+	var ws wal.Stats
+	if db.store.log != nil {
+		ws = db.store.log.Stats()
+	}
 	return Stats{
+		WALBytes:     ws.Bytes,
+		Fsyncs:       ws.Fsyncs,
+		Checkpoints:  db.checkpoints.Load(),
 		Commits:      os.Commits,
 		Conflicts:    os.Conflicts,
 		Version:      os.Visible,

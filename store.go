@@ -1,12 +1,14 @@
 package inmem
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/inmem-db/inmem/arena"
 	"github.com/inmem-db/inmem/occ"
 	"github.com/inmem-db/inmem/skiplist"
+	"github.com/inmem-db/inmem/wal"
 	"github.com/zeebo/xxh3"
 )
 
@@ -16,6 +18,10 @@ type store struct {
 	arena  *arena.Arena
 	list   *skiplist.List
 	oracle *occ.Oracle
+
+	log         *wal.Log // nil for OpenInMemory
+	strict      bool     // wait for the WAL fsync before acknowledging
+	afterCommit func()   // runs after each logged commit (checkpoint trigger)
 }
 
 func newStore() (*store, error) {
@@ -38,14 +44,19 @@ func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
 		return 0, fmt.Errorf("store: %w", err)
 	}
 	k := s.list.PreparedKey(off)
-	v, err := s.oracle.CommitBlind(occ.Write{FP: fingerprint(k), Key: k}, g)
+	var rec []byte
+	if s.log != nil {
+		rec = make([]byte, 8, batchSize(1, func(int) (int, int) { return len(key), len(hdr) + len(val) }))
+		rec = binary.AppendUvarint(rec, 1)
+		rec = appendBatchEntry(rec, key, hdr, val)
+	}
+	guard, wg := s.logged(g, rec)
+	v, err := s.oracle.CommitBlind(occ.Write{FP: fingerprint(k), Key: k}, guard)
 	if err != nil {
 		return 0, err
 	}
 	s.list.Link(off, v)
-	s.oracle.Done(v)
-	s.oracle.WaitVisible(v)
-	return v, nil
+	return v, s.publish(v, wg)
 }
 
 // get reads the newest live value of key at snapshot. The result aliases

@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -147,12 +148,21 @@ func (tx *Tx) Commit() error {
 		k := s.list.PreparedKey(off)
 		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
 	}
+	var rec []byte
+	if s.log != nil {
+		rec = make([]byte, 8, batchSize(len(tx.writes), func(i int) (int, int) { return len(tx.writes[i].key), len(tx.writes[i].val) }))
+		rec = binary.AppendUvarint(rec, uint64(len(tx.writes)))
+		for _, w := range tx.writes {
+			rec = appendBatchEntry(rec, w.key, w.val)
+		}
+	}
+	guard, wg := s.logged(tx.rs, rec)
 	v, err := s.oracle.Commit(&occ.Txn{
 		Snapshot: tx.snapshot,
 		Reads:    tx.reads,
 		Prefixes: tx.prefixes,
 		Writes:   ws,
-	}, tx.rs)
+	}, guard)
 	if err != nil {
 		if errors.Is(err, occ.ErrConflict) {
 			return fmt.Errorf("commit: %w", ErrConflict)
@@ -162,10 +172,9 @@ func (tx *Tx) Commit() error {
 	for _, off := range offs {
 		s.list.Link(off, v)
 	}
-	s.oracle.Done(v)
-	s.oracle.WaitVisible(v)
+	err = s.publish(v, wg)
 	tx.rs.touch(tx.db.opts.clock().UnixNano())
-	return nil
+	return err
 }
 
 // usable returns the error an operation on tx should fail with.

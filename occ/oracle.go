@@ -319,3 +319,13 @@ func (a *activeSet) len() int {
 	defer a.mu.Unlock()
 	return a.n
 }
+
+// Exclusive runs fn inside the commit critical section with the last
+// assigned version: no commit is admitted while fn runs, so fn sees a clean
+// cut between the commits at or below that version and those after it. fn
+// must be short and do no I/O.
+func (o *Oracle) Exclusive(fn func(last uint64)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fn(o.next)
+}

@@ -1,0 +1,121 @@
+package inmem
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/inmem-db/inmem/wal"
+)
+
+// Checkpoint writes a snapshot of everything committed so far and retires
+// the WAL it makes redundant. Recovery then starts from the snapshot. For
+// OpenInMemory there is nothing to write.
+func (db *DB) Checkpoint() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.store.log == nil {
+		return nil
+	}
+	return db.checkpoint()
+}
+
+func (db *DB) checkpoint() error {
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
+	s := db.store
+	meta := snapMeta{steps: map[RunID]int64{}}
+	var cut *wal.Cut
+	var err error
+	// Cut the WAL where no commit is in flight: everything at or below
+	// meta.version goes to segments before the cut, everything after to the
+	// new segment. Step counters are read at the same point.
+	s.oracle.Exclusive(func(last uint64) {
+		meta.version = last
+		cut, err = s.log.Rotate()
+		db.runsMu.RLock()
+		for id, rs := range db.runs {
+			if n := rs.steps.Load(); n > 0 {
+				meta.steps[id] = n
+			}
+		}
+		db.runsMu.RUnlock()
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if meta.segment, err = cut.Wait(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	s.oracle.WaitVisible(meta.version)
+	if err := db.writeSnapshot(meta); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	db.checkpoints.Add(1)
+	db.walAtCheckpoint.Store(s.log.Stats().Bytes)
+	return db.retire()
+}
+
+// retire keeps the two newest snapshots (the older one is the fallback if
+// the newest ever fails its checks) and removes the WAL segments neither
+// needs, and older snapshots.
+func (db *DB) retire() error {
+	snaps, err := snapshots(db.fs, db.dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if len(snaps) < 2 {
+		return nil
+	}
+	// The fallback snapshot's WAL starting point bounds what can go.
+	fallback := filepath.Join(db.dir, snapshotName(snaps[1]))
+	meta, err := readSnapshot(db.fs, fallback, func([]byte, uint64, []byte) error { return nil })
+	if err != nil {
+		db.opts.logger.Warn("fallback snapshot failed its checks; keeping the WAL", "file", fallback, "error", err)
+		return nil
+	}
+	segs, err := wal.Segments(db.fs, walDir(db.dir))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	for _, n := range segs {
+		if n >= meta.segment {
+			break
+		}
+		if err := db.fs.Remove(filepath.Join(walDir(db.dir), wal.SegmentName(n))); err != nil {
+			return fmt.Errorf("checkpoint: retire segment: %w", err)
+		}
+	}
+	for _, v := range snaps[2:] {
+		if err := db.fs.Remove(filepath.Join(db.dir, snapshotName(v))); err != nil {
+			return fmt.Errorf("checkpoint: remove old snapshot: %w", err)
+		}
+	}
+	return db.fs.SyncDir(walDir(db.dir))
+}
+
+// maybeCheckpoint starts a background checkpoint once WithCheckpointEvery
+// bytes of WAL were written since the last one.
+func (db *DB) maybeCheckpoint() {
+	written := db.store.log.Stats().Bytes - db.walAtCheckpoint.Load()
+	if written < db.opts.checkpointEvery || !db.ckptRunning.CompareAndSwap(false, true) {
+		return
+	}
+	db.bgMu.Lock()
+	if db.closed.Load() {
+		db.bgMu.Unlock()
+		db.ckptRunning.Store(false)
+		return
+	}
+	db.bg.Add(1)
+	db.bgMu.Unlock()
+	go func() {
+		defer db.bg.Done()
+		defer db.ckptRunning.Store(false)
+		// Close waits for this goroutine before closing the WAL, so a
+		// checkpoint that started is always finished.
+		if err := db.checkpoint(); err != nil {
+			db.opts.logger.Error("background checkpoint failed", "error", err)
+		}
+	}()
+}

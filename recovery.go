@@ -1,0 +1,154 @@
+package inmem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/internal/vfs"
+	"github.com/inmem-db/inmem/occ"
+	"github.com/inmem-db/inmem/wal"
+)
+
+// ErrLocked is returned by Open when another handle or process has the
+// database directory open.
+var ErrLocked = errors.New("inmem: database directory is locked by another handle")
+
+const lockName = "LOCK"
+
+func walDir(dir string) string { return filepath.Join(dir, "wal") }
+
+// openDurable locks dir, recovers the newest valid snapshot and the WAL
+// after it into db's store, and starts a fresh WAL segment.
+func (db *DB) openDurable() error {
+	fs, dir := db.fs, db.dir
+	if err := fs.MkdirAll(walDir(dir)); err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	lock, err := fs.Lock(filepath.Join(dir, lockName))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return fmt.Errorf("open %s: %w", dir, ErrLocked)
+		}
+		return fmt.Errorf("open %s: lock: %w", dir, err)
+	}
+	db.lock = lock
+	if err := db.recover(); err != nil {
+		lock.Close()
+		return err
+	}
+	d := db.opts.durability
+	mode := map[durabilityMode]wal.Mode{modeStrict: wal.Strict, modeBatched: wal.Batched, modeAsync: wal.Async}[d.mode]
+	log, err := wal.Create(wal.Options{
+		FS: fs, Dir: walDir(dir), Mode: mode,
+		Interval: d.interval, MaxPending: d.maxCommits,
+	}, db.walNext)
+	if err != nil {
+		lock.Close()
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	db.store.log = log
+	db.store.strict = d.mode == modeStrict
+	db.store.afterCommit = db.maybeCheckpoint
+	return nil
+}
+
+// recover loads the newest snapshot that checks out (falling back to older
+// ones) and replays the WAL after it.
+func (db *DB) recover() error {
+	fs, dir := db.fs, db.dir
+	snaps, err := snapshots(fs, dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	steps := map[RunID]int64{}
+	var last, snapVersion uint64
+	from := uint64(1)
+	for i, v := range snaps {
+		path := filepath.Join(dir, snapshotName(v))
+		meta, err := readSnapshot(fs, path, func(key []byte, version uint64, value []byte) error {
+			_, _, err := db.store.list.Insert(key, version, value)
+			return err
+		})
+		if err == nil {
+			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
+			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
+			break
+		}
+		if !errors.Is(err, ErrCorruption) && !errors.Is(err, wal.ErrCorruption) {
+			return fmt.Errorf("open %s: %w", dir, err)
+		}
+		if i == len(snaps)-1 {
+			return fmt.Errorf("open %s: no snapshot checks out, newest: %w", dir, err)
+		}
+		db.opts.logger.Warn("snapshot failed its checks, trying the previous one", "file", path, "error", err)
+		// The partial load is discarded: start from an empty engine.
+		if db.store, err = newStore(); err != nil {
+			return err
+		}
+	}
+
+	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
+		if typ != recBatch {
+			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
+		}
+		var run RunID
+		counted := false
+		return decodeBatch(p, func(version uint64, key, value []byte) error {
+			if version <= snapVersion {
+				return nil // already in the snapshot
+			}
+			if version > last {
+				last = version
+			}
+			if _, _, err := db.store.list.Insert(key, version, value); err != nil {
+				return err
+			}
+			if !counted {
+				counted = true
+				t, err := keys.Decode(key)
+				if err != nil {
+					return fmt.Errorf("batch key: %w", ErrCorruption)
+				}
+				if t.Tag != keys.TagRunMeta && t.Run != (RunID{}) {
+					run = RunID(t.Run)
+					steps[run]++
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		if errors.Is(err, wal.ErrCorruption) && !errors.Is(err, ErrCorruption) {
+			err = fmt.Errorf("%w: %w", ErrCorruption, err)
+		}
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	db.walNext = res.Next
+	db.store.oracle = occ.New(last)
+	return db.loadRuns(steps)
+}
+
+// loadRuns rebuilds the run registry from the run records in the engine.
+func (db *DB) loadRuns(steps map[RunID]int64) error {
+	prefix := append([]byte(nil), db.system.scope...)
+	prefix = append(prefix, keys.TagRunMeta)
+	var ferr error
+	db.store.scan(prefix, db.store.oracle.Visible(), db.opts.clock, func(_, v []byte, _ uint64) bool {
+		var info RunInfo
+		if err := json.Unmarshal(v, &info); err != nil {
+			ferr = fmt.Errorf("run record: %v: %w", err, ErrCorruption)
+			return false
+		}
+		rs := newRunState(db, info.ID, info.Namespace, false)
+		rs.status.Store(uint32(info.Status))
+		rs.steps.Store(steps[info.ID])
+		rs.updated.Store(info.UpdatedAt.UnixNano())
+		rs.info = info
+		db.runs[info.ID] = rs
+		return true
+	})
+	return ferr
+}

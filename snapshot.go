@@ -1,0 +1,251 @@
+package inmem
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+	"github.com/inmem-db/inmem/wal"
+)
+
+// A snapshot file, snap-<version>.snap, is a sequence of WAL-framed
+// records (length, CRC-32C, type, payload):
+//
+//	header:  "INMEMSNP" | version u64 | walSegment u64 | runs uvarint | (run[16] steps uvarint)*
+//	entries: (keyLen uvarint key version uvarint valLen uvarint value)*   (any number of records)
+//	trailer: entry count u64
+//
+// version is the last commit the snapshot holds; walSegment the first WAL
+// segment holding commits after it. Every record must check out and the
+// trailer must be last: a snapshot is all or nothing.
+const (
+	recSnapHeader  = wal.TypeUser + 1
+	recSnapEntries = wal.TypeUser + 2
+	recSnapTrailer = wal.TypeUser + 3
+
+	snapMagic      = "INMEMSNP"
+	snapChunkBytes = 256 << 10
+)
+
+func snapshotName(version uint64) string { return fmt.Sprintf("snap-%020d.snap", version) }
+
+func parseSnapshotName(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, "snap-")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".snap")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return v, err == nil
+}
+
+// snapshots lists snapshot versions in dir, newest first.
+func snapshots(fs vfs.FS, dir string) ([]uint64, error) {
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, n := range names {
+		if v, ok := parseSnapshotName(n); ok {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
+	return out, nil
+}
+
+// snapMeta is what a snapshot's header says.
+type snapMeta struct {
+	version uint64
+	segment uint64
+	steps   map[RunID]int64
+}
+
+// writeSnapshot writes the engine's entries at or below meta.version to a
+// temporary file, fsyncs it, renames it into place and fsyncs the directory.
+func (db *DB) writeSnapshot(meta snapMeta) (err error) {
+	fs, dir := db.fs, db.dir
+	final := filepath.Join(dir, snapshotName(meta.version))
+	tmp := final + ".tmp"
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("snapshot: create %s: %w", tmp, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			_ = fs.Remove(tmp)
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	var frame []byte
+	put := func(typ byte, payload []byte) error {
+		frame = wal.AppendRecord(frame[:0], typ, payload)
+		_, err := w.Write(frame)
+		return err
+	}
+
+	h := []byte(snapMagic)
+	h = binary.LittleEndian.AppendUint64(h, meta.version)
+	h = binary.LittleEndian.AppendUint64(h, meta.segment)
+	h = binary.AppendUvarint(h, uint64(len(meta.steps)))
+	for id, n := range meta.steps {
+		h = append(h, id[:]...)
+		h = binary.AppendUvarint(h, uint64(n))
+	}
+	if err := put(recSnapHeader, h); err != nil {
+		return fmt.Errorf("snapshot: write: %w", err)
+	}
+
+	var chunk []byte
+	var count uint64
+	it := db.store.list.Iter()
+	for it.First(); it.Valid(); it.Next() {
+		if it.Version() > meta.version {
+			continue
+		}
+		chunk = binary.AppendUvarint(chunk, uint64(len(it.Key())))
+		chunk = append(chunk, it.Key()...)
+		chunk = binary.AppendUvarint(chunk, it.Version())
+		chunk = binary.AppendUvarint(chunk, uint64(len(it.Value())))
+		chunk = append(chunk, it.Value()...)
+		count++
+		if len(chunk) >= snapChunkBytes {
+			if err := put(recSnapEntries, chunk); err != nil {
+				return fmt.Errorf("snapshot: write: %w", err)
+			}
+			chunk = chunk[:0]
+		}
+	}
+	if len(chunk) > 0 {
+		if err := put(recSnapEntries, chunk); err != nil {
+			return fmt.Errorf("snapshot: write: %w", err)
+		}
+	}
+	if err := put(recSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
+		return fmt.Errorf("snapshot: write: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("snapshot: write: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("snapshot: sync: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("snapshot: close: %w", err)
+	}
+	if err := fs.Rename(tmp, final); err != nil {
+		return fmt.Errorf("snapshot: rename: %w", err)
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("snapshot: sync dir: %w", err)
+	}
+	return nil
+}
+
+// readSnapshot checks and loads a snapshot, calling fn for every entry. It
+// returns the header's metadata; any damage is ErrCorruption, and then fn
+// may have seen some entries (the caller starts over with a fresh store).
+func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, value []byte) error) (snapMeta, error) {
+	var meta snapMeta
+	f, err := fs.Open(path)
+	if err != nil {
+		return meta, err
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return meta, err
+	}
+	bad := func(off int, what string) error {
+		return fmt.Errorf("snapshot %s at offset %d: %s: %w", path, off, what, ErrCorruption)
+	}
+	off, count, seenHeader := 0, uint64(0), false
+	for off < len(data) {
+		typ, p, n, err := wal.DecodeRecord(data[off:])
+		if err != nil {
+			return meta, bad(off, err.Error())
+		}
+		switch {
+		case typ == recSnapHeader && !seenHeader && off == 0:
+			if meta, err = decodeSnapHeader(p); err != nil {
+				return meta, bad(off, err.Error())
+			}
+			seenHeader = true
+		case typ == recSnapEntries && seenHeader:
+			for len(p) > 0 {
+				key, rest, err := readChunk(p)
+				if err != nil {
+					return meta, bad(off, "entry key")
+				}
+				ver, k := binary.Uvarint(rest)
+				if k <= 0 || ver == 0 || ver > meta.version {
+					return meta, bad(off, "entry version")
+				}
+				val, rest, err := readChunk(rest[k:])
+				if err != nil {
+					return meta, bad(off, "entry value")
+				}
+				if err := fn(key, ver, val); err != nil {
+					return meta, err
+				}
+				count++
+				p = rest
+			}
+		case typ == recSnapTrailer && seenHeader && len(p) == 8:
+			if got := binary.LittleEndian.Uint64(p); got != count || off+n != len(data) {
+				return meta, bad(off, "trailer does not match")
+			}
+			return meta, nil
+		default:
+			return meta, bad(off, fmt.Sprintf("unexpected record type %d", typ))
+		}
+		off += n
+	}
+	return meta, bad(off, "no trailer")
+}
+
+func decodeSnapHeader(p []byte) (snapMeta, error) {
+	var m snapMeta
+	if len(p) < len(snapMagic)+16 || string(p[:len(snapMagic)]) != snapMagic {
+		return m, errors.New("bad header")
+	}
+	p = p[len(snapMagic):]
+	m.version = binary.LittleEndian.Uint64(p)
+	m.segment = binary.LittleEndian.Uint64(p[8:])
+	p = p[16:]
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)) {
+		return m, errors.New("bad run count")
+	}
+	p = p[k:]
+	m.steps = make(map[RunID]int64, n)
+	for i := uint64(0); i < n; i++ {
+		if len(p) < 16 {
+			return m, errors.New("bad run entry")
+		}
+		var id RunID
+		copy(id[:], p)
+		s, k := binary.Uvarint(p[16:])
+		if k <= 0 {
+			return m, errors.New("bad run steps")
+		}
+		m.steps[id] = int64(s)
+		p = p[16+k:]
+	}
+	if len(p) != 0 {
+		return m, errors.New("trailing header bytes")
+	}
+	return m, nil
+}
