@@ -95,9 +95,9 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	db.bgMu.Lock() // after this no checkpoint can start
-	db.bgMu.Unlock()
+	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
+	db.bgMu.Unlock()
 	db.store.arena.Wait() // no background work outlives the handle
 	if db.store.log == nil {
 		return nil
