@@ -29,7 +29,7 @@ func runDemo(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // the handle open at return: the demo reopens it
 	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 
 	ns := inmem.Namespace{Tenant: "acme", App: "support", Agent: "triage"}
@@ -127,5 +127,31 @@ func runDemo(args []string, out io.Writer) error {
 	st = db.Stats()
 	p("8. stats: %d commits, %d conflicts, %d entries, %.1f KiB of arena in use",
 		st.Commits, st.Conflicts, st.Entries, float64(st.MemUsed)/1024)
+	if *dir == "" {
+		return nil
+	}
+
+	// On disk: close, reopen, and read the run back from the log.
+	id := run.ID()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if db, err = inmem.Open(*dir); err != nil {
+		return err
+	}
+	back, err := db.Run(id)
+	if err != nil {
+		return err
+	}
+	info, err = back.Info()
+	if err != nil {
+		return err
+	}
+	b, err = back.KV().Get("tool_calls")
+	if err != nil {
+		return err
+	}
+	p("9. reopened %s: run %s is %s with %d steps, tool_calls = %s, recovered from the write-ahead log",
+		*dir, id, info.Status, info.Steps, b)
 	return nil
 }

@@ -21,7 +21,10 @@ func TestDemoInMemory(t *testing.T) {
 
 func TestDemoOnDisk(t *testing.T) {
 	var out, errOut bytes.Buffer
-	require.Equal(t, 0, dispatch([]string{"demo", "-dir", t.TempDir()}, &out, &errOut), errOut.String())
+	dir := t.TempDir()
+	require.Equal(t, 0, dispatch([]string{"demo", "-dir", dir}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), "9. reopened")
+	require.Contains(t, out.String(), "is completed with 1005 steps, tool_calls = 1000")
 }
 
 func TestUsage(t *testing.T) {
