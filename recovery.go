@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/internal/vfs"
@@ -59,6 +60,9 @@ func (db *DB) openDurable() error {
 // ones) and replays the WAL after it.
 func (db *DB) recover() error {
 	fs, dir := db.fs, db.dir
+	if err := removeTemps(fs, dir); err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
 	snaps, err := snapshots(fs, dir)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
@@ -80,13 +84,18 @@ func (db *DB) recover() error {
 		if !errors.Is(err, ErrCorruption) && !errors.Is(err, wal.ErrCorruption) {
 			return fmt.Errorf("open %s: %w", dir, err)
 		}
-		if i == len(snaps)-1 {
-			return fmt.Errorf("open %s: no snapshot checks out, newest: %w", dir, err)
-		}
 		db.opts.logger.Warn("snapshot failed its checks, trying the previous one", "file", path, "error", err)
 		// The partial load is discarded: start from an empty engine.
 		if db.store, err = newStore(); err != nil {
 			return err
+		}
+		if i == len(snaps)-1 {
+			// No snapshot checks out. The whole history can still be
+			// replayed if no WAL was ever retired (segment 1 is there).
+			segs, serr := wal.Segments(fs, walDir(dir))
+			if serr != nil || len(segs) == 0 || segs[0] != 1 {
+				return fmt.Errorf("open %s: no snapshot checks out, newest: %w", dir, err)
+			}
 		}
 	}
 
@@ -151,4 +160,20 @@ func (db *DB) loadRuns(steps map[RunID]int64) error {
 		return true
 	})
 	return ferr
+}
+
+// removeTemps deletes snapshot files a crash left half written.
+func removeTemps(fs vfs.FS, dir string) error {
+	names, err := fs.List(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".snap.tmp") {
+			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
