@@ -30,6 +30,7 @@ type DB struct {
 	fs              vfs.FS
 	lock            io.Closer
 	walNext         uint64 // first WAL segment to write after recovery
+	walReplayed     int64  // bytes of WAL recovery replayed: they count toward the next checkpoint
 	ckptMu          sync.Mutex
 	ckptRunning     atomic.Bool
 	checkpoints     atomic.Uint64

@@ -53,6 +53,7 @@ func (db *DB) openDurable() error {
 	db.store.log = log
 	db.store.strict = d.mode == modeStrict
 	db.store.afterCommit = db.maybeCheckpoint
+	db.walAtCheckpoint.Store(-db.walReplayed)
 	return nil
 }
 
@@ -86,9 +87,11 @@ func (db *DB) recover() error {
 		}
 		db.opts.logger.Warn("snapshot failed its checks, trying the previous one", "file", path, "error", err)
 		// The partial load is discarded: start from an empty engine.
-		if db.store, err = newStore(); err != nil {
-			return err
+		st, serr := newStore()
+		if serr != nil {
+			return serr
 		}
+		db.store = st
 		if i == len(snaps)-1 {
 			// No snapshot checks out. The whole history can still be
 			// replayed if no WAL was ever retired (segment 1 is there).
@@ -135,7 +138,26 @@ func (db *DB) recover() error {
 		}
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
+	// What was replayed may sit only in the page cache (a process that died
+	// without fsyncing): make it durable before writing after it, or a
+	// later power loss could keep the new segment and lose the old data.
+	if res.Last != 0 && !(res.Torn && res.TornAt == 0) {
+		f, err := fs.OpenAppend(filepath.Join(walDir(dir), wal.SegmentName(res.Last)))
+		if err == nil {
+			err = f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: sync recovered wal: %w", dir, err)
+		}
+	}
+	if err := fs.SyncDir(walDir(dir)); err != nil {
+		return fmt.Errorf("open %s: sync wal dir: %w", dir, err)
+	}
 	db.walNext = res.Next
+	db.walReplayed = res.Bytes
 	db.store.oracle = occ.New(last)
 	return db.loadRuns(steps)
 }

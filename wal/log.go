@@ -416,8 +416,9 @@ func (l *Log) roll() error {
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("wal: close %s: %w", SegmentName(l.seg), err)
 	}
-	// Everything written so far is durable now.
-	l.releaseUnsynced(nil)
+	// Groups are not released here: the round's group may also hold records
+	// after the cut, which are not written yet. The round's own fsync of the
+	// new segment releases them.
 	l.lastSync = time.Now()
 	return l.openSegment(l.seg + 1)
 }

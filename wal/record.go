@@ -32,7 +32,8 @@ var ErrCorruption = errors.New("wal: corruption")
 var errTorn = errors.New("wal: torn record")
 
 func checksum(typ byte, payload []byte) uint32 {
-	c := crc32.Update(0, castagnoli, []byte{typ})
+	t := [1]byte{typ}
+	c := crc32.Update(0, castagnoli, t[:])
 	return crc32.Update(c, castagnoli, payload)
 }
 

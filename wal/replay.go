@@ -41,6 +41,10 @@ func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ
 		}
 	}
 	res.Next = max(from, 1)
+	if from > 1 && (len(todo) == 0 || todo[0] != from) {
+		// The snapshot says its commits continue in segment from.
+		return res, fmt.Errorf("wal: segment %s missing: %w", SegmentName(from), ErrCorruption)
+	}
 	for i, n := range todo {
 		if i > 0 && n != todo[i-1]+1 {
 			return res, fmt.Errorf("wal: segment %s missing before %s: %w", SegmentName(todo[i-1]+1), SegmentName(n), ErrCorruption)

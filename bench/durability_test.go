@@ -1,0 +1,357 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/inmem-db/inmem"
+)
+
+// The durability benchmarks: what a commit costs when it has to reach the
+// disk, and what recovery and checkpoints cost. Everything runs in this
+// process on b.TempDir(), the local disk.
+//
+//   - BenchmarkFsync: the disk's floor, write 128 bytes + fsync.
+//   - BenchmarkStrictCommit: one fresh key per commit with Strict
+//     durability from N committers (ns/op = wall time / b.N, so the
+//     throughput ratio of committers=64 to committers=1 is the group-commit
+//     gain), with p50/p99 per-commit latency; against badger with
+//     SyncWrites under the same load.
+//   - BenchmarkBatchedPut: one Put per op with the default Open (Batched
+//     100ms) against OpenInMemory.
+//   - BenchmarkRecovery: Open over ~100 MB of WAL (MB/s of WAL replayed).
+//   - BenchmarkCheckpoint: Checkpoint of ~1 GB of values (MB/s of values);
+//     INMEM_BENCH_CKPT_MB sets the size.
+//
+// Run the big ones once:
+//
+//	go test -run xxx -bench 'Recovery|Checkpoint' -benchtime 1x
+//	go test -run xxx -bench 'Fsync|StrictCommit|BatchedPut' -count 3
+
+// noCheckpoint keeps automatic checkpoints out of the way of what a
+// benchmark measures.
+const noCheckpoint = 1 << 50
+
+// reportLatency reports the p50 and p99 of the per-op latencies, gathered
+// per goroutine.
+func reportLatency(b *testing.B, per [][]time.Duration) {
+	var all []time.Duration
+	for _, p := range per {
+		all = append(all, p...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	pct := func(q float64) time.Duration { return all[min(len(all)-1, int(q*float64(len(all))))] }
+	b.ReportMetric(float64(pct(0.50).Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(pct(0.99).Nanoseconds()), "p99-ns")
+}
+
+// ---- Fsync -----------------------------------------------------------------
+
+// BenchmarkFsync is the disk's fsync latency: append 128 bytes to a file and
+// fsync it, one op at a time.
+func BenchmarkFsync(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 128)
+	lat := make([]time.Duration, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	reportLatency(b, [][]time.Duration{lat})
+}
+
+// ---- Strict commits --------------------------------------------------------
+
+var committerCounts = []int{1, 8, 64}
+
+// commitKeys returns, for each of g committers, its share of n fresh keys
+// (disjoint across committers).
+func commitKeys(n, g int) [][]string {
+	out := make([][]string, g)
+	for w := range out {
+		lo, hi := n*w/g, n*(w+1)/g
+		keys := make([]string, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			keys = append(keys, "c"+strconv.Itoa(w)+"-"+strconv.Itoa(i))
+		}
+		out[w] = keys
+	}
+	return out
+}
+
+// commitParallel runs put over every key from one goroutine per slice of
+// keys, timing each call, and reports p50/p99. The benchmark timer covers
+// exactly the parallel phase.
+func commitParallel(b *testing.B, keys [][]string, put func(key string) error) {
+	lat := make([][]time.Duration, len(keys))
+	for w := range lat {
+		lat[w] = make([]time.Duration, 0, len(keys[w]))
+	}
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, k := range keys[w] {
+				t0 := time.Now()
+				if err := put(k); err != nil {
+					errs[w] = err
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkStrictCommit commits one fresh key per transaction with Strict
+// durability (fsync before Commit returns) from N committers at once, and
+// the same against badger with SyncWrites.
+func BenchmarkStrictCommit(b *testing.B) {
+	dbLoadKeys()
+	for _, g := range committerCounts {
+		b.Run(fmt.Sprintf("committers=%d", g), func(b *testing.B) {
+			b.ReportAllocs()
+			db, err := inmem.Open(b.TempDir(), inmem.WithDurability(inmem.Strict()), inmem.WithCheckpointEvery(noCheckpoint))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			run, err := db.BeginRun()
+			if err != nil {
+				b.Fatal(err)
+			}
+			kv := run.KV()
+			keys := commitKeys(b.N, g)
+			before := db.Stats().Fsyncs
+			commitParallel(b, keys, func(k string) error { return kv.Put(k, dbValue) })
+			// Commits per fsync is the group-commit batch size.
+			b.ReportMetric(float64(b.N)/float64(db.Stats().Fsyncs-before), "commits/fsync")
+		})
+	}
+	b.Run("badger-sync", func(b *testing.B) {
+		for _, g := range committerCounts {
+			b.Run(fmt.Sprintf("committers=%d", g), func(b *testing.B) {
+				b.ReportAllocs()
+				db, err := badger.Open(badger.DefaultOptions(b.TempDir()).WithSyncWrites(true).WithLogger(nil))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				keys := commitKeys(b.N, g)
+				commitParallel(b, keys, func(k string) error {
+					kb := []byte(k)
+					return db.Update(func(txn *badger.Txn) error { return txn.Set(kb, dbValue) })
+				})
+			})
+		}
+	})
+}
+
+// ---- Batched Put -----------------------------------------------------------
+
+// BenchmarkBatchedPut is BenchmarkPut/inmem with the default durable Open
+// (Batched 100ms, 1000 commits) next to OpenInMemory: what logging every
+// commit to the WAL costs a single writer.
+func BenchmarkBatchedPut(b *testing.B) {
+	dbLoadKeys()
+	for _, c := range []struct {
+		name string
+		open func(b *testing.B) (*inmem.DB, error)
+	}{
+		{"batched", func(b *testing.B) (*inmem.DB, error) { return inmem.Open(b.TempDir()) }},
+		{"inmemory", func(*testing.B) (*inmem.DB, error) { return inmem.OpenInMemory() }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var db *inmem.DB
+			var kv *inmem.KV
+			closeDB := func() {
+				if db != nil {
+					if err := db.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			chunks(b, func() {
+				closeDB()
+				var err error
+				if db, err = c.open(b); err != nil {
+					b.Fatal(err)
+				}
+				run, err := db.BeginRun()
+				if err != nil {
+					b.Fatal(err)
+				}
+				kv = run.KV()
+			}, func(n int) {
+				for i := 0; i < n; i++ {
+					if err := kv.Put(dbKey(i), dbValue); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			closeDB()
+		})
+	}
+}
+
+// ---- Recovery --------------------------------------------------------------
+
+// walSize is the total size of the WAL segments under dir.
+func walSize(b *testing.B, dir string) int64 {
+	segs, err := filepath.Glob(filepath.Join(dir, "wal", "*.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, s := range segs {
+		st, err := os.Stat(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
+}
+
+// BenchmarkRecovery times Open over ~100 MB of WAL and no snapshot: 400k
+// one-Put transactions of 256-byte values. MB/s is WAL replayed per second.
+func BenchmarkRecovery(b *testing.B) {
+	const puts, valLen = 400_000, 256
+	dir := b.TempDir()
+	opts := []inmem.Option{inmem.WithCheckpointEvery(noCheckpoint)}
+	db, err := inmem.Open(dir, append(opts, inmem.WithDurability(inmem.Async(time.Second)))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run, err := db.BeginRun()
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, valLen)
+	for i := range val {
+		val[i] = byte(i * 7)
+	}
+	kv := run.KV()
+	for i := 0; i < puts; i++ {
+		if err := kv.Put(fmt.Sprintf("key%016d", i), val); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	wal := walSize(b, dir)
+	b.Run(fmt.Sprintf("wal=%dMB", wal>>20), func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(wal)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			db, err := inmem.Open(dir, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if i == 0 {
+				r, err := db.Run(run.ID())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if info, err := r.Info(); err != nil || info.Steps != puts {
+					b.Fatalf("recovered run: %+v, %v", info, err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+}
+
+// ---- Checkpoint ------------------------------------------------------------
+
+// BenchmarkCheckpoint times Checkpoint over INMEM_BENCH_CKPT_MB (default
+// 1024) MiB of 1 KiB values, 1000 per transaction. MB/s is value bytes
+// snapshotted per second.
+func BenchmarkCheckpoint(b *testing.B) {
+	mb := 1024
+	if s := os.Getenv("INMEM_BENCH_CKPT_MB"); s != "" {
+		var err error
+		if mb, err = strconv.Atoi(s); err != nil || mb <= 0 {
+			b.Fatalf("INMEM_BENCH_CKPT_MB=%q", s)
+		}
+	}
+	const valLen, perTx = 1024, 1000
+	n := mb << 10
+	db, err := inmem.Open(b.TempDir(), inmem.WithDurability(inmem.Async(time.Second)), inmem.WithCheckpointEvery(noCheckpoint))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	run, err := db.BeginRun()
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, valLen)
+	for i := range val {
+		val[i] = byte(i * 13)
+	}
+	for lo := 0; lo < n; lo += perTx {
+		err := run.Update(func(tx *inmem.Tx) error {
+			for i := lo; i < min(lo+perTx, n); i++ {
+				if err := tx.KV().Put(fmt.Sprintf("key%016d", i), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run(fmt.Sprintf("data=%dMB", mb), func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(n) * valLen)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := db.Checkpoint(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
