@@ -377,28 +377,21 @@ func (m *MemFS) Create(name string) (File, error) {
 
 // Open opens name read-only.
 func (m *MemFS) Open(name string) (File, error) {
-	p := filepath.Clean(name)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.enter(false); err != nil {
-		return nil, pathErr("open", p, err)
-	}
-	ino := m.files[p]
-	if ino == nil {
-		if m.isDir(p) {
-			return nil, pathErr("open", p, syscall.EISDIR)
-		}
-		return nil, pathErr("open", p, fs.ErrNotExist)
-	}
-	return &memFile{m: m, ino: ino, name: p, readOnly: true}, nil
+	return m.openExisting(name, false)
 }
 
 // OpenAppend opens an existing file for appending (and reading).
 func (m *MemFS) OpenAppend(name string) (File, error) {
+	return m.openExisting(name, true)
+}
+
+// openExisting opens a file that must exist; appending opens count as
+// mutating operations for fault injection, read-only ones do not.
+func (m *MemFS) openExisting(name string, appending bool) (File, error) {
 	p := filepath.Clean(name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.enter(true); err != nil {
+	if err := m.enter(appending); err != nil {
 		return nil, pathErr("open", p, err)
 	}
 	ino := m.files[p]
@@ -408,7 +401,7 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 		}
 		return nil, pathErr("open", p, fs.ErrNotExist)
 	}
-	return &memFile{m: m, ino: ino, name: p, append: true}, nil
+	return &memFile{m: m, ino: ino, name: p, readOnly: !appending, append: appending}, nil
 }
 
 // Rename atomically replaces newname with oldname. Only files can be
