@@ -52,7 +52,7 @@ func (db *DB) checkpoint() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	db.checkpoints.Add(1)
-	db.walAtCheckpoint.Store(s.log.Stats().Bytes)
+	db.walAtCheckpoint.Store(s.log.Stats().Appended)
 	return db.retire()
 }
 
@@ -97,7 +97,7 @@ func (db *DB) retire() error {
 // maybeCheckpoint starts a background checkpoint once WithCheckpointEvery
 // bytes of WAL were written since the last one.
 func (db *DB) maybeCheckpoint() {
-	written := db.store.log.Stats().Bytes - db.walAtCheckpoint.Load()
+	written := db.store.log.Stats().Appended - db.walAtCheckpoint.Load()
 	if written < db.opts.checkpointEvery || !db.ckptRunning.CompareAndSwap(false, true) {
 		return
 	}

@@ -44,6 +44,8 @@ func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
 		return 0, fmt.Errorf("store: %w", err)
 	}
 	k := s.list.PreparedKey(off)
+	var sp skiplist.Splice
+	s.list.Locate(off, &sp)
 	var rec []byte
 	if s.log != nil {
 		rec = make([]byte, 8, batchSize(1, func(int) (int, int) { return len(key), len(hdr) + len(val) }))
@@ -55,7 +57,7 @@ func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.list.Link(off, v)
+	s.list.LinkAt(off, v, &sp)
 	return v, s.publish(v, wg)
 }
 

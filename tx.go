@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inmem-db/inmem/occ"
+	"github.com/inmem-db/inmem/skiplist"
 )
 
 // maxUpdateAttempts bounds how often Update re-runs a conflicting function.
@@ -137,8 +138,15 @@ func (tx *Tx) Commit() error {
 	s := tx.db.store
 	// Copy every write into the arena before taking a version, so nothing
 	// can fail between the version and the publish.
+	// Locating each node now keeps the list search out of the window in
+	// which later commits wait for this one to be linked.
 	offs := make([]uint64, len(tx.writes))
 	ws := make([]occ.Write, len(tx.writes))
+	var spBuf [4]skiplist.Splice
+	sps := spBuf[:0]
+	if len(tx.writes) > len(spBuf) {
+		sps = make([]skiplist.Splice, 0, len(tx.writes))
+	}
 	for i, w := range tx.writes {
 		off, err := s.list.Prepare(w.key, w.val, nil)
 		if err != nil {
@@ -147,6 +155,8 @@ func (tx *Tx) Commit() error {
 		offs[i] = off
 		k := s.list.PreparedKey(off)
 		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
+		sps = sps[:i+1]
+		s.list.Locate(off, &sps[i])
 	}
 	var rec []byte
 	if s.log != nil {
@@ -169,8 +179,8 @@ func (tx *Tx) Commit() error {
 		}
 		return err
 	}
-	for _, off := range offs {
-		s.list.Link(off, v)
+	for i, off := range offs {
+		s.list.LinkAt(off, v, &sps[i])
 	}
 	err = s.publish(v, wg)
 	tx.rs.touch(tx.db.opts.clock().UnixNano())

@@ -6,7 +6,7 @@ import "syscall"
 
 // mapThreshold is the size from which memory is mapped directly
 // rather than taken from the Go heap.
-const mapThreshold = 1 << 20
+const mapThreshold = 64 << 10
 
 const (
 	madvHugePage      = 14 // MADV_HUGEPAGE

@@ -208,11 +208,17 @@ func (o *Oracle) Done(v uint64) {
 	}
 }
 
+// waitSpins is how many times WaitVisible polls before yielding. The wait
+// is normally for another committer finishing its link (under a
+// microsecond); yielding sooner sends both committers through the
+// scheduler's global lock on every commit.
+const waitSpins = 4096
+
 // WaitVisible returns once the visible version is at least v. Callers use it
 // so that a commit is readable by the time it is acknowledged.
 func (o *Oracle) WaitVisible(v uint64) {
 	for spins := 0; o.visible.Load() < v; spins++ {
-		if spins > 64 {
+		if spins >= waitSpins {
 			runtime.Gosched()
 		}
 	}

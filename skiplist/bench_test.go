@@ -142,3 +142,40 @@ func BenchmarkGetDescent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInsertParallel inserts benchKeys random keys into a fresh list
+// from 1 and 2 goroutines (disjoint halves); ns/op is wall time per insert,
+// so the ratio between the two is the second goroutine's gain.
+func BenchmarkInsertParallel(b *testing.B) {
+	for _, withIndex := range []bool{false, true} {
+		for _, g := range []int{1, 2} {
+			name := map[bool]string{false: "plain", true: "indexed"}[withIndex]
+			b.Run(name+"/goroutines="+string(rune('0'+g)), func(b *testing.B) {
+				loadBenchKeys()
+				b.ReportAllocs()
+				b.StopTimer()
+				for done := 0; done < b.N; {
+					n := min(b.N-done, benchKeys)
+					l := newBenchList(b, withIndex)
+					b.StartTimer()
+					var wg sync.WaitGroup
+					for w := 0; w < g; w++ {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for i := n * w / g; i < n*(w+1)/g; i++ {
+								if _, _, err := l.Insert(benchKeyData[i], 1, benchValue); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						}()
+					}
+					wg.Wait()
+					b.StopTimer()
+					done += n
+				}
+			})
+		}
+	}
+}

@@ -127,30 +127,79 @@ func (s *List) Prepare(key, v1, v2 []byte) (uint64, error) {
 // PreparedKey returns the key of the node at off, aliasing arena memory.
 func (s *List) PreparedKey(off uint64) []byte { return s.key(off, s.node(off)) }
 
+// Splice is a prepared node's position in the list, found by Locate before
+// the node has a version, so that the search (the costly part of an insert:
+// a cache miss per level) runs before the commit's version is assigned and
+// LinkAt, which runs while later commits wait for this one, only swings
+// pointers. It is a large value; keep it on the stack.
+type Splice struct {
+	prev, next [MaxHeight]uint64
+	height     int // levels located; 0 means none
+}
+
+// Locate records in sp where the prepared node at off goes at every level
+// of its tower, placing it before every existing version of its key. A node
+// linked later can only fall between a located pair (nodes are never
+// unlinked), and any version of the key linked since is older than the
+// version the node will get (versions are assigned in order and linked
+// after assignment), so LinkAt finds the true place by walking on from
+// the located predecessor when a pointer swing fails.
+func (s *List) Locate(off uint64, sp *Splice) {
+	n := s.node(off)
+	key := s.key(off, n)
+	if s.index != nil {
+		s.index.prepare(key)
+	}
+	h := int(n.height)
+	listHeight := int(s.height.Load())
+	if listHeight < h {
+		sp.height = 0 // LinkAt raises the height and searches itself
+		return
+	}
+	before := s.head
+	for i := listHeight - 1; i >= 0; i-- {
+		p, nx := s.findSplice(key, ^uint64(0), before, i)
+		if i < h {
+			sp.prev[i], sp.next[i] = p, nx
+		}
+		before = p
+	}
+	sp.height = h
+}
+
 // Link gives the prepared node at off its version and links it in. It
 // returns false if an entry with the same key and version exists.
 func (s *List) Link(off uint64, version uint64) bool {
+	return s.LinkAt(off, version, nil)
+}
+
+// LinkAt is Link starting from a position found by Locate (sp may be nil).
+func (s *List) LinkAt(off uint64, version uint64, sp *Splice) bool {
 	n := s.node(off)
 	n.version = version
 	key := s.key(off, n)
 	h := int(n.height)
 
-	listHeight := s.height.Load()
-	for int(listHeight) < h {
-		if s.height.CompareAndSwap(listHeight, uint32(h)) {
-			listHeight = uint32(h)
-			break
-		}
-		listHeight = s.height.Load()
-	}
-
 	var prev, next [MaxHeight + 1]uint64
-	prev[listHeight] = s.head
-	for i := int(listHeight) - 1; i >= 0; i-- {
-		prev[i], next[i] = s.findSplice(key, version, prev[i+1], i)
-		if prev[i] == next[i] && next[i] != 0 {
-			s.duplicate(key, version, next[i])
-			return false
+	if sp != nil && sp.height == h {
+		copy(prev[:h], sp.prev[:h])
+		copy(next[:h], sp.next[:h])
+	} else {
+		listHeight := s.height.Load()
+		for int(listHeight) < h {
+			if s.height.CompareAndSwap(listHeight, uint32(h)) {
+				listHeight = uint32(h)
+				break
+			}
+			listHeight = s.height.Load()
+		}
+		prev[listHeight] = s.head
+		for i := int(listHeight) - 1; i >= 0; i-- {
+			prev[i], next[i] = s.findSplice(key, version, prev[i+1], i)
+			if prev[i] == next[i] && next[i] != 0 {
+				s.duplicate(key, version, next[i])
+				return false
+			}
 		}
 	}
 

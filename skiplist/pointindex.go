@@ -127,6 +127,23 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bo
 	sh.mu.Unlock()
 }
 
+// prepare readies key's shard for a publish that will follow: it grows the
+// table now if one more key would fill it, and touches the key's probe
+// position so the publish finds it in cache. The publish itself then runs
+// while later commits wait for this one, so it should be short.
+func (p *PointIndex) prepare(key []byte) {
+	h := hashKey(key)
+	sh := &p.shards[h>>(64-indexShardBits)]
+	sh.mu.Lock()
+	t := sh.tab.Load()
+	if (sh.count+1)*2 > len(t.slots) {
+		t = t.grow()
+		sh.tab.Store(t)
+	}
+	_ = t.slots[h&t.mask].hash.Load()
+	sh.mu.Unlock()
+}
+
 func (p *PointIndex) entries() int64 {
 	var n int64
 	for i := range p.shards {

@@ -1047,3 +1047,92 @@ func FuzzSkiplist(f *testing.F) {
 		}
 	})
 }
+
+// TestLocateBeforeVersion follows the commit path: a writer locates its node
+// before it has a version, versions are then handed out in increasing order
+// (as the oracle does), and the node is linked from the located splice.
+// Workers write a handful of keys, so versions of one key race to link next
+// to each other from stale splices. Every entry must be linked exactly once,
+// in (key asc, version desc) order on every level, and Get must return the
+// newest version at or below each snapshot.
+func TestLocateBeforeVersion(t *testing.T) {
+	indexModes(t, func(t *testing.T, withIndex bool) {
+		const (
+			workers = 8
+			perG    = 3000
+			nkeys   = 5
+		)
+		l := newList(t, withIndex)
+		var next atomic.Uint64
+		var mu sync.Mutex
+		var model []entry
+		var wg sync.WaitGroup
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(g), 7))
+				for i := 0; i < perG; i++ {
+					k := []byte(fmt.Sprintf("key-%d", r.IntN(nkeys)))
+					val := []byte(fmt.Sprintf("%d/%d", g, i))
+					off, err := l.Prepare(k, val, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var sp Splice
+					l.Locate(off, &sp)
+					v := next.Add(1)
+					if !l.LinkAt(off, v, &sp) {
+						t.Errorf("version %d of %s not linked", v, k)
+						return
+					}
+					mu.Lock()
+					model = append(model, entry{key: k, version: v, value: val})
+					mu.Unlock()
+				}
+			}(g)
+		}
+		wg.Wait()
+		require.False(t, t.Failed())
+		slices.SortFunc(model, cmpEntry)
+		got := collect(l)
+		require.Equal(t, len(model), len(got))
+		for i := range model {
+			require.Equal(t, 0, cmpEntry(model[i], got[i]), "entry %d", i)
+			require.Equal(t, model[i].value, got[i].value)
+		}
+		for level := 1; level < MaxHeight; level++ {
+			var prev entry
+			for off := l.node(l.head).tower[level].Load(); off != 0; off = l.node(off).tower[level].Load() {
+				n := l.node(off)
+				e := entry{key: l.key(off, n), version: n.version}
+				if prev.key != nil {
+					require.Negative(t, cmpEntry(prev, e), "level %d out of order", level)
+				}
+				prev = e
+			}
+		}
+		last := next.Load()
+		for _, snap := range []uint64{1, last / 3, last / 2, last - 1, last} {
+			for k := 0; k < nkeys; k++ {
+				key := []byte(fmt.Sprintf("key-%d", k))
+				var want *entry
+				for i := range model {
+					if bytes.Equal(model[i].key, key) && model[i].version <= snap {
+						want = &model[i]
+						break // newest first
+					}
+				}
+				val, ver, ok := l.Get(key, snap)
+				if want == nil {
+					require.False(t, ok)
+					continue
+				}
+				require.True(t, ok)
+				require.Equal(t, want.version, ver, "key %s at %d", key, snap)
+				require.Equal(t, want.value, val)
+			}
+		}
+	})
+}
