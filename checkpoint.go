@@ -91,6 +91,14 @@ func (db *DB) retire() error {
 			return fmt.Errorf("checkpoint: remove old snapshot: %w", err)
 		}
 	}
+	if len(snaps) > 2 {
+		// A removal that is lost in a crash only brings back an older
+		// snapshot (recovery prefers the newest), but sync anyway so the
+		// space is reliably reclaimed.
+		if err := db.fs.SyncDir(db.dir); err != nil {
+			return fmt.Errorf("checkpoint: sync dir: %w", err)
+		}
+	}
 	return db.fs.SyncDir(walDir(db.dir))
 }
 

@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/inmem-db/inmem/occ"
 	"github.com/inmem-db/inmem/wal"
@@ -35,14 +36,37 @@ func (g *walGuard) Admit(v uint64) error {
 	return nil
 }
 
+// walGuards recycles guards and their record buffers: a commit would
+// otherwise allocate both (the guard escapes through the occ.Guard
+// interface), and the log copies the record, so neither outlives the commit.
+var walGuards = sync.Pool{New: func() any { return new(walGuard) }}
+
+// maxPooledRecord bounds the buffer a pooled guard keeps.
+const maxPooledRecord = 64 << 10
+
 // logged wraps g so the commit is written to the WAL, when there is one.
-// rec must hold the batch with room for the version in its first 8 bytes.
-func (s *store) logged(g occ.Guard, rec []byte) (occ.Guard, *walGuard) {
+// The caller appends the batch to wg.rec, after the 8 bytes reserved for
+// the version, and calls wg.release once the commit is published or failed.
+func (s *store) logged(g occ.Guard) (occ.Guard, *walGuard) {
 	if s.log == nil {
 		return g, nil
 	}
-	wg := &walGuard{inner: g, log: s.log, rec: rec}
+	wg := walGuards.Get().(*walGuard)
+	wg.inner, wg.log = g, s.log
+	wg.rec = append(wg.rec[:0], make([]byte, 8)...)
 	return wg, wg
+}
+
+// release returns the guard to the pool. It is nil-safe.
+func (g *walGuard) release() {
+	if g == nil {
+		return
+	}
+	g.inner, g.log, g.group = nil, nil, nil
+	if cap(g.rec) > maxPooledRecord {
+		g.rec = nil
+	}
+	walGuards.Put(g)
 }
 
 // publish makes commit v visible once its writes are linked: in Strict

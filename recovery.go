@@ -73,10 +73,9 @@ func (db *DB) recover() error {
 	from := uint64(1)
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
-		meta, err := readSnapshot(fs, path, func(key []byte, version uint64, value []byte) error {
-			_, _, err := db.store.list.Insert(key, version, value)
-			return err
-		})
+		ld := newLoader(db.store.list)
+		meta, err := readSnapshot(fs, path, ld.add)
+		ld.finish()
 		if err == nil {
 			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
 			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
@@ -102,6 +101,7 @@ func (db *DB) recover() error {
 		}
 	}
 
+	ld := newLoader(db.store.list)
 	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
 		if typ != recBatch {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
@@ -115,7 +115,7 @@ func (db *DB) recover() error {
 			if version > last {
 				last = version
 			}
-			if _, _, err := db.store.list.Insert(key, version, value); err != nil {
+			if err := ld.add(key, version, value); err != nil {
 				return err
 			}
 			if !counted {
@@ -132,6 +132,7 @@ func (db *DB) recover() error {
 			return nil
 		})
 	})
+	ld.finish()
 	if err != nil {
 		if errors.Is(err, wal.ErrCorruption) && !errors.Is(err, ErrCorruption) {
 			err = fmt.Errorf("%w: %w", ErrCorruption, err)

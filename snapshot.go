@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -163,7 +162,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 	if err != nil {
 		return meta, err
 	}
-	data, err := io.ReadAll(f)
+	data, err := vfs.ReadAll(f)
 	f.Close()
 	if err != nil {
 		return meta, err

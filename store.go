@@ -46,13 +46,12 @@ func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	k := s.list.PreparedKey(off)
 	var sp skiplist.Splice
 	s.list.Locate(off, &sp)
-	var rec []byte
-	if s.log != nil {
-		rec = make([]byte, 8, batchSize(1, func(int) (int, int) { return len(key), len(hdr) + len(val) }))
-		rec = binary.AppendUvarint(rec, 1)
-		rec = appendBatchEntry(rec, key, hdr, val)
+	guard, wg := s.logged(g)
+	defer wg.release()
+	if wg != nil {
+		wg.rec = binary.AppendUvarint(wg.rec, 1)
+		wg.rec = appendBatchEntry(wg.rec, key, hdr, val)
 	}
-	guard, wg := s.logged(g, rec)
 	v, err := s.oracle.CommitBlind(occ.Write{FP: fingerprint(k), Key: k}, guard)
 	if err != nil {
 		return 0, err

@@ -158,15 +158,14 @@ func (tx *Tx) Commit() error {
 		sps = sps[:i+1]
 		s.list.Locate(off, &sps[i])
 	}
-	var rec []byte
-	if s.log != nil {
-		rec = make([]byte, 8, batchSize(len(tx.writes), func(i int) (int, int) { return len(tx.writes[i].key), len(tx.writes[i].val) }))
-		rec = binary.AppendUvarint(rec, uint64(len(tx.writes)))
+	guard, wg := s.logged(tx.rs)
+	defer wg.release()
+	if wg != nil {
+		wg.rec = binary.AppendUvarint(wg.rec, uint64(len(tx.writes)))
 		for _, w := range tx.writes {
-			rec = appendBatchEntry(rec, w.key, w.val)
+			wg.rec = appendBatchEntry(wg.rec, w.key, w.val)
 		}
 	}
-	guard, wg := s.logged(tx.rs, rec)
 	v, err := s.oracle.Commit(&occ.Txn{
 		Snapshot: tx.snapshot,
 		Reads:    tx.reads,

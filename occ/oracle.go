@@ -212,7 +212,7 @@ func (o *Oracle) Done(v uint64) {
 // is normally for another committer finishing its link (under a
 // microsecond); yielding sooner sends both committers through the
 // scheduler's global lock on every commit.
-const waitSpins = 4096
+const waitSpins = 64
 
 // WaitVisible returns once the visible version is at least v. Callers use it
 // so that a commit is readable by the time it is acknowledged.

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,8 +166,17 @@ func (l *Log) Append(typ byte, payload []byte) (*Group, error) {
 	l.appended.Add(int64(len(l.buf) - n))
 	l.pending++
 	g := l.grp
+	// Strict wakes the syncer for every record. Batched and Async wake it
+	// for the first record of a round only (it writes out everything
+	// buffered by the time it runs, so acknowledged commits reach the OS
+	// promptly and survive a process crash), or when enough piled up for
+	// an fsync: a wake-up per commit would cost a channel send each.
+	wake := l.opts.Mode == Strict || l.pending == 1 || len(l.buf) >= wakeBytes ||
+		(l.opts.Mode == Batched && l.pending >= l.opts.MaxPending)
 	l.mu.Unlock()
-	l.wake()
+	if wake {
+		l.wake()
+	}
 	return g, nil
 }
 
@@ -179,6 +189,10 @@ func (l *Log) usableLocked() error {
 	}
 	return nil
 }
+
+// wakeBytes is the buffered size at which Batched and Async write out
+// before their interval.
+const wakeBytes = 1 << 20
 
 func (l *Log) wake() {
 	select {
@@ -287,20 +301,48 @@ func (l *Log) syncer() {
 		defer t.Stop()
 		tick = t.C
 	}
+	released := 0
 	for {
 		select {
 		case <-l.kick:
 		case <-tick:
 		}
-		if done := l.round(); done {
+		if l.opts.Mode == Strict && released > 1 {
+			l.gather(released)
+		}
+		var done bool
+		if released, done = l.round(); done {
 			return
 		}
 	}
 }
 
+// gather gives committers released by the last fsync the chance to append
+// their next records before the next fsync starts, so they share it instead
+// of waiting a whole fsync for the one after. It yields while appends keep
+// arriving, until as many records are pending as were released (or
+// gatherYields yields): no timer, so a lone committer pays one yield.
+func (l *Log) gather(released int) {
+	last := -1
+	for i := 0; i < gatherYields; i++ {
+		l.mu.Lock()
+		n, stop := l.pending, l.closed || l.err != nil
+		l.mu.Unlock()
+		if stop || n >= released || n == last {
+			return
+		}
+		last = n
+		runtime.Gosched()
+	}
+}
+
+// gatherYields bounds the yields of one gather.
+const gatherYields = 64
+
 // round takes what was appended, writes it, and fsyncs if due. It reports
-// whether the log is closed and drained.
-func (l *Log) round() bool {
+// how many records an fsync released and whether the log is closed and
+// drained.
+func (l *Log) round() (int, bool) {
 	l.mu.Lock()
 	buf, cuts, g, n, force, closed, poisoned := l.buf, l.cuts, l.grp, l.pending, l.force, l.closed, l.err
 	l.buf, l.cuts, l.pending, l.force = l.spare[:0], nil, 0, false
@@ -315,7 +357,7 @@ func (l *Log) round() bool {
 		l.release(g, poisoned)
 		l.releaseUnsynced(poisoned)
 		failCuts(cuts, poisoned)
-		return closed
+		return 0, closed
 	}
 	if g != nil {
 		l.unsynced = append(l.unsynced, g)
@@ -347,12 +389,14 @@ func (l *Log) round() bool {
 		}
 		l.mu.Unlock()
 		l.releaseUnsynced(err)
-		return closed
+		return 0, closed
 	}
+	released := 0
 	if due {
+		released = l.nUnsynced
 		l.releaseUnsynced(nil)
 	}
-	return closed
+	return released, closed
 }
 
 func (l *Log) release(g *Group, err error) {

@@ -31,10 +31,18 @@ var ErrCorruption = errors.New("wal: corruption")
 // errTorn marks a frame cut short by the end of the data.
 var errTorn = errors.New("wal: torn record")
 
+// typeCRC holds the checksum of each one-byte type, where every record's
+// checksum starts: computing it per record would pass a stack byte to the
+// checksum routine, which makes it escape (an allocation per record).
+var typeCRC = func() (t [256]uint32) {
+	for i := range t {
+		t[i] = crc32.Update(0, castagnoli, []byte{byte(i)})
+	}
+	return t
+}()
+
 func checksum(typ byte, payload []byte) uint32 {
-	t := [1]byte{typ}
-	c := crc32.Update(0, castagnoli, t[:])
-	return crc32.Update(c, castagnoli, payload)
+	return crc32.Update(typeCRC[typ], castagnoli, payload)
 }
 
 // AppendRecord appends the framed record to dst.

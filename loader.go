@@ -1,0 +1,74 @@
+package inmem
+
+import "github.com/inmem-db/inmem/skiplist"
+
+// loader inserts entries whose versions are already known (recovery from a
+// snapshot and the WAL) on two goroutines: the caller decodes and copies
+// each entry into the arena, a second goroutine links the copies. Entries
+// with explicit versions link to the same list in any order, so the split
+// is safe, and it overlaps the two halves of the work on two cores.
+type loader struct {
+	list  *skiplist.List
+	batch []loadItem
+	full  chan []loadItem
+	free  chan []loadItem
+	done  chan struct{}
+}
+
+type loadItem struct{ off, version uint64 }
+
+// loadBatch is how many entries travel to the linker at a time: enough to
+// make the channel's cost per entry small.
+const loadBatch = 1024
+
+func newLoader(l *skiplist.List) *loader {
+	ld := &loader{
+		list: l,
+		full: make(chan []loadItem, 4),
+		free: make(chan []loadItem, 6),
+		done: make(chan struct{}),
+	}
+	for i := 0; i < cap(ld.free); i++ {
+		ld.free <- nil // allocated on first use: most recoveries are small
+	}
+	ld.batch = <-ld.free
+	go ld.link()
+	return ld
+}
+
+func (ld *loader) link() {
+	defer close(ld.done)
+	for b := range ld.full {
+		for _, it := range b {
+			ld.list.Link(it.off, it.version)
+		}
+		ld.free <- b[:0]
+	}
+}
+
+// add copies the entry into the arena and queues it for linking.
+func (ld *loader) add(key []byte, version uint64, value []byte) error {
+	off, err := ld.list.Prepare(key, value, nil)
+	if err != nil {
+		return err
+	}
+	if ld.batch == nil {
+		ld.batch = make([]loadItem, 0, loadBatch)
+	}
+	ld.batch = append(ld.batch, loadItem{off, version})
+	if len(ld.batch) == loadBatch {
+		ld.full <- ld.batch
+		ld.batch = <-ld.free
+	}
+	return nil
+}
+
+// finish links what is queued and stops the linker. Everything added is in
+// the list when it returns. It must be called exactly once.
+func (ld *loader) finish() {
+	if len(ld.batch) > 0 {
+		ld.full <- ld.batch
+	}
+	close(ld.full)
+	<-ld.done
+}
