@@ -75,8 +75,14 @@ func (s *store) get(key []byte, snapshot uint64, clock func() time.Time) ([]byte
 // the given prefix, in key order, until fn returns false. key, value alias
 // arena memory.
 func (s *store) scan(prefix []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
+	s.scanFrom(prefix, prefix, snapshot, clock, fn)
+}
+
+// scanFrom is scan starting at the first key >= from (which must have
+// prefix as a prefix).
+func (s *store) scanFrom(prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
 	it := s.list.Iter()
-	it.SeekGE(prefix, ^uint64(0))
+	it.SeekGE(from, ^uint64(0))
 	var last []byte
 	for ; it.Valid(); it.Next() {
 		k := it.Key()

@@ -256,12 +256,18 @@ func (tx *Tx) get(key []byte) ([]byte, bool) {
 // the transaction's writes, in key order. version is 0 for the
 // transaction's own writes.
 func (tx *Tx) scan(prefix []byte, fn func(key, value []byte, version uint64) bool) {
+	tx.scanFrom(prefix, prefix, fn)
+}
+
+// scanFrom is scan starting at the first key >= from, which must have
+// prefix as a prefix. The whole prefix counts as read.
+func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version uint64) bool) {
 	if tx.writable {
 		tx.prefixes = append(tx.prefixes, bytes.Clone(prefix))
 	}
 	var mine []int
 	for i := range tx.writes {
-		if bytes.HasPrefix(tx.writes[i].key, prefix) {
+		if bytes.HasPrefix(tx.writes[i].key, prefix) && bytes.Compare(tx.writes[i].key, from) >= 0 {
 			mine = append(mine, i)
 		}
 	}
@@ -283,7 +289,7 @@ func (tx *Tx) scan(prefix []byte, fn func(key, value []byte, version uint64) boo
 		return true
 	}
 	stopped := false
-	tx.db.store.scan(prefix, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
+	tx.db.store.scanFrom(prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
 		if !emitMine(k) {
 			stopped = true
 			return false

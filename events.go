@@ -1,0 +1,88 @@
+package inmem
+
+import (
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// Event is one entry of a run's append-only, hash-chained event log: Seq
+// (0-based, gapless), Type, Payload, Time, PrevHash and Hash (SHA-256 over
+// seq, type, payload, time and the previous hash; all-zero PrevHash for
+// seq 0).
+type Event = primitives.Event
+
+// ChainReport is what Events.Verify found: OK, the number of events
+// checked, and when not OK the first bad sequence number and why.
+type ChainReport = primitives.ChainReport
+
+// Events is the event log of a run, shared scope or transaction. Events
+// are never updated or deleted.
+type Events struct{ h prim }
+
+// Events returns the run's event log.
+func (r *Run) Events() *Events { return &Events{prim{run: r, tag: keys.TagEvent}} }
+
+// Events returns the event log of the transaction's run.
+func (tx *Tx) Events() *Events { return &Events{prim{tx: tx, tag: keys.TagEvent}} }
+
+// Append adds an event with the next sequence number. Appends in aborted
+// transactions leave no gap.
+func (ev *Events) Append(typ string, payload []byte) (Event, error) {
+	var e Event
+	err := ev.h.do(true, func(t primitives.Txn) (err error) {
+		e, err = primitives.AppendEvent(t, typ, payload)
+		return err
+	})
+	return e, err
+}
+
+// Get returns the event at seq, or ErrNotFound.
+func (ev *Events) Get(seq uint64) (Event, error) {
+	var e Event
+	err := ev.h.do(false, func(t primitives.Txn) (err error) {
+		e, err = primitives.GetEvent(t, seq)
+		return err
+	})
+	return e, err
+}
+
+// Range returns the events with from <= seq < to, in order.
+func (ev *Events) Range(from, to uint64) ([]Event, error) {
+	var es []Event
+	err := ev.h.do(false, func(t primitives.Txn) (err error) {
+		es, err = primitives.RangeEvents(t, from, to)
+		return err
+	})
+	return es, err
+}
+
+// Len returns the number of events.
+func (ev *Events) Len() (uint64, error) {
+	var n uint64
+	err := ev.h.do(false, func(t primitives.Txn) (err error) {
+		n, err = primitives.EventLen(t)
+		return err
+	})
+	return n, err
+}
+
+// ByType returns the events of one type, in order, from an index.
+func (ev *Events) ByType(typ string) ([]Event, error) {
+	var es []Event
+	err := ev.h.do(false, func(t primitives.Txn) (err error) {
+		es, err = primitives.EventsByType(t, typ)
+		return err
+	})
+	return es, err
+}
+
+// Verify recomputes the hash chain and reports the first event that does
+// not check out.
+func (ev *Events) Verify() (ChainReport, error) {
+	var rep ChainReport
+	err := ev.h.do(false, func(t primitives.Txn) (err error) {
+		rep, err = primitives.VerifyEvents(t)
+		return err
+	})
+	return rep, err
+}

@@ -1,0 +1,374 @@
+package primitives
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// SpanID identifies a span within its run; IDs count up from 1.
+type SpanID uint64
+
+// SpanKind is what a span records. The zero value means "unset".
+type SpanKind uint8
+
+// Span kinds.
+const (
+	LLMCall SpanKind = iota + 1
+	ToolCall
+	Retrieval
+	Decision
+	Thought
+	Error
+	Custom
+)
+
+var kindNames = [...]string{"unset", "llm_call", "tool_call", "retrieval", "decision", "thought", "error", "custom"}
+
+// String returns the kind's snake_case name.
+func (k SpanKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("SpanKind(%d)", k)
+}
+
+// SpanStatus is a span's outcome, as in OpenTelemetry: unset, ok or error.
+type SpanStatus string
+
+// Span statuses.
+const (
+	StatusUnset SpanStatus = ""
+	StatusOK    SpanStatus = "ok"
+	StatusError SpanStatus = "error"
+)
+
+// Span is one step of an agent's reasoning: an LLM call, a tool call, a
+// retrieval, a decision. Attribute names follow the OpenTelemetry GenAI
+// conventions where one exists (gen_ai.request.model,
+// gen_ai.usage.input_tokens, gen_ai.tool.name, ...).
+type Span struct {
+	ID     SpanID // assigned by Record
+	Parent SpanID // 0 for a root span; otherwise a span of the same run
+	Kind   SpanKind
+	Name   string
+	Start  time.Time // the record time if zero
+	End    time.Time
+	Status SpanStatus
+	Input  []byte
+	Output []byte
+	Attrs  map[string]string
+	Tags   []string
+}
+
+// SpanTree is a span with its descendants.
+type SpanTree struct {
+	Span     Span
+	Children []SpanTree
+}
+
+// SpanQuery selects spans; a zero field matches anything.
+type SpanQuery struct {
+	Kind   SpanKind
+	Name   string
+	Tag    string
+	Parent SpanID
+	From   time.Time // Start at or after
+	Until  time.Time // Start before
+	Limit  int       // 0: no limit
+}
+
+const (
+	spanNext   = 'n' // -> next id (8)
+	spanEntry  = 's' // + id (8) -> span value
+	spanKind   = 'k' // + kind (1) + start (8) + id (8)
+	spanName   = 'a' // + len-prefixed name + start (8) + id (8)
+	spanTag    = 'g' // + len-prefixed tag + start (8) + id (8)
+	spanParent = 'p' // + parent (8) + start (8) + id (8)
+	spanTime   = 'w' // + start (8) + id (8)
+)
+
+// Index keys order by start time: sortable big-endian of the nanoseconds
+// with the sign bit flipped.
+func startKey(t time.Time) []byte { return be64(uint64(unixNano(t)) ^ 1<<63) }
+
+func checkSpan(s *Span) error {
+	if s.Kind < LLMCall || s.Kind > Custom {
+		return fmt.Errorf("span kind %d: %w", s.Kind, ErrInvalidArgument)
+	}
+	if err := checkName("span name", s.Name); err != nil {
+		return err
+	}
+	if err := checkPayload("span input", s.Input); err != nil {
+		return err
+	}
+	if err := checkPayload("span output", s.Output); err != nil {
+		return err
+	}
+	if len(s.Attrs) > MaxAttrs || len(s.Tags) > MaxAttrs {
+		return fmt.Errorf("span with %d attributes and %d tags (max %d each): %w", len(s.Attrs), len(s.Tags), MaxAttrs, ErrTooLarge)
+	}
+	for k, v := range s.Attrs {
+		if err := checkName("attribute name", k); err != nil {
+			return err
+		}
+		if err := checkPayload("attribute value", []byte(v)); err != nil {
+			return err
+		}
+	}
+	for _, tag := range s.Tags {
+		if err := checkName("tag", tag); err != nil {
+			return err
+		}
+	}
+	if !s.End.IsZero() && !s.Start.IsZero() && s.End.Before(s.Start) {
+		return fmt.Errorf("span ends before it starts: %w", ErrInvalidArgument)
+	}
+	switch s.Status {
+	case StatusUnset, StatusOK, StatusError:
+	default:
+		return fmt.Errorf("span status %q: %w", s.Status, ErrInvalidArgument)
+	}
+	return nil
+}
+
+// RecordSpan stores s with the next span ID and its index entries. The
+// parent, if any, must exist in the same run.
+func RecordSpan(t Txn, s Span) (SpanID, error) {
+	if err := checkSpan(&s); err != nil {
+		return 0, err
+	}
+	if s.Parent != 0 {
+		if _, ok := t.Get(key(spanEntry, be64(uint64(s.Parent)))); !ok {
+			return 0, fmt.Errorf("parent span %d: %w", s.Parent, ErrNotFound)
+		}
+	}
+	id := SpanID(1)
+	if v, ok := t.Get([]byte{spanNext}); ok {
+		if len(v) != 8 {
+			return 0, fmt.Errorf("span counter: %w", ErrCorruption)
+		}
+		id = SpanID(binary.BigEndian.Uint64(v))
+	}
+	if s.Start.IsZero() {
+		s.Start = t.Now()
+	}
+	s.ID = id
+	if err := t.Put([]byte{spanNext}, be64(uint64(id)+1)); err != nil {
+		return 0, err
+	}
+	idb, st := be64(uint64(id)), startKey(s.Start)
+	if err := t.Put(key(spanEntry, idb), encodeSpan(&s)); err != nil {
+		return 0, err
+	}
+	idx := [][]byte{
+		key(spanKind, []byte{byte(s.Kind)}, st, idb),
+		key(spanName, lenPrefixed(s.Name), st, idb),
+		key(spanParent, be64(uint64(s.Parent)), st, idb),
+		key(spanTime, st, idb),
+	}
+	for _, tag := range slices.Compact(slices.Sorted(slices.Values(s.Tags))) {
+		idx = append(idx, key(spanTag, lenPrefixed(tag), st, idb))
+	}
+	for _, k := range idx {
+		if err := t.Put(k, []byte{}); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// encodeSpan: parent | kind | start | end | status | name | input | output
+// | attrs (count, then name, value sorted by name) | tags (count, tags).
+func encodeSpan(s *Span) []byte {
+	b := make([]byte, 0, 64+len(s.Name)+len(s.Input)+len(s.Output))
+	b = binary.AppendUvarint(b, uint64(s.Parent))
+	b = append(b, byte(s.Kind))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.Start)))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.End)))
+	b = appendString(b, string(s.Status))
+	b = appendString(b, s.Name)
+	b = appendBytes(b, s.Input)
+	b = appendBytes(b, s.Output)
+	b = binary.AppendUvarint(b, uint64(len(s.Attrs)))
+	for _, k := range slices.Sorted(maps.Keys(s.Attrs)) {
+		b = appendString(b, k)
+		b = appendString(b, s.Attrs[k])
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Tags)))
+	for _, tag := range s.Tags {
+		b = appendString(b, tag)
+	}
+	return b
+}
+
+// DecodeSpan decodes the span stored for id.
+func DecodeSpan(id SpanID, v []byte) (Span, error) {
+	d := decoder{b: v}
+	s := Span{ID: id, Parent: SpanID(d.uvarint())}
+	if k := d.fixed(1); k != nil {
+		s.Kind = SpanKind(k[0])
+	}
+	s.Start = fromUnixNano(int64(d.u64()))
+	s.End = fromUnixNano(int64(d.u64()))
+	s.Status = SpanStatus(d.bytes())
+	s.Name = string(d.bytes())
+	s.Input = cloneNonEmpty(d.bytes())
+	s.Output = cloneNonEmpty(d.bytes())
+	if n := d.uvarint(); n > 0 {
+		if n > uint64(len(d.b)) {
+			d.fail()
+		} else {
+			s.Attrs = make(map[string]string, n)
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				k := string(d.bytes())
+				s.Attrs[k] = string(d.bytes())
+			}
+		}
+	}
+	if n := d.uvarint(); n > 0 {
+		if n > uint64(len(d.b)) {
+			d.fail()
+		} else {
+			s.Tags = make([]string, 0, n)
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				s.Tags = append(s.Tags, string(d.bytes()))
+			}
+		}
+	}
+	if err := d.done(); err != nil {
+		return Span{}, fmt.Errorf("span %d: %w", id, err)
+	}
+	return s, nil
+}
+
+func cloneNonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return clone(b)
+}
+
+// GetSpan returns a span, or ErrNotFound.
+func GetSpan(t Txn, id SpanID) (Span, error) {
+	v, ok := t.Get(key(spanEntry, be64(uint64(id))))
+	if !ok {
+		return Span{}, fmt.Errorf("span %d: %w", id, ErrNotFound)
+	}
+	return DecodeSpan(id, v)
+}
+
+// SpanChildren returns the direct children of id in start order. An
+// unknown id is ErrNotFound.
+func SpanChildren(t Txn, id SpanID) ([]Span, error) {
+	if _, err := GetSpan(t, id); err != nil {
+		return nil, err
+	}
+	return QuerySpans(t, SpanQuery{Parent: id})
+}
+
+// SpanTreeOf returns root and all of its descendants.
+func SpanTreeOf(t Txn, root SpanID) (SpanTree, error) {
+	s, err := GetSpan(t, root)
+	if err != nil {
+		return SpanTree{}, err
+	}
+	return spanTree(t, s, 0)
+}
+
+// maxTreeDepth guards against a cycle, which Record cannot create (a
+// parent always has a smaller ID) but damaged data could.
+const maxTreeDepth = 10_000
+
+func spanTree(t Txn, s Span, depth int) (SpanTree, error) {
+	if depth > maxTreeDepth {
+		return SpanTree{}, fmt.Errorf("span %d: tree deeper than %d: %w", s.ID, maxTreeDepth, ErrCorruption)
+	}
+	tree := SpanTree{Span: s}
+	kids, err := QuerySpans(t, SpanQuery{Parent: s.ID})
+	if err != nil {
+		return SpanTree{}, err
+	}
+	for _, k := range kids {
+		if k.ID <= s.ID {
+			return SpanTree{}, fmt.Errorf("span %d: child %d is older than its parent: %w", s.ID, k.ID, ErrCorruption)
+		}
+		sub, err := spanTree(t, k, depth+1)
+		if err != nil {
+			return SpanTree{}, err
+		}
+		tree.Children = append(tree.Children, sub)
+	}
+	return tree, nil
+}
+
+// QuerySpans returns the spans matching q in start-time order (ties by ID),
+// reading one secondary index (parent, name, tag, kind, or start time, in
+// that order of preference) and filtering on the other fields.
+func QuerySpans(t Txn, q SpanQuery) ([]Span, error) {
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("span query limit %d: %w", q.Limit, ErrInvalidArgument)
+	}
+	var prefix []byte
+	switch {
+	case q.Parent != 0:
+		prefix = key(spanParent, be64(uint64(q.Parent)))
+	case q.Name != "":
+		prefix = key(spanName, lenPrefixed(q.Name))
+	case q.Tag != "":
+		prefix = key(spanTag, lenPrefixed(q.Tag))
+	case q.Kind != 0:
+		prefix = key(spanKind, []byte{byte(q.Kind)})
+	default:
+		prefix = []byte{spanTime}
+	}
+	var start []byte
+	if !q.From.IsZero() {
+		start = startKey(q.From)
+	}
+	var until uint64
+	if !q.Until.IsZero() {
+		until = binary.BigEndian.Uint64(startKey(q.Until))
+	}
+	var ids []SpanID
+	var bad error
+	t.Scan(prefix, start, func(k, _ []byte) bool {
+		rest := k[len(prefix):]
+		if len(rest) != 16 {
+			bad = fmt.Errorf("span index key: %w", ErrCorruption)
+			return false
+		}
+		if until != 0 && binary.BigEndian.Uint64(rest) >= until {
+			return false
+		}
+		ids = append(ids, SpanID(binary.BigEndian.Uint64(rest[8:])))
+		return true
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	var out []Span
+	for _, id := range ids {
+		s, err := GetSpan(t, id)
+		if err != nil {
+			return nil, err
+		}
+		if !matches(&s, &q) {
+			continue
+		}
+		out = append(out, s)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func matches(s *Span, q *SpanQuery) bool {
+	return (q.Kind == 0 || s.Kind == q.Kind) &&
+		(q.Name == "" || s.Name == q.Name) &&
+		(q.Tag == "" || slices.Contains(s.Tags, q.Tag)) &&
+		(q.Parent == 0 || s.Parent == q.Parent)
+}

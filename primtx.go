@@ -1,0 +1,83 @@
+package inmem
+
+import (
+	"time"
+
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// primTx adapts a Tx to primitives.Txn for one primitive (tag) of the
+// transaction's run or scope: it prefixes keys with scope | tag and wraps
+// values in the value header.
+type primTx struct {
+	tx     *Tx
+	prefix []byte // scope | tag
+}
+
+func (tx *Tx) prim(tag byte) *primTx {
+	p := make([]byte, 0, len(tx.rs.scope)+1)
+	p = append(append(p, tx.rs.scope...), tag)
+	return &primTx{tx: tx, prefix: p}
+}
+
+func (p *primTx) key(k []byte) []byte {
+	out := make([]byte, 0, len(p.prefix)+len(k))
+	return append(append(out, p.prefix...), k...)
+}
+
+func (p *primTx) Get(k []byte) ([]byte, bool) { return p.tx.get(p.key(k)) }
+
+func (p *primTx) Put(k, v []byte) error {
+	if err := p.tx.usable(true); err != nil {
+		return err
+	}
+	val := make([]byte, 1+len(v)) // header: live, no expiry
+	copy(val[1:], v)
+	return p.tx.put(p.key(k), val)
+}
+
+func (p *primTx) Delete(k []byte) error {
+	if err := p.tx.usable(true); err != nil {
+		return err
+	}
+	return p.tx.put(p.key(k), []byte{flagTombstone})
+}
+
+func (p *primTx) Scan(prefix, start []byte, fn func(k, v []byte) bool) {
+	full := p.key(prefix)
+	from := full
+	if len(start) > 0 {
+		from = append(append(make([]byte, 0, len(full)+len(start)), full...), start...)
+	}
+	base := len(p.prefix)
+	p.tx.scanFrom(full, from, func(k, v []byte, _ uint64) bool { return fn(k[base:], v) })
+}
+
+func (p *primTx) Now() time.Time { return p.tx.db.opts.clock() }
+
+// prim is what every primitive handle holds: the run it belongs to and,
+// when obtained from a Tx, that transaction.
+type prim struct {
+	run *Run
+	tx  *Tx
+	tag byte
+}
+
+// do runs fn against the handle's transaction, or, for a handle from a
+// run, in a transaction of its own: read-write (retried on conflict) when
+// write is set, a read-only snapshot otherwise.
+func (h prim) do(write bool, fn func(t primitives.Txn) error) error {
+	if tx := h.tx; tx != nil {
+		if err := tx.usable(write); err != nil {
+			return err
+		}
+		return fn(tx.prim(h.tag))
+	}
+	if err := h.run.usable(); err != nil {
+		return err
+	}
+	if write {
+		return h.run.Update(func(tx *Tx) error { return fn(tx.prim(h.tag)) })
+	}
+	return h.run.View(func(tx *Tx) error { return fn(tx.prim(h.tag)) })
+}

@@ -1,0 +1,83 @@
+package inmem
+
+import (
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// Cell is a named state cell: Name, Value, Version (1 when created, +1 per
+// write) and UpdatedAt.
+type Cell = primitives.Cell
+
+// Machine declares the states a cell may move between: Initial and, for
+// each state, the states it may go to. A cell with a machine holds a state
+// name as its value.
+type Machine = primitives.Machine
+
+// State holds the state cells of a run, shared scope or transaction.
+type State struct{ h prim }
+
+// State returns the run's state cells.
+func (r *Run) State() *State { return &State{prim{run: r, tag: keys.TagState}} }
+
+// State returns the state cells of the transaction's run.
+func (tx *Tx) State() *State { return &State{prim{tx: tx, tag: keys.TagState}} }
+
+func (st *State) cell(write bool, fn func(t primitives.Txn) (Cell, error)) (Cell, error) {
+	var c Cell
+	err := st.h.do(write, func(t primitives.Txn) (err error) {
+		c, err = fn(t)
+		return err
+	})
+	return c, err
+}
+
+// Init creates a cell at version 1; ErrExists if it exists.
+func (st *State) Init(name string, value []byte) (Cell, error) {
+	return st.cell(true, func(t primitives.Txn) (Cell, error) { return primitives.InitCell(t, name, value) })
+}
+
+// Get returns a cell, or ErrNotFound.
+func (st *State) Get(name string) (Cell, error) {
+	return st.cell(false, func(t primitives.Txn) (Cell, error) { return primitives.GetCell(t, name) })
+}
+
+// CAS writes value if the cell is at version; otherwise ErrVersionMismatch,
+// whose message gives the expected and the actual version.
+func (st *State) CAS(name string, version uint64, value []byte) (Cell, error) {
+	return st.cell(true, func(t primitives.Txn) (Cell, error) { return primitives.CASCell(t, name, version, value) })
+}
+
+// Set writes value whatever the version, creating the cell if needed.
+func (st *State) Set(name string, value []byte) (Cell, error) {
+	return st.cell(true, func(t primitives.Txn) (Cell, error) { return primitives.SetCell(t, name, value) })
+}
+
+// Transition computes the cell's next value from its current one and
+// writes it atomically. Through a run it is retried on conflict, so fn may
+// run more than once and must have no other effects.
+func (st *State) Transition(name string, fn func(cur Cell) ([]byte, error)) (Cell, error) {
+	return st.cell(true, func(t primitives.Txn) (Cell, error) { return primitives.TransitionCell(t, name, fn) })
+}
+
+// Define declares a state machine for a new cell and creates the cell in
+// state m.Initial. From then on a write to a state the machine does not
+// allow from the current one fails with ErrInvalidTransition.
+func (st *State) Define(name string, m Machine) error {
+	return st.h.do(true, func(t primitives.Txn) error { return primitives.DefineCell(t, name, m) })
+}
+
+// Delete removes a cell (and its machine). An absent cell is not an error.
+func (st *State) Delete(name string) error {
+	return st.h.do(true, func(t primitives.Txn) error { return primitives.DeleteCell(t, name) })
+}
+
+// List returns every cell, by name.
+func (st *State) List() ([]Cell, error) {
+	var cs []Cell
+	err := st.h.do(false, func(t primitives.Txn) (err error) {
+		cs, err = primitives.ListCells(t)
+		return err
+	})
+	return cs, err
+}

@@ -1,0 +1,108 @@
+package inmem
+
+import (
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// Span is one recorded step of agent reasoning. Attrs use OpenTelemetry
+// GenAI attribute names where one exists (gen_ai.request.model,
+// gen_ai.usage.input_tokens, gen_ai.tool.name, ...).
+type Span = primitives.Span
+
+// SpanID identifies a span within its run, counting from 1.
+type SpanID = primitives.SpanID
+
+// SpanKind says what a span records. The zero value means "unset".
+type SpanKind = primitives.SpanKind
+
+// Span kinds.
+const (
+	LLMCall   = primitives.LLMCall
+	ToolCall  = primitives.ToolCall
+	Retrieval = primitives.Retrieval
+	Decision  = primitives.Decision
+	Thought   = primitives.Thought
+	Error     = primitives.Error
+	Custom    = primitives.Custom
+)
+
+// SpanStatus is a span's outcome as in OpenTelemetry: StatusUnset,
+// StatusOK or StatusError.
+type SpanStatus = primitives.SpanStatus
+
+// Span statuses.
+const (
+	StatusUnset = primitives.StatusUnset
+	StatusOK    = primitives.StatusOK
+	StatusError = primitives.StatusError
+)
+
+// SpanTree is a span with its descendants.
+type SpanTree = primitives.SpanTree
+
+// SpanQuery selects spans by Kind, Name, Tag, Parent and start time
+// [From, Until), at most Limit of them; a zero field matches anything.
+type SpanQuery = primitives.SpanQuery
+
+// Traces holds the spans of a run, shared scope or transaction.
+type Traces struct{ h prim }
+
+// Traces returns the run's traces.
+func (r *Run) Traces() *Traces { return &Traces{prim{run: r, tag: keys.TagTrace}} }
+
+// Traces returns the traces of the transaction's run.
+func (tx *Tx) Traces() *Traces { return &Traces{prim{tx: tx, tag: keys.TagTrace}} }
+
+// Record stores a span and returns its ID. Kind and Name are required; a
+// zero Start is the record time; a Parent must be a span of the same run
+// (else ErrNotFound).
+func (tr *Traces) Record(s Span) (SpanID, error) {
+	var id SpanID
+	err := tr.h.do(true, func(t primitives.Txn) (err error) {
+		id, err = primitives.RecordSpan(t, s)
+		return err
+	})
+	return id, err
+}
+
+// Get returns a span, or ErrNotFound.
+func (tr *Traces) Get(id SpanID) (Span, error) {
+	var s Span
+	err := tr.h.do(false, func(t primitives.Txn) (err error) {
+		s, err = primitives.GetSpan(t, id)
+		return err
+	})
+	return s, err
+}
+
+// Children returns the direct children of a span, in start order.
+func (tr *Traces) Children(id SpanID) ([]Span, error) {
+	var ss []Span
+	err := tr.h.do(false, func(t primitives.Txn) (err error) {
+		ss, err = primitives.SpanChildren(t, id)
+		return err
+	})
+	return ss, err
+}
+
+// Tree returns a span with all of its descendants.
+func (tr *Traces) Tree(root SpanID) (SpanTree, error) {
+	var tree SpanTree
+	err := tr.h.do(false, func(t primitives.Txn) (err error) {
+		tree, err = primitives.SpanTreeOf(t, root)
+		return err
+	})
+	return tree, err
+}
+
+// Query returns the spans matching q in start order, found through a
+// secondary index rather than a scan of every span.
+func (tr *Traces) Query(q SpanQuery) ([]Span, error) {
+	var ss []Span
+	err := tr.h.do(false, func(t primitives.Txn) (err error) {
+		ss, err = primitives.QuerySpans(t, q)
+		return err
+	})
+	return ss, err
+}
