@@ -23,6 +23,7 @@ type DB struct {
 	runsMu sync.RWMutex
 	runs   map[RunID]*runState
 	shared map[Namespace]*runState
+	index  *runIndex // over runs
 
 	system *runState // scope of run records
 
@@ -85,6 +86,7 @@ func open(opts []Option) (*DB, error) {
 		store:  s,
 		runs:   make(map[RunID]*runState),
 		shared: make(map[Namespace]*runState),
+		index:  newRunIndex(),
 	}
 	db.system = newRunState(db, RunID{}, Namespace{}, true)
 	return db, nil

@@ -180,6 +180,7 @@ func (db *DB) loadRuns(steps map[RunID]int64) error {
 		rs.updated.Store(info.UpdatedAt.UnixNano())
 		rs.info = info
 		db.runs[info.ID] = rs
+		db.index.add(&info)
 		return true
 	})
 	return ferr

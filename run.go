@@ -25,6 +25,10 @@ const (
 	Archived
 )
 
+// statusDeleted marks the state of a run Runs.Delete removed: handles
+// still pointing at it fail with ErrRunNotFound. It is never stored.
+const statusDeleted RunStatus = 0xff
+
 var statusNames = [...]string{"unset", "active", "paused", "completed", "failed", "cancelled", "archived"}
 
 // String returns the lower-case name of the status.
@@ -146,7 +150,10 @@ func (rs *runState) touch(now int64) {
 // Admit is the commit guard of data writes: inside the oracle's critical
 // section, so a write either commits before the run ends or fails.
 func (rs *runState) Admit(uint64) error {
-	if RunStatus(rs.status.Load()).Ended() {
+	if st := RunStatus(rs.status.Load()); st.Ended() {
+		if st == statusDeleted {
+			return fmt.Errorf("run %s: %w", rs.id, ErrRunNotFound)
+		}
 		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
 	}
 	rs.steps.Add(1)
@@ -161,6 +168,9 @@ type statusGuard struct {
 
 func (g *statusGuard) Admit(uint64) error {
 	from := RunStatus(g.rs.status.Load())
+	if from == statusDeleted {
+		return fmt.Errorf("run %s: %w", g.rs.id, ErrRunNotFound)
+	}
 	if !CanTransition(from, g.to) {
 		if from.Ended() && g.to.Ended() && g.to != Archived {
 			return fmt.Errorf("run %s is %s: %w", g.rs.id, from, ErrRunEnded)
@@ -224,6 +234,7 @@ func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
 	}
 	db.runsMu.Lock()
 	db.runs[info.ID] = rs
+	db.index.add(&info)
 	db.runsMu.Unlock()
 	return db.handle(rs, nil), nil
 }
@@ -296,6 +307,9 @@ func (r *Run) usable() error {
 	if r.db.closed.Load() {
 		return ErrClosed
 	}
+	if RunStatus(r.st.status.Load()) == statusDeleted {
+		return fmt.Errorf("run %s: %w", r.st.id, ErrRunNotFound)
+	}
 	return nil
 }
 
@@ -309,6 +323,15 @@ func (r *Run) Info() (RunInfo, error) {
 	if rs.shared {
 		return RunInfo{Namespace: rs.ns, Status: Active}, nil
 	}
+	if RunStatus(rs.status.Load()) == statusDeleted {
+		return RunInfo{}, fmt.Errorf("run %s: %w", rs.id, ErrRunNotFound)
+	}
+	return rs.snapshotInfo(), nil
+}
+
+// snapshotInfo returns a copy of the run's description with its live
+// counters.
+func (rs *runState) snapshotInfo() RunInfo {
 	rs.mu.Lock()
 	info := rs.info
 	info.Tags = slices.Clone(info.Tags)
@@ -317,7 +340,7 @@ func (r *Run) Info() (RunInfo, error) {
 	info.Status = RunStatus(rs.status.Load())
 	info.Steps = int(rs.steps.Load())
 	info.UpdatedAt = time.Unix(0, rs.updated.Load())
-	return info, nil
+	return info
 }
 
 // End finishes the run with Completed, Failed or Cancelled; reason is kept
@@ -355,7 +378,11 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		}
 		return fmt.Errorf("run %s: status: %w", rs.id, err)
 	}
+	from := rs.info.Status
 	rs.info = info
 	rs.updated.Store(now.UnixNano())
+	rs.db.runsMu.Lock()
+	rs.db.index.setStatus(rs.id, from, to)
+	rs.db.runsMu.Unlock()
 	return nil
 }

@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -16,6 +17,10 @@ type RunID [16]byte
 
 // IsZero reports whether id is the zero ID, which no run has.
 func (id RunID) IsZero() bool { return id == RunID{} }
+
+// Compare orders IDs bytewise, which for UUIDv7 is creation order: -1, 0
+// or +1.
+func (id RunID) Compare(other RunID) int { return bytes.Compare(id[:], other[:]) }
 
 // String returns the canonical 8-4-4-4-12 hex form.
 func (id RunID) String() string {

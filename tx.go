@@ -35,6 +35,9 @@ type Tx struct {
 	size     int
 
 	kv KV
+
+	// guard replaces rs as the commit guard when set (Runs.Delete).
+	guard occ.Guard
 }
 
 type pending struct {
@@ -50,7 +53,9 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	if writable && RunStatus(r.st.status.Load()).Ended() {
+	if st := RunStatus(r.st.status.Load()); st == statusDeleted {
+		return nil, fmt.Errorf("run %s: %w", r.st.id, ErrRunNotFound)
+	} else if writable && st.Ended() {
 		return nil, fmt.Errorf("run %s: %w", r.st.id, ErrRunEnded)
 	}
 	tx := &Tx{db: r.db, rs: r.st, writable: writable}
@@ -158,7 +163,11 @@ func (tx *Tx) Commit() error {
 		sps = sps[:i+1]
 		s.list.Locate(off, &sps[i])
 	}
-	guard, wg := s.logged(tx.rs)
+	var g occ.Guard = tx.rs
+	if tx.guard != nil {
+		g = tx.guard
+	}
+	guard, wg := s.logged(g)
 	defer wg.release()
 	if wg != nil {
 		wg.rec = binary.AppendUvarint(wg.rec, uint64(len(tx.writes)))

@@ -137,6 +137,9 @@ func checkSpan(s *Span) error {
 // RecordSpan stores s with the next span ID and its index entries. The
 // parent, if any, must exist in the same run.
 func RecordSpan(t Txn, s Span) (SpanID, error) {
+	if s.Start.IsZero() {
+		s.Start = t.Now() // before the checks: End must not precede it
+	}
 	if err := checkSpan(&s); err != nil {
 		return 0, err
 	}
@@ -151,9 +154,6 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 			return 0, fmt.Errorf("span counter: %w", ErrCorruption)
 		}
 		id = SpanID(binary.BigEndian.Uint64(v))
-	}
-	if s.Start.IsZero() {
-		s.Start = t.Now()
 	}
 	s.ID = id
 	if err := t.Put([]byte{spanNext}, be64(uint64(id)+1)); err != nil {

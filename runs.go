@@ -1,0 +1,301 @@
+package inmem
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// RunQuery selects runs for Runs.List. A zero field matches anything.
+type RunQuery struct {
+	Namespace Namespace
+	Status    RunStatus
+	Tag       string
+	Parent    RunID
+	Since     time.Time // created at or after
+	Until     time.Time // created before
+	Limit     int       // 0: no limit
+}
+
+// Runs is the run index: lookups, queries and lifecycle changes of runs by
+// ID. Get one with DB.Runs; it is a cheap handle.
+type Runs struct{ db *DB }
+
+// Runs returns the run index.
+func (db *DB) Runs() *Runs { return &Runs{db: db} }
+
+// runIndex holds the secondary indexes over DB.runs that List, Children
+// and the status filter use instead of scanning every run. Guarded by
+// DB.runsMu. Lists of IDs are unordered; results are sorted by ID, which
+// is creation order (UUIDv7).
+type runIndex struct {
+	byParent map[RunID][]RunID
+	byTag    map[string][]RunID
+	byNS     map[Namespace][]RunID
+	byStatus map[RunStatus]map[RunID]struct{}
+}
+
+func newRunIndex() *runIndex {
+	return &runIndex{
+		byParent: map[RunID][]RunID{},
+		byTag:    map[string][]RunID{},
+		byNS:     map[Namespace][]RunID{},
+		byStatus: map[RunStatus]map[RunID]struct{}{},
+	}
+}
+
+func (ix *runIndex) add(info *RunInfo) {
+	if !info.Parent.IsZero() {
+		ix.byParent[info.Parent] = append(ix.byParent[info.Parent], info.ID)
+	}
+	if !info.ForkOf.IsZero() && info.ForkOf != info.Parent {
+		ix.byParent[info.ForkOf] = append(ix.byParent[info.ForkOf], info.ID)
+	}
+	for _, t := range slices.Compact(slices.Sorted(slices.Values(info.Tags))) {
+		ix.byTag[t] = append(ix.byTag[t], info.ID)
+	}
+	ix.byNS[info.Namespace] = append(ix.byNS[info.Namespace], info.ID)
+	ix.setStatus(info.ID, 0, info.Status)
+}
+
+func dropID(m map[RunID][]RunID, k, id RunID) {
+	if l := slices.DeleteFunc(m[k], func(x RunID) bool { return x == id }); len(l) > 0 {
+		m[k] = l
+	} else {
+		delete(m, k)
+	}
+}
+
+func (ix *runIndex) remove(info *RunInfo, status RunStatus) {
+	dropID(ix.byParent, info.Parent, info.ID)
+	dropID(ix.byParent, info.ForkOf, info.ID)
+	for _, t := range info.Tags {
+		if l := slices.DeleteFunc(ix.byTag[t], func(x RunID) bool { return x == info.ID }); len(l) > 0 {
+			ix.byTag[t] = l
+		} else {
+			delete(ix.byTag, t)
+		}
+	}
+	if l := slices.DeleteFunc(ix.byNS[info.Namespace], func(x RunID) bool { return x == info.ID }); len(l) > 0 {
+		ix.byNS[info.Namespace] = l
+	} else {
+		delete(ix.byNS, info.Namespace)
+	}
+	ix.setStatus(info.ID, status, 0)
+}
+
+func (ix *runIndex) setStatus(id RunID, from, to RunStatus) {
+	if from != 0 {
+		delete(ix.byStatus[from], id)
+	}
+	if to != 0 {
+		if ix.byStatus[to] == nil {
+			ix.byStatus[to] = map[RunID]struct{}{}
+		}
+		ix.byStatus[to][id] = struct{}{}
+	}
+}
+
+// Get returns a run's description, or ErrRunNotFound.
+func (rx *Runs) Get(id RunID) (RunInfo, error) {
+	if rx.db.closed.Load() {
+		return RunInfo{}, ErrClosed
+	}
+	rs, err := rx.db.runState(id)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	return rs.snapshotInfo(), nil
+}
+
+// List returns the runs matching q in creation order, at most q.Limit.
+// Candidates come from the most selective index the query names (parent,
+// tag, status, namespace); the other fields filter them.
+func (rx *Runs) List(q RunQuery) ([]RunInfo, error) {
+	db := rx.db
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("run query limit %d: %w", q.Limit, ErrInvalidArgument)
+	}
+	if q.Status != 0 && (q.Status < Active || q.Status > Archived) {
+		return nil, fmt.Errorf("run query status %d: %w", q.Status, ErrInvalidArgument)
+	}
+	db.runsMu.RLock()
+	var cand []RunID
+	switch ix := db.index; {
+	case !q.Parent.IsZero():
+		cand = slices.Clone(ix.byParent[q.Parent])
+	case q.Tag != "":
+		cand = slices.Clone(ix.byTag[q.Tag])
+	case q.Status != 0:
+		for id := range ix.byStatus[q.Status] {
+			cand = append(cand, id)
+		}
+	case q.Namespace != (Namespace{}):
+		cand = slices.Clone(ix.byNS[q.Namespace])
+	default:
+		for id := range db.runs {
+			cand = append(cand, id)
+		}
+	}
+	states := make([]*runState, 0, len(cand))
+	for _, id := range cand {
+		if rs, ok := db.runs[id]; ok {
+			states = append(states, rs)
+		}
+	}
+	db.runsMu.RUnlock()
+	slices.SortFunc(states, func(a, b *runState) int { return a.id.Compare(b.id) })
+	var out []RunInfo
+	for _, rs := range states {
+		info := rs.snapshotInfo()
+		if !q.matches(&info) {
+			continue
+		}
+		out = append(out, info)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (q *RunQuery) matches(info *RunInfo) bool {
+	return (q.Namespace == (Namespace{}) || info.Namespace == q.Namespace) &&
+		(q.Status == 0 || info.Status == q.Status) &&
+		(q.Tag == "" || slices.Contains(info.Tags, q.Tag)) &&
+		(q.Parent.IsZero() || info.Parent == q.Parent || info.ForkOf == q.Parent) &&
+		(q.Since.IsZero() || !info.CreatedAt.Before(q.Since)) &&
+		(q.Until.IsZero() || info.CreatedAt.Before(q.Until))
+}
+
+// Children returns the runs started with Parent(id) or forked from id, in
+// creation order.
+func (rx *Runs) Children(id RunID) ([]RunInfo, error) {
+	if _, err := rx.Get(id); err != nil {
+		return nil, err
+	}
+	return rx.List(RunQuery{Parent: id})
+}
+
+// Lineage returns the ancestors of id, nearest first: the run it was
+// forked from or started under, that run's, and so on. An ancestor that
+// was deleted ends the chain.
+func (rx *Runs) Lineage(id RunID) ([]RunInfo, error) {
+	info, err := rx.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []RunInfo
+	seen := map[RunID]bool{id: true}
+	for {
+		next := info.ForkOf
+		if next.IsZero() {
+			next = info.Parent
+		}
+		if next.IsZero() || seen[next] {
+			return out, nil
+		}
+		seen[next] = true
+		if info, err = rx.Get(next); err != nil {
+			return out, nil // deleted ancestor
+		}
+		out = append(out, info)
+	}
+}
+
+// SetStatus moves a run to status if the transition is allowed (see
+// CanTransition), else ErrInvalidTransition; ErrRunEnded when an ended run
+// is ended again.
+func (rx *Runs) SetStatus(id RunID, status RunStatus) error {
+	if rx.db.closed.Load() {
+		return ErrClosed
+	}
+	if status < Active || status > Archived {
+		return fmt.Errorf("status %d: %w", status, ErrInvalidArgument)
+	}
+	rs, err := rx.db.runState(id)
+	if err != nil {
+		return err
+	}
+	return rs.setStatus(status, "")
+}
+
+// Delete removes a run and all of its data in every primitive, in one
+// commit: afterwards the run is not found, its keys read as absent, and
+// handles to it fail with ErrRunNotFound. Runs started under it keep their
+// Parent field; their Lineage stops at the deleted run.
+//
+// Writers are fenced first: inside the commit critical section the run is
+// marked deleted, so no write to it is admitted after that point, and
+// those admitted before are waited for. The delete commit then cannot
+// conflict with a writer (no retry loop to lose against a busy run). The
+// fence is in memory only: if the delete commit fails, it is lifted, and a
+// crash before the commit leaves the run whole.
+func (rx *Runs) Delete(id RunID) error {
+	db := rx.db
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	rs, err := db.runState(id)
+	if err != nil {
+		return err
+	}
+	var prev RunStatus
+	var fence uint64
+	db.store.oracle.Exclusive(func(last uint64) {
+		prev = RunStatus(rs.status.Load())
+		if prev != statusDeleted {
+			rs.status.Store(uint32(statusDeleted))
+		}
+		fence = last
+	})
+	if prev == statusDeleted {
+		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
+	}
+	db.store.oracle.WaitVisible(fence)
+	if err := rx.deleteData(rs); err != nil {
+		rs.status.Store(uint32(prev))
+		return fmt.Errorf("delete run %s: %w", id, err)
+	}
+	rs.mu.Lock()
+	info := rs.info
+	rs.mu.Unlock()
+	db.runsMu.Lock()
+	delete(db.runs, id)
+	db.index.remove(&info, info.Status)
+	db.runsMu.Unlock()
+	return nil
+}
+
+// deleteData writes, in one commit, a tombstone over every live key of the
+// fenced run and over its record.
+func (rx *Runs) deleteData(rs *runState) error {
+	db := rx.db
+	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}}
+	tx.snapshot = db.store.oracle.Begin()
+	tx.kv = KV{tx: tx}
+	defer tx.Discard()
+	var live [][]byte
+	tx.scan(rs.scope, func(k, _ []byte, _ uint64) bool {
+		live = append(live, bytes.Clone(k))
+		return true
+	})
+	for _, k := range live {
+		if err := tx.put(k, []byte{flagTombstone}); err != nil {
+			return err
+		}
+	}
+	if err := tx.put(db.runRecordKey(rs.id), []byte{flagTombstone}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// admitAll is the commit guard of a commit no run state can refuse.
+type admitAll struct{}
+
+func (admitAll) Admit(uint64) error { return nil }
