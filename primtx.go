@@ -31,9 +31,13 @@ func (p *primTx) Put(k, v []byte) error {
 	if err := p.tx.usable(true); err != nil {
 		return err
 	}
-	val := make([]byte, 1+len(v)) // header: live, no expiry
-	copy(val[1:], v)
-	return p.tx.put(p.key(k), val)
+	// Key and value share one allocation; the value gets the one-byte
+	// header of a live value without expiry.
+	n := len(p.prefix) + len(k)
+	buf := make([]byte, n+1+len(v))
+	copy(buf[copy(buf, p.prefix):], k)
+	copy(buf[n+1:], v)
+	return p.tx.put(buf[:n:n], buf[n:])
 }
 
 func (p *primTx) Delete(k []byte) error {

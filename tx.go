@@ -31,6 +31,7 @@ type Tx struct {
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
 	writes   []pending
+	wbuf     [8]pending // writes' first backing array: no growth for small transactions
 	index    map[string]int // key -> writes index, once writes is long
 	size     int
 
@@ -45,7 +46,7 @@ type pending struct {
 	val []byte // header + user value
 }
 
-const indexAfter = 8
+const indexAfter = 32
 
 // Begin starts a transaction. A read-only one (writable false) returns
 // ErrReadOnly from every write.
@@ -59,6 +60,7 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 		return nil, fmt.Errorf("run %s: %w", r.st.id, ErrRunEnded)
 	}
 	tx := &Tx{db: r.db, rs: r.st, writable: writable}
+	tx.writes = tx.wbuf[:0]
 	tx.snapshot = r.db.store.oracle.Begin()
 	tx.kv = KV{tx: tx}
 	return tx, nil
@@ -144,10 +146,12 @@ func (tx *Tx) Commit() error {
 	// Copy every write into the arena before taking a version, so nothing
 	// can fail between the version and the publish.
 	// Locating each node now keeps the list search out of the window in
-	// which later commits wait for this one to be linked.
+	// which later commits wait for this one to be linked; in key order, each
+	// search starts where the previous one ended.
+	slices.SortFunc(tx.writes, func(a, b pending) int { return bytes.Compare(a.key, b.key) })
 	offs := make([]uint64, len(tx.writes))
 	ws := make([]occ.Write, len(tx.writes))
-	var spBuf [4]skiplist.Splice
+	var spBuf [16]skiplist.Splice
 	sps := spBuf[:0]
 	if len(tx.writes) > len(spBuf) {
 		sps = make([]skiplist.Splice, 0, len(tx.writes))
@@ -161,7 +165,11 @@ func (tx *Tx) Commit() error {
 		k := s.list.PreparedKey(off)
 		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
 		sps = sps[:i+1]
-		s.list.Locate(off, &sps[i])
+		var hint *skiplist.Splice
+		if i > 0 {
+			hint = &sps[i-1]
+		}
+		s.list.LocateAfter(off, &sps[i], hint)
 	}
 	var g occ.Guard = tx.rs
 	if tx.guard != nil {

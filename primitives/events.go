@@ -232,7 +232,8 @@ func VerifyEvents(t Txn) (ChainReport, error) {
 		return true
 	})
 	if rep.OK && next != n {
-		bad(next, fmt.Sprintf("head says %d events, found %d", n, next))
+		// The first event the head and the log disagree on.
+		bad(min(n, next), fmt.Sprintf("head says %d events, found %d", n, next))
 	}
 	if rep.OK && !bytes.Equal(prev[:], last[:]) {
 		bad(max(n, 1)-1, "head hash does not match the last event")

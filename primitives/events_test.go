@@ -1,6 +1,7 @@
 package primitives
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -81,8 +82,38 @@ func TestEventHashCoversEveryField(t *testing.T) {
 	} {
 		require.NotEqual(t, base, h, "hash ignores %s", name)
 	}
+	// Without the type's length these two would hash the same bytes: the
+	// second type absorbs the first payload's length prefix.
+	require.NotEqual(t,
+		EventHash(0, "a", make([]byte, 8), testEpoch, prev),
+		EventHash(0, "a\x00\x00\x00\x00\x00\x00\x00\x08", nil, testEpoch, prev))
 	// Only the instant counts, not the location it is expressed in.
 	require.Equal(t, base, EventHash(4, "ab", []byte("c"), testEpoch.In(time.FixedZone("x", 3600)), prev))
+}
+
+// Stored chains are checked against this layout, so it must not drift: a
+// change would make every existing log fail Verify.
+func TestEventHashLayout(t *testing.T) {
+	prev := [32]byte{9: 9}
+	at := time.Unix(1700000000, 123456789)
+	var b []byte
+	b = binary.BigEndian.AppendUint64(b, 42)
+	b = binary.BigEndian.AppendUint64(b, 3)
+	b = append(b, "llm"...)
+	b = binary.BigEndian.AppendUint64(b, 2)
+	b = append(b, "hi"...)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
+	b = append(b, prev[:]...)
+	require.Equal(t, sha256.Sum256(b), EventHash(42, "llm", []byte("hi"), at, prev))
+
+	// The zero time hashes as 0 nanoseconds.
+	b = binary.BigEndian.AppendUint64(nil, 0)
+	b = binary.BigEndian.AppendUint64(b, 1)
+	b = append(b, 't')
+	b = binary.BigEndian.AppendUint64(b, 0)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	b = append(b, make([]byte, 32)...)
+	require.Equal(t, sha256.Sum256(b), EventHash(0, "t", nil, time.Time{}, [32]byte{}))
 }
 
 // Callers may reuse their buffers and may scribble on what they get back;
@@ -309,8 +340,8 @@ func TestVerifyEventsNamesFirstBad(t *testing.T) {
 }
 
 // A head that counts fewer events than the log holds: the first event the
-// head does not account for is the first bad one. Verify names the seq
-// after the last stored event instead, which does not exist.
+// head does not account for (seq = the head's count) is the first bad one.
+// A seq past the end of the log would name no event at all.
 func TestVerifyEventsHeadBehindLog(t *testing.T) {
 	t.Run("head count lowered", func(t *testing.T) {
 		m := newMemTxn()

@@ -42,7 +42,7 @@ func DecodeCell(name string, v []byte) (Cell, error) {
 	if d.err != nil || c.Version == 0 {
 		return Cell{}, fmt.Errorf("cell %q: malformed: %w", name, ErrCorruption)
 	}
-	c.Value = clone(d.b)
+	c.Value = cloneNonEmpty(d.b)
 	return c, nil
 }
 
@@ -126,7 +126,7 @@ func writeCell(t Txn, name string, cur *Cell, value []byte) (Cell, error) {
 			return Cell{}, fmt.Errorf("cell %q: %q -> %q: %w", name, from, to, ErrInvalidTransition)
 		}
 	}
-	c := Cell{Name: name, Value: clone(value), Version: 1, UpdatedAt: fromUnixNano(t.Now().UnixNano())}
+	c := Cell{Name: name, Value: cloneNonEmpty(value), Version: 1, UpdatedAt: fromUnixNano(t.Now().UnixNano())}
 	if cur != nil {
 		c.Version = cur.Version + 1
 	}

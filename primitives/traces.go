@@ -183,7 +183,14 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 // encodeSpan: parent | kind | start | end | status | name | input | output
 // | attrs (count, then name, value sorted by name) | tags (count, tags).
 func encodeSpan(s *Span) []byte {
-	b := make([]byte, 0, 64+len(s.Name)+len(s.Input)+len(s.Output))
+	size := 64 + len(s.Name) + len(s.Input) + len(s.Output)
+	for k, v := range s.Attrs {
+		size += len(k) + len(v) + 4
+	}
+	for _, tag := range s.Tags {
+		size += len(tag) + 2
+	}
+	b := make([]byte, 0, size)
 	b = binary.AppendUvarint(b, uint64(s.Parent))
 	b = append(b, byte(s.Kind))
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.Start)))

@@ -134,7 +134,8 @@ func (s *List) PreparedKey(off uint64) []byte { return s.key(off, s.node(off)) }
 // pointers. It is a large value; keep it on the stack.
 type Splice struct {
 	prev, next [MaxHeight]uint64
-	height     int // levels located; 0 means none
+	height     int // the node's levels located; 0 means none
+	levels     int // levels of prev filled (the list's height at Locate)
 }
 
 // Locate records in sp where the prepared node at off goes at every level
@@ -144,7 +145,14 @@ type Splice struct {
 // version the node will get (versions are assigned in order and linked
 // after assignment), so LinkAt finds the true place by walking on from
 // the located predecessor when a pointer swing fails.
-func (s *List) Locate(off uint64, sp *Splice) {
+func (s *List) Locate(off uint64, sp *Splice) { s.LocateAfter(off, sp, nil) }
+
+// LocateAfter is Locate for a node whose key sorts after the one hint was
+// located for (hint may be nil): each level's walk starts at the further
+// of the level above's result and hint's predecessor, so locating a
+// commit's writes in key order costs a short walk each instead of a
+// descent from the head.
+func (s *List) LocateAfter(off uint64, sp *Splice, hint *Splice) {
 	n := s.node(off)
 	key := s.key(off, n)
 	if s.index != nil {
@@ -153,18 +161,27 @@ func (s *List) Locate(off uint64, sp *Splice) {
 	h := int(n.height)
 	listHeight := int(s.height.Load())
 	if listHeight < h {
-		sp.height = 0 // LinkAt raises the height and searches itself
+		sp.height, sp.levels = 0, 0 // LinkAt raises the height and searches itself
 		return
 	}
 	before := s.head
 	for i := listHeight - 1; i >= 0; i-- {
-		p, nx := s.findSplice(key, ^uint64(0), before, i)
-		if i < h {
-			sp.prev[i], sp.next[i] = p, nx
+		if hint != nil && i < hint.levels {
+			if hp := hint.prev[i]; hp != s.head && (before == s.head || s.after(hp, before)) {
+				before = hp
+			}
 		}
+		p, nx := s.findSplice(key, ^uint64(0), before, i)
+		sp.prev[i], sp.next[i] = p, nx
 		before = p
 	}
-	sp.height = h
+	sp.height, sp.levels = h, listHeight
+}
+
+// after reports whether the linked node a sorts after the linked node b.
+func (s *List) after(a, b uint64) bool {
+	nb := s.node(b)
+	return s.compare(a, s.key(b, nb), nb.version) > 0
 }
 
 // Link gives the prepared node at off its version and links it in. It

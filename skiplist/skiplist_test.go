@@ -1136,3 +1136,86 @@ func TestLocateBeforeVersion(t *testing.T) {
 		}
 	})
 }
+
+// TestLocateAfterBatches locates the writes of a batch in key order, each
+// from the previous one's splice, as a commit does, while other workers do
+// the same concurrently: every entry must link exactly once and in order.
+func TestLocateAfterBatches(t *testing.T) {
+	indexModes(t, func(t *testing.T, withIndex bool) {
+		const (
+			workers = 6
+			batches = 300
+			perB    = 9
+		)
+		l := newList(t, withIndex)
+		var next atomic.Uint64
+		var mu sync.Mutex
+		var model []entry
+		var wg sync.WaitGroup
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(g), 11))
+				for b := 0; b < batches; b++ {
+					seen := map[string]bool{}
+					var ks [][]byte
+					for len(ks) < perB {
+						k := []byte(fmt.Sprintf("k%03d", r.IntN(200)))
+						if !seen[string(k)] {
+							seen[string(k)] = true
+							ks = append(ks, k)
+						}
+					}
+					slices.SortFunc(ks, bytes.Compare)
+					offs := make([]uint64, len(ks))
+					sps := make([]Splice, len(ks))
+					for i, k := range ks {
+						off, err := l.Prepare(k, k, nil)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						offs[i] = off
+						var hint *Splice
+						if i > 0 {
+							hint = &sps[i-1]
+						}
+						l.LocateAfter(off, &sps[i], hint)
+					}
+					v := next.Add(1)
+					for i, off := range offs {
+						if !l.LinkAt(off, v, &sps[i]) {
+							t.Errorf("%s@%d not linked", ks[i], v)
+							return
+						}
+					}
+					mu.Lock()
+					for _, k := range ks {
+						model = append(model, entry{key: k, version: v, value: k})
+					}
+					mu.Unlock()
+				}
+			}(g)
+		}
+		wg.Wait()
+		require.False(t, t.Failed())
+		slices.SortFunc(model, cmpEntry)
+		got := collect(l)
+		require.Equal(t, len(model), len(got))
+		for i := range model {
+			require.Equal(t, 0, cmpEntry(model[i], got[i]), "entry %d", i)
+		}
+		for level := 1; level < MaxHeight; level++ {
+			var prev entry
+			for off := l.node(l.head).tower[level].Load(); off != 0; off = l.node(off).tower[level].Load() {
+				n := l.node(off)
+				e := entry{key: l.key(off, n), version: n.version}
+				if prev.key != nil {
+					require.Negative(t, cmpEntry(prev, e), "level %d out of order", level)
+				}
+				prev = e
+			}
+		}
+	})
+}
