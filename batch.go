@@ -15,16 +15,6 @@ import (
 // reinserts the same bytes at the same version.
 const recBatch = wal.TypeUser
 
-// batchSize returns the encoded size of a batch holding the given writes.
-func batchSize(n int, size func(i int) (k, v int)) int {
-	total := 8 + binary.MaxVarintLen64
-	for i := 0; i < n; i++ {
-		k, v := size(i)
-		total += 2*binary.MaxVarintLen64 + k + v
-	}
-	return total
-}
-
 // appendBatchEntry appends one write; the value is the concatenation of
 // its parts.
 func appendBatchEntry(dst, key []byte, val ...[]byte) []byte {

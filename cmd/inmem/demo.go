@@ -114,6 +114,31 @@ func runDemo(args []string, out io.Writer) error {
 	_, errTTL := kv.Get("session/lock")
 	p("6. a key written with a 1ns TTL reads as: %v", errTTL)
 
+	if err := agentSteps(run, p); err != nil {
+		return err
+	}
+	child, err := db.BeginRun(inmem.Name("look up account"), inmem.Parent(run.ID()))
+	if err != nil {
+		return err
+	}
+	if err := child.End(inmem.Completed, ""); err != nil {
+		return err
+	}
+	kids, err := db.Runs().Children(run.ID())
+	if err != nil {
+		return err
+	}
+	lin, err := db.Runs().Lineage(child.ID())
+	if err != nil {
+		return err
+	}
+	inNS, err := db.Runs().List(inmem.RunQuery{Namespace: ns})
+	if err != nil {
+		return err
+	}
+	p("9. run index: %d runs in %s; %q has %d child (%q, status %s), whose lineage is [%q]",
+		len(inNS), ns, "triage ticket 4821", len(kids), kids[0].Name, kids[0].Status, lin[0].Name)
+
 	if err := run.End(inmem.Completed, ""); err != nil {
 		return err
 	}
@@ -122,10 +147,10 @@ func runDemo(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p("7. run ended: status %s after %d steps; a later write returns: %v", info.Status, info.Steps, errEnded)
+	p("10. run ended: status %s after %d steps; a later write returns: %v", info.Status, info.Steps, errEnded)
 
 	st = db.Stats()
-	p("8. stats: %d commits, %d conflicts, %d entries, %.1f KiB of arena in use",
+	p("11. stats: %d commits, %d conflicts, %d entries, %.1f KiB of arena in use",
 		st.Commits, st.Conflicts, st.Entries, float64(st.MemUsed)/1024)
 	if *dir == "" {
 		return nil
@@ -151,7 +176,82 @@ func runDemo(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p("9. reopened %s: run %s is %s with %d steps, tool_calls = %s, recovered from the write-ahead log",
-		*dir, id, info.Status, info.Steps, b)
+	n, err := back.Events().Len()
+	if err != nil {
+		return err
+	}
+	rep, err := back.Events().Verify()
+	if err != nil {
+		return err
+	}
+	p("12. reopened %s: run %s is %s with %d steps, tool_calls = %s, %d events (chain ok: %v), recovered from the write-ahead log",
+		*dir, id, info.Status, info.Steps, b, n, rep.OK)
+	return nil
+}
+
+// agentSteps records three agent steps, each one transaction across the
+// event log, a state cell with a declared machine, and traces.
+func agentSteps(run *inmem.Run, p func(string, ...any)) error {
+	phases := inmem.Machine{Initial: "plan", Allow: map[string][]string{
+		"plan": {"act"}, "act": {"observe", "done"}, "observe": {"act", "done"},
+	}}
+	if err := run.State().Define("phase", phases); err != nil {
+		return err
+	}
+	root, err := run.Traces().Record(inmem.Span{Kind: inmem.Decision, Name: "resolve ticket", Status: inmem.StatusOK})
+	if err != nil {
+		return err
+	}
+	steps := []struct{ phase, tool, result string }{
+		{"act", "lookup_account", `{"locked": true}`},
+		{"observe", "", `{"cause": "too many attempts"}`},
+		{"done", "unlock_account", `{"ok": true}`},
+	}
+	for i, st := range steps {
+		err := run.Update(func(tx *inmem.Tx) error {
+			if _, err := tx.Events().Append("step."+st.phase, []byte(st.result)); err != nil {
+				return err
+			}
+			if _, err := tx.State().Set("phase", []byte(st.phase)); err != nil {
+				return err
+			}
+			kind, name := inmem.LLMCall, "reason"
+			attrs := map[string]string{"gen_ai.request.model": "example-model", "gen_ai.usage.input_tokens": strconv.Itoa(400 + 50*i)}
+			if st.tool != "" {
+				kind, name = inmem.ToolCall, st.tool
+				attrs = map[string]string{"gen_ai.tool.name": st.tool}
+			}
+			_, err := tx.Traces().Record(inmem.Span{Parent: root, Kind: kind, Name: name, Output: []byte(st.result), Status: inmem.StatusOK, Attrs: attrs})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, errBack := run.State().Set("phase", []byte("plan"))
+	n, err := run.Events().Len()
+	if err != nil {
+		return err
+	}
+	rep, err := run.Events().Verify()
+	if err != nil {
+		return err
+	}
+	phase, err := run.State().Get("phase")
+	if err != nil {
+		return err
+	}
+	tree, err := run.Traces().Tree(root)
+	if err != nil {
+		return err
+	}
+	p("7. three agent steps, each one transaction (event + state machine + span): %d events, hash chain ok: %v; phase = %s (version %d)",
+		n, rep.OK, phase.Value, phase.Version)
+	p("   the machine refuses done -> plan: %v", errBack)
+	p("8. trace tree:")
+	p("     %s %q", tree.Span.Kind, tree.Span.Name)
+	for _, c := range tree.Children {
+		p("     └─ %s %q %s", c.Span.Kind, c.Span.Name, c.Span.Output)
+	}
 	return nil
 }

@@ -17,14 +17,18 @@ func TestDemoInMemory(t *testing.T) {
 	require.Contains(t, s, "tenant globex sees: inmem: not found")
 	require.Contains(t, s, "status completed")
 	require.Contains(t, s, "run ended")
+	require.Contains(t, s, "3 events, hash chain ok: true; phase = done (version 4)")
+	require.Contains(t, s, `refuses done -> plan: cell "phase": "done" -> "plan": inmem: invalid transition`)
+	require.Contains(t, s, `└─ tool_call "unlock_account" {"ok": true}`)
+	require.Contains(t, s, `has 1 child ("look up account", status completed)`)
 }
 
 func TestDemoOnDisk(t *testing.T) {
 	var out, errOut bytes.Buffer
 	dir := t.TempDir()
 	require.Equal(t, 0, dispatch([]string{"demo", "-dir", dir}, &out, &errOut), errOut.String())
-	require.Contains(t, out.String(), "9. reopened")
-	require.Contains(t, out.String(), "is completed with 1005 steps, tool_calls = 1000")
+	require.Contains(t, out.String(), "12. reopened")
+	require.Contains(t, out.String(), "is completed with 1010 steps, tool_calls = 1000, 3 events (chain ok: true)")
 }
 
 func TestUsage(t *testing.T) {
