@@ -23,7 +23,10 @@ type Events struct{ h prim }
 func (r *Run) Events() *Events { return &Events{prim{run: r, tag: keys.TagEvent}} }
 
 // Events returns the event log of the transaction's run.
-func (tx *Tx) Events() *Events { return &Events{prim{tx: tx, tag: keys.TagEvent}} }
+func (tx *Tx) Events() *Events {
+	tx.events.h = prim{tx: tx, tag: keys.TagEvent}
+	return &tx.events
+}
 
 // Append adds an event with the next sequence number. Appends in aborted
 // transactions leave no gap.

@@ -10,19 +10,32 @@ import (
 // transaction's run or scope: it prefixes keys with scope | tag and wraps
 // values in the value header.
 type primTx struct {
-	tx     *Tx
-	prefix []byte // scope | tag
+	tx  *Tx
+	tag byte
 }
 
+// prim returns the transaction's adapter for one primitive; adapters live
+// in the Tx, so handing one out allocates nothing.
 func (tx *Tx) prim(tag byte) *primTx {
-	p := make([]byte, 0, len(tx.rs.scope)+1)
-	p = append(append(p, tx.rs.scope...), tag)
-	return &primTx{tx: tx, prefix: p}
+	p := &tx.prims[tag%byte(len(tx.prims))]
+	p.tx, p.tag = tx, tag
+	return p
+}
+
+func (p *primTx) prefixLen() int { return len(p.tx.rs.scope) + 1 }
+
+// keyIn copies scope | tag | k into the start of buf, which must be large
+// enough, and returns the key's length.
+func (p *primTx) keyIn(buf, k []byte) int {
+	n := copy(buf, p.tx.rs.scope)
+	buf[n] = p.tag
+	return n + 1 + copy(buf[n+1:], k)
 }
 
 func (p *primTx) key(k []byte) []byte {
-	out := make([]byte, 0, len(p.prefix)+len(k))
-	return append(append(out, p.prefix...), k...)
+	out := make([]byte, p.prefixLen()+len(k))
+	p.keyIn(out, k)
+	return out
 }
 
 func (p *primTx) Get(k []byte) ([]byte, bool) { return p.tx.get(p.key(k)) }
@@ -33,11 +46,21 @@ func (p *primTx) Put(k, v []byte) error {
 	}
 	// Key and value share one allocation; the value gets the one-byte
 	// header of a live value without expiry.
-	n := len(p.prefix) + len(k)
+	n := p.prefixLen() + len(k)
 	buf := make([]byte, n+1+len(v))
-	copy(buf[copy(buf, p.prefix):], k)
+	p.keyIn(buf, k)
 	copy(buf[n+1:], v)
 	return p.tx.put(buf[:n:n], buf[n:])
+}
+
+func (p *primTx) PutIndex(k []byte) error {
+	if err := p.tx.usable(true); err != nil {
+		return err
+	}
+	n := p.prefixLen() + len(k)
+	buf := make([]byte, n+1) // a live, empty value
+	p.keyIn(buf, k)
+	return p.tx.putEntry(buf[:n:n], buf[n:], true)
 }
 
 func (p *primTx) Delete(k []byte) error {
@@ -53,7 +76,7 @@ func (p *primTx) Scan(prefix, start []byte, fn func(k, v []byte) bool) {
 	if len(start) > 0 {
 		from = append(append(make([]byte, 0, len(full)+len(start)), full...), start...)
 	}
-	base := len(p.prefix)
+	base := p.prefixLen()
 	p.tx.scanFrom(full, from, func(k, v []byte, _ uint64) bool { return fn(k[base:], v) })
 }
 

@@ -21,7 +21,10 @@ type State struct{ h prim }
 func (r *Run) State() *State { return &State{prim{run: r, tag: keys.TagState}} }
 
 // State returns the state cells of the transaction's run.
-func (tx *Tx) State() *State { return &State{prim{tx: tx, tag: keys.TagState}} }
+func (tx *Tx) State() *State {
+	tx.state.h = prim{tx: tx, tag: keys.TagState}
+	return &tx.state
+}
 
 func (st *State) cell(write bool, fn func(t primitives.Txn) (Cell, error)) (Cell, error) {
 	var c Cell

@@ -52,7 +52,10 @@ type Traces struct{ h prim }
 func (r *Run) Traces() *Traces { return &Traces{prim{run: r, tag: keys.TagTrace}} }
 
 // Traces returns the traces of the transaction's run.
-func (tx *Tx) Traces() *Traces { return &Traces{prim{tx: tx, tag: keys.TagTrace}} }
+func (tx *Tx) Traces() *Traces {
+	tx.traces.h = prim{tx: tx, tag: keys.TagTrace}
+	return &tx.traces
+}
 
 // Record stores a span and returns its ID. Kind and Name are required; a
 // zero Start is the record time; a Parent must be a span of the same run

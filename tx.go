@@ -39,11 +39,19 @@ type Tx struct {
 
 	// guard replaces rs as the commit guard when set (Runs.Delete).
 	guard occ.Guard
+
+	prims  [8]primTx // adapters by primitive tag
+	events Events
+	state  State
+	traces Traces
 }
 
 type pending struct {
 	key []byte // encoded
 	val []byte // header + user value
+	// scanOnly marks a secondary-index entry: found by scans, never by a
+	// point read, so it stays out of the skiplist's point index.
+	scanOnly bool
 }
 
 const indexAfter = 32
@@ -165,6 +173,7 @@ func (tx *Tx) Commit() error {
 		k := s.list.PreparedKey(off)
 		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
 		sps = sps[:i+1]
+		sps[i].Unindexed = w.scanOnly
 		var hint *skiplist.Splice
 		if i > 0 {
 			hint = &sps[i-1]
@@ -230,7 +239,9 @@ func (tx *Tx) find(key []byte) (int, bool) {
 }
 
 // put buffers a write; key and val are owned by tx from here on.
-func (tx *Tx) put(key, val []byte) error {
+func (tx *Tx) put(key, val []byte) error { return tx.putEntry(key, val, false) }
+
+func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 	if i, ok := tx.find(key); ok {
 		delta := len(val) - len(tx.writes[i].val)
 		if tx.size+delta > MaxTxSize {
@@ -238,13 +249,14 @@ func (tx *Tx) put(key, val []byte) error {
 		}
 		tx.size += delta
 		tx.writes[i].val = val
+		tx.writes[i].scanOnly = scanOnly
 		return nil
 	}
 	if tx.size+len(key)+len(val) > MaxTxSize {
 		return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
 	}
 	tx.size += len(key) + len(val)
-	tx.writes = append(tx.writes, pending{key: key, val: val})
+	tx.writes = append(tx.writes, pending{key: key, val: val, scanOnly: scanOnly})
 	if tx.index != nil {
 		tx.index[string(key)] = len(tx.writes) - 1
 	} else if len(tx.writes) > indexAfter {

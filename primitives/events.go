@@ -86,7 +86,7 @@ func AppendEvent(t Txn, typ string, payload []byte) (Event, error) {
 	if err := t.Put(key(evEntry, be64(n)), encodeEvent(&e)); err != nil {
 		return Event{}, err
 	}
-	if err := t.Put(key(evType, lenPrefixed(typ), be64(n)), []byte{}); err != nil {
+	if err := t.PutIndex(key(evType, lenPrefixed(typ), be64(n))); err != nil {
 		return Event{}, err
 	}
 	head := binary.BigEndian.AppendUint64(make([]byte, 0, 40), n+1)

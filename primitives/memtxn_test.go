@@ -22,6 +22,8 @@ type memTxn struct {
 	readOnly bool
 	writes   int // accepted Put and Delete calls
 	scanned  int // keys handed to Scan callbacks
+
+	indexOnly map[string]bool // keys written by PutIndex
 }
 
 // testEpoch is a fixed, non-zero clock start with nanoseconds set, so a
@@ -29,10 +31,15 @@ type memTxn struct {
 var testEpoch = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
 
 func newMemTxn() *memTxn {
-	return &memTxn{data: map[string][]byte{}, now: testEpoch}
+	return &memTxn{data: map[string][]byte{}, now: testEpoch, indexOnly: map[string]bool{}}
 }
 
+// Get does not find index entries, as the engine's does not: a primitive
+// that point-reads one fails its tests.
 func (m *memTxn) Get(k []byte) ([]byte, bool) {
+	if m.indexOnly[string(k)] {
+		return nil, false
+	}
 	v, ok := m.data[string(k)]
 	return v, ok
 }
@@ -43,11 +50,21 @@ func (m *memTxn) Put(k, v []byte) error {
 	}
 	m.writes++
 	s := string(k)
+	delete(m.indexOnly, s)
 	if _, ok := m.data[s]; !ok {
 		i, _ := slices.BinarySearch(m.keys, s)
 		m.keys = slices.Insert(m.keys, i, s)
 	}
 	m.data[s] = v
+	return nil
+}
+
+// PutIndex stores an index entry; like the engine, Get does not find it.
+func (m *memTxn) PutIndex(k []byte) error {
+	if err := m.Put(k, []byte{}); err != nil {
+		return err
+	}
+	m.indexOnly[string(k)] = true
 	return nil
 }
 

@@ -3,8 +3,8 @@ package primitives
 import (
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -169,11 +169,13 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 		key(spanParent, be64(uint64(s.Parent)), st, idb),
 		key(spanTime, st, idb),
 	}
-	for _, tag := range slices.Compact(slices.Sorted(slices.Values(s.Tags))) {
-		idx = append(idx, key(spanTag, lenPrefixed(tag), st, idb))
+	if len(s.Tags) > 0 {
+		for _, tag := range slices.Compact(slices.Sorted(slices.Values(s.Tags))) {
+			idx = append(idx, key(spanTag, lenPrefixed(tag), st, idb))
+		}
 	}
 	for _, k := range idx {
-		if err := t.Put(k, []byte{}); err != nil {
+		if err := t.PutIndex(k); err != nil {
 			return 0, err
 		}
 	}
@@ -200,7 +202,12 @@ func encodeSpan(s *Span) []byte {
 	b = appendBytes(b, s.Input)
 	b = appendBytes(b, s.Output)
 	b = binary.AppendUvarint(b, uint64(len(s.Attrs)))
-	for _, k := range slices.Sorted(maps.Keys(s.Attrs)) {
+	names := make([]string, 0, len(s.Attrs))
+	for k := range s.Attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
 		b = appendString(b, k)
 		b = appendString(b, s.Attrs[k])
 	}

@@ -17,6 +17,11 @@ type Txn interface {
 	Get(key []byte) ([]byte, bool)
 	// Put buffers a write. The transaction owns key and value afterwards.
 	Put(key, value []byte) error
+	// PutIndex buffers a secondary-index entry: an empty value that Scan
+	// finds but Get never does (the engine skips its point index for it).
+	// Use it only for keys that are never read with Get. The transaction
+	// owns key afterwards.
+	PutIndex(key []byte) error
 	// Delete buffers a delete. The transaction owns key afterwards.
 	Delete(key []byte) error
 	// Scan calls fn for each live key with prefix that sorts at or after

@@ -35,10 +35,11 @@ func New(a *arena.Arena, withIndex bool) (*List, error) {
 
 // Len returns the number of entries.
 func (s *List) Len() int64 {
+	n := s.count.Load()
 	if s.index != nil {
-		return s.index.entries()
+		n += s.index.entries()
 	}
-	return s.count.Load()
+	return n
 }
 
 // Arena returns the arena the list allocates from.
@@ -136,6 +137,13 @@ type Splice struct {
 	prev, next [MaxHeight]uint64
 	height     int // the node's levels located; 0 means none
 	levels     int // levels of prev filled (the list's height at Locate)
+
+	// Unindexed, set before Locate, keeps the entry out of the point index:
+	// for keys that are only ever iterated (secondary index entries), which
+	// saves a hash-table probe on the write. Get does not find such an
+	// entry, so every version of such a key must be unindexed, or deleted
+	// with an indexed tombstone.
+	Unindexed bool
 }
 
 // Locate records in sp where the prepared node at off goes at every level
@@ -155,7 +163,7 @@ func (s *List) Locate(off uint64, sp *Splice) { s.LocateAfter(off, sp, nil) }
 func (s *List) LocateAfter(off uint64, sp *Splice, hint *Splice) {
 	n := s.node(off)
 	key := s.key(off, n)
-	if s.index != nil {
+	if s.index != nil && !sp.Unindexed {
 		s.index.prepare(key)
 	}
 	h := int(n.height)
@@ -239,7 +247,7 @@ func (s *List) LinkAt(off uint64, version uint64, sp *Splice) bool {
 	// The entry count lives in the index shard when there is one: that
 	// cache line is already this writer's, while a list-wide counter would
 	// bounce between cores on every insert.
-	if s.index != nil {
+	if s.index != nil && (sp == nil || !sp.Unindexed) {
 		s.index.publish(s, key, version, off, true)
 	} else {
 		s.count.Add(1)

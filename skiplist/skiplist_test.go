@@ -1219,3 +1219,34 @@ func TestLocateAfterBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestUnindexedEntries: an entry linked with Splice.Unindexed is found by
+// iteration and counted, but never enters the point index, so Get does not
+// find it; an indexed tombstone written over it is found.
+func TestUnindexedEntries(t *testing.T) {
+	l := newList(t, true)
+	off, err := l.Prepare([]byte("idx/1"), nil, nil)
+	require.NoError(t, err)
+	sp := Splice{Unindexed: true}
+	l.Locate(off, &sp)
+	require.True(t, l.LinkAt(off, 1, &sp))
+	_, _, err = l.Insert([]byte("idx/0"), 2, []byte("v"))
+	require.NoError(t, err)
+
+	require.EqualValues(t, 2, l.Len())
+	got := collect(l)
+	require.Len(t, got, 2)
+	require.Equal(t, "idx/1", string(got[1].key))
+	_, _, ok := l.Get([]byte("idx/1"), 10)
+	require.False(t, ok, "an unindexed entry is not a point-read target")
+	_, ver, ok := l.Get([]byte("idx/0"), 10)
+	require.True(t, ok)
+	require.EqualValues(t, 2, ver)
+
+	_, _, err = l.Insert([]byte("idx/1"), 3, []byte("tomb"))
+	require.NoError(t, err)
+	v, ver, ok := l.Get([]byte("idx/1"), 10)
+	require.True(t, ok)
+	require.EqualValues(t, 3, ver)
+	require.Equal(t, "tomb", string(v))
+}
