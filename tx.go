@@ -31,7 +31,7 @@ type Tx struct {
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
 	writes   []pending
-	wbuf     [8]pending     // writes' first backing array: no growth for small transactions
+	wbuf     [16]pending    // writes' first backing array: no growth for small transactions
 	index    map[string]int // key -> writes index, once writes is long
 	size     int
 
