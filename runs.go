@@ -30,6 +30,7 @@ func (db *DB) Runs() *Runs { return &Runs{db: db} }
 // DB.runsMu. Lists of IDs are unordered; results are sorted by ID, which
 // is creation order (UUIDv7).
 type runIndex struct {
+	order    []RunID // every run, sorted by ID: creation time, for time ranges
 	byParent map[RunID][]RunID
 	byTag    map[string][]RunID
 	byNS     map[Namespace][]RunID
@@ -46,6 +47,9 @@ func newRunIndex() *runIndex {
 }
 
 func (ix *runIndex) add(info *RunInfo) {
+	if i, found := slices.BinarySearchFunc(ix.order, info.ID, RunID.Compare); !found {
+		ix.order = slices.Insert(ix.order, i, info.ID)
+	}
 	if !info.Parent.IsZero() {
 		ix.byParent[info.Parent] = append(ix.byParent[info.Parent], info.ID)
 	}
@@ -68,6 +72,9 @@ func dropID(m map[RunID][]RunID, k, id RunID) {
 }
 
 func (ix *runIndex) remove(info *RunInfo, status RunStatus) {
+	if i, found := slices.BinarySearchFunc(ix.order, info.ID, RunID.Compare); found {
+		ix.order = slices.Delete(ix.order, i, i+1)
+	}
 	dropID(ix.byParent, info.Parent, info.ID)
 	dropID(ix.byParent, info.ForkOf, info.ID)
 	for _, t := range info.Tags {
@@ -111,7 +118,8 @@ func (rx *Runs) Get(id RunID) (RunInfo, error) {
 
 // List returns the runs matching q in creation order, at most q.Limit.
 // Candidates come from the most selective index the query names (parent,
-// tag, status, namespace); the other fields filter them.
+// tag, status, namespace, else the creation-ordered list from Since on);
+// the other fields filter them.
 func (rx *Runs) List(q RunQuery) ([]RunInfo, error) {
 	db := rx.db
 	if db.closed.Load() {
@@ -137,9 +145,15 @@ func (rx *Runs) List(q RunQuery) ([]RunInfo, error) {
 	case q.Namespace != (Namespace{}):
 		cand = slices.Clone(ix.byNS[q.Namespace])
 	default:
-		for id := range db.runs {
-			cand = append(cand, id)
+		// An ID's time (UUIDv7, milliseconds) is never before its run's
+		// CreatedAt truncated to the millisecond, so runs created at or
+		// after Since all sort at or after the first ID of that millisecond.
+		lo := 0
+		if !q.Since.IsZero() {
+			ms := time.UnixMilli(q.Since.UnixMilli())
+			lo, _ = slices.BinarySearchFunc(ix.order, ms, func(id RunID, t time.Time) int { return id.Time().Compare(t) })
 		}
+		cand = slices.Clone(ix.order[lo:])
 	}
 	states := make([]*runState, 0, len(cand))
 	for _, id := range cand {

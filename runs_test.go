@@ -243,3 +243,34 @@ func TestRunsIndexSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []inmem.RunID{p.ID()}, ids(got))
 }
+
+// TestRunsListSinceWithClockGoingBack: IDs stay in creation order when the
+// clock steps back, so CreatedAt and ID order disagree; a Since query must
+// still return exactly the runs created at or after Since.
+func TestRunsListSinceWithClockGoingBack(t *testing.T) {
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	offsets := []time.Duration{0, 10 * time.Second, 3 * time.Second, 20 * time.Second, 1500 * time.Microsecond, 15 * time.Second}
+	i := 0
+	db, err := inmem.OpenInMemory(inmem.WithClock(func() time.Time { return base.Add(offsets[min(i, len(offsets)-1)]) }))
+	require.NoError(t, err)
+	defer db.Close()
+	var created []time.Time
+	var all []inmem.RunID
+	for i = 0; i < len(offsets); i++ {
+		r, err := db.BeginRun()
+		require.NoError(t, err)
+		all = append(all, r.ID())
+		created = append(created, base.Add(offsets[i]))
+	}
+	for _, since := range []time.Duration{0, time.Millisecond, 3 * time.Second, 12 * time.Second, 30 * time.Second} {
+		want := []inmem.RunID{}
+		for j, c := range created {
+			if !c.Before(base.Add(since)) {
+				want = append(want, all[j])
+			}
+		}
+		got, err := db.Runs().List(inmem.RunQuery{Since: base.Add(since)})
+		require.NoError(t, err)
+		require.Equal(t, want, ids(got), "since +%v", since)
+	}
+}
