@@ -12,14 +12,18 @@ type command struct {
 }
 
 var commands = []command{
-	{"demo", "walk through runs, transactions and KV on a fresh database", runDemo},
+	{"demo", "walk through runs, transactions and the primitives on a fresh database", runDemo},
+	{"runs", "DIR: list the runs with status, steps and parent", runRuns},
+	{"show", "DIR RUN: a run's events, state, KV and span tree", runShow},
+	{"verify", "DIR: check every checksum and every run's event hash chain", runVerify},
+	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", runCheckpoint},
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: inmem <command> [flags]")
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }
 

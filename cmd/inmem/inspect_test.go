@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/inmem-db/inmem"
+	"github.com/stretchr/testify/require"
+)
+
+// binary builds the command once per test binary run.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "inmem-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "inmem")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = err
+			binPath = string(out)
+		}
+	})
+	require.NoError(t, binErr, binPath)
+	return binPath
+}
+
+// run executes the built command and returns its output and exit code.
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return string(out), code
+}
+
+func demoDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, code := run(t, "demo", "-dir", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "12. reopened")
+	return dir
+}
+
+func TestInspectCommands(t *testing.T) {
+	dir := demoDir(t)
+
+	out, code := run(t, "runs", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "triage ticket 4821")
+	require.Contains(t, out, "look up account")
+	require.Contains(t, out, "completed")
+
+	out, code = run(t, "runs", dir, "--json")
+	require.Equal(t, 0, code, out)
+	var runs []inmem.RunInfo
+	require.NoError(t, json.Unmarshal([]byte(out), &runs))
+	require.Len(t, runs, 2)
+	require.Equal(t, runs[0].ID, runs[1].Parent)
+	require.Equal(t, 1010, runs[0].Steps)
+
+	out, code = run(t, "show", dir, runs[0].ID.String())
+	require.Equal(t, 0, code, out)
+	for _, want := range []string{"events (3):", "step.observe", `phase                = "done"  (version 4)`, "tool_calls", `└─ [4] tool_call "unlock_account"`} {
+		require.Contains(t, out, want)
+	}
+	out, code = run(t, "show", dir, runs[0].ID.String(), "--json")
+	require.Equal(t, 0, code, out)
+	var shown struct {
+		Events []inmem.Event
+		Spans  []inmem.Span
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.Len(t, shown.Events, 3)
+	require.Len(t, shown.Spans, 4)
+
+	out, code = run(t, "verify", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "3 events, hash chain ok")
+
+	out, code = run(t, "checkpoint", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "checkpoint written")
+	out, code = run(t, "verify", dir, "--json")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"ok": true`)
+
+	// Usage errors exit 2.
+	_, code = run(t, "show", dir)
+	require.Equal(t, 2, code)
+	_, code = run(t, "show", dir, "not-a-run-id")
+	require.Equal(t, 2, code)
+	out, code = run(t, "show", dir, inmem.RunID{1}.String())
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "run not found")
+}
+
+// TestVerifyFailsOnFlippedByte: one flipped byte in the middle of the WAL
+// makes verify exit non-zero naming the file and the offset.
+func TestVerifyFailsOnFlippedByte(t *testing.T) {
+	dir := demoDir(t)
+	segs, err := filepath.Glob(filepath.Join(dir, "wal", "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	seg := segs[0]
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x10
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+	out, code := run(t, "verify", dir)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, filepath.Base(seg))
+	require.Contains(t, out, "offset")
+	require.Contains(t, out, "corruption")
+}
+
+// TestInspectLockedDirectory: a directory another process holds gives a
+// clear message, not a hang.
+func TestInspectLockedDirectory(t *testing.T) {
+	dir := demoDir(t)
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	defer db.Close()
+	out, code := run(t, "runs", dir)
+	require.Equal(t, 1, code, out)
+	require.True(t, strings.Contains(out, "open in another process"), out)
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" && binErr == nil {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
