@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// binary builds the command once per test binary run.
-func binary(t *testing.T) string {
+// builtBinary builds the command once per test binary run.
+func builtBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "inmem-bin")
@@ -36,7 +36,7 @@ func binary(t *testing.T) string {
 // run executes the built command and returns its output and exit code.
 func run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(builtBinary(t), args...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -152,4 +152,54 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
+}
+
+func TestExport(t *testing.T) {
+	dir := demoDir(t)
+	out, code := run(t, "runs", dir, "--json")
+	require.Equal(t, 0, code, out)
+	var runs []inmem.RunInfo
+	require.NoError(t, json.Unmarshal([]byte(out), &runs))
+	id := runs[0].ID
+
+	out, code = run(t, "export", dir, id.String())
+	require.Equal(t, 0, code, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	kinds := map[string]int{}
+	for _, l := range lines {
+		var rec struct {
+			Kind string          `json:"kind"`
+			Data json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
+		kinds[rec.Kind]++
+	}
+	require.Equal(t, map[string]int{"run": 1, "event": 3, "cell": 1, "kv": 4, "span": 4}, kinds)
+	require.Contains(t, out, `"type":"step.observe"`)
+
+	out, code = run(t, "export", dir, id.String(), "--format", "otlp-json")
+	require.Equal(t, 0, code, out)
+	var req otlpExport
+	require.NoError(t, json.Unmarshal([]byte(out), &req))
+	require.Len(t, req.ResourceSpans, 1)
+	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
+	require.Len(t, spans, 4)
+	for _, s := range spans {
+		require.Equal(t, strings.ReplaceAll(id.String(), "-", ""), s.TraceID)
+		require.Len(t, s.SpanID, 16)
+	}
+	require.Empty(t, spans[0].ParentSpanID)
+	require.Equal(t, spans[0].SpanID, spans[2].ParentSpanID)
+	require.Equal(t, 3, spans[1].Kind, "a tool call is a CLIENT span")
+	require.Equal(t, 1, spans[1].Status.Code)
+	found := false
+	for _, a := range spans[2].Attributes {
+		if a.Key == "gen_ai.request.model" && a.Value.StringValue == "example-model" {
+			found = true
+		}
+	}
+	require.True(t, found, "GenAI attributes carried over")
+
+	_, code = run(t, "export", dir, id.String(), "--format", "csv")
+	require.Equal(t, 2, code)
 }

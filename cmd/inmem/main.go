@@ -16,6 +16,7 @@ var commands = []command{
 	{"runs", "DIR: list the runs with status, steps and parent", runRuns},
 	{"show", "DIR RUN: a run's events, state, KV and span tree", runShow},
 	{"verify", "DIR: check every checksum and every run's event hash chain", runVerify},
+	{"export", "DIR RUN [--format jsonl|otlp-json]: a run as JSON lines, or its spans as OTLP JSON", runExport},
 	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", runCheckpoint},
 }
 
