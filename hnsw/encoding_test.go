@@ -1,0 +1,148 @@
+package hnsw
+
+import (
+	"errors"
+	"hash/crc32"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMarshalRoundTrip(t *testing.T) {
+	const n, dim = testSmallN, 16
+	data := clustered(61, n, dim, 10)
+	for _, m := range []Metric{Cosine, Euclidean, Dot} {
+		t.Run(m.String(), func(t *testing.T) {
+			x := build(t, Config{Dim: dim, Metric: m, Seed: 9, M: 8}, data[:n-100])
+			for i := 0; i < n-100; i += 4 {
+				require.NoError(t, x.Delete(uint32(i), 7))
+			}
+			enc, err := x.MarshalBinary()
+			require.NoError(t, err)
+
+			var y Index
+			require.NoError(t, y.UnmarshalBinary(enc))
+			checkGraph(t, &y)
+			require.Equal(t, x.Config(), y.Config())
+			require.Equal(t, x.Len(), y.Len())
+			require.Equal(t, x.Deleted(), y.Deleted())
+
+			again, err := y.MarshalBinary()
+			require.NoError(t, err)
+			require.Equal(t, enc, again, "re-encoding is byte-identical")
+
+			// Same graph, same answers, at latest and at an old snapshot.
+			for _, q := range queries(62, data, 20) {
+				for _, opts := range []SearchOptions{{}, {Snapshot: 1}, {Filter: func(id uint32) bool { return id%2 == 1 }}} {
+					a, err := x.Search(q, 10, opts)
+					require.NoError(t, err)
+					b, err := y.Search(q, 10, opts)
+					require.NoError(t, err)
+					require.Equal(t, a, b)
+				}
+			}
+
+			// The decoded index keeps accepting writes.
+			insertParallel(t, &y, data, n-100, n, 8)
+			require.Equal(t, x.Len()+100, y.Len())
+			require.True(t, y.Contains(n-1))
+			if m != Dot { // under Dot a vector need not be its own best match
+				got, err := y.Search(data[n-1], 1, SearchOptions{})
+				require.NoError(t, err)
+				require.Equal(t, uint32(n-1), got[0].ID)
+			}
+		})
+	}
+}
+
+func TestMarshalEmpty(t *testing.T) {
+	x, err := New(Config{Dim: 4, Metric: Dot})
+	require.NoError(t, err)
+	enc, err := x.MarshalBinary()
+	require.NoError(t, err)
+	var y Index
+	require.NoError(t, y.UnmarshalBinary(enc))
+	require.Equal(t, 0, y.Len())
+	got, err := y.Search([]float32{1, 2, 3, 4}, 3, SearchOptions{})
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.NoError(t, y.Insert(3, []float32{1, 2, 3, 4}, 1))
+	got, err = y.Search([]float32{1, 2, 3, 4}, 3, SearchOptions{})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+}
+
+func TestUnmarshalCorrupt(t *testing.T) {
+	data := clustered(63, 300, 8, 3)
+	x := build(t, Config{Dim: 8, Metric: Euclidean, M: 4}, data)
+	enc, err := x.MarshalBinary()
+	require.NoError(t, err)
+
+	var y Index
+	for _, bad := range [][]byte{nil, {}, []byte("HNSW"), enc[:len(enc)-1], enc[:headerSize+4], append(append([]byte(nil), enc...), 0)} {
+		require.ErrorIs(t, y.UnmarshalBinary(bad), ErrCorrupt)
+	}
+	// Every single-bit flip is caught (by the checksum or a check behind it).
+	for i := 0; i < len(enc); i += 97 {
+		b := append([]byte(nil), enc...)
+		b[i] ^= 0x10
+		require.ErrorIs(t, y.UnmarshalBinary(b), ErrCorrupt, "flip at %d", i)
+	}
+	require.Equal(t, 0, y.Len(), "failed decodes leave the index unchanged")
+}
+
+// FuzzUnmarshal feeds the decoder garbage. Inputs are re-checksummed so the
+// fuzzer reaches the structural checks behind the CRC; the decoder must
+// return an error or a usable index, never panic or over-allocate.
+func FuzzUnmarshal(f *testing.F) {
+	data := clustered(64, 40, 4, 2)
+	for _, m := range []Metric{Cosine, Euclidean} {
+		x, err := New(Config{Dim: 4, Metric: m, M: 2})
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i, v := range data {
+			if err := x.Insert(uint32(i), v, uint64(i)); err != nil {
+				f.Fatal(err)
+			}
+		}
+		_ = x.Delete(3, 50)
+		enc, err := x.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc[:len(enc)-4])
+	}
+	f.Add([]byte("HNSW"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		enc := appendCRC(body)
+		var y Index
+		if err := y.UnmarshalBinary(enc); err != nil {
+			return
+		}
+		// Whatever decoded must be searchable and re-encodable.
+		q := make([]float32, y.Config().Dim)
+		q[0] = 1
+		if _, err := y.Search(q, 3, SearchOptions{Snapshot: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := y.MarshalBinary(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := y.Vacuum(1 << 40); err != nil {
+			t.Fatal(err)
+		}
+		if err := y.Insert(1<<10, q, 1<<41); err != nil && !errors.Is(err, ErrExists) {
+			t.Fatal(err)
+		}
+	})
+}
+
+func appendCRC(body []byte) []byte {
+	return append(append([]byte(nil), body...), crcBytes(body)...)
+}
+
+func crcBytes(b []byte) []byte {
+	c := crc32.Checksum(b, castagnoli)
+	return []byte{byte(c), byte(c >> 8), byte(c >> 16), byte(c >> 24)}
+}

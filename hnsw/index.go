@@ -1,0 +1,255 @@
+package hnsw
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+)
+
+// Config describes an index. Zero M, EfConstruction and EfSearch take their
+// defaults; Dim and Metric are required.
+type Config struct {
+	// Dim is the length of every vector.
+	Dim int
+	// Metric is how similarity is measured.
+	Metric Metric
+	// M is the number of links a node keeps on each upper level; level 0
+	// keeps up to 2*M. Default 16.
+	M int
+	// EfConstruction is the beam width used while linking a new node.
+	// Default 200.
+	EfConstruction int
+	// EfSearch is the default beam width of Search. Default 64.
+	EfSearch int
+	// Seed seeds the level generator, making builds with the same insert
+	// order reproducible.
+	Seed uint64
+}
+
+const (
+	defaultM              = 16
+	defaultEfConstruction = 200
+	defaultEfSearch       = 64
+
+	// MaxID bounds node ids. Storage is indexed by id, so an id is a
+	// memory commitment: Insert(MaxID) would allocate MaxID slots.
+	MaxID = 1<<31 - 1
+
+	// maxLevel caps generated levels; with M >= 2 a level above this has
+	// probability below 2^-32.
+	maxLevel = 32
+
+	// nStripes is the number of link-list locks. Node id selects the
+	// stripe, so two nodes share a lock only when their ids collide
+	// modulo nStripes, and a goroutine never holds two at once.
+	nStripes = 4096
+)
+
+// node states, stored atomically per slot.
+const (
+	stateEmpty   uint32 = iota // never inserted
+	stateWriting               // Insert owns the slot and is filling it
+	stateReady                 // vector, level and versions are published
+)
+
+// Index is an HNSW graph over float32 vectors addressed by caller-owned
+// uint32 ids. See the package documentation for the concurrency contract.
+type Index struct {
+	dim     int
+	metric  Metric
+	m, m0   int // link capacity on upper levels and on level 0
+	efCons  int
+	efSrch  int
+	seed    uint64
+	levelML float64 // 1/ln(M)
+
+	// mu guards the slice headers below against growth: every operation
+	// holds it for reading while it touches storage, and only growing the
+	// arrays takes it for writing. Contents of the arrays are guarded per
+	// node (stripes, atomics, or write-once-before-publish).
+	mu       sync.RWMutex
+	capacity int
+	vecs     []float32    // capacity*dim; write-once before stateReady
+	sqn      []float32    // |v|² per node; write-once before stateReady
+	links0   []uint32     // capacity*(1+m0): [count, slot0..slot(m0-1)] per node, under stripe
+	upper    [][][]uint32 // upper[id][l-1]: links on level l, under stripe
+	levels   []uint8      // write-once before stateReady
+	insVer   []uint64     // write-once before stateReady
+	delVer   []uint64     // atomic; 0 = live
+	state    []uint32     // atomic; stateEmpty/Writing/Ready
+
+	stripes [nStripes]sync.Mutex
+
+	// entry is the graph's entry point packed as level<<32 | id, with
+	// bit 63 set once the index is non-empty. Read atomically by every
+	// search; changed only by an insert holding topMu.
+	entry atomic.Uint64
+	topMu sync.Mutex
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	live    atomic.Int64 // inserted and not deleted
+	deleted atomic.Int64 // tombstones
+
+	pool sync.Pool // *scratch
+}
+
+const entrySet = 1 << 63
+
+func packEntry(id uint32, level int) uint64 { return entrySet | uint64(level)<<32 | uint64(id) }
+
+func unpackEntry(e uint64) (id uint32, level int, ok bool) {
+	return uint32(e), int(e>>32) & 0x7fffffff, e&entrySet != 0
+}
+
+// New returns an empty index.
+func New(cfg Config) (*Index, error) {
+	if cfg.Dim <= 0 {
+		return nil, fmt.Errorf("%w: Dim must be positive, got %d", ErrInvalidArgument, cfg.Dim)
+	}
+	if !cfg.Metric.valid() {
+		return nil, fmt.Errorf("%w: unknown metric %v", ErrInvalidArgument, cfg.Metric)
+	}
+	if cfg.M == 0 {
+		cfg.M = defaultM
+	}
+	if cfg.EfConstruction == 0 {
+		cfg.EfConstruction = defaultEfConstruction
+	}
+	if cfg.EfSearch == 0 {
+		cfg.EfSearch = defaultEfSearch
+	}
+	if cfg.M < 2 || cfg.M > 1024 {
+		return nil, fmt.Errorf("%w: M must be in [2, 1024], got %d", ErrInvalidArgument, cfg.M)
+	}
+	if cfg.EfConstruction < 1 || cfg.EfSearch < 1 {
+		return nil, fmt.Errorf("%w: ef values must be positive", ErrInvalidArgument)
+	}
+	x := &Index{
+		dim:     cfg.Dim,
+		metric:  cfg.Metric,
+		m:       cfg.M,
+		m0:      2 * cfg.M,
+		efCons:  cfg.EfConstruction,
+		efSrch:  cfg.EfSearch,
+		seed:    cfg.Seed,
+		levelML: 1 / math.Log(float64(cfg.M)),
+		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+	}
+	return x, nil
+}
+
+// getScratch takes working memory from the pool; return it with
+// x.pool.Put.
+func (x *Index) getScratch() *scratch {
+	if s, ok := x.pool.Get().(*scratch); ok {
+		return s
+	}
+	return &scratch{}
+}
+
+// Config returns the configuration with defaults filled in.
+func (x *Index) Config() Config {
+	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efCons, EfSearch: x.efSrch, Seed: x.seed}
+}
+
+// Len returns the number of live (inserted, not deleted) nodes.
+func (x *Index) Len() int { return int(x.live.Load()) }
+
+// Deleted returns the number of tombstoned nodes still held for snapshots.
+func (x *Index) Deleted() int { return int(x.deleted.Load()) }
+
+// Contains reports whether id is inserted and not deleted.
+func (x *Index) Contains(id uint32) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return int(id) < x.capacity && x.visible(id, 0)
+}
+
+// randomLevel draws a level with P(level >= l) = M^-l, the exponentially
+// decaying distribution that gives HNSW its skip-list-like layering.
+func (x *Index) randomLevel() int {
+	x.rngMu.Lock()
+	u := 1 - x.rng.Float64() // (0, 1], so the log is finite
+	x.rngMu.Unlock()
+	l := int(-math.Log(u) * x.levelML)
+	return min(l, maxLevel)
+}
+
+// reserve makes room for id, growing every array if needed. It must be
+// called without holding mu.
+func (x *Index) reserve(id uint32) {
+	x.mu.RLock()
+	ok := int(id) < x.capacity
+	x.mu.RUnlock()
+	if ok {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if int(id) < x.capacity {
+		return
+	}
+	x.growLocked(max(int(id)+1, 2*x.capacity, 64))
+}
+
+// growLocked reallocates storage for n nodes. Holding mu for writing means
+// no other goroutine is inside the index, so plain copies are safe.
+func (x *Index) growLocked(n int) {
+	vecs := make([]float32, n*x.dim)
+	copy(vecs, x.vecs)
+	x.vecs = vecs
+	x.sqn = append(make([]float32, 0, n), x.sqn...)[:n]
+	links := make([]uint32, n*(1+x.m0))
+	copy(links, x.links0)
+	x.links0 = links
+	x.upper = append(make([][][]uint32, 0, n), x.upper...)[:n]
+	x.levels = append(make([]uint8, 0, n), x.levels...)[:n]
+	x.insVer = append(make([]uint64, 0, n), x.insVer...)[:n]
+	x.delVer = append(make([]uint64, 0, n), x.delVer...)[:n]
+	x.state = append(make([]uint32, 0, n), x.state...)[:n]
+	x.capacity = n
+}
+
+// visible reports whether node id is seen by a search at snapshot snap
+// (0 = latest). Caller holds mu for reading and id < capacity.
+func (x *Index) visible(id uint32, snap uint64) bool {
+	if atomic.LoadUint32(&x.state[id]) != stateReady {
+		return false
+	}
+	del := atomic.LoadUint64(&x.delVer[id])
+	if snap == 0 {
+		return del == 0
+	}
+	return x.insVer[id] <= snap && (del == 0 || del > snap)
+}
+
+// neighbors copies the links of id on level into buf. Copying under the
+// node's stripe lock lets writers rewrite the list in place while readers
+// iterate their private copy.
+func (x *Index) neighbors(id uint32, level int, buf []uint32) []uint32 {
+	mu := &x.stripes[id%nStripes]
+	mu.Lock()
+	if level == 0 {
+		base := int(id) * (1 + x.m0)
+		n := int(x.links0[base])
+		buf = append(buf[:0], x.links0[base+1:base+1+n]...)
+	} else if up := x.upper[id]; level-1 < len(up) {
+		buf = append(buf[:0], up[level-1]...)
+	} else {
+		buf = buf[:0]
+	}
+	mu.Unlock()
+	return buf
+}
+
+// maxLinks is the link capacity on level.
+func (x *Index) maxLinks(level int) int {
+	if level == 0 {
+		return x.m0
+	}
+	return x.m
+}
