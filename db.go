@@ -25,6 +25,9 @@ type DB struct {
 	shared map[Namespace]*runState
 	index  *runIndex // over runs
 
+	vecMu sync.Mutex
+	vecs  map[vecIndexKey]*vecIndex // built vector indexes
+
 	system *runState // scope of run records
 
 	// Durable databases only.
@@ -87,6 +90,7 @@ func open(opts []Option) (*DB, error) {
 		runs:   make(map[RunID]*runState),
 		shared: make(map[Namespace]*runState),
 		index:  newRunIndex(),
+		vecs:   map[vecIndexKey]*vecIndex{},
 	}
 	db.system = newRunState(db, RunID{}, Namespace{}, true)
 	return db, nil

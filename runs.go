@@ -282,6 +282,7 @@ func (rx *Runs) Delete(id RunID) error {
 	delete(db.runs, id)
 	db.index.remove(&info, info.Status)
 	db.runsMu.Unlock()
+	db.dropVectors(rs.scope)
 	return nil
 }
 

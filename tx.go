@@ -40,11 +40,17 @@ type Tx struct {
 	// guard replaces rs as the commit guard when set (Runs.Delete).
 	guard occ.Guard
 
-	prims  [8]primTx // adapters by primitive tag
-	events Events
-	state  State
-	traces Traces
+	prims   [8]primTx // adapters by primitive tag
+	events  Events
+	state   State
+	traces  Traces
+	vectors Vectors
+
+	post []vecApply // index updates to run with the commit version
 }
+
+// onCommit queues a vector index update for after a successful commit.
+func (tx *Tx) onCommit(a vecApply) { tx.post = append(tx.post, a) }
 
 type pending struct {
 	key []byte // encoded
@@ -209,6 +215,11 @@ func (tx *Tx) Commit() error {
 	}
 	err = s.publish(v, wg)
 	tx.rs.touch(tx.db.opts.clock().UnixNano())
+	if err == nil {
+		for _, a := range tx.post {
+			tx.db.applyVector(a, v)
+		}
+	}
 	return err
 }
 

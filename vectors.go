@@ -1,0 +1,481 @@
+package inmem
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/inmem-db/inmem/hnsw"
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// Metric is how a vector collection measures similarity. Scores are
+// higher-is-better for every metric.
+type Metric = hnsw.Metric
+
+// Metrics.
+const (
+	// Cosine: score is the cosine similarity in [-1, 1]; vectors are
+	// normalised once when stored.
+	Cosine = hnsw.Cosine
+	// Euclidean: score is the negative Euclidean distance (0 is a match).
+	Euclidean = hnsw.Euclidean
+	// Dot: score is the inner product.
+	Dot = hnsw.Dot
+)
+
+// VectorConfig describes a collection: Dim and Metric are required; M,
+// EfConstruction and EfSearch default to 16, 200 and 64.
+type VectorConfig struct {
+	Dim            int
+	Metric         Metric
+	M              int
+	EfConstruction int
+	EfSearch       int
+}
+
+// VectorRecord is a stored vector with its metadata.
+type VectorRecord struct {
+	Key     string
+	Vector  []float32
+	Meta    map[string]any
+	Version uint64 // commit version that wrote it; 0 for the reading transaction's own write
+}
+
+// Match is one search result.
+type Match struct {
+	Key   string
+	Score float32
+	Meta  map[string]any
+}
+
+// SearchOption tunes Vectors.Search.
+type SearchOption func(*searchConfig)
+
+type searchConfig struct {
+	filter *Filter
+	ef     int
+}
+
+// Where keeps only vectors whose metadata f matches. Filtered search keeps
+// its recall: the graph walk goes through non-matching vectors without
+// returning them, widening until it has k matches.
+func Where(f Filter) SearchOption { return func(c *searchConfig) { c.filter = &f } }
+
+// Ef sets the search beam width (default: the collection's EfSearch).
+func Ef(n int) SearchOption { return func(c *searchConfig) { c.ef = n } }
+
+// Vectors holds the vector collections of a run, shared scope or
+// transaction. Vectors and metadata are stored (and logged) like every
+// other write; each collection's HNSW graph lives in memory and is built
+// from the stored vectors when first used after Open.
+type Vectors struct{ h prim }
+
+// Vectors returns the run's vector collections.
+func (r *Run) Vectors() *Vectors { return &Vectors{prim{run: r, tag: keys.TagVector}} }
+
+// Vectors returns the vector collections of the transaction's run.
+func (tx *Tx) Vectors() *Vectors {
+	tx.vectors.h = prim{tx: tx, tag: keys.TagVector}
+	return &tx.vectors
+}
+
+const (
+	vecConfig = 'c' // + len-prefixed collection -> JSON VectorConfig
+	vecRecord = 'r' // + len-prefixed collection + key -> dim float32s (LE) | JSON meta
+)
+
+func lenPrefixed(s string) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, len(s)+2), uint64(len(s)))
+	return append(b, s...)
+}
+
+func vecConfigKey(coll string) []byte { return append([]byte{vecConfig}, lenPrefixed(coll)...) }
+
+func vecRecordPrefix(coll string) []byte { return append([]byte{vecRecord}, lenPrefixed(coll)...) }
+
+func checkCollection(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty collection name: %w", ErrInvalidArgument)
+	}
+	if len(name) > primitives.MaxName {
+		return fmt.Errorf("collection name of %d bytes (max %d): %w", len(name), primitives.MaxName, ErrTooLarge)
+	}
+	return nil
+}
+
+func readVecConfig(t primitives.Txn, coll string) (VectorConfig, error) {
+	var cfg VectorConfig
+	v, ok := t.Get(vecConfigKey(coll))
+	if !ok {
+		return cfg, fmt.Errorf("collection %q: %w", coll, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &cfg); err != nil {
+		return cfg, fmt.Errorf("collection %q: config: %v: %w", coll, err, ErrCorruption)
+	}
+	return cfg, nil
+}
+
+// CreateCollection creates a collection; ErrExists if it exists.
+func (vs *Vectors) CreateCollection(name string, cfg VectorConfig) error {
+	if err := checkCollection(name); err != nil {
+		return err
+	}
+	if _, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch}); err != nil {
+		return fmt.Errorf("collection %q: %v: %w", name, err, ErrInvalidArgument)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return vs.h.do(true, func(t primitives.Txn) error {
+		if _, ok := t.Get(vecConfigKey(name)); ok {
+			return fmt.Errorf("collection %q: %w", name, ErrExists)
+		}
+		return t.Put(vecConfigKey(name), b)
+	})
+}
+
+// checkVector validates v for cfg before anything is stored.
+func checkVector(cfg VectorConfig, v []float32) error {
+	if len(v) != cfg.Dim {
+		return fmt.Errorf("vector of dimension %d, collection has %d: %w", len(v), cfg.Dim, ErrInvalidArgument)
+	}
+	var sq float64
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("vector component %d is %v: %w", i, x, ErrInvalidArgument)
+		}
+		sq += float64(x) * float64(x)
+	}
+	if cfg.Metric == Cosine && sq == 0 {
+		return fmt.Errorf("zero vector under cosine: %w", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func encodeVecRecord(v []float32, meta []byte) []byte {
+	b := make([]byte, 4*len(v), 4*len(v)+len(meta))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return append(b, meta...)
+}
+
+func decodeVecRecord(dim int, b []byte) ([]float32, map[string]any, error) {
+	if len(b) < 4*dim {
+		return nil, nil, fmt.Errorf("vector record of %d bytes: %w", len(b), ErrCorruption)
+	}
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	var meta map[string]any
+	if rest := b[4*dim:]; len(rest) > 0 {
+		if err := json.Unmarshal(rest, &meta); err != nil {
+			return nil, nil, fmt.Errorf("vector metadata: %v: %w", err, ErrCorruption)
+		}
+	}
+	return v, meta, nil
+}
+
+// Upsert stores vec and meta under key, replacing what was there. Meta
+// values are kept as JSON (numbers come back as float64).
+func (vs *Vectors) Upsert(coll, key string, vec []float32, meta map[string]any) error {
+	if err := checkCollection(coll); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	var mb []byte
+	if len(meta) > 0 {
+		var err error
+		if mb, err = json.Marshal(meta); err != nil {
+			return fmt.Errorf("vector metadata: %v: %w", err, ErrInvalidArgument)
+		}
+	}
+	vec = append([]float32(nil), vec...)
+	return vs.h.do(true, func(t primitives.Txn) error {
+		cfg, err := readVecConfig(t, coll)
+		if err != nil {
+			return err
+		}
+		if err := checkVector(cfg, vec); err != nil {
+			return err
+		}
+		rec := encodeVecRecord(vec, mb)
+		if err := checkValue(rec); err != nil {
+			return err
+		}
+		pt := t.(*primTx)
+		if err := t.Put(append(vecRecordPrefix(coll), key...), rec); err != nil {
+			return err
+		}
+		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: coll, key: key, vec: vec, meta: mb, cfg: cfg})
+		return nil
+	})
+}
+
+// Get returns the stored vector and metadata of key, or ErrNotFound.
+func (vs *Vectors) Get(coll, key string) (VectorRecord, error) {
+	var rec VectorRecord
+	err := vs.h.do(false, func(t primitives.Txn) error {
+		cfg, err := readVecConfig(t, coll)
+		if err != nil {
+			return err
+		}
+		b, ok := t.Get(append(vecRecordPrefix(coll), key...))
+		if !ok {
+			return fmt.Errorf("vector %q in %q: %w", key, coll, ErrNotFound)
+		}
+		v, meta, err := decodeVecRecord(cfg.Dim, b)
+		rec = VectorRecord{Key: key, Vector: v, Meta: meta}
+		return err
+	})
+	return rec, err
+}
+
+// Delete removes key from the collection. An absent key is not an error.
+func (vs *Vectors) Delete(coll, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return vs.h.do(true, func(t primitives.Txn) error {
+		cfg, err := readVecConfig(t, coll)
+		if err != nil {
+			return err
+		}
+		k := append(vecRecordPrefix(coll), key...)
+		if _, ok := t.Get(k); !ok {
+			return nil
+		}
+		pt := t.(*primTx)
+		if err := t.Delete(k); err != nil {
+			return err
+		}
+		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: coll, key: key, del: true, cfg: cfg})
+		return nil
+	})
+}
+
+// Search returns the k stored vectors most similar to query that the
+// options allow, best first, as of the reading transaction's snapshot.
+func (vs *Vectors) Search(coll string, query []float32, k int, opts ...SearchOption) ([]Match, error) {
+	if k <= 0 {
+		return nil, fmt.Errorf("search with k = %d: %w", k, ErrInvalidArgument)
+	}
+	var sc searchConfig
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("search: nil option: %w", ErrInvalidArgument)
+		}
+		o(&sc)
+	}
+	if sc.filter != nil {
+		if err := sc.filter.check(); err != nil {
+			return nil, err
+		}
+	}
+	if sc.ef < 0 {
+		return nil, fmt.Errorf("search with ef = %d: %w", sc.ef, ErrInvalidArgument)
+	}
+	var out []Match
+	err := vs.h.do(false, func(t primitives.Txn) error {
+		cfg, err := readVecConfig(t, coll)
+		if err != nil {
+			return err
+		}
+		if err := checkVector(cfg, query); err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		pt := t.(*primTx)
+		vi, err := pt.tx.db.vectorIndex(pt.tx.rs, coll, cfg)
+		if err != nil {
+			return err
+		}
+		out, err = vi.search(query, k, sc, pt.tx.snapshot)
+		return err
+	})
+	return out, err
+}
+
+// vecApply is a committed vector write, applied to the in-memory index
+// after the commit with the commit's version.
+type vecApply struct {
+	scope, coll string
+	key         string
+	vec         []float32
+	meta        []byte
+	del         bool
+	cfg         VectorConfig
+}
+
+// vecIndex is one collection's graph and the maps between its node ids and
+// keys.
+type vecIndex struct {
+	mu    sync.RWMutex // Lock: apply; RLock: search (its filter reads byID)
+	idx   *hnsw.Index
+	byKey map[string]vecEntry
+	byID  []vecNode
+}
+
+type vecEntry struct {
+	id      uint32
+	version uint64
+	deleted bool
+}
+
+type vecNode struct {
+	key  string
+	meta map[string]any
+}
+
+type vecIndexKey struct{ scope, coll string }
+
+// vectorIndex returns the collection's index, building it on first use
+// from the vectors stored at the current snapshot. Commits after that
+// snapshot reach it through apply; an apply older than what the index
+// holds for its key is ignored.
+func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecIndex, error) {
+	k := vecIndexKey{string(rs.scope), coll}
+	db.vecMu.Lock()
+	vi, ok := db.vecs[k]
+	if ok {
+		db.vecMu.Unlock()
+		vi.mu.RLock() // wait for a build in progress
+		vi.mu.RUnlock()
+		return vi, nil
+	}
+	idx, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch})
+	if err != nil {
+		db.vecMu.Unlock()
+		return nil, fmt.Errorf("collection %q: %v: %w", coll, err, ErrCorruption)
+	}
+	vi = &vecIndex{idx: idx, byKey: map[string]vecEntry{}}
+	vi.mu.Lock()
+	db.vecs[k] = vi
+	db.vecMu.Unlock()
+	defer vi.mu.Unlock()
+	s := db.store
+	prefix := append(append([]byte(nil), rs.scope...), keys.TagVector)
+	prefix = append(prefix, vecRecordPrefix(coll)...)
+	var berr error
+	s.scan(prefix, s.oracle.Visible(), db.opts.clock, func(key, val []byte, ver uint64) bool {
+		v, meta, err := decodeVecRecord(cfg.Dim, val)
+		if err != nil {
+			berr = err
+			return false
+		}
+		berr = vi.insertLocked(string(key[len(prefix):]), v, meta, ver)
+		return berr == nil
+	})
+	if berr != nil {
+		db.vecMu.Lock()
+		delete(db.vecs, k)
+		db.vecMu.Unlock()
+		return nil, fmt.Errorf("collection %q: %w", coll, berr)
+	}
+	return vi, nil
+}
+
+func (vi *vecIndex) insertLocked(key string, vec []float32, meta map[string]any, version uint64) error {
+	if e, ok := vi.byKey[key]; ok {
+		if e.version >= version {
+			return nil // already holds this write or a newer one
+		}
+		if !e.deleted {
+			if err := vi.idx.Delete(e.id, version); err != nil {
+				return err
+			}
+		}
+	}
+	id := uint32(len(vi.byID))
+	if err := vi.idx.Insert(id, vec, version); err != nil {
+		return err
+	}
+	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
+	vi.byKey[key] = vecEntry{id: id, version: version}
+	return nil
+}
+
+func (vi *vecIndex) deleteLocked(key string, version uint64) error {
+	e, ok := vi.byKey[key]
+	if ok && e.version >= version {
+		return nil
+	}
+	if ok && !e.deleted {
+		if err := vi.idx.Delete(e.id, version); err != nil {
+			return err
+		}
+	}
+	vi.byKey[key] = vecEntry{id: e.id, version: version, deleted: true}
+	return nil
+}
+
+// applyVector brings a built index up to a commit. Collections not built
+// yet need nothing: the build reads the stored vectors.
+func (db *DB) applyVector(a vecApply, version uint64) {
+	db.vecMu.Lock()
+	vi, ok := db.vecs[vecIndexKey{a.scope, a.coll}]
+	db.vecMu.Unlock()
+	if !ok {
+		return
+	}
+	vi.mu.Lock()
+	defer vi.mu.Unlock()
+	var err error
+	if a.del {
+		err = vi.deleteLocked(a.key, version)
+	} else {
+		var meta map[string]any
+		if len(a.meta) > 0 {
+			_ = json.Unmarshal(a.meta, &meta) // marshalled by Upsert: cannot fail
+		}
+		err = vi.insertLocked(a.key, a.vec, meta, version)
+	}
+	if err != nil {
+		// The stored data is committed; only the in-memory graph missed
+		// it. Rebuild it on next use.
+		db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
+		db.vecMu.Lock()
+		delete(db.vecs, vecIndexKey{a.scope, a.coll})
+		db.vecMu.Unlock()
+	}
+}
+
+func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64) ([]Match, error) {
+	vi.mu.RLock()
+	defer vi.mu.RUnlock()
+	opts := hnsw.SearchOptions{Ef: sc.ef, Snapshot: snapshot}
+	if f := sc.filter; f != nil {
+		opts.Filter = func(id uint32) bool { return f.match(vi.byID[id].meta) }
+	}
+	if snapshot == 0 {
+		opts.Snapshot = ^uint64(0) >> 1 // version 0 means "latest" to the graph; nothing is at 0 here
+	}
+	res, err := vi.idx.Search(q, k, opts)
+	if err != nil {
+		return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
+	}
+	out := make([]Match, len(res))
+	for i, r := range res {
+		n := vi.byID[r.ID]
+		out[i] = Match{Key: n.key, Score: r.Score, Meta: n.meta}
+	}
+	return out, nil
+}
+
+// dropVectors forgets the in-memory indexes of a scope (a deleted run).
+func (db *DB) dropVectors(scope []byte) {
+	db.vecMu.Lock()
+	for k := range db.vecs {
+		if k.scope == string(scope) {
+			delete(db.vecs, k)
+		}
+	}
+	db.vecMu.Unlock()
+}
