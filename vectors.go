@@ -317,7 +317,9 @@ type vecApply struct {
 // vecIndex is one collection's graph and the maps between its node ids and
 // keys.
 type vecIndex struct {
-	mu    sync.RWMutex // Lock: apply; RLock: search (its filter reads byID)
+	mu    sync.RWMutex // Lock: build and apply; RLock: search (its filter reads byID)
+	built chan struct{} // closed once the first build finished
+	err   error         // the build's failure, set before built is closed
 	idx   *hnsw.Index
 	byKey map[string]vecEntry
 	byID  []vecNode
@@ -346,8 +348,10 @@ func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecInde
 	vi, ok := db.vecs[k]
 	if ok {
 		db.vecMu.Unlock()
-		vi.mu.RLock() // wait for a build in progress
-		vi.mu.RUnlock()
+		<-vi.built // a build in progress
+		if vi.err != nil {
+			return nil, vi.err
+		}
 		return vi, nil
 	}
 	idx, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch})
@@ -355,10 +359,11 @@ func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecInde
 		db.vecMu.Unlock()
 		return nil, fmt.Errorf("collection %q: %v: %w", coll, err, ErrCorruption)
 	}
-	vi = &vecIndex{idx: idx, byKey: map[string]vecEntry{}}
+	vi = &vecIndex{idx: idx, byKey: map[string]vecEntry{}, built: make(chan struct{})}
 	vi.mu.Lock()
 	db.vecs[k] = vi
 	db.vecMu.Unlock()
+	defer close(vi.built)
 	defer vi.mu.Unlock()
 	s := db.store
 	prefix := append(append([]byte(nil), rs.scope...), keys.TagVector)
@@ -377,7 +382,8 @@ func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecInde
 		db.vecMu.Lock()
 		delete(db.vecs, k)
 		db.vecMu.Unlock()
-		return nil, fmt.Errorf("collection %q: %w", coll, berr)
+		vi.err = fmt.Errorf("collection %q: %w", coll, berr)
+		return nil, vi.err
 	}
 	return vi, nil
 }
