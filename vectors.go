@@ -317,7 +317,7 @@ type vecApply struct {
 // vecIndex is one collection's graph and the maps between its node ids and
 // keys.
 type vecIndex struct {
-	mu    sync.RWMutex // Lock: build and apply; RLock: search (its filter reads byID)
+	mu    sync.RWMutex  // Lock: build and apply; RLock: search (its filter reads byID)
 	built chan struct{} // closed once the first build finished
 	err   error         // the build's failure, set before built is closed
 	idx   *hnsw.Index
