@@ -317,7 +317,7 @@ type vecApply struct {
 // vecIndex is one collection's graph and the maps between its node ids and
 // keys.
 type vecIndex struct {
-	mu    sync.RWMutex  // Lock: build and apply; RLock: search (its filter reads byID)
+	mu    sync.RWMutex  // Lock: build and map changes; RLock: search (its filter reads byID)
 	built chan struct{} // closed once the first build finished
 	err   error         // the build's failure, set before built is closed
 	idx   *hnsw.Index
@@ -329,6 +329,7 @@ type vecEntry struct {
 	id      uint32
 	version uint64
 	deleted bool
+	ready   chan struct{} // closed once the node is in the graph
 }
 
 type vecNode struct {
@@ -388,37 +389,66 @@ func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecInde
 	return vi, nil
 }
 
+// closed is the ready channel of an entry whose graph node is in place.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// insertLocked adds a vector during a build (the index lock held for the
+// whole build, so the graph insert is done in place).
 func (vi *vecIndex) insertLocked(key string, vec []float32, meta map[string]any, version uint64) error {
-	if e, ok := vi.byKey[key]; ok {
-		if e.version >= version {
-			return nil // already holds this write or a newer one
-		}
-		if !e.deleted {
-			if err := vi.idx.Delete(e.id, version); err != nil {
-				return err
-			}
-		}
+	if e, ok := vi.byKey[key]; ok && e.version >= version {
+		return nil // already holds this write or a newer one
 	}
 	id := uint32(len(vi.byID))
 	if err := vi.idx.Insert(id, vec, version); err != nil {
 		return err
 	}
 	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
-	vi.byKey[key] = vecEntry{id: id, version: version}
+	vi.byKey[key] = vecEntry{id: id, version: version, ready: closed}
 	return nil
 }
 
-func (vi *vecIndex) deleteLocked(key string, version uint64) error {
-	e, ok := vi.byKey[key]
-	if ok && e.version >= version {
+// upsert applies a committed upsert. The maps change under the lock; the
+// graph insert, the slow part, runs outside it, so commits to different
+// keys of one collection insert in parallel. The entry's ready channel
+// tells a later write of the same key when the node exists to be deleted.
+func (vi *vecIndex) upsert(key string, vec []float32, meta map[string]any, version uint64) error {
+	vi.mu.Lock()
+	old, had := vi.byKey[key]
+	if had && old.version >= version {
+		vi.mu.Unlock()
+		return nil // an older write applied late
+	}
+	id := uint32(len(vi.byID))
+	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
+	ready := make(chan struct{})
+	vi.byKey[key] = vecEntry{id: id, version: version, ready: ready}
+	vi.mu.Unlock()
+	err := vi.idx.Insert(id, vec, version)
+	close(ready)
+	if err != nil {
+		return err
+	}
+	if had && !old.deleted {
+		<-old.ready
+		return vi.idx.Delete(old.id, version)
+	}
+	return nil
+}
+
+// remove applies a committed delete.
+func (vi *vecIndex) remove(key string, version uint64) error {
+	vi.mu.Lock()
+	old, had := vi.byKey[key]
+	if had && old.version >= version {
+		vi.mu.Unlock()
 		return nil
 	}
-	if ok && !e.deleted {
-		if err := vi.idx.Delete(e.id, version); err != nil {
-			return err
-		}
+	vi.byKey[key] = vecEntry{id: old.id, version: version, deleted: true, ready: closed}
+	vi.mu.Unlock()
+	if had && !old.deleted {
+		<-old.ready
+		return vi.idx.Delete(old.id, version)
 	}
-	vi.byKey[key] = vecEntry{id: e.id, version: version, deleted: true}
 	return nil
 }
 
@@ -431,24 +461,28 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 	if !ok {
 		return
 	}
-	vi.mu.Lock()
-	defer vi.mu.Unlock()
+	<-vi.built
+	if vi.err != nil {
+		return
+	}
 	var err error
 	if a.del {
-		err = vi.deleteLocked(a.key, version)
+		err = vi.remove(a.key, version)
 	} else {
 		var meta map[string]any
 		if len(a.meta) > 0 {
 			_ = json.Unmarshal(a.meta, &meta) // marshalled by Upsert: cannot fail
 		}
-		err = vi.insertLocked(a.key, a.vec, meta, version)
+		err = vi.upsert(a.key, a.vec, meta, version)
 	}
 	if err != nil {
 		// The stored data is committed; only the in-memory graph missed
 		// it. Rebuild it on next use.
 		db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
 		db.vecMu.Lock()
-		delete(db.vecs, vecIndexKey{a.scope, a.coll})
+		if db.vecs[vecIndexKey{a.scope, a.coll}] == vi {
+			delete(db.vecs, vecIndexKey{a.scope, a.coll})
+		}
 		db.vecMu.Unlock()
 	}
 }
@@ -463,6 +497,15 @@ func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64)
 	if snapshot == 0 {
 		opts.Snapshot = ^uint64(0) >> 1 // version 0 means "latest" to the graph; nothing is at 0 here
 	}
+	if n := len(vi.byID); n <= exactBelow {
+		// A small collection is searched exactly: every node (the graph
+		// still decides visibility at the snapshot and applies the filter).
+		all := make([]uint32, n)
+		for i := range all {
+			all[i] = uint32(i)
+		}
+		opts.Allowed = all
+	}
 	res, err := vi.idx.Search(q, k, opts)
 	if err != nil {
 		return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
@@ -474,6 +517,11 @@ func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64)
 	}
 	return out, nil
 }
+
+// exactBelow is the number of graph nodes (live, replaced and deleted)
+// up to which a collection is searched exactly rather than through the
+// graph: cheap at that size, and it makes a small memory's results exact.
+const exactBelow = 1024
 
 // dropVectors forgets the in-memory indexes of a scope (a deleted run).
 func (db *DB) dropVectors(scope []byte) {

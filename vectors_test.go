@@ -319,4 +319,5 @@ func TestVectorsConcurrent(t *testing.T) {
 		found[m.Key] = true
 	}
 	require.Equal(t, stored, found)
+	require.Len(t, got, len(stored), "a key must not be found twice")
 }

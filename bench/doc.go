@@ -2,7 +2,9 @@
 // (github.com/inmem-db/inmem/bench) so that the peers it measures against —
 // badger, google/btree, SQLite — never become dependencies of inmem itself.
 //
-// The package has no non-test code; everything lives in _test.go files:
+// The package has no non-test code; everything lives in _test.go files
+// (and the command bench/ann, which measures vector search on the shared
+// data set through the public API):
 //
 //   - skiplist_test.go: the in-memory ordered index alone, inmem's skiplist
 //     against badger's skl (insert, seek).

@@ -1,0 +1,187 @@
+// Command ann measures vector search through the public API on the shared
+// data set (../shared/annbench: 100k x 128 SIFT-like vectors, 1k queries,
+// exact top-100): build rate with one and two goroutines, and recall@10,
+// queries/s and latency at ef 32, 64 and 128, with M=16 and
+// EfConstruction=200, the settings the hnswlib reference was measured with.
+//
+//	go run ../../shared/annbench -out /tmp/ann
+//	cd bench && go run ./ann -data /tmp/ann -runs 3
+//
+// It prints each run and the median of the runs.
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/inmem-db/inmem"
+)
+
+func main() {
+	data := flag.String("data", "", "directory written by annbench (base.fvecs, query.fvecs, gt.ivecs)")
+	runs := flag.Int("runs", 3, "runs; the median is reported")
+	flag.Parse()
+	if *data == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	base, err := readFvecs(filepath.Join(*data, "base.fvecs"))
+	check(err)
+	queries, err := readFvecs(filepath.Join(*data, "query.fvecs"))
+	check(err)
+	gt, err := readIvecs(filepath.Join(*data, "gt.ivecs"))
+	check(err)
+	fmt.Printf("%d base, %d queries, dim %d, GOMAXPROCS %d\n", len(base), len(queries), len(base[0]), runtime.GOMAXPROCS(0))
+
+	efs := []int{32, 64, 128}
+	var build1, build2, bytesPer []float64
+	recall := make([][]float64, len(efs))
+	qps := make([][]float64, len(efs))
+	p99 := make([][]float64, len(efs))
+	for r := 0; r < *runs; r++ {
+		rate, bpv := build(base, 1, nil)
+		build1 = append(build1, rate)
+		bytesPer = append(bytesPer, bpv)
+		rate2, _ := build(base, 2, func(vs *inmem.Vectors) {
+			for i, ef := range efs {
+				rec, q, lat := search(vs, queries, gt, ef)
+				recall[i] = append(recall[i], rec)
+				qps[i] = append(qps[i], q)
+				p99[i] = append(p99[i], lat)
+				fmt.Printf("run %d ef=%d recall@10 %.4f %.0f q/s p99 %.0f us\n", r+1, ef, rec, q, lat)
+			}
+		})
+		build2 = append(build2, rate2)
+		fmt.Printf("run %d build: %.0f upserts/s (1 goroutine), %.0f (2 goroutines); %.0f bytes per vector\n", r+1, rate, rate2, bpv)
+	}
+	fmt.Printf("\nmedian of %d runs:\n", *runs)
+	fmt.Printf("build %.0f upserts/s with 1 goroutine, %.0f with 2 (%.2fx); %.0f bytes per vector\n",
+		median(build1), median(build2), median(build2)/median(build1), median(bytesPer))
+	for i, ef := range efs {
+		fmt.Printf("ef=%d recall@10 %.4f, %.0f q/s, p99 %.0f us\n", ef, median(recall[i]), median(qps[i]), median(p99[i]))
+	}
+}
+
+// build upserts every base vector into a fresh in-memory database from g
+// goroutines and returns upserts per second and memory per vector (arena
+// plus Go heap growth), then runs then on the built collection.
+func build(base [][]float32, g int, then func(*inmem.Vectors)) (float64, float64) {
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	db, err := inmem.OpenInMemory()
+	check(err)
+	defer db.Close()
+	vs := db.Shared(inmem.Namespace{Tenant: "ann"}).Vectors()
+	check(vs.CreateCollection("sift", inmem.VectorConfig{Dim: len(base[0]), Metric: inmem.Euclidean, M: 16, EfConstruction: 200}))
+	_, err = vs.Search("sift", base[0], 1) // build the empty graph now, not on the first query
+	check(err)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < g; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(base); i += g {
+				check(vs.Upsert("sift", strconv.Itoa(i), base[i], nil))
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(len(base)) / time.Since(t0).Seconds()
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	bpv := (float64(db.Stats().MemUsed) + float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / float64(len(base))
+	if then != nil {
+		then(vs)
+	}
+	return rate, bpv
+}
+
+func search(vs *inmem.Vectors, queries [][]float32, gt [][]int32, ef int) (recall, qps, p99us float64) {
+	hits := 0
+	lat := make([]time.Duration, 0, len(queries))
+	t0 := time.Now()
+	for qi, q := range queries {
+		s := time.Now()
+		res, err := vs.Search("sift", q, 10, inmem.Ef(ef))
+		lat = append(lat, time.Since(s))
+		check(err)
+		for _, m := range res {
+			id, _ := strconv.Atoi(m.Key)
+			if slices.Contains(gt[qi][:10], int32(id)) {
+				hits++
+			}
+		}
+	}
+	el := time.Since(t0)
+	slices.Sort(lat)
+	return float64(hits) / float64(10*len(queries)), float64(len(queries)) / el.Seconds(), float64(lat[len(lat)*99/100].Microseconds())
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func readFvecs(path string) ([][]float32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]float32
+	for off := 0; off+4 <= len(b); {
+		d := int(binary.LittleEndian.Uint32(b[off:]))
+		off += 4
+		if off+4*d > len(b) {
+			return nil, fmt.Errorf("%s: truncated", path)
+		}
+		v := make([]float32, d)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[off+4*i:]))
+		}
+		out = append(out, v)
+		off += 4 * d
+	}
+	return out, nil
+}
+
+func readIvecs(path string) ([][]int32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]int32
+	for off := 0; off+4 <= len(b); {
+		d := int(binary.LittleEndian.Uint32(b[off:]))
+		off += 4
+		if off+4*d > len(b) {
+			return nil, fmt.Errorf("%s: truncated", path)
+		}
+		v := make([]int32, d)
+		for i := range v {
+			v[i] = int32(binary.LittleEndian.Uint32(b[off+4*i:]))
+		}
+		out = append(out, v)
+		off += 4 * d
+	}
+	return out, nil
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ann:", err)
+		os.Exit(1)
+	}
+}
