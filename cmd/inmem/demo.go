@@ -107,6 +107,9 @@ func runDemo(args []string, out io.Writer) error {
 	other := db.Shared(inmem.Namespace{Tenant: "globex"}).KV()
 	_, errOther := other.Get("kb/password-reset")
 	p("5. shared memory of %s holds kb/password-reset; tenant globex sees: %v", ns, errOther)
+	if err := vectorMemory(db.Shared(ns).Vectors(), p); err != nil {
+		return err
+	}
 
 	if err := kv.PutTTL("session/lock", []byte("held"), 1); err != nil {
 		return err
@@ -253,5 +256,41 @@ func agentSteps(run *inmem.Run, p func(string, ...any)) error {
 	for _, c := range tree.Children {
 		p("     └─ %s %q %s", c.Span.Kind, c.Span.Name, c.Span.Output)
 	}
+	return nil
+}
+
+// vectorMemory stores a few notes with toy 4-d embeddings in the shared
+// scope's vector memory and looks one up with a metadata filter.
+func vectorMemory(vs *inmem.Vectors, p func(string, ...any)) error {
+	err := vs.CreateCollection("notes", inmem.VectorConfig{Dim: 4, Metric: inmem.Cosine})
+	if err != nil && !errors.Is(err, inmem.ErrExists) { // a demo rerun on the same directory
+		return err
+	}
+	notes := []struct {
+		key  string
+		vec  []float32
+		kind string
+	}{
+		{"password-reset", []float32{0.9, 0.1, 0, 0.1}, "howto"},
+		{"account-locked", []float32{0.7, 0.6, 0, 0}, "howto"},
+		{"billing-cycle", []float32{0, 0.1, 0.9, 0.2}, "policy"},
+		{"reset-outage-2024", []float32{0.8, 0.2, 0.1, 0}, "incident"},
+	}
+	for _, n := range notes {
+		if err := vs.Upsert("notes", n.key, n.vec, map[string]any{"kind": n.kind}); err != nil {
+			return err
+		}
+	}
+	query := []float32{0.85, 0.3, 0, 0.05} // "user cannot log in after a reset"
+	all, err := vs.Search("notes", query, 2)
+	if err != nil {
+		return err
+	}
+	howto, err := vs.Search("notes", query, 1, inmem.Where(inmem.Eq("kind", "howto")))
+	if err != nil {
+		return err
+	}
+	p("   vector memory: nearest notes %s (%.3f), %s (%.3f); nearest how-to: %s",
+		all[0].Key, all[0].Score, all[1].Key, all[1].Score, howto[0].Key)
 	return nil
 }

@@ -15,6 +15,7 @@ func TestDemoInMemory(t *testing.T) {
 	require.Contains(t, s, "tool_calls = 1000")
 	require.Contains(t, s, `priority is still "high"`)
 	require.Contains(t, s, "tenant globex sees: inmem: not found")
+	require.Contains(t, s, "nearest how-to: password-reset")
 	require.Contains(t, s, "status completed")
 	require.Contains(t, s, "run ended")
 	require.Contains(t, s, "3 events, hash chain ok: true; phase = done (version 4)")
