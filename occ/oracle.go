@@ -208,10 +208,11 @@ func (o *Oracle) Done(v uint64) {
 	}
 }
 
-// waitSpins is how many times WaitVisible polls before yielding. The wait
-// is normally for another committer finishing its link (under a
-// microsecond); yielding sooner sends both committers through the
-// scheduler's global lock on every commit.
+// waitSpins is how many times WaitVisible polls before yielding. Short on
+// purpose: when many committers are woken at once (a Strict group after
+// its fsync), the ones that wait for an earlier version must give the CPU
+// to the committer they wait for; polling 4096 times instead cut commits
+// per fsync at 64 committers on 2 cores from 54 to 33.
 const waitSpins = 64
 
 // WaitVisible returns once the visible version is at least v. Callers use it
