@@ -60,38 +60,11 @@ func runExport(args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	run, err := db.Run(id)
+	rd, err := readRun(db, id)
 	if err != nil {
 		return err
 	}
-	info, err := run.Info()
-	if err != nil {
-		return err
-	}
-	var events []inmem.Event
-	var cells []inmem.Cell
-	var spans []inmem.Span
-	var kv []inmem.Entry
-	err = run.View(func(tx *inmem.Tx) error {
-		n, err := tx.Events().Len()
-		if err != nil {
-			return err
-		}
-		if events, err = tx.Events().Range(0, n); err != nil {
-			return err
-		}
-		if cells, err = tx.State().List(); err != nil {
-			return err
-		}
-		if spans, err = tx.Traces().Query(inmem.SpanQuery{}); err != nil {
-			return err
-		}
-		kv, err = tx.KV().List("")
-		return err
-	})
-	if err != nil {
-		return err
-	}
+	info, events, cells, spans, kv := rd.Run, rd.Events, rd.State, rd.Spans, rd.KV
 	if *format == "otlp-json" {
 		enc := json.NewEncoder(out)
 		return enc.Encode(otlpRequest(info, spans))

@@ -98,6 +98,46 @@ func runRuns(args []string, out io.Writer) error {
 	return tw.Flush()
 }
 
+// runData is everything a run holds, read at one snapshot.
+type runData struct {
+	Run    inmem.RunInfo
+	Events []inmem.Event
+	State  []inmem.Cell
+	Spans  []inmem.Span
+	KV     []inmem.Entry
+}
+
+// readRun reads a run's description and all of its events, cells, spans
+// and KV entries in one read-only transaction.
+func readRun(db *inmem.DB, id inmem.RunID) (runData, error) {
+	var rd runData
+	run, err := db.Run(id)
+	if err != nil {
+		return rd, err
+	}
+	if rd.Run, err = run.Info(); err != nil {
+		return rd, err
+	}
+	err = run.View(func(tx *inmem.Tx) error {
+		n, err := tx.Events().Len()
+		if err != nil {
+			return err
+		}
+		if rd.Events, err = tx.Events().Range(0, n); err != nil {
+			return err
+		}
+		if rd.State, err = tx.State().List(); err != nil {
+			return err
+		}
+		if rd.Spans, err = tx.Traces().Query(inmem.SpanQuery{}); err != nil {
+			return err
+		}
+		rd.KV, err = tx.KV().List("")
+		return err
+	})
+	return rd, err
+}
+
 // runShow prints one run: inmem show DIR RUN.
 func runShow(args []string, out io.Writer) error {
 	asJSON, pos, err := inspectFlags("show", args, out, 2, "DIR RUN")
@@ -113,46 +153,13 @@ func runShow(args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	run, err := db.Run(id)
+	rd, err := readRun(db, id)
 	if err != nil {
 		return err
 	}
-	info, err := run.Info()
-	if err != nil {
-		return err
-	}
-	var events []inmem.Event
-	var cells []inmem.Cell
-	var spans []inmem.Span
-	var kv []inmem.Entry
-	err = run.View(func(tx *inmem.Tx) error {
-		n, err := tx.Events().Len()
-		if err != nil {
-			return err
-		}
-		if events, err = tx.Events().Range(0, n); err != nil {
-			return err
-		}
-		if cells, err = tx.State().List(); err != nil {
-			return err
-		}
-		if spans, err = tx.Traces().Query(inmem.SpanQuery{}); err != nil {
-			return err
-		}
-		kv, err = tx.KV().List("")
-		return err
-	})
-	if err != nil {
-		return err
-	}
+	info, events, cells, spans, kv := rd.Run, rd.Events, rd.State, rd.Spans, rd.KV
 	if asJSON {
-		return printJSON(out, struct {
-			Run    inmem.RunInfo
-			Events []inmem.Event
-			State  []inmem.Cell
-			Spans  []inmem.Span
-			KV     []inmem.Entry
-		}{info, events, cells, spans, kv})
+		return printJSON(out, rd)
 	}
 	fmt.Fprintf(out, "run %s %q  namespace %s  status %s  steps %d  created %s\n",
 		info.ID, info.Name, info.Namespace, info.Status, info.Steps, shortTime(info.CreatedAt))
