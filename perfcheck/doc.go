@@ -1,0 +1,39 @@
+// Command perfcheck is the performance gate: it runs a fixed suite of
+// latency and throughput cases against the library, compares the result
+// with absolute targets (targets.json) and with a saved baseline
+// (baseline.json), and exits 1 on a regression, 2 when it could not run.
+//
+//	go run ./perfcheck                 # the suite, the gate, a table
+//	go run ./perfcheck -json           # the same report as JSON, for CI dashboards
+//	go run ./perfcheck -scale 0.1 -vectors 10000   # a quick run (no baseline comparison)
+//	go run ./perfcheck -write-baseline perfcheck/baseline.json   # a new baseline
+//	go run ./perfcheck -slowdown 20us  # a deliberate regression: the gate fails
+//	go run ./perfcheck -case agent-step -cpuprofile cpu.out      # and -memprofile,
+//	                                   # -mutexprofile, -blockprofile, -trace
+//
+// The cases (go run ./perfcheck -list): get, put (OpenInMemory), batched-put
+// and agent-step (Open with the default Batched durability), and
+// vector-search (100k x 128 vectors generated as the shared annbench data
+// set is, searched with ef=64). Each op is timed on its own into a
+// log-linear histogram (hist.go: within 0.8% at any magnitude), which gives
+// p50, p99, p99.9 and max; ops/s is ops over wall time.
+//
+// A shared 2-core machine is noisy, so the run is made of rounds (-rounds,
+// default 5), and every round of every case follows a round of a reference
+// workload (a binary search in a sorted array plus a small copy, shaped
+// like a point read). Two gates read the rounds:
+//
+//   - Targets are absolute: a target bounds the median over rounds of each
+//     round's metric (one disturbed round does not decide), and the
+//     all-ops percentiles are printed beside it.
+//   - The baseline is compared on ratios: each metric divided by the
+//     reference's ns/op of the same round, median over rounds. A machine
+//     that is slower for every workload moves both sides alike; a slower
+//     library moves only one. A metric has regressed when its ratio grew
+//     beyond -threshold (1.5) plus three times the round-to-round noise
+//     (a robust relative deviation of the ratios, capped at 0.5).
+//
+// -slowdown busy-waits a fixed time in every library op. The tests use it
+// (with a tiny suite) to prove that both gates fail on a real slowdown,
+// and check the comparison logic on synthetic numbers.
+package main

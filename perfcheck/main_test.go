@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tiny is a suite small enough for go test -race: a few hundred ops per
+// round, a few hundred keys.
+var tiny = []string{"-q", "-rounds", "3", "-scale", "0.001", "-vectors", "300"}
+
+func runJSON(t *testing.T, args ...string) (int, *Report) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append(append([]string{"-json"}, tiny...), args...), &out, &errOut)
+	if code == exitError {
+		t.Fatalf("perfcheck %v: %s", args, errOut.String())
+	}
+	var rep Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), out.String())
+	return code, &rep
+}
+
+func noTargets(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "targets.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"targets": []}`), 0o644))
+	return p
+}
+
+// TestEveryCaseRuns runs the whole suite at a tiny scale and checks the
+// report has what the gate and a dashboard read.
+func TestEveryCaseRuns(t *testing.T) {
+	_, rep := runJSON(t, "-baseline", "none")
+	require.Equal(t, "ref", rep.Ref.Name)
+	require.Len(t, rep.Cases, len(libCases))
+	for _, c := range rep.Cases {
+		require.NotZero(t, c.Ops, c.Name)
+		require.NotEmpty(t, c.Params, c.Name)
+		require.Greater(t, c.OpsPerSec, 0.0, c.Name)
+		require.LessOrEqual(t, c.P50, c.P99, c.Name)
+		require.LessOrEqual(t, c.P99, c.P999, c.Name)
+		require.LessOrEqual(t, c.P999, c.Max, c.Name)
+		for _, m := range roundMetrics {
+			require.Greater(t, c.Norm[m], 0.0, "%s %s", c.Name, m)
+		}
+	}
+	vs := rep.Cases[len(rep.Cases)-1]
+	require.Equal(t, "vector-search", vs.Name)
+	require.Greater(t, vs.Extra["recall@10"], 0.9) // 300 vectors are searched exactly
+}
+
+// TestSlowdownFailsGate proves the gate can fail: a 1 ms busy-wait per op
+// is hundreds of times a point read or a put on any machine this runs on,
+// so both the targets (p99 under 2 and 5 µs) and the comparison with a
+// baseline measured without it must fail, however fast the machine is.
+func TestSlowdownFailsGate(t *testing.T) {
+	basePath := filepath.Join(t.TempDir(), "baseline.json")
+	empty := noTargets(t)
+	code, _ := runJSON(t, "-case", "get,put", "-targets", empty, "-baseline", "none")
+	require.Equal(t, exitPass, code, "no targets and no baseline: nothing can fail")
+
+	// Fewer ops: each one now costs a millisecond.
+	few := []string{"-case", "get,put", "-scale", "0.0003"}
+	code, _ = runJSON(t, append(few, "-targets", empty, "-baseline", "none", "-write-baseline", basePath)...)
+	require.Equal(t, exitPass, code)
+	code, rep := runJSON(t, append(few, "-targets", empty, "-baseline", basePath, "-slowdown", "1ms")...)
+	require.Equal(t, exitRegression, code)
+	require.False(t, rep.Pass)
+	bc := checksOf(rep, "baseline")
+	require.Len(t, bc, 2*len(DefaultGate.Metrics))
+	for _, c := range bc {
+		require.False(t, c.Pass, "%+v", c)
+	}
+
+	code, rep = runJSON(t, append(few, "-baseline", "none", "-slowdown", "1ms")...)
+	require.Equal(t, exitRegression, code)
+	tc := checksOf(rep, "target")
+	require.Len(t, tc, 2)
+	for _, c := range tc {
+		require.False(t, c.Pass, "%+v", c)
+		require.GreaterOrEqual(t, c.Value, 1e6) // p99 includes the 1 ms
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitPass, run([]string{"-list"}, &out, &errOut))
+	for _, c := range libCases {
+		require.Contains(t, out.String(), c.Name)
+	}
+	require.Equal(t, exitError, run([]string{"-no-such-flag"}, &out, &errOut))
+	require.Equal(t, exitError, run(append([]string{"-case", "nope"}, tiny...), &out, &errOut))
+	require.Equal(t, exitError, run([]string{"-targets", "/does/not/exist"}, &out, &errOut))
+	_, err := parseReport(defaultBaseline)
+	require.NoError(t, err, "the built-in baseline parses")
+}
+
+func TestProfilesWritten(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	args := []string{"-case", "put", "-baseline", "none", "-targets", noTargets(t)}
+	for _, f := range []string{"cpuprofile", "memprofile", "mutexprofile", "blockprofile", "trace"} {
+		files[f] = filepath.Join(dir, f+".out")
+		args = append(args, "-"+f, files[f])
+	}
+	code, _ := runJSON(t, args...)
+	require.Equal(t, exitPass, code)
+	for f, p := range files {
+		st, err := os.Stat(p)
+		require.NoError(t, err, f)
+		require.NotZero(t, st.Size(), f)
+	}
+}
