@@ -7,13 +7,21 @@ import (
 	"github.com/inmem-db/inmem/wal"
 )
 
-// recBatch is the WAL record of one committed transaction:
+// recBatchTimed is the WAL record of one committed transaction:
 //
-//	version uint64 LE | count uvarint | (keyLen uvarint key valLen uvarint value)*
+//	version uint64 LE | step time int64 LE | count uvarint | (keyLen uvarint key valLen uvarint value)*
 //
-// Values are stored exactly as in the engine (header included), so replay
-// reinserts the same bytes at the same version.
-const recBatch = wal.TypeUser
+// The step time is the unix-nano time the commit was admitted as a step of
+// its run (0 for writes outside a run). Values are stored exactly as in the
+// engine (header included), so replay reinserts the same bytes at the same
+// version. recBatch is the older form without the time, still read.
+const (
+	recBatch      = wal.TypeUser
+	recBatchTimed = wal.TypeUser + 4
+)
+
+// batchHeader is the size of the fixed part of a recBatchTimed record.
+const batchHeader = 16
 
 // appendBatchEntry appends one write; the value is the concatenation of
 // its parts.
@@ -31,37 +39,46 @@ func appendBatchEntry(dst, key []byte, val ...[]byte) []byte {
 	return dst
 }
 
-// decodeBatch calls fn for each write of an encoded batch. key and value
-// alias b.
-func decodeBatch(b []byte, fn func(version uint64, key, value []byte) error) error {
-	if len(b) < 8 {
-		return fmt.Errorf("batch of %d bytes: %w", len(b), ErrCorruption)
+// decodeBatch calls fn for each write of an encoded batch of record type
+// typ (recBatch or recBatchTimed) and returns the batch's step time. key
+// and value alias b.
+func decodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) error) (int64, error) {
+	hdr := 8
+	if typ == recBatchTimed {
+		hdr = batchHeader
+	}
+	if len(b) < hdr {
+		return 0, fmt.Errorf("batch of %d bytes: %w", len(b), ErrCorruption)
 	}
 	version := binary.LittleEndian.Uint64(b)
-	b = b[8:]
+	var t int64
+	if typ == recBatchTimed {
+		t = int64(binary.LittleEndian.Uint64(b[8:]))
+	}
+	b = b[hdr:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
-		return fmt.Errorf("batch count: %w", ErrCorruption)
+		return 0, fmt.Errorf("batch count: %w", ErrCorruption)
 	}
 	b = b[k:]
 	for i := uint64(0); i < n; i++ {
 		key, rest, err := readChunk(b)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		val, rest, err := readChunk(rest)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		b = rest
 		if err := fn(version, key, val); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if len(b) != 0 {
-		return fmt.Errorf("batch has %d trailing bytes: %w", len(b), ErrCorruption)
+		return 0, fmt.Errorf("batch has %d trailing bytes: %w", len(b), ErrCorruption)
 	}
-	return nil
+	return t, nil
 }
 
 func readChunk(b []byte) (chunk, rest []byte, err error) {

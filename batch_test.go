@@ -8,55 +8,80 @@ import (
 )
 
 func TestBatchRoundTrip(t *testing.T) {
-	b := make([]byte, 8, 64)
-	binary.LittleEndian.PutUint64(b, 42)
-	b = binary.AppendUvarint(b, 2)
-	b = appendBatchEntry(b, []byte("k1"), []byte{0}, []byte("v1"))
-	b = appendBatchEntry(b, []byte("k2"), nil)
-	var got [][2]string
-	require.NoError(t, decodeBatch(b, func(v uint64, k, val []byte) error {
-		require.Equal(t, uint64(42), v)
-		got = append(got, [2]string{string(k), string(val)})
-		return nil
-	}))
-	require.Equal(t, [][2]string{{"k1", "\x00v1"}, {"k2", ""}}, got)
-	for cut := 0; cut < len(b); cut++ {
-		require.ErrorIs(t, decodeBatch(b[:cut], func(uint64, []byte, []byte) error { return nil }), ErrCorruption, "cut %d", cut)
+	for _, typ := range []byte{recBatch, recBatchTimed} {
+		hdr := 8
+		if typ == recBatchTimed {
+			hdr = batchHeader
+		}
+		b := make([]byte, hdr, 64)
+		binary.LittleEndian.PutUint64(b, 42)
+		if typ == recBatchTimed {
+			binary.LittleEndian.PutUint64(b[8:], 1234)
+		}
+		b = binary.AppendUvarint(b, 2)
+		b = appendBatchEntry(b, []byte("k1"), []byte{0}, []byte("v1"))
+		b = appendBatchEntry(b, []byte("k2"), nil)
+		var got [][2]string
+		ts, err := decodeBatch(typ, b, func(v uint64, k, val []byte) error {
+			require.Equal(t, uint64(42), v)
+			got = append(got, [2]string{string(k), string(val)})
+			return nil
+		})
+		require.NoError(t, err)
+		if typ == recBatchTimed {
+			require.Equal(t, int64(1234), ts)
+		} else {
+			require.Zero(t, ts)
+		}
+		require.Equal(t, [][2]string{{"k1", "\x00v1"}, {"k2", ""}}, got)
+		for cut := 0; cut < len(b); cut++ {
+			_, err := decodeBatch(typ, b[:cut], func(uint64, []byte, []byte) error { return nil })
+			require.ErrorIs(t, err, ErrCorruption, "type %d cut %d", typ, cut)
+		}
 	}
 }
 
 // FuzzDecodeBatch: arbitrary bytes never panic, and what decodes
-// re-encodes to a batch that decodes to the same writes.
+// re-encodes to a batch that decodes to the same writes and time.
 func FuzzDecodeBatch(f *testing.F) {
-	seed := make([]byte, 8)
+	seed := make([]byte, batchHeader)
 	seed = binary.AppendUvarint(seed, 1)
 	seed = appendBatchEntry(seed, []byte("key"), []byte("value"))
-	f.Add(seed)
-	f.Add([]byte{1, 2, 3})
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add(true, seed)
+	f.Add(false, seed[8:])
+	f.Add(true, []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, timed bool, b []byte) {
+		typ := recBatch
+		if timed {
+			typ = recBatchTimed
+		}
 		type w struct {
 			v    uint64
 			k, x string
 		}
-		collect := func(b []byte) ([]w, error) {
+		collect := func(b []byte) ([]w, int64, error) {
 			var out []w
-			err := decodeBatch(b, func(v uint64, k, val []byte) error {
+			ts, err := decodeBatch(typ, b, func(v uint64, k, val []byte) error {
 				out = append(out, w{v, string(k), string(val)})
 				return nil
 			})
-			return out, err
+			return out, ts, err
 		}
-		first, err := collect(b)
+		first, ts, err := collect(b)
 		if err != nil {
 			return
 		}
 		re := binary.LittleEndian.AppendUint64(nil, binary.LittleEndian.Uint64(b))
+		if timed {
+			re = binary.LittleEndian.AppendUint64(re, uint64(ts))
+		}
 		re = binary.AppendUvarint(re, uint64(len(first)))
 		for _, e := range first {
 			re = appendBatchEntry(re, []byte(e.k), []byte(e.x))
 		}
-		second, err := collect(re)
+		second, ts2, err := collect(re)
 		require.NoError(t, err)
 		require.Equal(t, first, second)
+		require.Equal(t, ts, ts2)
 	})
 }

@@ -24,7 +24,8 @@ func (db *DB) checkpoint() error {
 	db.ckptMu.Lock()
 	defer db.ckptMu.Unlock()
 	s := db.store
-	meta := snapMeta{steps: map[RunID]int64{}}
+	meta := snapMeta{steps: map[RunID]int64{}, logs: map[RunID][]stepRec{}}
+	logLens := map[*runState]int{}
 	var cut *wal.Cut
 	var err error
 	// Cut the WAL where no commit is in flight: everything at or below
@@ -38,11 +39,23 @@ func (db *DB) checkpoint() error {
 			if n := rs.steps.Load(); n > 0 {
 				meta.steps[id] = n
 			}
+			if n := rs.log.len(); n > 0 {
+				logLens[rs] = n
+			}
 		}
 		db.runsMu.RUnlock()
 	})
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	// Step logs are append-only: the first n entries read now are the ones
+	// at the cut.
+	for rs, n := range logLens {
+		all := make([]stepRec, n)
+		for i := range all {
+			all[i] = rs.log.at(i)
+		}
+		meta.logs[rs.id] = all
 	}
 	if meta.segment, err = cut.Wait(); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)

@@ -14,7 +14,7 @@ import (
 type walGuard struct {
 	inner occ.Guard
 	log   *wal.Log
-	rec   []byte // batch; the version goes into its first 8 bytes
+	rec   []byte // batch; version and step time go into its first 16 bytes
 	group *wal.Group
 }
 
@@ -28,7 +28,16 @@ func (g *walGuard) Admit(v uint64) error {
 		}
 	}
 	binary.LittleEndian.PutUint64(g.rec, v)
-	grp, err := g.log.Append(recBatch, g.rec)
+	var t int64
+	if rs, ok := g.inner.(*runState); ok && !rs.shared {
+		// The run's step just recorded: its time goes to the log with it,
+		// so recovery restores the step list exactly.
+		if st, ok := rs.log.last(); ok && st.version == v {
+			t = st.time
+		}
+	}
+	binary.LittleEndian.PutUint64(g.rec[8:], uint64(t))
+	grp, err := g.log.Append(recBatchTimed, g.rec)
 	if err != nil {
 		return err
 	}
@@ -45,15 +54,15 @@ var walGuards = sync.Pool{New: func() any { return new(walGuard) }}
 const maxPooledRecord = 64 << 10
 
 // logged wraps g so the commit is written to the WAL, when there is one.
-// The caller appends the batch to wg.rec, after the 8 bytes reserved for
-// the version, and calls wg.release once the commit is published or failed.
+// The caller appends the batch to wg.rec, after the batchHeader bytes reserved
+// for the version and time, and calls wg.release once the commit is published or failed.
 func (s *store) logged(g occ.Guard) (occ.Guard, *walGuard) {
 	if s.log == nil {
 		return g, nil
 	}
 	wg := walGuards.Get().(*walGuard)
 	wg.inner, wg.log = g, s.log
-	wg.rec = append(wg.rec[:0], make([]byte, 8)...)
+	wg.rec = append(wg.rec[:0], make([]byte, batchHeader)...)
 	return wg, wg
 }
 

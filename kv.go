@@ -81,6 +81,18 @@ func (kv *KV) Get(key string) ([]byte, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
+	if r.layered() {
+		var out []byte
+		err := r.View(func(tx *Tx) error {
+			v, ok := tx.get(tx.rs.kvKey(buf[:0], key))
+			if !ok {
+				return ErrNotFound
+			}
+			out = clone(v)
+			return nil
+		})
+		return out, err
+	}
 	s := r.db.store
 	v, _, ok := s.get(r.st.kvKey(buf[:0], key), s.oracle.Visible(), r.db.opts.clock)
 	if !ok {
@@ -136,6 +148,9 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	if err := r.usable(); err != nil {
 		return err
 	}
+	if r.view != nil {
+		return fmt.Errorf("view of run %s at step %d: %w", r.st.id, r.view.step, ErrReadOnly)
+	}
 	var buf [keyBufSize]byte
 	if _, err := r.db.store.putBlind(r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
@@ -186,6 +201,12 @@ func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint
 	if kv.tx != nil {
 		kv.tx.scan(p, emit)
 		return nil
+	}
+	if kv.run.layered() {
+		return kv.run.View(func(tx *Tx) error {
+			tx.scan(p, emit)
+			return nil
+		})
 	}
 	s := kv.run.db.store
 	s.scan(p, s.oracle.Visible(), kv.run.db.opts.clock, emit)

@@ -80,7 +80,7 @@ func (p *primTx) Scan(prefix, start []byte, fn func(k, v []byte) bool) {
 	p.tx.scanFrom(full, from, func(k, v []byte, _ uint64) bool { return fn(k[base:], v) })
 }
 
-func (p *primTx) Now() time.Time { return p.tx.db.opts.clock() }
+func (p *primTx) Now() time.Time { return p.tx.clock() }
 
 // prim is what every primitive handle holds: the run it belongs to and,
 // when obtained from a Tx, that transaction.

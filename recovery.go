@@ -69,6 +69,7 @@ func (db *DB) recover() error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	steps := map[RunID]int64{}
+	logs := map[RunID][]stepRec{}
 	var last, snapVersion uint64
 	from := uint64(1)
 	for i, v := range snaps {
@@ -78,6 +79,7 @@ func (db *DB) recover() error {
 		ld.finish()
 		if err == nil {
 			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
+			logs = meta.logs
 			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
 			break
 		}
@@ -103,34 +105,39 @@ func (db *DB) recover() error {
 
 	ld := newLoader(db.store.list)
 	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
-		if typ != recBatch {
+		if typ != recBatch && typ != recBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
 		var run RunID
-		counted := false
-		return decodeBatch(p, func(version uint64, key, value []byte) error {
-			if version <= snapVersion {
+		var version uint64
+		stepped := false
+		ts, err := decodeBatch(typ, p, func(v uint64, key, value []byte) error {
+			if v <= snapVersion {
 				return nil // already in the snapshot
 			}
-			if version > last {
-				last = version
+			if v > last {
+				last = v
 			}
-			if err := ld.add(key, version, value); err != nil {
+			if err := ld.add(key, v, value); err != nil {
 				return err
 			}
-			if !counted {
-				counted = true
+			if version == 0 {
+				version = v
 				t, err := keys.Decode(key)
 				if err != nil {
 					return fmt.Errorf("batch key: %w", ErrCorruption)
 				}
 				if t.Tag != keys.TagRunMeta && t.Run != (RunID{}) {
-					run = RunID(t.Run)
-					steps[run]++
+					run, stepped = RunID(t.Run), true
 				}
 			}
 			return nil
 		})
+		if err == nil && stepped {
+			steps[run]++
+			logs[run] = append(logs[run], stepRec{version: version, time: ts})
+		}
+		return err
 	})
 	ld.finish()
 	if err != nil {
@@ -160,23 +167,28 @@ func (db *DB) recover() error {
 	db.walNext = res.Next
 	db.walReplayed = res.Bytes
 	db.store.oracle = occ.New(last)
-	return db.loadRuns(steps)
+	return db.loadRuns(steps, logs)
 }
 
 // loadRuns rebuilds the run registry from the run records in the engine.
-func (db *DB) loadRuns(steps map[RunID]int64) error {
+func (db *DB) loadRuns(steps map[RunID]int64, logs map[RunID][]stepRec) error {
 	prefix := append([]byte(nil), db.system.scope...)
 	prefix = append(prefix, keys.TagRunMeta)
 	var ferr error
 	db.store.scan(prefix, db.store.oracle.Visible(), db.opts.clock, func(_, v []byte, _ uint64) bool {
-		var info RunInfo
-		if err := json.Unmarshal(v, &info); err != nil {
+		var rec runRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
 			ferr = fmt.Errorf("run record: %v: %w", err, ErrCorruption)
 			return false
 		}
+		info := rec.RunInfo
 		rs := newRunState(db, info.ID, info.Namespace, false)
+		rs.bases = rec.forkBases()
 		rs.status.Store(uint32(info.Status))
 		rs.steps.Store(steps[info.ID])
+		for _, st := range logs[info.ID] {
+			rs.log.add(st.version, st.time)
+		}
 		rs.updated.Store(info.UpdatedAt.UnixNano())
 		rs.info = info
 		db.runs[info.ID] = rs

@@ -118,9 +118,14 @@ type runState struct {
 	status  atomic.Uint32 // RunStatus; changed only inside commit guards
 	_       [60]byte      // status is read by every commit; keep it off the written line
 	steps   atomic.Int64  // written inside the commit critical section
-	_       [56]byte
+	log     stepLog       // runs only: step -> version and time, written beside steps
+	_       [40]byte
 	updated atomic.Int64 // unix nanos of the last write, see touch
 	_       [56]byte
+
+	// bases are the layers a forked run reads through, nearest first; set
+	// when the run is made and never changed.
+	bases []forkBase
 
 	mu   sync.Mutex // guards info
 	info RunInfo
@@ -149,7 +154,7 @@ func (rs *runState) touch(now int64) {
 
 // Admit is the commit guard of data writes: inside the oracle's critical
 // section, so a write either commits before the run ends or fails.
-func (rs *runState) Admit(uint64) error {
+func (rs *runState) Admit(v uint64) error {
 	if st := RunStatus(rs.status.Load()); st.Ended() {
 		if st == statusDeleted {
 			return fmt.Errorf("run %s: %w", rs.id, ErrRunNotFound)
@@ -157,6 +162,9 @@ func (rs *runState) Admit(uint64) error {
 		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
 	}
 	rs.steps.Add(1)
+	if !rs.shared {
+		rs.log.add(v, rs.db.opts.clock().UnixNano())
+	}
 	return nil
 }
 
@@ -184,10 +192,11 @@ func (g *statusGuard) Admit(uint64) error {
 // Run is a handle to a run or to a namespace's shared scope. Handles are
 // cheap; any number may refer to the same run.
 type Run struct {
-	db  *DB
-	st  *runState
-	err error // set for a handle that can only fail (bad namespace)
-	kv  KV
+	db   *DB
+	st   *runState
+	err  error   // set for a handle that can only fail (bad namespace)
+	view *viewAt // set for the run as of a step (AsOf): reads at that step, no writes
+	kv   KV
 }
 
 func (db *DB) handle(rs *runState, err error) *Run {
@@ -209,6 +218,11 @@ func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
 		}
 		o(&cfg)
 	}
+	return db.beginRun(cfg, nil)
+}
+
+// beginRun validates and commits a new run's record and registers it.
+func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	info := cfg.info
 	if len(info.Name) > MaxNameSize {
 		return nil, fmt.Errorf("begin run: name of %d bytes (max %d): %w", len(info.Name), MaxNameSize, ErrTooLarge)
@@ -225,11 +239,12 @@ func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
 	if err := info.Namespace.validate(); err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
-	info.ID = db.ids.next(now)
+	info.ID = db.ids.next(info.CreatedAt)
 	rs := newRunState(db, info.ID, info.Namespace, false)
 	rs.info = info
-	rs.updated.Store(now.UnixNano())
-	if err := db.writeRunRecord(&info, nil); err != nil {
+	rs.bases = bases
+	rs.updated.Store(info.CreatedAt.UnixNano())
+	if err := db.writeRunRecord(&info, bases, nil); err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
 	db.runsMu.Lock()
@@ -372,7 +387,7 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		info.EndedAt = now
 		info.Error = reason
 	}
-	if err := rs.db.writeRunRecord(&info, &statusGuard{rs: rs, to: to}); err != nil {
+	if err := rs.db.writeRunRecord(&info, rs.bases, &statusGuard{rs: rs, to: to}); err != nil {
 		if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) {
 			return err
 		}

@@ -290,7 +290,7 @@ func (rx *Runs) Delete(id RunID) error {
 // fenced run and over its record.
 func (rx *Runs) deleteData(rs *runState) error {
 	db := rx.db
-	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}}
+	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}, clock: db.opts.clock}
 	tx.snapshot = db.store.oracle.Begin()
 	tx.kv = KV{tx: tx}
 	defer tx.Discard()

@@ -18,19 +18,23 @@ import (
 // records (length, CRC-32C, type, payload):
 //
 //	header:  "INMEMSNP" | version u64 | walSegment u64 | runs uvarint | (run[16] steps uvarint)*
+//	steps:   run[16] | first uvarint | n uvarint | (version uvarint time varint)*   (any number of records)
 //	entries: (keyLen uvarint key version uvarint valLen uvarint value)*   (any number of records)
 //	trailer: entry count u64
 //
 // version is the last commit the snapshot holds; walSegment the first WAL
-// segment holding commits after it. Every record must check out and the
+// segment holding commits after it. A steps record carries steps first..
+// first+n-1 of a run's step list (records of one run in order). Every record must check out and the
 // trailer must be last: a snapshot is all or nothing.
 const (
 	recSnapHeader  = wal.TypeUser + 1
 	recSnapEntries = wal.TypeUser + 2
 	recSnapTrailer = wal.TypeUser + 3
+	recSnapSteps   = wal.TypeUser + 5
 
 	snapMagic      = "INMEMSNP"
 	snapChunkBytes = 256 << 10
+	snapChunkSteps = 16 << 10
 )
 
 func snapshotName(version uint64) string { return fmt.Sprintf("snap-%020d.snap", version) }
@@ -69,6 +73,7 @@ type snapMeta struct {
 	version uint64
 	segment uint64
 	steps   map[RunID]int64
+	logs    map[RunID][]stepRec // each run's step list
 }
 
 // writeSnapshot writes the engine's entries at or below meta.version to a
@@ -105,6 +110,22 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	}
 	if err := put(recSnapHeader, h); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
+	}
+
+	for id, log := range meta.logs {
+		for first := 0; first < len(log); first += snapChunkSteps {
+			part := log[first:min(len(log), first+snapChunkSteps)]
+			p := append([]byte(nil), id[:]...)
+			p = binary.AppendUvarint(p, uint64(first))
+			p = binary.AppendUvarint(p, uint64(len(part)))
+			for _, st := range part {
+				p = binary.AppendUvarint(p, st.version)
+				p = binary.AppendVarint(p, st.time)
+			}
+			if err := put(recSnapSteps, p); err != nil {
+				return fmt.Errorf("snapshot: write: %w", err)
+			}
+		}
 	}
 
 	var chunk []byte
@@ -182,6 +203,10 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				return meta, bad(off, err.Error())
 			}
 			seenHeader = true
+		case typ == recSnapSteps && seenHeader:
+			if err := decodeSnapSteps(p, meta.version, meta.logs); err != nil {
+				return meta, bad(off, err.Error())
+			}
 		case typ == recSnapEntries && seenHeader:
 			for len(p) > 0 {
 				key, rest, err := readChunk(p)
@@ -230,6 +255,7 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 	}
 	p = p[k:]
 	m.steps = make(map[RunID]int64, n)
+	m.logs = map[RunID][]stepRec{}
 	for i := uint64(0); i < n; i++ {
 		if len(p) < 16 {
 			return m, errors.New("bad run entry")
@@ -247,4 +273,45 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 		return m, errors.New("trailing header bytes")
 	}
 	return m, nil
+}
+
+// decodeSnapSteps appends one steps record to logs, checking that it
+// continues its run's list and that versions rise and stay within the
+// snapshot.
+func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]stepRec) error {
+	if len(p) < 16 {
+		return errors.New("bad steps record")
+	}
+	var id RunID
+	copy(id[:], p)
+	p = p[16:]
+	first, k := binary.Uvarint(p)
+	if k <= 0 || first != uint64(len(logs[id])) {
+		return errors.New("steps record out of order")
+	}
+	p = p[k:]
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)) {
+		return errors.New("bad step count")
+	}
+	p = p[k:]
+	log := logs[id]
+	for i := uint64(0); i < n; i++ {
+		v, k := binary.Uvarint(p)
+		if k <= 0 || v == 0 || v > snapVersion || (len(log) > 0 && v <= log[len(log)-1].version) {
+			return errors.New("bad step version")
+		}
+		p = p[k:]
+		t, k := binary.Varint(p)
+		if k <= 0 {
+			return errors.New("bad step time")
+		}
+		p = p[k:]
+		log = append(log, stepRec{version: v, time: t})
+	}
+	if len(p) != 0 {
+		return errors.New("trailing steps bytes")
+	}
+	logs[id] = log
+	return nil
 }

@@ -27,6 +27,8 @@ type Tx struct {
 	writable bool
 	done     bool
 	snapshot uint64
+	pinned   bool             // a view's snapshot: not registered with the oracle
+	clock    func() time.Time // what "now" is for TTLs: the view's step time in a view
 
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
@@ -73,9 +75,16 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 	} else if writable && st.Ended() {
 		return nil, fmt.Errorf("run %s: %w", r.st.id, ErrRunEnded)
 	}
-	tx := &Tx{db: r.db, rs: r.st, writable: writable}
+	if writable && r.view != nil {
+		return nil, fmt.Errorf("view of run %s at step %d: %w", r.st.id, r.view.step, ErrReadOnly)
+	}
+	tx := &Tx{db: r.db, rs: r.st, writable: writable, clock: r.db.opts.clock}
 	tx.writes = tx.wbuf[:0]
-	tx.snapshot = r.db.store.oracle.Begin()
+	if v := r.view; v != nil {
+		tx.snapshot, tx.pinned, tx.clock = v.version, true, v.now
+	} else {
+		tx.snapshot = r.db.store.oracle.Begin()
+	}
 	tx.kv = KV{tx: tx}
 	return tx, nil
 }
@@ -138,7 +147,9 @@ func (tx *Tx) Discard() {
 		return
 	}
 	tx.done = true
-	tx.db.store.oracle.End(tx.snapshot)
+	if !tx.pinned {
+		tx.db.store.oracle.End(tx.snapshot)
+	}
 }
 
 // Commit validates the transaction's reads and makes its writes visible
@@ -283,12 +294,12 @@ func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 // The result aliases memory the caller must copy.
 func (tx *Tx) get(key []byte) ([]byte, bool) {
 	if i, ok := tx.find(key); ok {
-		return decodeValue(tx.writes[i].val, tx.db.opts.clock)
+		return decodeValue(tx.writes[i].val, tx.clock)
 	}
 	if tx.writable {
 		tx.reads = append(tx.reads, fingerprint(key))
 	}
-	v, _, ok := tx.db.store.get(key, tx.snapshot, tx.db.opts.clock)
+	v, _, ok := tx.db.getIn(tx.rs, key, tx.snapshot, tx.clock)
 	return v, ok
 }
 
@@ -312,7 +323,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 		}
 	}
 	slices.SortFunc(mine, func(a, b int) int { return bytes.Compare(tx.writes[a].key, tx.writes[b].key) })
-	clock := tx.db.opts.clock
+	clock := tx.clock
 	// emitMine emits own writes sorting before limit (all if limit is nil)
 	// and reports whether to go on.
 	emitMine := func(limit []byte) bool {
@@ -329,7 +340,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 		return true
 	}
 	stopped := false
-	tx.db.store.scanFrom(prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
+	tx.db.scanIn(tx.rs, prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
 		if !emitMine(k) {
 			stopped = true
 			return false

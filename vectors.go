@@ -293,11 +293,7 @@ func (vs *Vectors) Search(coll string, query []float32, k int, opts ...SearchOpt
 			return fmt.Errorf("query: %w", err)
 		}
 		pt := t.(*primTx)
-		vi, err := pt.tx.db.vectorIndex(pt.tx.rs, coll, cfg)
-		if err != nil {
-			return err
-		}
-		out, err = vi.search(query, k, sc, pt.tx.snapshot)
+		out, err = pt.tx.db.searchLayers(pt.tx, coll, cfg, query, k, sc)
 		return err
 	})
 	return out, err
@@ -339,12 +335,16 @@ type vecNode struct {
 
 type vecIndexKey struct{ scope, coll string }
 
-// vectorIndex returns the collection's index, building it on first use
-// from the vectors stored at the current snapshot. Commits after that
-// snapshot reach it through apply; an apply older than what the index
-// holds for its key is ignored.
-func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecIndex, error) {
-	k := vecIndexKey{string(rs.scope), coll}
+// vectorIndex returns the collection's index in scope, building it on
+// first use from the vectors stored at the current snapshot. Commits after
+// that snapshot reach it through apply; an apply older than what the index
+// holds for its key is ignored. A run's index is built from its whole
+// history (every version of every vector, with the versions at which each
+// was replaced or deleted), so searches at any of its steps see what
+// existed then; a shared scope keeps no history and builds from what is
+// live.
+func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorConfig) (*vecIndex, error) {
+	k := vecIndexKey{string(scope), coll}
 	db.vecMu.Lock()
 	vi, ok := db.vecs[k]
 	if ok {
@@ -367,18 +367,22 @@ func (db *DB) vectorIndex(rs *runState, coll string, cfg VectorConfig) (*vecInde
 	defer close(vi.built)
 	defer vi.mu.Unlock()
 	s := db.store
-	prefix := append(append([]byte(nil), rs.scope...), keys.TagVector)
+	prefix := append(append([]byte(nil), scope...), keys.TagVector)
 	prefix = append(prefix, vecRecordPrefix(coll)...)
 	var berr error
-	s.scan(prefix, s.oracle.Visible(), db.opts.clock, func(key, val []byte, ver uint64) bool {
-		v, meta, err := decodeVecRecord(cfg.Dim, val)
-		if err != nil {
-			berr = err
-			return false
-		}
-		berr = vi.insertLocked(string(key[len(prefix):]), v, meta, ver)
-		return berr == nil
-	})
+	if history {
+		berr = vi.buildHistory(s, prefix, s.oracle.Visible(), cfg.Dim)
+	} else {
+		s.scan(prefix, s.oracle.Visible(), db.opts.clock, func(key, val []byte, ver uint64) bool {
+			v, meta, err := decodeVecRecord(cfg.Dim, val)
+			if err != nil {
+				berr = err
+				return false
+			}
+			berr = vi.insertLocked(string(key[len(prefix):]), v, meta, ver)
+			return berr == nil
+		})
+	}
 	if berr != nil {
 		db.vecMu.Lock()
 		delete(db.vecs, k)
@@ -487,15 +491,22 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 	}
 }
 
-func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64) ([]Match, error) {
+// search finds the k best matches at snapshot that the filter allows and
+// skip (if not nil) does not reject by key.
+func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64, skip func(key string) bool) ([]Match, error) {
+	if snapshot == 0 {
+		return nil, nil // nothing is committed at version 0 (and 0 means "latest" to the graph)
+	}
 	vi.mu.RLock()
 	defer vi.mu.RUnlock()
 	opts := hnsw.SearchOptions{Ef: sc.ef, Snapshot: snapshot}
-	if f := sc.filter; f != nil {
+	switch f := sc.filter; {
+	case f != nil && skip != nil:
+		opts.Filter = func(id uint32) bool { n := &vi.byID[id]; return f.match(n.meta) && !skip(n.key) }
+	case f != nil:
 		opts.Filter = func(id uint32) bool { return f.match(vi.byID[id].meta) }
-	}
-	if snapshot == 0 {
-		opts.Snapshot = ^uint64(0) >> 1 // version 0 means "latest" to the graph; nothing is at 0 here
+	case skip != nil:
+		opts.Filter = func(id uint32) bool { return !skip(vi.byID[id].key) }
 	}
 	if n := len(vi.byID); n <= exactBelow {
 		// A small collection is searched exactly: every node (the graph

@@ -1,0 +1,155 @@
+package inmem
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/zeebo/xxh3"
+)
+
+// Span tag and attributes of calls a Recorder made.
+const (
+	// RecordedTag tags every span a Recorder wrote.
+	RecordedTag = "inmem.recorded"
+	// AttrInputHash holds the xxh3 hash of the call's input, in hex.
+	AttrInputHash = "inmem.input_hash"
+	// AttrError holds the call's error message, if it failed.
+	AttrError = "inmem.error"
+)
+
+// Recorder executes an agent's nondeterministic calls (LLM calls, tool
+// calls) and records each one in the run's traces: name, input, the
+// input's hash, output and error. A Replayer over the run later returns
+// the recorded results in the same order without calling anything.
+type Recorder struct {
+	run  *Run
+	kind SpanKind
+}
+
+// Recorder returns a recorder over the run's traces. Its spans are
+// ToolCall spans; WithKind picks another kind.
+func (r *Run) Recorder() *Recorder { return &Recorder{run: r, kind: ToolCall} }
+
+// WithKind returns a recorder that writes spans of kind k (LLMCall, say).
+func (rec *Recorder) WithKind(k SpanKind) *Recorder { return &Recorder{run: rec.run, kind: k} }
+
+func inputHash(input []byte) string { return strconv.FormatUint(xxh3.Hash(input), 16) }
+
+// Do runs call and records it as a span named name, then returns what call
+// returned. If the call succeeded but recording failed, the recording
+// error is returned with the output: the call's effect happened, but a
+// replay would not know it.
+func (rec *Recorder) Do(name string, input []byte, call func() ([]byte, error)) ([]byte, error) {
+	if call == nil {
+		return nil, fmt.Errorf("record %q: nil call: %w", name, ErrInvalidArgument)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("record: empty call name: %w", ErrInvalidArgument)
+	}
+	if err := rec.run.usable(); err != nil {
+		return nil, err
+	}
+	clock := rec.run.db.opts.clock
+	start := clock()
+	out, cerr := call()
+	s := Span{
+		Kind:   rec.kind,
+		Name:   name,
+		Start:  start,
+		End:    clock(),
+		Status: StatusOK,
+		Input:  input,
+		Output: out,
+		Attrs:  map[string]string{AttrInputHash: inputHash(input)},
+		Tags:   []string{RecordedTag},
+	}
+	if cerr != nil {
+		s.Status = StatusError
+		s.Attrs[AttrError] = cerr.Error()
+	}
+	if _, err := rec.run.Traces().Record(s); err != nil {
+		return out, errors.Join(cerr, fmt.Errorf("record %q: %w", name, err))
+	}
+	return out, cerr
+}
+
+// DivergenceError reports a replayed call that is not the call recorded
+// at that point: another name, another input, or a call past the end of
+// the recording.
+type DivergenceError struct {
+	Step int    // 1-based position of the call in the recording
+	Want string // what was recorded there
+	Got  string // what the replayed code asked for
+}
+
+func (e *DivergenceError) Error() string {
+	return fmt.Sprintf("replay diverged at call %d: recorded %s, got %s", e.Step, e.Want, e.Got)
+}
+
+// RecordedError is the error a recorded call returned, as a Replayer gives
+// it back: the message survives, the original error value does not.
+type RecordedError struct{ Msg string }
+
+func (e *RecordedError) Error() string { return e.Msg }
+
+// Replayer returns the recorded results of a run's calls in order, without
+// calling anything: deterministic replay of an agent's LLM and tool calls.
+// It is safe for concurrent use, but calls are matched in the order they
+// reach it.
+type Replayer struct {
+	mu    sync.Mutex
+	calls []Span
+	next  int
+}
+
+// Replayer reads the calls a Recorder recorded in run id.
+func (db *DB) Replayer(id RunID) (*Replayer, error) {
+	r, err := db.Run(id)
+	if err != nil {
+		return nil, fmt.Errorf("replayer: %w", err)
+	}
+	spans, err := r.Traces().Query(SpanQuery{Tag: RecordedTag})
+	if err != nil {
+		return nil, fmt.Errorf("replayer: %w", err)
+	}
+	slices.SortFunc(spans, func(a, b Span) int { return cmpU64(uint64(a.ID), uint64(b.ID)) })
+	return &Replayer{calls: spans}, nil
+}
+
+func describeCall(name string, hash string) string { return fmt.Sprintf("%q (input %s)", name, hash) }
+
+// Do returns the output and error recorded for the next call, without
+// running call (which may be nil). A name or input hash that differs from
+// the record, or a call after the last one recorded, is a
+// *DivergenceError; the replay position still advances past a mismatch,
+// so later calls are matched against later records.
+func (rp *Replayer) Do(name string, input []byte, call func() ([]byte, error)) ([]byte, error) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	got := describeCall(name, inputHash(input))
+	step := rp.next + 1
+	if rp.next >= len(rp.calls) {
+		return nil, &DivergenceError{Step: step, Want: "the end of the recording", Got: got}
+	}
+	s := rp.calls[rp.next]
+	rp.next++
+	if s.Name != name || s.Attrs[AttrInputHash] != inputHash(input) {
+		return nil, &DivergenceError{Step: step, Want: describeCall(s.Name, s.Attrs[AttrInputHash]), Got: got}
+	}
+	out := slices.Clone(s.Output)
+	if msg, failed := s.Attrs[AttrError]; failed {
+		return out, &RecordedError{Msg: msg}
+	}
+	return out, nil
+}
+
+// Remaining returns how many recorded calls have not been replayed yet: a
+// replay that finished with calls remaining did less than the original.
+func (rp *Replayer) Remaining() int {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return len(rp.calls) - rp.next
+}

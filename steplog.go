@@ -1,0 +1,89 @@
+package inmem
+
+import (
+	"sync/atomic"
+)
+
+// stepRec is one step of a run as the commit path records it: the commit
+// version and the database clock's time when it was admitted (unix nanos).
+type stepRec struct {
+	version uint64
+	time    int64
+}
+
+const stepBlockSize = 512
+
+type stepBlock [stepBlockSize]stepRec
+
+// stepLog is a run's step -> version list. Appends happen only inside the
+// commit critical section (or during recovery, before the handle is
+// shared), so there is one writer at a time; readers never lock. Blocks
+// are fixed-size and never move, so an append copies at most the block
+// table, never the steps.
+type stepLog struct {
+	n      atomic.Int64                 // steps recorded; entries below n are complete
+	blocks atomic.Pointer[[]*stepBlock] // table of blocks, replaced when it grows
+}
+
+// add records the next step. Single writer.
+func (l *stepLog) add(version uint64, t int64) {
+	i := l.n.Load()
+	b := int(i / stepBlockSize)
+	var tab []*stepBlock
+	if p := l.blocks.Load(); p != nil {
+		tab = *p
+	}
+	if b == len(tab) {
+		grown := make([]*stepBlock, len(tab)+1)
+		copy(grown, tab)
+		grown[b] = new(stepBlock)
+		l.blocks.Store(&grown)
+		tab = grown
+	}
+	tab[b][i%stepBlockSize] = stepRec{version: version, time: t}
+	l.n.Store(i + 1)
+}
+
+// len returns the number of steps recorded.
+func (l *stepLog) len() int { return int(l.n.Load()) }
+
+// at returns step i (0-based); i must be below a len read earlier.
+func (l *stepLog) at(i int) stepRec {
+	tab := *l.blocks.Load()
+	return tab[i/stepBlockSize][i%stepBlockSize]
+}
+
+// last returns the newest step, if any.
+func (l *stepLog) last() (stepRec, bool) {
+	n := l.len()
+	if n == 0 {
+		return stepRec{}, false
+	}
+	return l.at(n - 1), true
+}
+
+// visible returns how many steps have a version at or below snapshot:
+// steps are in version order, so they are a prefix.
+func (l *stepLog) visible(snapshot uint64) int {
+	n := l.len()
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l.at(m).version <= snapshot {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// all returns a copy of every recorded step.
+func (l *stepLog) all() []stepRec {
+	n := l.len()
+	out := make([]stepRec, n)
+	for i := range out {
+		out[i] = l.at(i)
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package inmem
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/primitives"
+)
+
+// Step is one committed transaction that wrote a run's data. Lifecycle
+// changes (End, SetStatus) and read-only transactions are not steps.
+type Step struct {
+	N       int       // 1-based position in the run's history
+	Version uint64    // commit version
+	Time    time.Time // when it committed, by the database clock
+	Writes  StepWrites
+}
+
+// StepWrites names the elements a step wrote (put or deleted), per
+// primitive, in key order: KV keys, event seqs in decimal, cell names, span
+// IDs in decimal, vector keys. Heads, counters and index entries the
+// primitives keep are not listed.
+type StepWrites struct {
+	KV, Events, State, Traces, Vectors []string
+}
+
+// primitive element slots, in the order of StepWrites and RunDiff.
+const (
+	elemKV = iota
+	elemEvents
+	elemState
+	elemTraces
+	elemVectors
+	elemCount
+)
+
+var elemNames = [elemCount]string{"kv", "events", "state", "traces", "vectors"}
+
+// elementOf names the element a key of a scope (the bytes after the scope)
+// is the record of; ok is false for keys that are no element's record.
+func elementOf(rest []byte) (slot int, name string, ok bool) {
+	if len(rest) < 1 {
+		return 0, "", false
+	}
+	tag, k := rest[0], rest[1:]
+	switch tag {
+	case keys.TagKV:
+		return elemKV, string(k), true
+	case keys.TagEvent:
+		if seq, ok := primitives.EventOfKey(k); ok {
+			return elemEvents, strconv.FormatUint(seq, 10), true
+		}
+	case keys.TagState:
+		if name, ok := primitives.CellOfKey(k); ok {
+			return elemState, name, true
+		}
+	case keys.TagTrace:
+		if id, ok := primitives.SpanOfKey(k); ok {
+			return elemTraces, strconv.FormatUint(uint64(id), 10), true
+		}
+	case keys.TagVector:
+		if _, key, ok := vectorOfKey(k); ok {
+			return elemVectors, key, true
+		}
+	}
+	return 0, "", false
+}
+
+// vectorOfKey splits a vector record key into collection and key.
+func vectorOfKey(k []byte) (coll, key string, ok bool) {
+	if len(k) < 1 || k[0] != vecRecord {
+		return "", "", false
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || n > uint64(len(k)-1-w) {
+		return "", "", false
+	}
+	return string(k[1+w : 1+w+int(n)]), string(k[1+w+int(n):]), true
+}
+
+func (w *StepWrites) slot(i int) *[]string {
+	switch i {
+	case elemKV:
+		return &w.KV
+	case elemEvents:
+		return &w.Events
+	case elemState:
+		return &w.State
+	case elemTraces:
+		return &w.Traces
+	default:
+		return &w.Vectors
+	}
+}
+
+// Steps lists the run's steps, oldest first, each with the elements it
+// wrote. A shared scope keeps no step history (ErrHistory).
+func (r *Run) Steps() ([]Step, error) {
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	if r.st.shared {
+		return nil, fmt.Errorf("steps: a shared scope keeps no step history: %w", ErrHistory)
+	}
+	snapshot := r.db.store.oracle.Visible()
+	if r.view != nil {
+		snapshot = r.view.version
+	}
+	rs := r.st
+	n := rs.log.visible(snapshot)
+	out := make([]Step, n)
+	byVersion := make(map[uint64]int, n)
+	for i := range out {
+		st := rs.log.at(i)
+		out[i] = Step{N: i + 1, Version: st.version, Time: time.Unix(0, st.time)}
+		byVersion[st.version] = i
+	}
+	// Every version of every key of the run's own scope is kept while the
+	// run's history is: one pass files each write under its step.
+	it := r.db.store.list.Iter()
+	it.SeekGE(rs.scope, ^uint64(0))
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) < len(rs.scope) || string(k[:len(rs.scope)]) != string(rs.scope) {
+			break
+		}
+		i, ok := byVersion[it.Version()]
+		if !ok {
+			continue
+		}
+		if slot, name, ok := elementOf(k[len(rs.scope):]); ok {
+			p := out[i].Writes.slot(slot)
+			*p = append(*p, name)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,128 @@
+package inmem
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/inmem-db/inmem/internal/keys"
+)
+
+// buildHistory fills an empty index with every version at or below snap of
+// the vectors under prefix: each stored version becomes a node inserted at
+// its version and deleted at the version that replaced or deleted it, so
+// a search at any snapshot sees exactly the vectors live then. The index
+// lock is held by the caller.
+func (vi *vecIndex) buildHistory(s *store, prefix []byte, snap uint64, dim int) error {
+	type ver struct {
+		v   uint64
+		raw []byte
+	}
+	var (
+		cur  []byte
+		vers []ver
+	)
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		key := string(cur[len(prefix):])
+		slices.Reverse(vers) // oldest first
+		for _, x := range vers {
+			old, had := vi.byKey[key]
+			user, live := decodeValue(x.raw, nil) // vectors never expire
+			if had && !old.deleted {
+				if err := vi.idx.Delete(old.id, x.v); err != nil {
+					return err
+				}
+			}
+			if !live {
+				vi.byKey[key] = vecEntry{id: old.id, version: x.v, deleted: true, ready: closed}
+				continue
+			}
+			v, meta, err := decodeVecRecord(dim, user)
+			if err != nil {
+				return err
+			}
+			id := uint32(len(vi.byID))
+			if err := vi.idx.Insert(id, v, x.v); err != nil {
+				return err
+			}
+			vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
+			vi.byKey[key] = vecEntry{id: id, version: x.v, ready: closed}
+		}
+		return nil
+	}
+	it := s.list.Iter()
+	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, prefix) {
+			break
+		}
+		if !bytes.Equal(k, cur) {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, vers = k, vers[:0]
+		}
+		if it.Version() <= snap {
+			vers = append(vers, ver{it.Version(), it.Value()})
+		}
+	}
+	return flush()
+}
+
+// searchLayers searches a collection as the transaction sees it: the
+// scope's own vectors at its snapshot and, for a fork, each base's at the
+// fork's version, where a key the nearer layers hold (live or deleted)
+// hides the base's vector. The layers' best matches are merged.
+func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k int, sc searchConfig) ([]Match, error) {
+	rs := tx.rs
+	own, err := db.vectorIndex(rs.scope, !rs.shared, coll, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := own.search(q, k, sc, tx.snapshot, nil)
+	if err != nil || len(rs.bases) == 0 {
+		return out, err
+	}
+	rec := vecRecordPrefix(coll)
+	layerKey := func(buf []byte, scope []byte, key string) []byte {
+		buf = append(append(buf[:0], scope...), keys.TagVector)
+		return append(append(buf, rec...), key...)
+	}
+	for i, b := range rs.bases {
+		bi, err := db.vectorIndex(b.scope, true, coll, cfg)
+		if err != nil {
+			return nil, err
+		}
+		var buf []byte
+		hidden := func(key string) bool {
+			buf = layerKey(buf, rs.scope, key)
+			if _, _, found := db.store.list.Get(buf, tx.snapshot); found {
+				return true
+			}
+			for _, nb := range rs.bases[:i] {
+				buf = layerKey(buf, nb.scope, key)
+				if _, _, found := db.store.list.Get(buf, nb.version); found {
+					return true
+				}
+			}
+			return false
+		}
+		res, err := bi.search(q, k, sc, b.version, hidden)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+	}
+	slices.SortStableFunc(out, func(a, b Match) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return 0
+	})
+	return out[:min(k, len(out))], nil
+}
