@@ -1,9 +1,11 @@
 module github.com/inmem-db/inmem
 
-go 1.24
+go 1.25.0
 
 require (
+	github.com/google/jsonschema-go v0.4.3
 	github.com/klauspost/crc32 v1.3.0
+	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/stretchr/testify v1.12.1
 	github.com/viterin/vek v0.4.3
 	github.com/zeebo/xxh3 v1.1.0
@@ -12,8 +14,14 @@ require (
 require (
 	github.com/chewxy/math32 v1.10.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.2.10 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
+	github.com/segmentio/encoding v0.5.4 // indirect
 	github.com/viterin/partial v1.1.0 // indirect
+	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp v0.0.0-20230817173708-d852ddb80c63 // indirect
-	golang.org/x/sys v0.34.0 // indirect
+	golang.org/x/oauth2 v0.35.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
 )

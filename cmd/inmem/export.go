@@ -22,7 +22,9 @@ import (
 // otlp-json: the run's spans as an OTLP/JSON ExportTraceServiceRequest, the
 // body an OpenTelemetry collector's OTLP/HTTP receiver accepts at
 // /v1/traces: the trace ID is the run ID, span IDs are the span numbers.
-func runExport(args []string, out io.Writer) error {
+//
+// When stderr is a terminal a progress bar counts the records written.
+func runExport(args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(out)
 	format := fs.String("format", "jsonl", "jsonl or otlp-json")
@@ -70,7 +72,10 @@ func runExport(args []string, out io.Writer) error {
 		return enc.Encode(otlpRequest(info, spans))
 	}
 	enc := json.NewEncoder(out)
+	bar := newProgress(errOut, "export", int64(1+len(events)+len(cells)+len(kv)+len(spans)))
+	defer bar.finish()
 	line := func(kind string, v any) error {
+		bar.add(1)
 		return enc.Encode(map[string]any{"kind": kind, "data": v})
 	}
 	if err := line("run", info); err != nil {

@@ -36,7 +36,7 @@ func inspectFlags(name string, args []string, out io.Writer, want int, usage str
 	// Flags may follow the positional arguments: inmem runs DIR --json.
 	var flags, rest []string
 	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
+		if strings.HasPrefix(a, "-") && a != "-" { // "-": stdin, an argument
 			flags = append(flags, a)
 		} else {
 			rest = append(rest, a)
@@ -239,8 +239,9 @@ func clip(b []byte) string {
 
 // runVerify checks a database: inmem verify DIR. Opening it checks every
 // snapshot and WAL checksum (ErrCorruption names the file and offset);
-// then every run's event hash chain is recomputed.
-func runVerify(args []string, out io.Writer) error {
+// then every run's event hash chain is recomputed, with a progress bar
+// over the runs when stderr is a terminal.
+func runVerify(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("verify", args, out, 1, "DIR")
 	if err != nil {
 		return err
@@ -263,13 +264,17 @@ func runVerify(args []string, out io.Writer) error {
 	}
 	var results []result
 	bad := 0
-	for _, info := range runs {
+	bar := newProgress(errOut, "verify", int64(len(runs)))
+	for i, info := range runs {
+		bar.set(int64(i))
 		run, err := db.Run(info.ID)
 		if err != nil {
+			bar.finish()
 			return err
 		}
 		rep, err := run.Events().Verify()
 		if err != nil {
+			bar.finish()
 			return fmt.Errorf("run %s: %w", info.ID, err)
 		}
 		r := result{Run: info.ID, Events: rep.Len, OK: rep.OK, Reason: rep.Reason}
@@ -280,6 +285,7 @@ func runVerify(args []string, out io.Writer) error {
 		}
 		results = append(results, r)
 	}
+	bar.finish()
 	if asJSON {
 		if err := printJSON(out, map[string]any{"ok": bad == 0, "runs": results}); err != nil {
 			return err

@@ -33,10 +33,16 @@ func builtBinary(t *testing.T) string {
 	return binPath
 }
 
+// builtCmd is the built command with args, to be started by the caller.
+func builtCmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(builtBinary(t), args...)
+}
+
 // run executes the built command and returns its output and exit code.
 func run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(builtBinary(t), args...)
+	cmd := builtCmd(t, args...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -8,16 +8,25 @@ import (
 
 type command struct {
 	name, summary string
-	run           func(args []string, out io.Writer) error
+	// run gets stdout for results and stderr for diagnostics and progress,
+	// so that piping a command's output never captures a progress bar.
+	run func(args []string, out, errOut io.Writer) error
 }
 
 var commands = []command{
-	{"demo", "walk through runs, transactions and the primitives on a fresh database", runDemo},
-	{"runs", "DIR: list the runs with status, steps and parent", runRuns},
-	{"show", "DIR RUN: a run's events, state, KV and span tree", runShow},
+	{"demo", "walk through runs, transactions and the primitives on a fresh database", outOnly(runDemo)},
+	{"runs", "DIR: list the runs with status, steps and parent", outOnly(runRuns)},
+	{"show", "DIR RUN: a run's events, state, KV and span tree", outOnly(runShow)},
 	{"verify", "DIR: check every checksum and every run's event hash chain", runVerify},
 	{"export", "DIR RUN [--format jsonl|otlp-json]: a run as JSON lines, or its spans as OTLP JSON", runExport},
-	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", runCheckpoint},
+	{"import", "DIR FILE: recreate a run from `inmem export --format jsonl` output (- for stdin)", runImport},
+	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", outOnly(runCheckpoint)},
+	{"serve", "DIR --mcp [--http ADDR]: serve the database to MCP clients over stdio or HTTP", runServe},
+}
+
+// outOnly adapts a command that writes nothing but its result.
+func outOnly(f func(args []string, out io.Writer) error) func(args []string, out, errOut io.Writer) error {
+	return func(args []string, out, _ io.Writer) error { return f(args, out) }
 }
 
 func usage(w io.Writer) {
@@ -47,7 +56,7 @@ func dispatch(args []string, out, errOut io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		if err := c.run(args[1:], out); err != nil {
+		if err := c.run(args[1:], out, errOut); err != nil {
 			fmt.Fprintf(errOut, "inmem %s: %v\n", c.name, err)
 			if _, ok := err.(errUsage); ok {
 				return 2

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/inmem-db/inmem"
+)
+
+// runImport recreates runs from JSON lines: inmem import DIR FILE, the
+// output of inmem export DIR RUN --format jsonl (FILE "-" reads stdin).
+// Several exports concatenated import as several runs.
+//
+// Each run becomes a new run (a new ID) with the original's name,
+// namespace, tags, meta and status, and its events, state cells, KV
+// entries and spans. What cannot carry over, because the database assigns
+// it: run IDs, creation and end times, KV versions, cell versions
+// (restarting at 1) and UpdatedAt, span IDs (renumbered from 1, parents
+// mapped), and event times, so every event hash is recomputed (the chain
+// stays valid; the hashes differ from the export's). A parent link is kept
+// when the parent exists in DIR or was imported from the same file. Not
+// in an export, so not imported: vectors, KV TTLs and state machine
+// declarations.
+//
+// A run that fails to import is deleted, so no half-imported run remains.
+func runImport(args []string, out, errOut io.Writer) error {
+	asJSON, pos, err := inspectFlags("import", args, out, 2, "DIR FILE")
+	if err != nil {
+		return err
+	}
+	var in io.Reader
+	var size int64
+	if pos[1] == "-" {
+		in = os.Stdin
+	} else {
+		f, err := os.Open(pos[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		in = f
+	}
+	db, err := openExisting(pos[0])
+	if err != nil {
+		return err
+	}
+	imp := &importer{db: db, bar: newProgress(errOut, "import", size), ids: map[inmem.RunID]inmem.RunID{}}
+	err = imp.read(in)
+	imp.bar.finish()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if imp.done == nil {
+			imp.done = []importResult{}
+		}
+		return printJSON(out, imp.done)
+	}
+	for _, r := range imp.done {
+		fmt.Fprintf(out, "imported run %s as %s: %d events (hashes recomputed), %d cells, %d kv, %d spans\n",
+			r.From, r.Run, r.Events, r.Cells, r.KV, r.Spans)
+	}
+	if len(imp.done) == 0 {
+		fmt.Fprintln(out, "nothing to import")
+	}
+	return nil
+}
+
+// importResult is one imported run, for the command's output.
+type importResult struct {
+	From   inmem.RunID `json:"from"`
+	Run    inmem.RunID `json:"run"`
+	Events int         `json:"events"`
+	Cells  int         `json:"cells"`
+	KV     int         `json:"kv"`
+	Spans  int         `json:"spans"`
+}
+
+// importBatch is how many records one transaction writes: large enough to
+// amortise commits, small enough to stay far below the transaction size
+// limit for ordinary values.
+const importBatch = 256
+
+// importer writes the records of one file, run by run.
+type importer struct {
+	db   *inmem.DB
+	bar  *progress
+	ids  map[inmem.RunID]inmem.RunID // exported run ID -> imported run ID
+	done []importResult
+
+	// The run being imported.
+	info    inmem.RunInfo
+	run     *inmem.Run
+	res     importResult
+	pending []func(tx *inmem.Tx) error // writes not yet committed
+	spans   []inmem.Span               // recorded at the end, parents first
+}
+
+// record is one line of a jsonl export.
+type record struct {
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+// countingReader counts the bytes read, for the progress bar.
+type countingReader struct {
+	r   io.Reader
+	bar *progress
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.bar.add(int64(n))
+	return n, err
+}
+
+func (imp *importer) read(in io.Reader) error {
+	sc := bufio.NewScanner(countingReader{in, imp.bar})
+	// A line holds one value of up to MaxValueSize, base64-encoded, plus
+	// its JSON envelope.
+	sc.Buffer(make([]byte, 0, 64<<10), inmem.MaxValueSize/3*4+inmem.MaxKeySize+64<<10)
+	n := 0
+	for sc.Scan() {
+		n++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		if err := imp.line(b); err != nil {
+			return imp.fail(n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return imp.fail(n+1, err)
+	}
+	if err := imp.finishRun(); err != nil {
+		return imp.fail(n, err)
+	}
+	return nil
+}
+
+// fail removes the run being imported and says which runs before it
+// were imported whole.
+func (imp *importer) fail(line int, err error) error {
+	imp.abort()
+	if len(imp.done) > 0 {
+		return fmt.Errorf("line %d: %w (the %d runs before it were imported; the failed one was removed)", line, err, len(imp.done))
+	}
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+// line applies one record.
+func (imp *importer) line(b []byte) error {
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("not a JSON record: %v: %w", err, inmem.ErrInvalidArgument)
+	}
+	if rec.Kind != "run" && imp.run == nil {
+		return fmt.Errorf("a %q record before any \"run\" record: %w", rec.Kind, inmem.ErrInvalidArgument)
+	}
+	decode := func(v any) error {
+		if err := json.Unmarshal(rec.Data, v); err != nil {
+			return fmt.Errorf("%s record: %v: %w", rec.Kind, err, inmem.ErrInvalidArgument)
+		}
+		return nil
+	}
+	switch rec.Kind {
+	case "run":
+		if err := imp.finishRun(); err != nil {
+			return err
+		}
+		var info inmem.RunInfo
+		if err := decode(&info); err != nil {
+			return err
+		}
+		return imp.beginRun(info)
+	case "event":
+		var e exportEvent
+		if err := decode(&e); err != nil {
+			return err
+		}
+		want := uint64(imp.res.Events)
+		if e.Seq != want {
+			return fmt.Errorf("event seq %d, want %d (events must be complete and in order): %w", e.Seq, want, inmem.ErrInvalidArgument)
+		}
+		imp.res.Events++
+		return imp.write(func(tx *inmem.Tx) error {
+			_, err := tx.Events().Append(e.Type, e.Payload)
+			return err
+		})
+	case "cell":
+		var c inmem.Cell
+		if err := decode(&c); err != nil {
+			return err
+		}
+		imp.res.Cells++
+		return imp.write(func(tx *inmem.Tx) error {
+			_, err := tx.State().Set(c.Name, c.Value)
+			return err
+		})
+	case "kv":
+		var e inmem.Entry
+		if err := decode(&e); err != nil {
+			return err
+		}
+		imp.res.KV++
+		return imp.write(func(tx *inmem.Tx) error { return tx.KV().Put(e.Key, e.Value) })
+	case "span":
+		var s inmem.Span
+		if err := decode(&s); err != nil {
+			return err
+		}
+		imp.spans = append(imp.spans, s)
+		return nil
+	}
+	return fmt.Errorf("unknown record kind %q: %w", rec.Kind, inmem.ErrInvalidArgument)
+}
+
+func (imp *importer) beginRun(info inmem.RunInfo) error {
+	opts := []inmem.RunOption{inmem.Name(info.Name), inmem.InNamespace(info.Namespace)}
+	// Only when set: an empty option would turn "none" into "empty".
+	if len(info.Tags) > 0 {
+		opts = append(opts, inmem.Tags(info.Tags...))
+	}
+	if len(info.Meta) > 0 {
+		opts = append(opts, inmem.Meta(info.Meta))
+	}
+	if !info.Parent.IsZero() {
+		parent, ok := imp.ids[info.Parent]
+		if !ok {
+			if _, err := imp.db.Runs().Get(info.Parent); err == nil {
+				parent, ok = info.Parent, true
+			}
+		}
+		if ok {
+			opts = append(opts, inmem.Parent(parent))
+		}
+	}
+	run, err := imp.db.BeginRun(opts...)
+	if err != nil {
+		return err
+	}
+	imp.info, imp.run = info, run
+	imp.res = importResult{From: info.ID, Run: run.ID()}
+	imp.spans = imp.spans[:0]
+	return nil
+}
+
+// write queues fn, committing the queue when it is a batch long.
+func (imp *importer) write(fn func(tx *inmem.Tx) error) error {
+	imp.pending = append(imp.pending, fn)
+	if len(imp.pending) < importBatch {
+		return nil
+	}
+	return imp.flush()
+}
+
+func (imp *importer) flush() error {
+	if len(imp.pending) == 0 {
+		return nil
+	}
+	err := imp.run.Update(func(tx *inmem.Tx) error {
+		for _, fn := range imp.pending {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	imp.pending = imp.pending[:0]
+	return err
+}
+
+// finishRun commits what is queued, records the spans parents first, and
+// sets the run's status, completing the run being imported.
+func (imp *importer) finishRun() error {
+	if imp.run == nil {
+		return nil
+	}
+	if err := imp.flush(); err != nil {
+		return err
+	}
+	// Span IDs count up and a parent is recorded before its children, so
+	// the exported ID order is a parents-first order. Parents are looked
+	// up when the write runs, inside the transaction that may have just
+	// recorded them.
+	slices.SortFunc(imp.spans, func(a, b inmem.Span) int { return cmp.Compare(a.ID, b.ID) })
+	known := map[inmem.SpanID]bool{}
+	newID := map[inmem.SpanID]inmem.SpanID{}
+	for _, s := range imp.spans {
+		if s.Parent != 0 && !known[s.Parent] {
+			return fmt.Errorf("span %d: parent %d is not in the export: %w", s.ID, s.Parent, inmem.ErrInvalidArgument)
+		}
+		known[s.ID] = true
+		err := imp.write(func(tx *inmem.Tx) error {
+			ns := s
+			ns.ID = 0
+			if s.Parent != 0 {
+				ns.Parent = newID[s.Parent]
+			}
+			id, err := tx.Traces().Record(ns)
+			newID[s.ID] = id
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := imp.flush(); err != nil {
+		return err
+	}
+	imp.res.Spans = len(imp.spans)
+	if err := restoreStatus(imp.db, imp.run, imp.info); err != nil {
+		return err
+	}
+	imp.ids[imp.info.ID] = imp.run.ID()
+	imp.done = append(imp.done, imp.res)
+	imp.run = nil
+	return nil
+}
+
+// restoreStatus moves the imported run to the original's status along
+// allowed transitions: an archived run with a reason was failed first.
+func restoreStatus(db *inmem.DB, run *inmem.Run, info inmem.RunInfo) error {
+	switch info.Status {
+	case inmem.Active, 0:
+		return nil
+	case inmem.Paused:
+		return db.Runs().SetStatus(run.ID(), inmem.Paused)
+	case inmem.Completed, inmem.Failed, inmem.Cancelled:
+		return run.End(info.Status, info.Error)
+	case inmem.Archived:
+		if info.Error != "" {
+			if err := run.End(inmem.Failed, info.Error); err != nil {
+				return err
+			}
+		}
+		return db.Runs().SetStatus(run.ID(), inmem.Archived)
+	}
+	return fmt.Errorf("run status %d: %w", info.Status, inmem.ErrInvalidArgument)
+}
+
+// abort deletes a run whose import failed part way. A failed delete is
+// not reported: the import error is what the caller needs, and the run
+// left behind can be deleted by hand.
+func (imp *importer) abort() {
+	if imp.run != nil {
+		_ = imp.db.Runs().Delete(imp.run.ID())
+		imp.run = nil
+	}
+}

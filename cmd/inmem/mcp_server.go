@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/inmem-db/inmem"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// version is what the MCP server reports as its implementation version.
+const version = "0.1.0"
+
+// mcpServer exposes one open database as MCP tools.
+type mcpServer struct {
+	db *inmem.DB
+}
+
+// mcpInstructions tell a client's model how the tools fit together.
+const mcpInstructions = `An embedded database for agent runs. Begin a run with runs_begin and pass its id as "run" to the kv_, events_, state_, traces_ and vectors_ tools (or pass "shared" with a namespace for long-lived memory outside any run). End it with runs_end. Values are UTF-8 strings; binary values travel in the matching *_base64 field instead.`
+
+// newMCPServer builds the MCP server over db with every tool registered.
+func newMCPServer(db *inmem.DB) *mcp.Server {
+	s := &mcpServer{db: db}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "inmem", Title: "in-mem agent database", Version: version},
+		&mcp.ServerOptions{Instructions: mcpInstructions})
+	s.addRunTools(srv)
+	s.addPrimitiveTools(srv)
+	s.addVectorTools(srv)
+	return srv
+}
+
+// tool describes one tool for addTool.
+type tool struct {
+	name, title, desc string
+	readOnly          bool
+	additive          bool // only adds (appends, new runs); never overwrites
+	inputSchema       any  // nil: inferred from the input type
+}
+
+// addTool registers a typed handler. A panic in a handler becomes the
+// tool's error rather than taking the server (and every other client's
+// session) down.
+func addTool[In, Out any](srv *mcp.Server, t tool, h func(ctx context.Context, in In) (Out, error)) {
+	f := false
+	ann := &mcp.ToolAnnotations{Title: t.title, ReadOnlyHint: t.readOnly, OpenWorldHint: &f}
+	if t.additive {
+		ann.DestructiveHint = &f
+	}
+	mcp.AddTool(srv, &mcp.Tool{Name: t.name, Title: t.title, Description: t.desc, Annotations: ann, InputSchema: t.inputSchema},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in In) (_ *mcp.CallToolResult, out Out, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("internal error in %s: %v", t.name, r)
+				}
+			}()
+			out, err = h(ctx, in)
+			return nil, out, err
+		})
+}
+
+// limitOr returns n within [1, max], def for 0.
+func limitOr(n, def, max int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0:
+		return 0, fmt.Errorf("limit %d: must be positive: %w", n, inmem.ErrInvalidArgument)
+	case n > max:
+		return max, nil
+	}
+	return n, nil
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// serveConfig is what inmem serve was asked to do.
+type serveConfig struct {
+	dir         string
+	mcp         bool
+	httpAddr    string   // "": stdio
+	allowRemote bool     // listen on a non-loopback address
+	token       string   // bearer token for HTTP; generated when empty
+	origins     []string // browser origins allowed besides loopback ones
+}
+
+const serveUsage = "usage: inmem serve DIR --mcp [--http 127.0.0.1:PORT [--token T] [--allow-remote] [--allow-origin URL,...]]"
+
+// runServe serves a database to MCP clients: inmem serve DIR --mcp.
+//
+// By default it speaks MCP over stdin and stdout, the way a client
+// launches a local server; nothing else is written to stdout. With
+// --http ADDR it serves the streamable HTTP transport at /mcp instead,
+// on a loopback address unless --allow-remote, to clients that send the
+// bearer token (--token or INMEM_MCP_TOKEN; one is generated and printed
+// on stderr when neither is set). The database stays open, and so locked
+// against other processes, until the client disconnects (stdio) or the
+// process gets SIGINT or SIGTERM.
+func runServe(args []string, out, errOut io.Writer) error {
+	cfg, err := parseServe(args, errOut)
+	if err != nil {
+		return err
+	}
+	db, err := openExisting(cfg.dir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv := newMCPServer(db)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.httpAddr == "" {
+		err := srv.Run(ctx, &mcp.StdioTransport{})
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) || errors.Is(err, mcp.ErrConnectionClosed) {
+			return db.Close()
+		}
+		return err
+	}
+	if err := serveHTTP(ctx, srv, cfg, errOut); err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func parseServe(args []string, errOut io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() { fmt.Fprintln(errOut, serveUsage); fs.PrintDefaults() }
+	fs.BoolVar(&cfg.mcp, "mcp", false, "speak the Model Context Protocol (required)")
+	fs.StringVar(&cfg.httpAddr, "http", "", "serve streamable HTTP on this address instead of stdio, such as 127.0.0.1:8765")
+	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow --http on an address other than loopback")
+	fs.StringVar(&cfg.token, "token", "", "bearer token HTTP clients must send (default $INMEM_MCP_TOKEN, else generated)")
+	origins := fs.String("allow-origin", "", "comma-separated browser origins allowed besides loopback ones, such as https://app.example")
+	flags, pos := splitFlags(args, map[string]bool{"http": true, "token": true, "allow-origin": true})
+	if err := fs.Parse(flags); err != nil {
+		return cfg, errUsage{err}
+	}
+	if len(pos) != 1 {
+		return cfg, errUsage{errors.New(serveUsage)}
+	}
+	if !cfg.mcp {
+		return cfg, errUsage{fmt.Errorf("serve speaks MCP only: pass --mcp\n%s", serveUsage)}
+	}
+	cfg.dir = pos[0]
+	if *origins != "" {
+		cfg.origins = strings.Split(*origins, ",")
+	}
+	if cfg.httpAddr == "" && (cfg.token != "" || cfg.allowRemote || len(cfg.origins) > 0) {
+		return cfg, errUsage{errors.New("--token, --allow-remote and --allow-origin go with --http")}
+	}
+	return cfg, nil
+}
+
+// splitFlags separates flags from positional arguments, so that flags may
+// follow them (inmem serve DIR --mcp). valued names the flags that take
+// the next argument as their value unless written --name=value.
+func splitFlags(args []string, valued map[string]bool) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if valued[name] && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, pos
+}

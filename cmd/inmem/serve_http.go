@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Limits of the HTTP transport. Bodies are JSON-RPC messages, small by
+// nature; a slow or huge body is an attack, not a client.
+const (
+	maxBodyBytes      = 4 << 20
+	bodyReadTimeout   = 30 * time.Second
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	sessionIdle       = 30 * time.Minute // an abandoned MCP session is closed after this
+	shutdownGrace     = 5 * time.Second
+	mcpPath           = "/mcp"
+)
+
+// serveHTTP serves srv on cfg.httpAddr until ctx is done.
+func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.Writer) error {
+	if err := checkListenAddr(cfg.httpAddr, cfg.allowRemote); err != nil {
+		return errUsage{err}
+	}
+	token := cfg.token
+	if token == "" {
+		token = os.Getenv("INMEM_MCP_TOKEN")
+	}
+	generated := token == ""
+	if generated {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		token = hex.EncodeToString(b)
+	}
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           newHTTPHandler(srv, token, cfg.origins),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(errOut, "inmem serve: ", 0),
+	}
+	fmt.Fprintf(errOut, "inmem serve: MCP over streamable HTTP at http://%s%s\n", ln.Addr(), mcpPath)
+	if generated {
+		fmt.Fprintf(errOut, "inmem serve: bearer token (set --token or INMEM_MCP_TOKEN to choose one): %s\n", token)
+	}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close() // streams still open after the grace period
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// checkListenAddr refuses an address reachable from other machines unless
+// the caller said so: the tools read and write every run in the database.
+func checkListenAddr(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--http %q: want HOST:PORT such as 127.0.0.1:8765: %v", addr, err)
+	}
+	if allowRemote || isLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("--http %q is not a loopback address: other machines could reach it; pass --allow-remote to mean it", addr)
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newHTTPHandler wraps the SDK's streamable HTTP handler in the checks
+// every request passes, cheapest and least revealing first: a foreign
+// browser origin (403), then a missing or wrong bearer token (401), then
+// the body's size and read time (413, 408). The SDK adds its own
+// protection against DNS rebinding (a loopback connection with a foreign
+// Host header is refused).
+func newHTTPHandler(srv *mcp.Server, token string, origins []string) http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{MaxRequestBodyBytes: maxBodyBytes, SessionTimeout: sessionIdle})
+	want := sha256.Sum256([]byte(token))
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[strings.TrimRight(strings.TrimSpace(o), "/")] = true
+	}
+	mux := http.NewServeMux()
+	mux.Handle(mcpPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !originAllowed(r.Header.Get("Origin"), allowed) {
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Compare digests: constant time, and no length to leak.
+		gotSum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="inmem"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			if !readBody(w, r) {
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+// readBody reads the whole request body under a size limit and a
+// deadline, then hands the handler the bytes. Reading it here bounds a
+// slow upload without a server-wide ReadTimeout or WriteTimeout, which
+// would cut the long-lived event streams of the transport.
+func readBody(w http.ResponseWriter, r *http.Request) bool {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported only on exotic writers
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("request body over %d bytes", maxBodyBytes), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "reading request body: "+err.Error(), http.StatusRequestTimeout)
+		}
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// originAllowed accepts requests with no Origin (not from a browser),
+// from a loopback origin, or from an origin given with --allow-origin.
+func originAllowed(origin string, allowed map[string]bool) bool {
+	if origin == "" {
+		return true
+	}
+	if allowed[origin] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false // includes "null", which sandboxed pages send
+	}
+	return isLoopbackHost(u.Hostname())
+}
