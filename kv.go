@@ -81,19 +81,20 @@ func (kv *KV) Get(key string) ([]byte, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	if r.layered() {
-		var out []byte
-		err := r.View(func(tx *Tx) error {
-			v, ok := tx.get(tx.rs.kvKey(buf[:0], key))
-			if !ok {
-				return ErrNotFound
-			}
-			out = clone(v)
-			return nil
-		})
-		return out, err
-	}
 	s := r.db.store
+	if r.layered() {
+		// A view or a fork: the same single read, at the view's version
+		// and through the fork's layers; still no transaction.
+		snap, clock := s.oracle.Visible(), r.db.opts.clock
+		if v := r.view; v != nil {
+			snap, clock = v.version, v.now
+		}
+		v, _, ok := r.db.getIn(r.st, r.st.kvKey(buf[:0], key), snap, clock)
+		if !ok {
+			return nil, ErrNotFound
+		}
+		return clone(v), nil
+	}
 	v, _, ok := s.get(r.st.kvKey(buf[:0], key), s.oracle.Visible(), r.db.opts.clock)
 	if !ok {
 		return nil, ErrNotFound

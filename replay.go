@@ -3,6 +3,7 @@ package inmem
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -30,49 +31,145 @@ type ReplayReport struct {
 
 // Replay rebuilds run id from its recorded history alone: starting from
 // nothing (or, for a fork, from its parent's state at the fork step), it
-// applies each step's recorded writes in order, checking on the way that
-// every recorded write belongs to a step and that each appended event
-// chains to the one before it. It then compares a hash of each rebuilt
-// primitive with a hash of the live state read through the normal read
-// path. On a mismatch it replays again, comparing after every step with
-// the run as of that step, to name the first step that differs.
+// replays each step's recorded writes, checking on the way that every
+// recorded write belongs to a step, that every step wrote something, and
+// that the event log chains from first event to last. It then compares a
+// hash of each rebuilt primitive with a hash of the live state read
+// through the normal read path. On a mismatch it replays again step by
+// step, comparing after every step with the run as of that step, to name
+// the first step that differs.
 func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	var rep ReplayReport
 	r, err := db.Run(id)
 	if err != nil {
 		return rep, fmt.Errorf("replay: %w", err)
 	}
-	h, err := db.loadHistory(r)
-	if err != nil {
-		return rep, fmt.Errorf("replay: %w", err)
+	rs := r.st
+	snap := db.store.oracle.Visible()
+	steps := rs.log.all()
+	steps = steps[:rs.log.visible(snap)]
+	rep.Steps = len(steps)
+	stepOf := func(v uint64) (int, bool) {
+		i, ok := slices.BinarySearchFunc(steps, v, func(s stepRec, v uint64) int { return cmpU64(s.version, v) })
+		return i, ok
 	}
-	rep.Steps = len(h.steps)
-	m := h.base.clone()
-	for k := range h.steps {
-		if reason := m.apply(h, k); reason != "" {
-			rep.FirstDiff, rep.Reason = k+1, reason
-			break
+	note := func(step int, reason string) {
+		if rep.Reason == "" || step < rep.FirstDiff {
+			rep.FirstDiff, rep.Reason = step, reason
 		}
 	}
-	if rep.Reason == "" && h.stray != 0 {
-		rep.FirstDiff = h.strayStep
-		rep.Reason = fmt.Sprintf("a write at version %d belongs to no step", h.stray)
+
+	// One pass over the run's own writes, in key order with the newest
+	// version of a key first: the last write of each key is what replaying
+	// the steps in order leaves there, merged with the fork's base state.
+	rebuilt := newStateHasher()
+	clock := db.opts.clock
+	var chain chainCheck
+	emit := func(suffix, raw []byte, step int) {
+		user, live := decodeValue(raw, clock)
+		if !live {
+			return
+		}
+		rebuilt.add(suffix, user)
+		if len(suffix) > 1 && suffix[0] == keys.TagEvent {
+			if reason := chain.next(suffix[1:], user); reason != "" {
+				note(step, reason)
+			}
+		}
 	}
-	live, err := db.liveHashes(r, h.snapshot)
+	base := db.baseModel(rs)
+	baseKeys := slices.Sorted(maps.Keys(base))
+	flushBase := func(limit []byte) {
+		for len(baseKeys) > 0 && (limit == nil || baseKeys[0] < string(limit)) {
+			emit([]byte(baseKeys[0]), base[baseKeys[0]], 0)
+			baseKeys = baseKeys[1:]
+		}
+	}
+	wrote := make([]bool, len(steps))
+	n := len(rs.scope)
+	var last []byte
+	it := db.store.list.Iter()
+	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, rs.scope) {
+			break
+		}
+		v := it.Version()
+		if v > snap {
+			continue
+		}
+		i, ok := stepOf(v)
+		if !ok {
+			note(i, fmt.Sprintf("a write at version %d belongs to no step", v))
+			continue
+		}
+		wrote[i] = true
+		if last != nil && bytes.Equal(k, last) {
+			continue // an older write of a key already replayed
+		}
+		last = k
+		suffix := k[n:]
+		flushBase(suffix)
+		if len(baseKeys) > 0 && baseKeys[0] == string(suffix) {
+			baseKeys = baseKeys[1:] // the run's own write replaces the base's
+		}
+		emit(suffix, it.Value(), i+1)
+	}
+	flushBase(nil)
+	if i := slices.Index(wrote, false); i >= 0 {
+		note(i+1, fmt.Sprintf("step %d (version %d) has no recorded writes", i+1, steps[i].version))
+	}
+
+	live, err := db.liveHashes(r, snap)
 	if err != nil {
 		return rep, fmt.Errorf("replay: %w", err)
 	}
-	rebuilt := m.hashes(db.opts.clock)
+	got := rebuilt.sums()
 	for slot := range elemCount {
-		if live[slot] != rebuilt[slot] {
+		if live[slot] != got[slot] {
 			rep.Mismatched = append(rep.Mismatched, elemNames[slot])
 		}
 	}
 	if rep.Reason == "" && len(rep.Mismatched) > 0 {
+		h, err := db.loadHistory(r)
+		if err != nil {
+			return rep, fmt.Errorf("replay: %w", err)
+		}
 		rep.FirstDiff, rep.Reason = db.firstDiff(r, h)
 	}
 	rep.Match = rep.Reason == "" && len(rep.Mismatched) == 0
 	return rep, nil
+}
+
+// chainCheck follows the event log in seq order and checks each event's
+// hash and its link to the one before.
+type chainCheck struct {
+	started bool
+	seq     uint64
+	hash    [32]byte
+}
+
+func (c *chainCheck) next(k, user []byte) string {
+	seq, ok := primitives.EventOfKey(k)
+	if !ok {
+		return ""
+	}
+	e, err := primitives.DecodeEvent(seq, user)
+	if err != nil {
+		return err.Error()
+	}
+	var prev [32]byte
+	switch {
+	case seq > 0 && (!c.started || c.seq != seq-1):
+		return fmt.Sprintf("event %d has no predecessor", seq)
+	case seq > 0:
+		prev = c.hash
+	}
+	c.started, c.seq, c.hash = true, seq, e.Hash
+	if e.PrevHash != prev || primitives.EventHash(seq, e.Type, e.Payload, e.Time, e.PrevHash) != e.Hash {
+		return fmt.Sprintf("event %d does not chain", seq)
+	}
+	return ""
 }
 
 // history is a run's recorded writes, grouped by step.

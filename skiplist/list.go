@@ -337,6 +337,10 @@ func (s *List) last() uint64 {
 	return x
 }
 
+// maxVersionWalk is how many newer versions of a key Get steps over
+// before it seeks instead.
+const maxVersionWalk = 8
+
 // Get returns the value of the newest entry for key with version <=
 // snapshot. The returned slice aliases arena memory: copy it before handing
 // it to anyone who may keep it.
@@ -344,9 +348,18 @@ func (s *List) Get(key []byte, snapshot uint64) (value []byte, version uint64, o
 	var off uint64
 	if s.index != nil {
 		off = s.index.lookup(s, key)
-		for off != 0 {
+		// An old snapshot walks back from the newest version; past a few
+		// versions a seek is cheaper than the rest of the walk.
+		for steps := 0; off != 0; steps++ {
 			n := s.node(off)
 			if n.version <= snapshot {
+				break
+			}
+			if steps == maxVersionWalk {
+				off = s.seekGE(key, snapshot)
+				if off != 0 && !bytes.Equal(s.key(off, s.node(off)), key) {
+					off = 0
+				}
 				break
 			}
 			off = n.tower[0].Load()

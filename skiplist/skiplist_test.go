@@ -1250,3 +1250,29 @@ func TestUnindexedEntries(t *testing.T) {
 	require.EqualValues(t, 3, ver)
 	require.Equal(t, "tomb", string(v))
 }
+
+// TestGetDeepHistory reads a key with many versions at every snapshot: the
+// walk from the newest version gives way to a seek past maxVersionWalk.
+func TestGetDeepHistory(t *testing.T) {
+	indexModes(t, func(t *testing.T, withIndex bool) {
+		l := newList(t, withIndex)
+		for v := uint64(1); v <= 60; v += 2 { // odd versions only
+			_, _, err := l.Insert([]byte("deep"), v, []byte{byte(v)})
+			require.NoError(t, err)
+			_, _, err = l.Insert([]byte("deeq"), v, []byte{byte(v + 1)})
+			require.NoError(t, err)
+		}
+		_, _, ok := l.Get([]byte("deep"), 0)
+		require.False(t, ok)
+		for snap := uint64(1); snap <= 70; snap++ {
+			want := min(snap, 59)
+			if want%2 == 0 {
+				want--
+			}
+			val, ver, ok := l.Get([]byte("deep"), snap)
+			require.True(t, ok, "snapshot %d", snap)
+			require.Equal(t, want, ver, "snapshot %d", snap)
+			require.Equal(t, []byte{byte(want)}, val)
+		}
+	})
+}
