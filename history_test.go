@@ -665,3 +665,87 @@ func TestRecorderReplayer(t *testing.T) {
 	_, err = db.Replayer(inmem.RunID{9})
 	require.ErrorIs(t, err, inmem.ErrRunNotFound)
 }
+
+// TestHistoryConcurrent reads history (Steps, AsOf, Fork) while writers
+// commit steps: every view shows exactly the events of its steps.
+func TestHistoryConcurrent(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	const writers, perWriter = 4, 150
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				err := run.Update(func(tx *inmem.Tx) error {
+					if _, err := tx.Events().Append("step", nil); err != nil {
+						return err
+					}
+					return tx.KV().Put(fmt.Sprintf("w%d", w), []byte(strconv.Itoa(i)))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 3))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				steps, err := run.Steps()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(steps) == 0 {
+					continue
+				}
+				k := 1 + rng.IntN(len(steps))
+				view, err := run.AsOf(k)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n, err := view.Events().Len(); err != nil || n != uint64(k) {
+					t.Errorf("as of step %d: %d events (%v)", k, n, err)
+					return
+				}
+				if k%7 == 0 {
+					child, err := db.Fork(run.ID(), k)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n, err := child.Events().Len(); err != nil || n != uint64(k) {
+						t.Errorf("fork at step %d: %d events (%v)", k, n, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	readers.Wait()
+	steps, err := run.Steps()
+	require.NoError(t, err)
+	require.Len(t, steps, writers*perWriter)
+	rep, err := db.Replay(run.ID())
+	require.NoError(t, err)
+	require.True(t, rep.Match, "%+v", rep)
+}
