@@ -18,8 +18,8 @@ type stepBlock [stepBlockSize]stepRec
 // stepLog is a run's step -> version list. Appends happen only inside the
 // commit critical section (or during recovery, before the handle is
 // shared), so there is one writer at a time; readers never lock. Blocks
-// are fixed-size and never move, so an append copies at most the block
-// table, never the steps.
+// are fixed-size and never move, so an append never copies steps, and the
+// block table grows geometrically.
 type stepLog struct {
 	n      atomic.Int64                 // steps recorded; entries below n are complete
 	blocks atomic.Pointer[[]*stepBlock] // table of blocks, replaced when it grows
@@ -34,8 +34,16 @@ func (l *stepLog) add(version uint64, t int64) {
 		tab = *p
 	}
 	if b == len(tab) {
-		grown := make([]*stepBlock, len(tab)+1)
-		copy(grown, tab)
+		// The table grows geometrically; within its capacity the slot
+		// past every published length is free to fill before the longer
+		// table is published.
+		var grown []*stepBlock
+		if len(tab) < cap(tab) {
+			grown = tab[:len(tab)+1]
+		} else {
+			grown = make([]*stepBlock, len(tab)+1, 2*len(tab)+1)
+			copy(grown, tab)
+		}
 		grown[b] = new(stepBlock)
 		l.blocks.Store(&grown)
 		tab = grown
