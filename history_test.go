@@ -225,11 +225,10 @@ func requireState(t *testing.T, h handles, m *hmodel, msg string) {
 // historyFixture is a run with random steps, a fork of it, and the models
 // of every step of both.
 type historyFixture struct {
-	parent, child         inmem.RunID
-	parentModels          []*hmodel // [step] -> state after it (0: empty)
-	childModels           []*hmodel // [own step] -> state after it (0: the fork point)
-	forkStep              int
-	recordedIn, replayRun inmem.RunID
+	parent, child inmem.RunID
+	parentModels  []*hmodel // [step] -> state after it (0: empty)
+	childModels   []*hmodel // [own step] -> state after it (0: the fork point)
+	forkStep      int
 }
 
 func buildHistory(t *testing.T, db *inmem.DB, seed uint64, steps int) *historyFixture {
