@@ -118,24 +118,28 @@ func readRun(db *inmem.DB, id inmem.RunID) (runData, error) {
 	if rd.Run, err = run.Info(); err != nil {
 		return rd, err
 	}
-	err = run.View(func(tx *inmem.Tx) error {
-		n, err := tx.Events().Len()
-		if err != nil {
-			return err
-		}
-		if rd.Events, err = tx.Events().Range(0, n); err != nil {
-			return err
-		}
-		if rd.State, err = tx.State().List(); err != nil {
-			return err
-		}
-		if rd.Spans, err = tx.Traces().Query(inmem.SpanQuery{}); err != nil {
-			return err
-		}
-		rd.KV, err = tx.KV().List("")
-		return err
-	})
+	err = run.View(func(tx *inmem.Tx) error { return rd.read(tx) })
 	return rd, err
+}
+
+// read fills in the run's events, cells, spans and KV entries from tx: a
+// transaction on the live run, or one at a step of its history.
+func (rd *runData) read(tx *inmem.Tx) error {
+	n, err := tx.Events().Len()
+	if err != nil {
+		return err
+	}
+	if rd.Events, err = tx.Events().Range(0, n); err != nil {
+		return err
+	}
+	if rd.State, err = tx.State().List(); err != nil {
+		return err
+	}
+	if rd.Spans, err = tx.Traces().Query(inmem.SpanQuery{}); err != nil {
+		return err
+	}
+	rd.KV, err = tx.KV().List("")
+	return err
 }
 
 // runShow prints one run: inmem show DIR RUN.
@@ -157,7 +161,7 @@ func runShow(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	info, events, cells, spans, kv := rd.Run, rd.Events, rd.State, rd.Spans, rd.KV
+	info := rd.Run
 	if asJSON {
 		return printJSON(out, rd)
 	}
@@ -166,6 +170,13 @@ func runShow(args []string, out io.Writer) error {
 	if info.Error != "" {
 		fmt.Fprintf(out, "  reason: %s\n", info.Error)
 	}
+	printRunData(out, rd)
+	return nil
+}
+
+// printRunData prints a run's events, state, KV and span tree as tables.
+func printRunData(out io.Writer, rd runData) {
+	events, cells, spans, kv := rd.Events, rd.State, rd.Spans, rd.KV
 	fmt.Fprintf(out, "events (%d):\n", len(events))
 	for _, e := range events {
 		fmt.Fprintf(out, "  %4d  %-20s %s  %x\n", e.Seq, e.Type, clip(e.Payload), e.Hash[:6])
@@ -180,7 +191,6 @@ func runShow(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "spans (%d):\n", len(spans))
 	printSpanForest(out, spans)
-	return nil
 }
 
 // printSpanForest draws spans as trees, children under their parent in

@@ -27,6 +27,7 @@ func newMCPServer(db *inmem.DB) *mcp.Server {
 	s.addRunTools(srv)
 	s.addPrimitiveTools(srv)
 	s.addVectorTools(srv)
+	s.addHistoryTools(srv)
 	return srv
 }
 

@@ -115,7 +115,7 @@ func TestMCPTools(t *testing.T) {
 	}
 	for _, n := range []string{"runs_begin", "runs_end", "runs_list", "runs_show", "kv_get", "kv_put", "kv_list",
 		"events_append", "events_range", "state_get", "state_cas", "traces_record", "traces_query",
-		"vectors_upsert", "vectors_search"} {
+		"vectors_upsert", "vectors_search", "history_steps", "history_asof", "history_fork", "history_diff", "history_replay"} {
 		require.True(t, names[n], "tool %s listed", n)
 	}
 
@@ -233,4 +233,57 @@ func matchKeys(ms vectorsSearchOut) []string {
 		keys = append(keys, m.Key)
 	}
 	return keys
+}
+
+// TestMCPHistory: through the SDK's client, list a run's steps, read it
+// as of a step, fork it there, take the fork another way, diff the two
+// and replay both.
+func TestMCPHistory(t *testing.T) {
+	checkNoLeak(t)
+	db := memDB(t)
+	cs := mcpSession(t, db)
+	id := callTool[runOut](t, cs, "runs_begin", anyMap{"name": "plan"}).ID
+	callTool[okOut](t, cs, "kv_put", anyMap{"run": id, "key": "plan", "value": "search"})
+	callTool[eventOut](t, cs, "events_append", anyMap{"run": id, "type": "decided", "payload": "search"})
+	callTool[okOut](t, cs, "kv_put", anyMap{"run": id, "key": "plan", "value": "ask"})
+
+	steps := callTool[historyStepsOut](t, cs, "history_steps", anyMap{"run": id})
+	require.Equal(t, 3, steps.Total)
+	require.Len(t, steps.Steps, 3)
+	require.Equal(t, []string{"plan"}, steps.Steps[0].Writes.KV)
+	require.Equal(t, []string{"0"}, steps.Steps[1].Writes.Events)
+	steps = callTool[historyStepsOut](t, cs, "history_steps", anyMap{"run": id, "from": 2, "limit": 1})
+	require.Equal(t, 2, steps.Steps[0].N)
+	require.True(t, steps.More)
+
+	at := callTool[historyAsOfOut](t, cs, "history_asof", anyMap{"run": id, "step": 2})
+	require.Equal(t, 2, at.Step)
+	require.NotEmpty(t, at.Time)
+	require.Equal(t, "search", at.KV[0].Value, "as of step 2 the plan was still search")
+	require.Len(t, at.Events, 1)
+	require.Contains(t, toolError(t, cs, "history_asof", anyMap{"run": id, "step": 7}), "no such step")
+
+	fork := callTool[runOut](t, cs, "history_fork", anyMap{"run": id, "step": 2, "name": "plan b"})
+	require.Equal(t, id, fork.ForkOf)
+	require.Equal(t, 2, fork.ForkStep)
+	require.Equal(t, "active", fork.Status)
+	require.Equal(t, "search", callTool[entryOut](t, cs, "kv_get", anyMap{"run": fork.ID, "key": "plan"}).Value)
+	callTool[okOut](t, cs, "kv_put", anyMap{"run": fork.ID, "key": "plan", "value": "browse"})
+	callTool[okOut](t, cs, "kv_put", anyMap{"run": fork.ID, "key": "note", "value": "forked"})
+	require.Equal(t, "ask", callTool[entryOut](t, cs, "kv_get", anyMap{"run": id, "key": "plan"}).Value, "the parent is untouched")
+
+	d := callTool[diffOut](t, cs, "history_diff", anyMap{"a": id, "b": fork.ID})
+	require.False(t, d.Same)
+	require.Equal(t, []string{"note"}, d.KV.Added)
+	require.Empty(t, d.KV.Removed)
+	require.Equal(t, []changeOut{{Key: "plan", Before: "ask", After: "browse"}}, d.KV.Changed)
+	require.True(t, d.Events.Empty(), "the fork has the parent's event")
+	require.True(t, callTool[diffOut](t, cs, "history_diff", anyMap{"a": id, "b": id}).Same)
+
+	for _, r := range []string{id, fork.ID} {
+		rep := callTool[replayOut](t, cs, "history_replay", anyMap{"run": r})
+		require.True(t, rep.Match, rep.Reason)
+	}
+	require.Contains(t, toolError(t, cs, "history_fork", anyMap{"run": id, "step": -1}), "no such step")
+	require.Contains(t, toolError(t, cs, "history_steps", anyMap{"run": inmem.RunID{9}.String()}), "run not found")
 }

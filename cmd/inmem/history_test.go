@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/inmem-db/inmem"
+	"github.com/stretchr/testify/require"
+)
+
+// historyDir makes a database with a run of four steps and a fork of it
+// at step 2 that went another way; the parent wrote once more after the
+// fork.
+func historyDir(t *testing.T) (dir string, parent, fork inmem.RunID) {
+	t.Helper()
+	dir = t.TempDir()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	r, err := db.BeginRun(inmem.Name("plan"))
+	require.NoError(t, err)
+	require.NoError(t, r.KV().Put("a", []byte("1")))
+	require.NoError(t, r.KV().Put("b", []byte("2")))
+	_, err = r.Events().Append("step", []byte("go"))
+	require.NoError(t, err)
+	_, err = r.State().Init("phase", []byte("act"))
+	require.NoError(t, err)
+	f, err := db.Fork(r.ID(), 2, inmem.Name("plan b"))
+	require.NoError(t, err)
+	require.NoError(t, f.KV().Put("a", []byte("changed")))
+	require.NoError(t, f.KV().Put("c", []byte("3")))
+	require.NoError(t, r.KV().Put("d", []byte("4")))
+	parent, fork = r.ID(), f.ID()
+	require.NoError(t, db.Close())
+	return dir, parent, fork
+}
+
+// TestHistoryCommands: asof shows a run as it was at a step, replay lists
+// the steps and confirms the rebuilt state, diff shows what a fork
+// changed; each as a table and as JSON, with bad steps and IDs refused.
+func TestHistoryCommands(t *testing.T) {
+	dir, parent, fork := historyDir(t)
+	p, f := parent.String(), fork.String()
+
+	out, code := run(t, "asof", dir, p, "1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"plan" as of step 1 of 5`)
+	require.Contains(t, out, "kv (1):")
+	require.Contains(t, out, `a                    = "1"`)
+	require.Contains(t, out, "events (0):")
+	out, code = run(t, "asof", dir, p, "3", "--json")
+	require.Equal(t, 0, code, out)
+	var asof struct {
+		Step   int
+		KV     []inmem.Entry
+		Events []inmem.Event
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &asof))
+	require.Equal(t, 3, asof.Step)
+	require.Len(t, asof.KV, 2)
+	require.Len(t, asof.Events, 1)
+	out, code = run(t, "asof", dir, f, "0")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "kv (2):", "a fork at step 0 of its own is its parent at the fork step")
+	out, code = run(t, "asof", dir, p, "9")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "no such step")
+	_, code = run(t, "asof", dir, p, "two")
+	require.Equal(t, 2, code)
+
+	out, code = run(t, "replay", dir, p)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "replayed 5 steps: the rebuilt state matches")
+	lines := strings.Split(out, "\n")
+	require.True(t, strings.HasPrefix(lines[0], "STEP"), out)
+	require.Contains(t, lines[3], "events 0")
+	require.Contains(t, lines[4], "state phase")
+	out, code = run(t, "replay", dir, f, "--json")
+	require.Equal(t, 0, code, out)
+	var rep struct {
+		Steps  []stepOut
+		Replay replayOut
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, rep.Replay.Match)
+	require.Len(t, rep.Steps, 2)
+	require.Equal(t, []string{"a"}, rep.Steps[0].Writes.KV)
+
+	out, code = run(t, "diff", dir, p, f)
+	require.Equal(t, 0, code, out)
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		rows = append(rows, strings.Join(strings.Fields(l), " "))
+	}
+	require.Equal(t, []string{"PRIMITIVE KEY A B", "kv - d (only in A)", "kv + c (only in B)", `kv ~ a "1" "changed"`,
+		"events - 0 (only in A)", "state - phase (only in A)"}, rows)
+	out, code = run(t, "diff", dir, p, f, "--json")
+	require.Equal(t, 0, code, out)
+	var d diffOut
+	require.NoError(t, json.Unmarshal([]byte(out), &d))
+	require.False(t, d.Same)
+	require.Equal(t, []string{"c"}, d.KV.Added)
+	require.Equal(t, []string{"d"}, d.KV.Removed)
+	require.Equal(t, []changeOut{{Key: "a", Before: "1", After: "changed"}}, d.KV.Changed)
+	require.Equal(t, []string{"0"}, d.Events.Removed)
+	require.Empty(t, d.Vectors.Added)
+	out, code = run(t, "diff", dir, p, p)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "hold the same state")
+	_, code = run(t, "diff", dir, p, "nope")
+	require.Equal(t, 2, code)
+}
