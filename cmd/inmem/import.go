@@ -166,6 +166,9 @@ func (imp *importer) line(b []byte) error {
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return fmt.Errorf("not a JSON record: %v: %w", err, inmem.ErrInvalidArgument)
 	}
+	if rec.Kind == "" {
+		return fmt.Errorf("a record with no \"kind\": import reads the output of inmem export --format jsonl: %w", inmem.ErrInvalidArgument)
+	}
 	if rec.Kind != "run" && imp.run == nil {
 		return fmt.Errorf("a %q record before any \"run\" record: %w", rec.Kind, inmem.ErrInvalidArgument)
 	}

@@ -114,6 +114,7 @@ func TestImportBadInput(t *testing.T) {
 	runLine := `{"kind":"run","data":{"Name":"x","Status":3}}` + "\n"
 	for _, c := range []struct{ in, want string }{
 		{"not json\n", "line 1: not a JSON record"},
+		{`{"resourceSpans":[]}` + "\n", "no \"kind\""},
 		{`{"kind":"kv","data":{"Key":"k"}}` + "\n", "before any \"run\" record"},
 		{runLine + `{"kind":"kv","data":{"Key":"k","Value":"djE="}}` + "\n" + `{"kind":"event","data":{"seq":5,"type":"t"}}` + "\n", "line 3: event seq 5, want 0"},
 		{runLine + `{"kind":"blob","data":{}}` + "\n", "unknown record kind"},
