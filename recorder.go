@@ -132,7 +132,7 @@ func (rp *Replayer) Do(name string, input []byte, call func() ([]byte, error)) (
 	got := describeCall(name, inputHash(input))
 	step := rp.next + 1
 	if rp.next >= len(rp.calls) {
-		return nil, &DivergenceError{Step: step, Want: "the end of the recording", Got: got}
+		return nil, &DivergenceError{Step: step, Want: "no more calls", Got: got}
 	}
 	s := rp.calls[rp.next]
 	rp.next++

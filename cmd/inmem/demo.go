@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/inmem-db/inmem"
 )
@@ -142,6 +143,9 @@ func runDemo(args []string, out io.Writer) error {
 	p("9. run index: %d runs in %s; %q has %d child (%q, status %s), whose lineage is [%q]",
 		len(inNS), ns, "triage ticket 4821", len(kids), kids[0].Name, kids[0].Status, lin[0].Name)
 
+	if err := recordCalls(run, p); err != nil {
+		return err
+	}
 	if err := run.End(inmem.Completed, ""); err != nil {
 		return err
 	}
@@ -151,6 +155,10 @@ func runDemo(args []string, out io.Writer) error {
 		return err
 	}
 	p("10. run ended: status %s after %d steps; a later write returns: %v", info.Status, info.Steps, errEnded)
+
+	if err := history(db, run, p); err != nil {
+		return err
+	}
 
 	st = db.Stats()
 	p("11. stats: %d commits, %d conflicts, %d entries, %.1f KiB of arena in use",
@@ -292,5 +300,130 @@ func vectorMemory(vs *inmem.Vectors, p func(string, ...any)) error {
 	}
 	p("   vector memory: nearest notes %s (%.3f), %s (%.3f); nearest how-to: %s",
 		all[0].Key, all[0].Score, all[1].Key, all[1].Score, howto[0].Key)
+	return nil
+}
+
+// llmCalls is what the demo's agent asks its model and tools; the answers
+// stand in for a model served elsewhere.
+var llmCalls = []struct{ name, input, output string }{
+	{"llm.chat", "Summarise ticket 4821", "Account locked after five failed logins."},
+	{"tool.kb_search", "account locked", "kb/password-reset"},
+	{"llm.chat", "Draft a reply", "We unlocked your account; please reset your password."},
+}
+
+// recordCalls runs the agent's model and tool calls through a Recorder, so
+// a Replayer can later give the same answers back without calling.
+func recordCalls(run *inmem.Run, p func(string, ...any)) error {
+	rec := run.Recorder().WithKind(inmem.LLMCall)
+	for _, c := range llmCalls {
+		if _, err := rec.Do(c.name, []byte(c.input), func() ([]byte, error) { return []byte(c.output), nil }); err != nil {
+			return err
+		}
+	}
+	p("   recorded %d model and tool calls (name, input, input hash, output) as spans", len(llmCalls))
+	return nil
+}
+
+// history shows the run's history: steps, time travel, replay, fork, diff
+// and deterministic replay of the recorded calls, each with its time.
+func history(db *inmem.DB, run *inmem.Run, p func(string, ...any)) error {
+	timed := func() func() time.Duration { t := time.Now(); return func() time.Duration { return time.Since(t) } }
+	el := timed()
+	steps, err := run.Steps()
+	if err != nil {
+		return err
+	}
+	// The step that moved the phase to "observe": the middle agent step.
+	mid := 0
+	for _, s := range steps {
+		if len(s.Writes.State) > 0 && len(s.Writes.Events) > 0 && mid == 0 {
+			mid = s.N + 1
+		}
+	}
+	if mid == 0 || mid > len(steps) {
+		mid = len(steps) / 2
+	}
+	p("H1. history: %d steps (%v); step %d wrote events %v, state %v, traces %v",
+		len(steps), el(), mid, steps[mid-1].Writes.Events, steps[mid-1].Writes.State, steps[mid-1].Writes.Traces)
+
+	el = timed()
+	view, err := run.AsOf(mid)
+	if err != nil {
+		return err
+	}
+	phase, err := view.State().Get("phase")
+	if err != nil {
+		return err
+	}
+	n, err := view.Events().Len()
+	if err != nil {
+		return err
+	}
+	p("H2. as of step %d: phase = %s, %d events (%v; a snapshot read, not a copy)", mid, phase.Value, n, el())
+
+	el = timed()
+	rep, err := db.Replay(run.ID())
+	if err != nil {
+		return err
+	}
+	p("H3. replay rebuilt %d steps from the recorded writes: matches the live state: %v (%v)", rep.Steps, rep.Match, el())
+
+	el = timed()
+	fork, err := db.Fork(run.ID(), mid, inmem.Name("triage ticket 4821, escalated"))
+	if err != nil {
+		return err
+	}
+	forkTime := el()
+	if err := fork.Update(func(tx *inmem.Tx) error {
+		if _, err := tx.Events().Append("step.escalate", []byte(`{"to": "tier 2"}`)); err != nil {
+			return err
+		}
+		if _, err := tx.State().Set("phase", []byte("act")); err != nil {
+			return err
+		}
+		return tx.KV().Put("ticket/priority", []byte("urgent"))
+	}); err != nil {
+		return err
+	}
+	info, err := fork.Info()
+	if err != nil {
+		return err
+	}
+	p("H4. forked at step %d in %v: run %s (fork of %s at step %d), then escalated there",
+		mid, forkTime, info.ID, info.ForkOf, info.ForkStep)
+
+	el = timed()
+	d, err := db.Diff(run.ID(), fork.ID())
+	if err != nil {
+		return err
+	}
+	p("H5. diff parent -> fork (%v):", el())
+	for _, c := range d.KV.Changed {
+		p("     kv     changed %-16s %q -> %q", c.Key, c.Before, c.After)
+	}
+	for _, c := range d.State.Changed {
+		p("     state  changed %-16s %q -> %q", c.Key, c.Before, c.After)
+	}
+	for _, c := range d.Events.Changed {
+		p("     event  changed seq %-12s %s -> %s", c.Key, c.Before, c.After)
+	}
+	p("     and %d spans only in the parent (the calls after the fork step)", len(d.Traces.Removed))
+
+	el = timed()
+	rp, err := db.Replayer(run.ID())
+	if err != nil {
+		return err
+	}
+	for _, c := range llmCalls {
+		out, err := rp.Do(c.name, []byte(c.input), nil) // nil: a replay never calls
+		if err != nil {
+			return err
+		}
+		if string(out) != c.output {
+			return fmt.Errorf("replayed %s: %q", c.name, out)
+		}
+	}
+	_, div := rp.Do("llm.chat", []byte("a prompt the agent never sent"), nil)
+	p("H6. replayer returned the %d recorded answers without calling (%v); a changed call: %v", len(llmCalls), el(), div)
 	return nil
 }

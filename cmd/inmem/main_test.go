@@ -22,6 +22,13 @@ func TestDemoInMemory(t *testing.T) {
 	require.Contains(t, s, `refuses done -> plan: cell "phase": "done" -> "plan": inmem: invalid transition`)
 	require.Contains(t, s, `└─ tool_call "unlock_account" {"ok": true}`)
 	require.Contains(t, s, `has 1 child ("look up account", status completed)`)
+	// History: time travel, replay, fork, diff and the call replayer.
+	require.Contains(t, s, "phase = observe, 2 events")
+	require.Contains(t, s, "matches the live state: true")
+	require.Contains(t, s, `kv     changed ticket/priority  "high" -> "urgent"`)
+	require.Contains(t, s, `state  changed phase            "done" -> "act"`)
+	require.Contains(t, s, "returned the 3 recorded answers without calling")
+	require.Contains(t, s, "replay diverged at call 4")
 }
 
 func TestDemoOnDisk(t *testing.T) {
@@ -29,7 +36,7 @@ func TestDemoOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	require.Equal(t, 0, dispatch([]string{"demo", "-dir", dir}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "12. reopened")
-	require.Contains(t, out.String(), "is completed with 1010 steps, tool_calls = 1000, 3 events (chain ok: true)")
+	require.Contains(t, out.String(), "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
 }
 
 func TestUsage(t *testing.T) {
