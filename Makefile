@@ -3,15 +3,55 @@ GO        ?= go
 FUZZTIME  ?= 30s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test bench lint fuzz demo
+# make bench: the peer comparison. BENCH picks the benchmarks (BENCH=. for
+# all of them, durability and history included); the suite runs BENCH_RUNS
+# times, each in a fresh process, so a burst of other work on the machine
+# hits one run of every peer rather than every run of one peer.
+BENCH      ?= ^Benchmark(Put|Get|Mix90|Scan100|AgentStep|StrictCommit|VectorSearch)$$
+BENCH_RUNS ?= 5
+BENCHTIME  ?= 1s
+# make perfcheck: flags for go run ./perfcheck (e.g. -scale 0.1 -vectors 10000).
+PERFCHECK_FLAGS ?=
+# make profile: the perfcheck case to profile, and where the profiles go.
+PROFILE_CASE ?= agent-step
+PROFILE_DIR  ?= perfcheck/prof
+
+.PHONY: test bench lint fuzz demo perfcheck profile
 
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench '^$$' ./...
+	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench '^$$' ./... && $(GO) test -count=1 ./cmd/...
 
+# Raw results in bench/bench.out (benchstat reads it); the table on stdout.
 bench:
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+	cd bench && $(GO) test -c -o bench.test . && rm -f bench.out && \
+	for i in $$(seq $(BENCH_RUNS)); do \
+		echo "== run $$i of $(BENCH_RUNS)" >&2; \
+		./bench.test -test.run '^$$' -test.bench '$(BENCH)' -test.benchmem -test.benchtime $(BENCHTIME) -test.count 1 >> bench.out || { cat bench.out; exit 1; }; \
+	done && $(GO) run ./cmd/table < bench.out
+
+# The latency/throughput gate: exit 1 on a regression against
+# perfcheck/targets.json or perfcheck/baseline.json.
+perfcheck:
+	$(GO) run ./perfcheck $(PERFCHECK_FLAGS)
+
+# CPU, heap, mutex and block profiles and an execution trace of one case.
+# Profiling slows the case, so the gate's verdict is not this target's.
+profile:
+	@mkdir -p $(PROFILE_DIR)
+	$(GO) run ./perfcheck -case $(PROFILE_CASE) -baseline none $(PERFCHECK_FLAGS) \
+		-cpuprofile $(PROFILE_DIR)/cpu.prof -memprofile $(PROFILE_DIR)/mem.prof \
+		-mutexprofile $(PROFILE_DIR)/mutex.prof -blockprofile $(PROFILE_DIR)/block.prof \
+		-trace $(PROFILE_DIR)/trace.out; test $$? -le 1
+	@echo
+	@echo "profiles of $(PROFILE_CASE) in $(PROFILE_DIR)/. Open them with:"
+	@echo "  go tool pprof -top -tagfocus case=$(PROFILE_CASE) $(PROFILE_DIR)/cpu.prof   # CPU of the case alone"
+	@echo "  go tool pprof -http=: $(PROFILE_DIR)/cpu.prof                     # CPU, in a browser"
+	@echo "  go tool pprof -sample_index=alloc_space -top $(PROFILE_DIR)/mem.prof"
+	@echo "  go tool pprof -top $(PROFILE_DIR)/mutex.prof"
+	@echo "  go tool pprof -top $(PROFILE_DIR)/block.prof"
+	@echo "  go tool trace $(PROFILE_DIR)/trace.out"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

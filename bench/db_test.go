@@ -4,19 +4,24 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"unsafe"
-
-	"github.com/dgraph-io/badger/v4"
-	"github.com/google/btree"
-	"github.com/inmem-db/inmem"
 )
 
-// The whole-database benchmarks: inmem's public API against badger
-// (in-memory mode) and, for reads, a google/btree under a sync.RWMutex.
+// The whole-database benchmarks: inmem's public API against its peers
+// (peers_test.go) on the same keys, values and probe order, each
+// sub-benchmark named for its peer.
+//
+//   - BenchmarkPut: one fresh key per op, its own transaction, for every
+//     durability of every peer.
+//   - BenchmarkPutParallel: the same from exactly 1 and 2 goroutines.
+//   - BenchmarkGet: a random point read of one of 1M keys.
+//   - BenchmarkMix90: 90% reads, 10% overwrites, GOMAXPROCS goroutines.
+//   - BenchmarkScan100: every key and value under a prefix of 100 keys.
 //
 // Keys are "key%016d" (19 bytes), written in sequence; values are 64
-// bytes. Every peer gets the same keys, values and probe order.
+// bytes.
 
 const (
 	dbKeyCount = 1 << 20 // keys in the Get datasets, and ops between reopens in Put
@@ -81,30 +86,6 @@ func dbProbeKey(buf *[dbKeyLen]byte, i uint32) string {
 	return unsafe.String(&buf[0], dbKeyLen)
 }
 
-// ---- openers ---------------------------------------------------------------
-
-func openInmem(b *testing.B) (*inmem.DB, *inmem.Run) {
-	b.Helper()
-	db, err := inmem.OpenInMemory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	run, err := db.BeginRun()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return db, run
-}
-
-func openBadger(b *testing.B) *badger.DB {
-	b.Helper()
-	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return db
-}
-
 // chunks calls fn for consecutive chunks of b.N ops of at most dbKeyCount
 // each, with fresh databases opened by reopen outside the timer, so that
 // memory stays bounded however large b.N is. fn gets the chunk size n and
@@ -121,104 +102,77 @@ func chunks(b *testing.B, reopen func(), fn func(n int)) {
 	}
 }
 
+// freshStores runs bench with a store from o, reopened empty (in a new
+// directory) every dbKeyCount ops by chunks; the last one is closed
+// outside the timer.
+func freshStores(b *testing.B, o opener, bench func(s store, n int)) {
+	var s store
+	closeStore := func() {
+		if s != nil {
+			if err := s.close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	chunks(b, func() {
+		closeStore()
+		var err error
+		if s, err = o.open(b.TempDir()); err != nil {
+			b.Fatal(err)
+		}
+	}, func(n int) { bench(s, n) })
+	closeStore()
+}
+
 // ---- Put -------------------------------------------------------------------
+
+// putPeers are every durability of every peer: a single-key put is where
+// the cost of each durability guarantee shows most plainly.
+var putPeers = []opener{
+	openInmemStore, openInmemBatchedStore, openInmemStrictStore,
+	openBadgerMem, openBadgerDisk, openBadgerSync,
+	openBoltNoSync, openBolt, openBTree, openSQLite, openSQLiteFull,
+}
 
 // BenchmarkPut writes one fresh key per op, each its own transaction.
 func BenchmarkPut(b *testing.B) {
 	dbLoadKeys()
-	b.Run("inmem", func(b *testing.B) {
-		b.ReportAllocs()
-		var db *inmem.DB
-		var kv *inmem.KV
-		chunks(b, func() {
-			if db != nil {
-				db.Close()
-			}
-			var run *inmem.Run
-			db, run = openInmem(b)
-			kv = run.KV()
-		}, func(n int) {
-			for i := 0; i < n; i++ {
-				if err := kv.Put(dbKey(i), dbValue); err != nil {
-					b.Fatal(err)
+	for _, o := range putPeers {
+		b.Run(o.name, func(b *testing.B) {
+			b.ReportAllocs()
+			freshStores(b, o, func(s store, n int) {
+				for i := 0; i < n; i++ {
+					if err := s.put(dbKeyBytes(i), dbValue); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
+			})
 		})
-		db.Close()
-	})
-	b.Run("badger", func(b *testing.B) {
-		b.ReportAllocs()
-		var db *badger.DB
-		chunks(b, func() {
-			if db != nil {
-				db.Close()
-			}
-			db = openBadger(b)
-		}, func(n int) {
-			for i := 0; i < n; i++ {
-				k := dbKeyBytes(i)
-				if err := db.Update(func(txn *badger.Txn) error { return txn.Set(k, dbValue) }); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		db.Close()
-	})
+	}
 }
 
-// BenchmarkPutParallel writes disjoint fresh keys into one run from exactly
-// G goroutines. b.N ops are split evenly among them and ns/op is the total
-// wall time over b.N, so ns/op(goroutines=1) / ns/op(goroutines=2) is the
-// throughput gain of the second goroutine.
+// BenchmarkPutParallel writes disjoint fresh keys into one store (one run
+// for inmem) from exactly G goroutines. b.N ops are split evenly among
+// them and ns/op is the total wall time over b.N, so ns/op(goroutines=1) /
+// ns/op(goroutines=2) is the throughput gain of the second goroutine.
 func BenchmarkPutParallel(b *testing.B) {
 	dbLoadKeys()
 	for _, g := range []int{1, 2} {
-		b.Run(fmt.Sprintf("inmem/goroutines=%d", g), func(b *testing.B) {
-			b.ReportAllocs()
-			var db *inmem.DB
-			var kv *inmem.KV
-			chunks(b, func() {
-				if db != nil {
-					db.Close()
-				}
-				var run *inmem.Run
-				db, run = openInmem(b)
-				kv = run.KV()
-			}, func(n int) {
-				parallel(n, g, func(lo, hi int) error {
-					for i := lo; i < hi; i++ {
-						if err := kv.Put(dbKey(i), dbValue); err != nil {
-							return err
+		for _, o := range []opener{openInmemStore, openBadgerMem} {
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, o.name), func(b *testing.B) {
+				b.ReportAllocs()
+				freshStores(b, o, func(s store, n int) {
+					parallel(n, g, func(lo, hi int) error {
+						for i := lo; i < hi; i++ {
+							if err := s.put(dbKeyBytes(i), dbValue); err != nil {
+								return err
+							}
 						}
-					}
-					return nil
-				}, b)
+						return nil
+					}, b)
+				})
 			})
-			db.Close()
-		})
-	}
-	for _, g := range []int{1, 2} {
-		b.Run(fmt.Sprintf("badger/goroutines=%d", g), func(b *testing.B) {
-			b.ReportAllocs()
-			var db *badger.DB
-			chunks(b, func() {
-				if db != nil {
-					db.Close()
-				}
-				db = openBadger(b)
-			}, func(n int) {
-				parallel(n, g, func(lo, hi int) error {
-					for i := lo; i < hi; i++ {
-						k := dbKeyBytes(i)
-						if err := db.Update(func(txn *badger.Txn) error { return txn.Set(k, dbValue) }); err != nil {
-							return err
-						}
-					}
-					return nil
-				}, b)
-			})
-			db.Close()
-		})
+		}
 	}
 }
 
@@ -245,148 +199,99 @@ func parallel(n, g int, fn func(lo, hi int) error, b *testing.B) {
 
 // ---- Get -------------------------------------------------------------------
 
-// The read datasets: dbKeyCount keys each, built once per process.
-var (
-	inmemGetOnce sync.Once
-	inmemGetRun  *inmem.Run
-
-	badgerGetOnce sync.Once
-	badgerGetDB   *badger.DB
-
-	btreeGetOnce sync.Once
-	btreeGet     *lockedBTree
-)
-
-func loadInmemGet(b *testing.B) *inmem.Run {
-	inmemGetOnce.Do(func() {
-		_, run := openInmem(b)
-		for lo := 0; lo < dbKeyCount; lo += dbBatch {
-			err := run.Update(func(tx *inmem.Tx) error {
-				for i := lo; i < min(lo+dbBatch, dbKeyCount); i++ {
-					if err := tx.KV().Put(dbKey(i), dbValue); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		inmemGetRun = run
-	})
-	if inmemGetRun == nil {
-		b.Fatal("inmem dataset failed to build")
-	}
-	return inmemGetRun
-}
-
-func loadBadgerGet(b *testing.B) *badger.DB {
-	badgerGetOnce.Do(func() {
-		db := openBadger(b)
-		wb := db.NewWriteBatch()
-		for i := 0; i < dbKeyCount; i++ {
-			if err := wb.Set(dbKeyBytes(i), dbValue); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := wb.Flush(); err != nil {
-			b.Fatal(err)
-		}
-		badgerGetDB = db
-	})
-	if badgerGetDB == nil {
-		b.Fatal("badger dataset failed to build")
-	}
-	return badgerGetDB
-}
-
-// lockedBTree is the baseline a hand-rolled store would use: an ordered
-// in-memory map under a reader-writer lock.
-type lockedBTree struct {
-	mu sync.RWMutex
-	t  *btree.BTreeG[btreeItem]
-}
-
-type btreeItem struct {
-	key string
-	val []byte
-}
-
-func (t *lockedBTree) get(key string) ([]byte, bool) {
-	t.mu.RLock()
-	it, ok := t.t.Get(btreeItem{key: key})
-	var out []byte
-	if ok {
-		out = make([]byte, len(it.val))
-		copy(out, it.val)
-	}
-	t.mu.RUnlock()
-	return out, ok
-}
-
-func loadBTreeGet(b *testing.B) *lockedBTree {
-	btreeGetOnce.Do(func() {
-		t := &lockedBTree{t: btree.NewG(32, func(a, b btreeItem) bool { return a.key < b.key })}
-		for i := 0; i < dbKeyCount; i++ {
-			t.t.ReplaceOrInsert(btreeItem{key: dbKey(i), val: append([]byte(nil), dbValue...)})
-		}
-		btreeGet = t
-	})
-	return btreeGet
-}
+// readPeers hold the read datasets. Durability does not change a read, so
+// each engine appears once.
+var readPeers = []opener{openInmemStore, openBadgerMem, openBadgerDisk, openBolt, openBTree, openSQLite}
 
 // BenchmarkGet reads random existing keys, one point read per op, from a
 // dataset of 1M keys. Every peer returns a copy of the value the caller
 // owns.
 func BenchmarkGet(b *testing.B) {
-	dbLoadKeys()
-	b.Run("inmem", func(b *testing.B) {
-		kv := loadInmemGet(b).KV()
-		var buf [dbKeyLen]byte
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			v, err := kv.Get(dbProbeKey(&buf, dbProbes[i&(dbKeyCount-1)]))
-			if err != nil || len(v) != dbValLen {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("badger", func(b *testing.B) {
-		db := loadBadgerGet(b)
-		var buf [dbKeyLen]byte
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			dbProbeKey(&buf, dbProbes[i&(dbKeyCount-1)])
-			k := buf[:]
-			var v []byte
-			err := db.View(func(txn *badger.Txn) error {
-				item, err := txn.Get(k)
-				if err != nil {
-					return err
+	for _, o := range readPeers {
+		b.Run(o.name, func(b *testing.B) {
+			s := loadDataset(b, o)
+			var buf [dbKeyLen]byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				dbProbeKey(&buf, dbProbes[i&(dbKeyCount-1)])
+				v, err := s.get(buf[:])
+				if err != nil || len(v) != dbValLen {
+					b.Fatal(err)
 				}
-				v, err = item.ValueCopy(nil)
-				return err
+			}
+		})
+	}
+}
+
+// ---- 90/10 mix ---------------------------------------------------------------
+
+// mixPeers are the in-memory peers and the ones with inmem-batched's
+// guarantee (no fsync per commit); with an fsync per commit the 10% of
+// writes would be all there is to measure.
+var mixPeers = []opener{openInmemStore, openInmemBatchedStore, openBadgerMem, openBadgerDisk, openBoltNoSync, openBTree, openSQLite}
+
+// BenchmarkMix90 is 90% point reads and 10% overwrites of random existing
+// keys, each op its own transaction, from GOMAXPROCS goroutines at once
+// (b.RunParallel: ns/op is wall time over all ops).
+func BenchmarkMix90(b *testing.B) {
+	for _, o := range mixPeers {
+		b.Run(o.name, func(b *testing.B) {
+			s := loadDataset(b, o)
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(seed.Add(1), 9))
+				var buf [dbKeyLen]byte
+				for pb.Next() {
+					dbProbeKey(&buf, uint32(r.IntN(dbKeyCount)))
+					if r.IntN(10) == 0 {
+						if err := s.put(buf[:], dbValue); err != nil {
+							b.Error(err)
+							return
+						}
+						continue
+					}
+					if v, err := s.get(buf[:]); err != nil || len(v) != dbValLen {
+						b.Error(err)
+						return
+					}
+				}
 			})
-			if err != nil || len(v) != dbValLen {
-				b.Fatal(err)
+		})
+	}
+}
+
+// ---- prefix scan -------------------------------------------------------------
+
+// scanLen is the keys under each scanned prefix: "key" and the first 14 of
+// 16 digits leave the last two free.
+const scanLen = 100
+
+// BenchmarkScan100 reads every key and value (copied out) under a random
+// prefix holding 100 consecutive keys, in one read transaction per op.
+func BenchmarkScan100(b *testing.B) {
+	for _, o := range readPeers {
+		b.Run(o.name, func(b *testing.B) {
+			s := loadDataset(b, o)
+			var buf [dbKeyLen]byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				group := dbProbes[i&(dbKeyCount-1)] / scanLen
+				prefix := buf[:dbKeyLen-2]
+				dbProbeKey(&buf, group*scanLen)
+				n, bytes := 0, 0
+				if err := s.scan(prefix, func(k, v []byte) { n++; bytes += len(v) }); err != nil {
+					b.Fatal(err)
+				}
+				if n != scanLen || bytes != scanLen*dbValLen {
+					b.Fatalf("prefix %q: %d keys, %d bytes", prefix, n, bytes)
+				}
 			}
-		}
-	})
-	b.Run("btree", func(b *testing.B) {
-		t := loadBTreeGet(b)
-		var buf [dbKeyLen]byte
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			v, ok := t.get(dbProbeKey(&buf, dbProbes[i&(dbKeyCount-1)]))
-			if !ok || len(v) != dbValLen {
-				b.Fatal("btree: missing key")
-			}
-		}
-	})
+		})
+	}
 }
 
 // TestDBProbeKey checks that the probe keys the read benchmarks build are

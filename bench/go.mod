@@ -7,6 +7,8 @@ require (
 	github.com/google/btree v1.1.3
 	github.com/inmem-db/inmem v0.0.0
 	github.com/stretchr/testify v1.12.1
+	github.com/viterin/vek v0.4.3
+	go.etcd.io/bbolt v1.4.3
 	modernc.org/sqlite v1.62.0
 )
 
@@ -26,7 +28,6 @@ require (
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/viterin/partial v1.1.0 // indirect
-	github.com/viterin/vek v0.4.3 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.41.0 // indirect

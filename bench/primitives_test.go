@@ -86,11 +86,11 @@ var inmemModes = []struct {
 	name string
 	open func(b *testing.B) (*inmem.DB, error)
 }{
-	{"mem", func(*testing.B) (*inmem.DB, error) { return inmem.OpenInMemory() }},
-	{"batched", func(b *testing.B) (*inmem.DB, error) { return inmem.Open(b.TempDir()) }},
+	{"inmem", func(*testing.B) (*inmem.DB, error) { return inmem.OpenInMemory() }},
+	{"inmem-batched", func(b *testing.B) (*inmem.DB, error) { return inmem.Open(b.TempDir()) }},
 }
 
-// forInmemModes runs bench as sub-benchmarks mem and batched, each on a
+// forInmemModes runs bench as sub-benchmarks inmem and inmem-batched, each on a
 // fresh database and run; the database is closed outside the timer.
 func forInmemModes(b *testing.B, bench func(b *testing.B, run *inmem.Run)) {
 	for _, m := range inmemModes {
@@ -182,43 +182,41 @@ func BenchmarkSpanRecord(b *testing.B) {
 // fresh key, CAS the step counter and record the LLM call's span.
 func BenchmarkAgentStep(b *testing.B) {
 	dbLoadKeys()
-	b.Run("inmem", func(b *testing.B) {
-		forInmemModes(b, func(b *testing.B, run *inmem.Run) {
-			var val [8]byte
-			c, err := run.State().Init(stepCell, val[:])
-			if err != nil {
-				b.Fatal(err)
-			}
-			root, err := run.Traces().Record(inmem.Span{Kind: inmem.Custom, Name: "agent"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			timeOps(b, func(i int) error {
-				binary.BigEndian.PutUint64(val[:], uint64(i+1))
-				now := time.Now()
-				return run.Update(func(tx *inmem.Tx) error {
-					if _, err := tx.Events().Append(stepEventType, stepPayload); err != nil {
-						return err
-					}
-					if err := tx.KV().Put(dbKey(i%dbKeyCount), stepKVValue); err != nil {
-						return err
-					}
-					next, err := tx.State().CAS(stepCell, c.Version, val[:])
-					if err != nil {
-						return err
-					}
-					if _, err := tx.Traces().Record(llmSpan(root, now)); err != nil {
-						return err
-					}
-					c = next
-					return nil
-				})
+	forInmemModes(b, func(b *testing.B, run *inmem.Run) {
+		var val [8]byte
+		c, err := run.State().Init(stepCell, val[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		root, err := run.Traces().Record(inmem.Span{Kind: inmem.Custom, Name: "agent"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		timeOps(b, func(i int) error {
+			binary.BigEndian.PutUint64(val[:], uint64(i+1))
+			now := time.Now()
+			return run.Update(func(tx *inmem.Tx) error {
+				if _, err := tx.Events().Append(stepEventType, stepPayload); err != nil {
+					return err
+				}
+				if err := tx.KV().Put(dbKey(i%dbKeyCount), stepKVValue); err != nil {
+					return err
+				}
+				next, err := tx.State().CAS(stepCell, c.Version, val[:])
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Traces().Record(llmSpan(root, now)); err != nil {
+					return err
+				}
+				c = next
+				return nil
 			})
-			// Every step committed all four writes.
-			if n, err := run.Events().Len(); err != nil || n != uint64(b.N) || c.Version != uint64(b.N)+1 {
-				b.Fatalf("after %d steps: %d events (%v), cell version %d", b.N, n, err, c.Version)
-			}
 		})
+		// Every step committed all four writes.
+		if n, err := run.Events().Len(); err != nil || n != uint64(b.N) || c.Version != uint64(b.N)+1 {
+			b.Fatalf("after %d steps: %d events (%v), cell version %d", b.N, n, err, c.Version)
+		}
 	})
 	b.Run("sqlite", func(b *testing.B) {
 		s := openSQLiteAgent(b)
@@ -232,6 +230,30 @@ func BenchmarkAgentStep(b *testing.B) {
 			b.Fatalf("after %d steps: %d events (%v), cell version %d", b.N, n, err, s.version)
 		}
 	})
+	// The key-value peers, with the layout of agentkv_test.go.
+	for _, o := range []opener{openBadgerMem, openBadgerDisk, openBoltNoSync, openBTree} {
+		b.Run(o.name, func(b *testing.B) {
+			s, err := o.open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, err := newKVAgent(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var val [8]byte
+			timeOps(b, func(i int) error {
+				binary.BigEndian.PutUint64(val[:], uint64(i+1))
+				return a.step(dbKeyBytes(i%dbKeyCount), time.Now(), val[:])
+			})
+			if n, err := a.events(); err != nil || n != uint64(b.N) || a.version != uint64(b.N)+1 {
+				b.Fatalf("after %d steps: %d events (%v), cell version %d", b.N, n, err, a.version)
+			}
+			if err := s.close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }
 
 // ---- SQLite peer -----------------------------------------------------------

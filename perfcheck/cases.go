@@ -94,17 +94,22 @@ var refCase = Case{
 					hi = m
 				}
 			}
-			out := make([]byte, len(val))
-			copy(out, val)
-			out[0] = byte(lo)
-			refSink = out
+			if sorted[lo] != want {
+				return fmt.Errorf("ref: probe %d not found", want)
+			}
+			// Kept past the op, so the copy is on the heap as a read's is.
+			if refLast != nil && refLast[0] != val[0] {
+				return fmt.Errorf("ref: copy damaged")
+			}
+			refLast = make([]byte, len(val))
+			copy(refLast, val)
 			return nil
 		}, nil, nil
 	},
 }
 
-// refSink keeps the reference's copy from being optimised away.
-var refSink []byte
+// refLast is the reference's last copy.
+var refLast []byte
 
 // The library cases: the targets in targets.json name them.
 var libCases = []Case{getCase, putCase, batchedPutCase, agentStepCase, vectorSearchCase}
