@@ -126,7 +126,8 @@ func (db *DB) runRecordKey(id RunID) []byte {
 // readable whatever happens to its ancestors' records).
 type runRecord struct {
 	RunInfo
-	Bases []recordBase `json:",omitempty"`
+	Bases     []recordBase `json:",omitempty"`
+	Compacted int          `json:",omitempty"` // steps before it were dropped (Runs.Compact)
 }
 
 type recordBase struct {
@@ -153,16 +154,12 @@ func (r *runRecord) forkBases() []forkBase {
 // writeRunRecord commits info (and a fork's bases) as the run's record,
 // with g deciding inside the commit's critical section whether the change
 // is allowed.
-func (db *DB) writeRunRecord(info *RunInfo, bases []forkBase, g *statusGuard) error {
-	b, err := json.Marshal(runRecord{RunInfo: *info, Bases: recordBases(bases)})
+func (db *DB) writeRunRecord(info *RunInfo, bases []forkBase, compacted int, g occ.Guard) error {
+	b, err := json.Marshal(runRecord{RunInfo: *info, Bases: recordBases(bases), Compacted: compacted})
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
-	var guard occ.Guard
-	if g != nil {
-		guard = g
-	}
 	var hdr [maxValueHeader]byte
-	_, err = db.store.putBlind(db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, guard)
+	_, err = db.store.putBlind(db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, g)
 	return err
 }

@@ -30,6 +30,9 @@ func (db *DB) Fork(id RunID, step int, opts ...RunOption) (*Run, error) {
 	if step < 0 || step > n {
 		return nil, fmt.Errorf("fork at step %d: run %s has %d steps: %w", step, id, n, ErrHistory)
 	}
+	if c := int(prs.compacted.Load()); step < c {
+		return nil, fmt.Errorf("fork at step %d: run %s was compacted at step %d: %w", step, id, c, ErrHistory)
+	}
 	parent := prs.snapshotInfo()
 	now := db.opts.clock()
 	cfg := runConfig{info: RunInfo{

@@ -748,3 +748,46 @@ func TestHistoryConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.Match, "%+v", rep)
 }
+
+func TestCompact(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	for i := range 5 {
+		require.NoError(t, run.KV().Put("k", []byte(strconv.Itoa(i))))
+	}
+	require.NoError(t, db.Runs().Compact(run.ID()))
+	require.NoError(t, run.KV().Put("k", []byte("after")))
+	check := func(db *inmem.DB) {
+		r, err := db.Run(run.ID())
+		require.NoError(t, err)
+		_, err = r.AsOf(4)
+		require.ErrorIs(t, err, inmem.ErrHistory)
+		_, err = db.Fork(run.ID(), 2)
+		require.ErrorIs(t, err, inmem.ErrHistory)
+		view, err := r.AsOf(5)
+		require.NoError(t, err, "the compaction point is the latest state kept")
+		v, err := view.KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, "4", string(v))
+		steps, err := r.Steps()
+		require.NoError(t, err)
+		require.Len(t, steps, 1)
+		require.Equal(t, 6, steps[0].N)
+		v, err = r.KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, "after", string(v))
+		info, err := r.Info()
+		require.NoError(t, err)
+		require.Equal(t, 6, info.Steps)
+	}
+	check(db)
+	require.NoError(t, db.Close())
+	db, err = inmem.Open(dir)
+	require.NoError(t, err)
+	defer db.Close()
+	check(db)
+	require.ErrorIs(t, db.Runs().Compact(inmem.RunID{3}), inmem.ErrRunNotFound)
+}

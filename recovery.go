@@ -184,6 +184,7 @@ func (db *DB) loadRuns(steps map[RunID]int64, logs map[RunID][]stepRec) error {
 		info := rec.RunInfo
 		rs := newRunState(db, info.ID, info.Namespace, false)
 		rs.bases = rec.forkBases()
+		rs.compacted.Store(int64(rec.Compacted))
 		rs.status.Store(uint32(info.Status))
 		rs.steps.Store(steps[info.ID])
 		for _, st := range logs[info.ID] {

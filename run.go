@@ -126,6 +126,8 @@ type runState struct {
 	// bases are the layers a forked run reads through, nearest first; set
 	// when the run is made and never changed.
 	bases []forkBase
+	// compacted is the step before which Runs.Compact dropped the history.
+	compacted atomic.Int64
 
 	mu   sync.Mutex // guards info
 	info RunInfo
@@ -244,7 +246,7 @@ func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	rs.info = info
 	rs.bases = bases
 	rs.updated.Store(info.CreatedAt.UnixNano())
-	if err := db.writeRunRecord(&info, bases, nil); err != nil {
+	if err := db.writeRunRecord(&info, bases, 0, nil); err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
 	db.runsMu.Lock()
@@ -387,7 +389,7 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		info.EndedAt = now
 		info.Error = reason
 	}
-	if err := rs.db.writeRunRecord(&info, rs.bases, &statusGuard{rs: rs, to: to}); err != nil {
+	if err := rs.db.writeRunRecord(&info, rs.bases, int(rs.compacted.Load()), &statusGuard{rs: rs, to: to}); err != nil {
 		if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) {
 			return err
 		}

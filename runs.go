@@ -314,3 +314,51 @@ func (rx *Runs) deleteData(rs *runState) error {
 type admitAll struct{}
 
 func (admitAll) Admit(uint64) error { return nil }
+
+// Compact drops the run's history up to its latest step, keeping its
+// latest state: afterwards AsOf and Fork accept only that step and later
+// ones (earlier ones are ErrHistory), and Steps lists only later steps.
+// The compaction point is stored in the run's record, so it survives
+// reopening.
+//
+// The versions the history held are not reclaimed yet: the engine keeps
+// every version it wrote (see the README's status), so compacting frees no
+// memory today.
+func (rx *Runs) Compact(id RunID) error {
+	db := rx.db
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	rs, err := db.runState(id)
+	if err != nil {
+		return err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	n := rs.log.visible(db.store.oracle.Visible())
+	if n <= int(rs.compacted.Load()) {
+		return nil
+	}
+	info := rs.info
+	info.Status = RunStatus(rs.status.Load())
+	info.Steps = int(rs.steps.Load())
+	if info.Status == statusDeleted {
+		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
+	}
+	if err := db.writeRunRecord(&info, rs.bases, n, notDeleted{rs}); err != nil {
+		return fmt.Errorf("compact run %s: %w", id, err)
+	}
+	rs.compacted.Store(int64(n))
+	return nil
+}
+
+// notDeleted admits a run record write unless the run was deleted: a
+// record written after the delete's tombstone would bring the run back.
+type notDeleted struct{ rs *runState }
+
+func (g notDeleted) Admit(uint64) error {
+	if RunStatus(g.rs.status.Load()) == statusDeleted {
+		return fmt.Errorf("run %s: %w", g.rs.id, ErrRunNotFound)
+	}
+	return nil
+}

@@ -97,7 +97,8 @@ func (w *StepWrites) slot(i int) *[]string {
 }
 
 // Steps lists the run's steps, oldest first, each with the elements it
-// wrote. A shared scope keeps no step history (ErrHistory).
+// wrote; after Runs.Compact, only the steps after the compaction point. A
+// shared scope keeps no step history (ErrHistory).
 func (r *Run) Steps() ([]Step, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
@@ -136,5 +137,5 @@ func (r *Run) Steps() ([]Step, error) {
 			*p = append(*p, name)
 		}
 	}
-	return out, nil
+	return out[min(int(rs.compacted.Load()), len(out)):], nil
 }

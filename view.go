@@ -51,6 +51,9 @@ func (r *Run) AsOf(step int) (*View, error) {
 	if step < 0 || step > n {
 		return nil, fmt.Errorf("as of step %d: run %s has %d steps: %w", step, r.st.id, n, ErrHistory)
 	}
+	if c := int(r.st.compacted.Load()); step < c {
+		return nil, fmt.Errorf("as of step %d: run %s was compacted at step %d: %w", step, r.st.id, c, ErrHistory)
+	}
 	va := &viewAt{step: step}
 	if step == 0 {
 		va.at = r.st.createdAt()
