@@ -75,9 +75,10 @@ func TestInspectCommands(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	var runs []inmem.RunInfo
 	require.NoError(t, json.Unmarshal([]byte(out), &runs))
-	require.Len(t, runs, 2)
+	require.Len(t, runs, 3)
 	require.Equal(t, runs[0].ID, runs[1].Parent)
-	require.Equal(t, 1010, runs[0].Steps)
+	require.Equal(t, runs[0].ID, runs[2].ForkOf, "the demo forks the run")
+	require.Equal(t, 1013, runs[0].Steps)
 
 	out, code = run(t, "show", dir, runs[0].ID.String())
 	require.Equal(t, 0, code, out)
@@ -92,7 +93,7 @@ func TestInspectCommands(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &shown))
 	require.Len(t, shown.Events, 3)
-	require.Len(t, shown.Spans, 4)
+	require.Len(t, shown.Spans, 7) // 4 agent spans, 3 recorded calls
 
 	out, code = run(t, "verify", dir)
 	require.Equal(t, 0, code, out)
@@ -180,7 +181,7 @@ func TestExport(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
 		kinds[rec.Kind]++
 	}
-	require.Equal(t, map[string]int{"run": 1, "event": 3, "cell": 1, "kv": 4, "span": 4}, kinds)
+	require.Equal(t, map[string]int{"run": 1, "event": 3, "cell": 1, "kv": 4, "span": 7}, kinds)
 	require.Contains(t, out, `"type":"step.observe"`)
 
 	out, code = run(t, "export", dir, id.String(), "--format", "otlp-json")
@@ -189,7 +190,7 @@ func TestExport(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &req))
 	require.Len(t, req.ResourceSpans, 1)
 	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
-	require.Len(t, spans, 4)
+	require.Len(t, spans, 7)
 	for _, s := range spans {
 		require.Equal(t, strings.ReplaceAll(id.String(), "-", ""), s.TraceID)
 		require.Len(t, s.SpanID, 16)
