@@ -24,6 +24,10 @@ func (it *Iterator) Version() uint64 { return it.list.node(it.off).version }
 // Value returns the current value, aliasing arena memory.
 func (it *Iterator) Value() []byte { return it.list.value(it.off, it.list.node(it.off)) }
 
+// Unindexed reports whether the current entry was linked unindexed (see
+// Splice.Unindexed).
+func (it *Iterator) Unindexed() bool { return it.list.node(it.off).flags&flagUnindexed != 0 }
+
 // Offset returns the arena offset of the current entry.
 func (it *Iterator) Offset() uint64 { return it.off }
 

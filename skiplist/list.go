@@ -106,6 +106,27 @@ func (s *List) Insert(key []byte, version uint64, value []byte) (uint64, bool, e
 	return off, true, nil
 }
 
+// InsertEntry is Insert for an entry that may be unindexed (see
+// Splice.Unindexed): how entries are copied from one list to another.
+func (s *List) InsertEntry(key []byte, version uint64, value []byte, unindexed bool) (uint64, bool, error) {
+	off, err := s.Prepare(key, value, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	sp := Splice{Unindexed: unindexed} // not located: LinkAt searches, duplicates included
+	if !s.LinkAt(off, version, &sp) {
+		return 0, false, nil
+	}
+	return off, true, nil
+}
+
+// NodeAt returns the key, value, version and unindexed flag of the linked
+// entry at off (an offset Prepare returned), aliasing arena memory.
+func (s *List) NodeAt(off uint64) (key, value []byte, version uint64, unindexed bool) {
+	n := s.node(off)
+	return s.key(off, n), s.value(off, n), n.version, n.flags&flagUnindexed != 0
+}
+
 // Prepare copies key and the concatenation of value parts v1 and v2 into a
 // new, unlinked node and returns its offset. The node is invisible until
 // Link; PreparedKey aliases its key, which stays valid for the arena's life.
@@ -202,6 +223,9 @@ func (s *List) Link(off uint64, version uint64) bool {
 func (s *List) LinkAt(off uint64, version uint64, sp *Splice) bool {
 	n := s.node(off)
 	n.version = version
+	if sp != nil && sp.Unindexed {
+		n.flags |= flagUnindexed
+	}
 	key := s.key(off, n)
 	h := int(n.height)
 

@@ -18,9 +18,13 @@ type node struct {
 	keyLen  uint32
 	valLen  uint32
 	height  uint32
-	_       uint32
+	flags   uint32 // set before the node is linked, never after
 	tower   [MaxHeight]atomic.Uint64
 }
+
+// flagUnindexed marks an entry kept out of the point index, so a copy of
+// the list (reclaim) can keep it out too.
+const flagUnindexed = 1
 
 const headerSize = int(unsafe.Offsetof(node{}.tower))
 

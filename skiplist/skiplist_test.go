@@ -1276,3 +1276,33 @@ func TestGetDeepHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestInsertEntryKeepsUnindexed: an unindexed entry stays unindexed through
+// InsertEntry, and the iterator and NodeAt report it.
+func TestInsertEntryKeepsUnindexed(t *testing.T) {
+	l := newList(t, true)
+	off, ok, err := l.InsertEntry([]byte("idx"), 3, []byte("v"), true)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, _, err = l.InsertEntry([]byte("pt"), 4, []byte("w"), false)
+	require.NoError(t, err)
+	_, _, found := l.Get([]byte("idx"), 10)
+	require.False(t, found, "an unindexed entry is not in the point index")
+	v, ver, found := l.Get([]byte("pt"), 10)
+	require.True(t, found)
+	require.Equal(t, uint64(4), ver)
+	require.Equal(t, "w", string(v))
+	k, val, ver, un := l.NodeAt(off)
+	require.Equal(t, "idx", string(k))
+	require.Equal(t, "v", string(val))
+	require.Equal(t, uint64(3), ver)
+	require.True(t, un)
+	it := l.Iter()
+	it.First()
+	require.True(t, it.Unindexed())
+	it.Next()
+	require.False(t, it.Unindexed())
+	_, ok, err = l.InsertEntry([]byte("idx"), 3, []byte("again"), true)
+	require.NoError(t, err)
+	require.False(t, ok, "duplicate")
+}

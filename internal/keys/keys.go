@@ -118,3 +118,28 @@ func readEscaped(b []byte) (string, []byte, error) {
 		}
 	}
 }
+
+// ScopeLen returns the length of the scope (namespace and run) a key
+// starts with, or -1 if b does not start with one. It allocates nothing.
+func ScopeLen(b []byte) int {
+	i := 0
+	for field := 0; field < 3; field++ {
+		for {
+			j := bytes.IndexByte(b[i:], 0)
+			if j < 0 || i+j+1 >= len(b) {
+				return -1
+			}
+			i += j + 2
+			if b[i-1] == 0x01 {
+				break
+			}
+			if b[i-1] != 0xFF {
+				return -1
+			}
+		}
+	}
+	if len(b) < i+RunLen {
+		return -1
+	}
+	return i + RunLen
+}

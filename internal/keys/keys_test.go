@@ -95,6 +95,7 @@ func FuzzEncoding(f *testing.F) {
 		dx, err := Decode(ex)
 		require.NoError(t, err)
 		require.Equal(t, 0, compareTuples(x, dx))
+		require.Equal(t, len(AppendScope(nil, x.Tenant, x.App, x.Agent, x.Run)), ScopeLen(ex))
 	})
 }
 
@@ -104,10 +105,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 1, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1, 'k'})
 	f.Add([]byte{0, 0xff, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		n := ScopeLen(b) // never panics, whatever b holds
 		tu, err := Decode(b)
 		if err != nil {
 			return
 		}
 		require.Equal(t, b, Encode(nil, tu))
+		require.Equal(t, len(b)-len(tu.User)-1, n)
 	})
 }
