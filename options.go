@@ -66,6 +66,7 @@ type options struct {
 	checkpointEvery int64
 	clock           func() time.Time
 	logger          *slog.Logger
+	progress        func(done, total int64) // recovery progress; nil: none
 	fs              vfs.FS
 	err             error
 }
@@ -124,6 +125,23 @@ func WithLogger(l *slog.Logger) Option {
 			return
 		}
 		o.logger = l
+	}
+}
+
+// WithRecoveryProgress has Open report how far recovery has read, for a
+// progress bar over a large database: done and total are bytes of the
+// snapshot being loaded and the WAL replayed after it. fn runs on the
+// goroutine calling Open, once each time the percent changes (about a
+// hundred calls however large the database), last with done == total;
+// done never decreases, and total grows only if a damaged snapshot makes
+// recovery read an older one.
+func WithRecoveryProgress(fn func(done, total int64)) Option {
+	return func(o *options) {
+		if fn == nil {
+			o.err = fmt.Errorf("nil recovery progress: %w", ErrInvalidArgument)
+			return
+		}
+		o.progress = fn
 	}
 }
 

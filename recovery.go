@@ -68,6 +68,7 @@ func (db *DB) recover() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
+	prog := newRecoveryProgress(db.opts.progress, fs, dir)
 	steps := map[RunID]int64{}
 	logs := map[RunID][]stepRec{}
 	var last, snapVersion uint64
@@ -75,7 +76,8 @@ func (db *DB) recover() error {
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
 		ld := newLoader(db.store.list)
-		meta, err := readSnapshot(fs, path, ld.add)
+		prog.snapshot(path)
+		meta, err := readSnapshot(fs, path, prog.entries(ld.add))
 		ld.finish()
 		if err == nil {
 			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
@@ -104,7 +106,9 @@ func (db *DB) recover() error {
 	}
 
 	ld := newLoader(db.store.list)
+	prog.wal(from)
 	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
+		prog.record(len(p))
 		if typ != recBatch && typ != recBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
@@ -146,6 +150,7 @@ func (db *DB) recover() error {
 		}
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
+	prog.finish()
 	// What was replayed may sit only in the page cache (a process that died
 	// without fsyncing): make it durable before writing after it, or a
 	// later power loss could keep the new segment and lose the old data.
