@@ -27,4 +27,8 @@
 //     torn write from a crash and is cut off; any other damage, or damage
 //     followed by a valid record anywhere after it, is ErrCorruption naming
 //     the file and offset.
+//
+// ScanSegment reads one segment with the same checks but changes nothing,
+// leaving the verdict on damage to the caller, so a database can be
+// verified without being recovered.
 package wal

@@ -1,9 +1,7 @@
 package wal
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/inmem-db/inmem/internal/vfs"
@@ -64,141 +62,20 @@ func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ
 	return res, nil
 }
 
-// replayChunk is how much of a segment replay holds in memory at a time:
-// reading a whole segment into one fresh buffer costs a page fault per page
-// of it, a reused window does not.
-const replayChunk = 4 << 20
-
-// segmentWindow reads a segment front to back through a reused buffer.
-type segmentWindow struct {
-	f    vfs.File
-	buf  []byte
-	base int64 // file offset of buf[0]
-	eof  bool
-}
-
-// fill makes at least need bytes from buf[start:] available, unless the
-// file ends first. It may move the data to the front of buf: base changes.
-func (w *segmentWindow) fill(start, need int) (int, error) {
-	if len(w.buf)-start >= need || w.eof {
-		return start, nil
-	}
-	if start > 0 {
-		n := copy(w.buf, w.buf[start:])
-		w.buf = w.buf[:n]
-		w.base += int64(start)
-		start = 0
-	}
-	if need > cap(w.buf) {
-		nb := make([]byte, len(w.buf), need)
-		copy(nb, w.buf)
-		w.buf = nb
-	}
-	for len(w.buf) < need && !w.eof {
-		n, err := w.f.Read(w.buf[len(w.buf):cap(w.buf)])
-		w.buf = w.buf[:len(w.buf)+n]
-		if err == io.EOF {
-			w.eof = true
-		} else if err != nil {
-			return start, err
-		}
-	}
-	return start, nil
-}
-
-// rest returns the file's bytes from offset off to its end.
-func (w *segmentWindow) rest(off int64) ([]byte, error) {
-	size, err := w.f.Size()
-	if err != nil || size <= off {
-		return nil, err
-	}
-	b := make([]byte, size-off)
-	n, err := w.f.ReadAt(b, off)
-	if err == io.EOF {
-		err = nil
-	}
-	return b[:n], err
-}
-
 func replaySegment(fs vfs.FS, dir string, n uint64, last bool, logger *slog.Logger, res *ReplayResult, fn func(byte, []byte) error) error {
+	sr, err := ScanSegment(fs, dir, n, func(_ int64, typ byte, p []byte) error { return fn(typ, p) })
+	res.Records += sr.Records
+	res.Bytes += sr.Bytes
+	if err != nil || sr.Bad == nil {
+		return err
+	}
 	path := segmentPath(dir, n)
-	f, err := fs.Open(path)
-	if err != nil {
-		return fmt.Errorf("wal: open %s: %w", path, err)
+	// Only the end of the last segment can be a torn write, and only if
+	// nothing valid follows the damage.
+	if last && sr.Torn {
+		return cutTorn(fs, path, n, sr.BadAt, logger, res)
 	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return fmt.Errorf("wal: stat %s: %w", path, err)
-	}
-	w := &segmentWindow{f: f, buf: make([]byte, 0, max(HeaderSize, min(replayChunk, size)))}
-	pos := 0 // in w.buf
-	for {
-		if pos, err = w.fill(pos, HeaderSize); err != nil {
-			return fmt.Errorf("wal: read %s: %w", path, err)
-		}
-		if pos == len(w.buf) {
-			break // end of the segment
-		}
-		if len(w.buf)-pos >= HeaderSize {
-			// The whole frame, or as much of it as the file has.
-			// A damaged length can claim far more than the file holds.
-			need := HeaderSize + int64(binary.LittleEndian.Uint32(w.buf[pos:]))
-			need = min(need, size-(w.base+int64(pos)))
-			if pos, err = w.fill(pos, int(need)); err != nil {
-				return fmt.Errorf("wal: read %s: %w", path, err)
-			}
-		}
-		off := w.base + int64(pos)
-		typ, payload, size, derr := DecodeRecord(w.buf[pos:])
-		if derr == nil && off == 0 {
-			if typ != typeSegment {
-				derr = fmt.Errorf("segment does not start with its header: %w", ErrCorruption)
-			} else {
-				derr = checkSegmentHeader(payload, n)
-			}
-		} else if derr == nil && typ == typeSegment {
-			derr = fmt.Errorf("segment header inside a segment: %w", ErrCorruption)
-		}
-		if derr != nil {
-			// Only the end of the last segment can be a torn write, and only
-			// if nothing valid follows the damage.
-			if last {
-				after, rerr := w.rest(off + 1)
-				if rerr != nil {
-					return fmt.Errorf("wal: read %s: %w", path, rerr)
-				}
-				if !validFrameAfter(after) {
-					return cutTorn(fs, path, n, off, logger, res)
-				}
-			}
-			return fmt.Errorf("wal: %s at offset %d: %w", path, off, asCorruption(derr))
-		}
-		if off > 0 {
-			if err := fn(typ, payload); err != nil {
-				return fmt.Errorf("wal: %s at offset %d: %w", path, off, err)
-			}
-			res.Records++
-		}
-		pos += size
-		res.Bytes += int64(size)
-	}
-	if w.base+int64(pos) == 0 {
-		if last {
-			// A segment created but never given its header: a crash right
-			// after creating it.
-			return cutTorn(fs, path, n, 0, logger, res)
-		}
-		return fmt.Errorf("wal: %s is empty: %w", path, ErrCorruption)
-	}
-	return nil
-}
-
-func asCorruption(err error) error {
-	if err == errTorn {
-		return fmt.Errorf("record cut short before the end of the log: %w", ErrCorruption)
-	}
-	return err
+	return fmt.Errorf("wal: %s at offset %d: %w", path, sr.BadAt, sr.Bad)
 }
 
 // cutTorn truncates the last segment at off, where its torn tail starts.
