@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -12,21 +13,38 @@ import (
 	"github.com/inmem-db/inmem"
 )
 
-// runDemo shows what the database does, step by step, on a fresh database.
+// runDemo shows what the database does, step by step, on a fresh durable
+// database: in DIR with -dir, else in a temporary directory that is
+// removed at the end, so that the walk-through can close and reopen it.
 func runDemo(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(out)
-	dir := fs.String("dir", "", "database directory (default: in memory)")
+	dir := fs.String("dir", "", "database directory, kept afterwards (default: a temporary one, removed at the end)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage{err}
 	}
-	var db *inmem.DB
-	var err error
-	if *dir == "" {
-		db, err = inmem.OpenInMemory()
-	} else {
-		db, err = inmem.Open(*dir)
+	if *dir != "" {
+		fmt.Fprintf(out, "database in %s\n", *dir)
+		return walkThrough(*dir, out)
 	}
+	tmp, err := os.MkdirTemp("", "inmem-demo-")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "database in %s, a temporary directory (-dir DIR keeps one)\n", tmp)
+	err = walkThrough(tmp, out)
+	if rerr := os.RemoveAll(tmp); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if err == nil {
+		fmt.Fprintf(out, "removed %s\n", tmp)
+	}
+	return err
+}
+
+// walkThrough is the demo proper, on the database in dir.
+func walkThrough(dir string, out io.Writer) error {
+	db, err := inmem.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -163,16 +181,12 @@ func runDemo(args []string, out io.Writer) error {
 	st = db.Stats()
 	p("11. stats: %d commits, %d conflicts, %d entries, %.1f KiB of arena in use",
 		st.Commits, st.Conflicts, st.Entries, float64(st.MemUsed)/1024)
-	if *dir == "" {
-		return nil
-	}
-
-	// On disk: close, reopen, and read the run back from the log.
+	// Close, reopen, and read the run back from the log.
 	id := run.ID()
 	if err := db.Close(); err != nil {
 		return err
 	}
-	if db, err = inmem.Open(*dir); err != nil {
+	if db, err = inmem.Open(dir); err != nil {
 		return err
 	}
 	back, err := db.Run(id)
@@ -196,7 +210,7 @@ func runDemo(args []string, out io.Writer) error {
 		return err
 	}
 	p("12. reopened %s: run %s is %s with %d steps, tool_calls = %s, %d events (chain ok: %v), recovered from the write-ahead log",
-		*dir, id, info.Status, info.Steps, b, n, rep.OK)
+		dir, id, info.Status, info.Steps, b, n, rep.OK)
 	return nil
 }
 

@@ -2,16 +2,31 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-func TestDemoInMemory(t *testing.T) {
+// TestDemoDefaultDir: with no -dir the demo runs the whole durable
+// walk-through, reopen included, in a temporary directory it names and
+// then removes.
+func TestDemoDefaultDir(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, dispatch([]string{"demo"}, &out, &errOut), errOut.String())
 	s := out.String()
+	first, _, _ := strings.Cut(s, "\n")
+	dir, ok := strings.CutPrefix(first, "database in ")
+	require.True(t, ok, first)
+	dir, ok = strings.CutSuffix(dir, ", a temporary directory (-dir DIR keeps one)")
+	require.True(t, ok, first)
+	require.Contains(t, s, "12. reopened "+dir+": run ")
+	require.Contains(t, s, "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
+	require.True(t, strings.HasSuffix(s, "removed "+dir+"\n"), s)
+	_, err := os.Stat(dir)
+	require.ErrorIs(t, err, os.ErrNotExist, "the temporary directory is gone")
 	require.Contains(t, s, "tool_calls = 1000")
 	require.Contains(t, s, `priority is still "high"`)
 	require.Contains(t, s, "tenant globex sees: inmem: not found")
@@ -31,11 +46,15 @@ func TestDemoInMemory(t *testing.T) {
 	require.Contains(t, s, "replay diverged at call 4")
 }
 
+// TestDemoOnDisk: with -dir the demo keeps its database there.
 func TestDemoOnDisk(t *testing.T) {
 	var out, errOut bytes.Buffer
 	dir := t.TempDir()
 	require.Equal(t, 0, dispatch([]string{"demo", "-dir", dir}, &out, &errOut), errOut.String())
+	require.True(t, strings.HasPrefix(out.String(), "database in "+dir+"\n"))
 	require.Contains(t, out.String(), "12. reopened")
+	require.NotContains(t, out.String(), "removed "+dir)
+	require.DirExists(t, filepath.Join(dir, "wal"), "the database is kept")
 	require.Contains(t, out.String(), "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
 }
 
