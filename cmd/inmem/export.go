@@ -57,7 +57,7 @@ func runExport(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return errUsage{err}
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}

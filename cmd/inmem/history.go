@@ -13,7 +13,7 @@ import (
 
 // runAsOf prints a run as it was right after a step: inmem asof DIR RUN
 // STEP. The JSON form is show's, with the step and its time added.
-func runAsOf(args []string, out io.Writer) error {
+func runAsOf(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("asof", args, out, 3, "DIR RUN STEP")
 	if err != nil {
 		return err
@@ -26,7 +26,7 @@ func runAsOf(args []string, out io.Writer) error {
 	if err != nil {
 		return errUsage{fmt.Errorf("step %q: want a step number (0 for before the first)", pos[2])}
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func runAsOf(args []string, out io.Writer) error {
 // runReplay rebuilds a run from its recorded history and checks it
 // against the live state: inmem replay DIR RUN. It lists the steps with
 // what each wrote, then the verdict; a mismatch exits 1.
-func runReplay(args []string, out io.Writer) error {
+func runReplay(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("replay", args, out, 2, "DIR RUN")
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func runReplay(args []string, out io.Writer) error {
 	if err != nil {
 		return errUsage{err}
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func clipList(keys []string) string {
 // runDiff compares two runs' current state: inmem diff DIR A B. Added
 // elements are only in B, removed ones only in A; a change shows A's
 // value, then B's.
-func runDiff(args []string, out io.Writer) error {
+func runDiff(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("diff", args, out, 3, "DIR A B")
 	if err != nil {
 		return err
@@ -146,7 +146,7 @@ func runDiff(args []string, out io.Writer) error {
 	if err != nil {
 		return errUsage{err}
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}

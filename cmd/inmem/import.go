@@ -48,7 +48,7 @@ func runImport(args []string, out, errOut io.Writer) error {
 		}
 		in = f
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,19 +11,6 @@ import (
 
 	"github.com/inmem-db/inmem"
 )
-
-// openExisting opens the database in dir for an inspect command, with a
-// clear message when another process holds it or it does not exist.
-func openExisting(dir string) (*inmem.DB, error) {
-	db, err := inmem.Open(dir)
-	switch {
-	case errors.Is(err, inmem.ErrLocked):
-		return nil, fmt.Errorf("%s is open in another process (close it, or inspect a copy): %w", dir, err)
-	case err != nil:
-		return nil, err
-	}
-	return db, nil
-}
 
 // inspectFlags parses the flags every inspect command shares and returns
 // the positional arguments, which must number want.
@@ -66,12 +52,12 @@ func shortTime(t time.Time) string {
 }
 
 // runRuns lists the runs of a database: inmem runs DIR.
-func runRuns(args []string, out io.Writer) error {
+func runRuns(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("runs", args, out, 1, "DIR")
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}
@@ -143,7 +129,7 @@ func (rd *runData) read(tx *inmem.Tx) error {
 }
 
 // runShow prints one run: inmem show DIR RUN.
-func runShow(args []string, out io.Writer) error {
+func runShow(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("show", args, out, 2, "DIR RUN")
 	if err != nil {
 		return err
@@ -152,7 +138,7 @@ func runShow(args []string, out io.Writer) error {
 	if err != nil {
 		return errUsage{err}
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}
@@ -247,61 +233,43 @@ func clip(b []byte) string {
 	return s
 }
 
-// runVerify checks a database: inmem verify DIR. Opening it checks every
-// snapshot and WAL checksum (ErrCorruption names the file and offset);
-// then every run's event hash chain is recomputed, with a progress bar
-// over the runs when stderr is a terminal.
+// runVerify checks a database: inmem verify DIR. First its files, under
+// the directory lock and without recovering anything (inmem.VerifyFiles):
+// every snapshot and WAL checksum, and whether the snapshots and the WAL
+// fit together; each problem names the file and offset. A database with a
+// problem is not opened, since recovery would act on the damage (cut what
+// looks like a torn tail). Then every run's event hash chain is
+// recomputed, with a progress bar over the runs when stderr is a terminal.
 func runVerify(args []string, out, errOut io.Writer) error {
 	asJSON, pos, err := inspectFlags("verify", args, out, 1, "DIR")
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(pos[0])
+	dir := pos[0]
+	files, err := inmem.VerifyFiles(dir)
 	if err != nil {
-		return fmt.Errorf("open: %w", err)
+		return lockedMessage(dir, err)
 	}
-	defer db.Close()
-	runs, err := db.Runs().List(inmem.RunQuery{})
+	if !asJSON {
+		printFilesReport(out, files)
+	}
+	if !files.OK() {
+		if asJSON {
+			if err := printJSON(out, map[string]any{"ok": false, "files": files}); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("%d problems in the files of %s, so it was not opened: %w", len(files.Problems), dir, inmem.ErrCorruption)
+	}
+	results, bad, err := verifyChains(dir, errOut)
 	if err != nil {
 		return err
 	}
-	type result struct {
-		Run    inmem.RunID
-		Events uint64
-		OK     bool
-		Bad    *uint64 `json:",omitempty"`
-		Reason string  `json:",omitempty"`
-	}
-	var results []result
-	bad := 0
-	bar := newProgress(errOut, "verify", int64(len(runs)))
-	for i, info := range runs {
-		bar.set(int64(i))
-		run, err := db.Run(info.ID)
-		if err != nil {
-			bar.finish()
-			return err
-		}
-		rep, err := run.Events().Verify()
-		if err != nil {
-			bar.finish()
-			return fmt.Errorf("run %s: %w", info.ID, err)
-		}
-		r := result{Run: info.ID, Events: rep.Len, OK: rep.OK, Reason: rep.Reason}
-		if !rep.OK {
-			first := rep.FirstBad
-			r.Bad = &first
-			bad++
-		}
-		results = append(results, r)
-	}
-	bar.finish()
 	if asJSON {
-		if err := printJSON(out, map[string]any{"ok": bad == 0, "runs": results}); err != nil {
+		if err := printJSON(out, map[string]any{"ok": bad == 0, "files": files, "runs": results}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(out, "checksums: every snapshot and WAL record read back intact\n")
 		for _, r := range results {
 			if r.OK {
 				fmt.Fprintf(out, "run %s: %d events, hash chain ok\n", r.Run, r.Events)
@@ -316,13 +284,96 @@ func runVerify(args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+// printFilesReport prints what VerifyFiles found: one line per snapshot,
+// one for the WAL, then notes and problems.
+func printFilesReport(out io.Writer, r inmem.FilesReport) {
+	for _, s := range r.Snapshots {
+		verdict := "ok"
+		if !s.OK {
+			verdict = "PROBLEM"
+		}
+		fmt.Fprintf(out, "snapshot %s: version %d, %d entries, %d runs with steps, WAL from %06d.log: %s\n",
+			s.Name, s.Version, s.Entries, s.Runs, s.Segment, verdict)
+	}
+	switch n := len(r.Segments); {
+	case n == 0:
+		fmt.Fprintf(out, "wal: no segments\n")
+	case r.Records == 0:
+		fmt.Fprintf(out, "wal: %s (%06d.log to %06d.log), no commits\n", plural(n, "segment"), r.Segments[0], r.Segments[n-1])
+	default:
+		fmt.Fprintf(out, "wal: %s (%06d.log to %06d.log), %s, versions %d to %d\n",
+			plural(n, "segment"), r.Segments[0], r.Segments[n-1], plural(r.Records, "commit"), r.FirstVersion, r.LastVersion)
+	}
+	for _, p := range r.Notes {
+		fmt.Fprintf(out, "note: %s\n", p)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(out, "problem: %s\n", p)
+	}
+	if r.OK() {
+		fmt.Fprintf(out, "files: every checksum holds, the snapshots and the WAL agree\n")
+	}
+}
+
+// plural is "1 segment", "2 segments".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// chainResult is one run's event hash chain check.
+type chainResult struct {
+	Run    inmem.RunID
+	Events uint64
+	OK     bool
+	Bad    *uint64 `json:",omitempty"`
+	Reason string  `json:",omitempty"`
+}
+
+// verifyChains opens the database and recomputes every run's event hash
+// chain; bad counts the broken ones.
+func verifyChains(dir string, errOut io.Writer) (results []chainResult, bad int, err error) {
+	db, err := openExisting(dir, errOut)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open: %w", err)
+	}
+	defer db.Close()
+	runs, err := db.Runs().List(inmem.RunQuery{})
+	if err != nil {
+		return nil, 0, err
+	}
+	bar := newProgress(errOut, "verify", int64(len(runs)))
+	defer bar.finish()
+	for i, info := range runs {
+		bar.set(int64(i))
+		run, err := db.Run(info.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		rep, err := run.Events().Verify()
+		if err != nil {
+			return nil, 0, fmt.Errorf("run %s: %w", info.ID, err)
+		}
+		r := chainResult{Run: info.ID, Events: rep.Len, OK: rep.OK, Reason: rep.Reason}
+		if !rep.OK {
+			first := rep.FirstBad
+			r.Bad = &first
+			bad++
+		}
+		results = append(results, r)
+	}
+	return results, bad, nil
+}
+
 // runCheckpoint writes a snapshot now: inmem checkpoint DIR.
-func runCheckpoint(args []string, out io.Writer) error {
+func runCheckpoint(args []string, out, errOut io.Writer) error {
 	_, pos, err := inspectFlags("checkpoint", args, out, 1, "DIR")
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(pos[0])
+	db, err := openExisting(pos[0], errOut)
 	if err != nil {
 		return err
 	}

@@ -15,15 +15,15 @@ type command struct {
 
 var commands = []command{
 	{"demo", "walk through runs, transactions and the primitives on a fresh database", outOnly(runDemo)},
-	{"runs", "DIR: list the runs with status, steps and parent", outOnly(runRuns)},
-	{"show", "DIR RUN: a run's events, state, KV and span tree", outOnly(runShow)},
-	{"verify", "DIR: check every checksum and every run's event hash chain", runVerify},
+	{"runs", "DIR: list the runs with status, steps and parent", runRuns},
+	{"show", "DIR RUN: a run's events, state, KV and span tree", runShow},
+	{"verify", "DIR: check every checksum, the snapshots against the WAL, and every run's event hash chain", runVerify},
 	{"export", "DIR RUN [--format jsonl|otlp-json]: a run as JSON lines, or its spans as OTLP JSON", runExport},
 	{"import", "DIR FILE: recreate a run from `inmem export --format jsonl` output (- for stdin)", runImport},
-	{"asof", "DIR RUN STEP: a run as it was right after a step", outOnly(runAsOf)},
-	{"replay", "DIR RUN: rebuild a run from its history, list its steps, check the result matches", outOnly(runReplay)},
-	{"diff", "DIR A B: what differs between two runs (a fork and its parent, say)", outOnly(runDiff)},
-	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", outOnly(runCheckpoint)},
+	{"asof", "DIR RUN STEP: a run as it was right after a step", runAsOf},
+	{"replay", "DIR RUN: rebuild a run from its history, list its steps, check the result matches", runReplay},
+	{"diff", "DIR A B: what differs between two runs (a fork and its parent, say)", runDiff},
+	{"checkpoint", "DIR: write a snapshot and retire the WAL it covers", runCheckpoint},
 	{"serve", "DIR --mcp [--http ADDR]: serve the database to MCP clients over stdio or HTTP", runServe},
 }
 

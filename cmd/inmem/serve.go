@@ -41,7 +41,7 @@ func runServe(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(cfg.dir)
+	db, err := openExisting(cfg.dir, errOut)
 	if err != nil {
 		return err
 	}

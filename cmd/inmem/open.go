@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/inmem-db/inmem"
+)
+
+// openExisting opens the database in dir for a command, with a clear
+// message when another process holds it. When errOut is a terminal a bar
+// shows recovery of a large database, which can take a while.
+func openExisting(dir string, errOut io.Writer) (*inmem.DB, error) {
+	var opts []inmem.Option
+	var bar *recoveryBar
+	if isTerminal(errOut) {
+		bar = &recoveryBar{w: errOut}
+		opts = append(opts, bar.option())
+	}
+	db, err := inmem.Open(dir, opts...)
+	bar.finish()
+	if err != nil {
+		return nil, lockedMessage(dir, err)
+	}
+	return db, nil
+}
+
+// lockedMessage says what to do about a directory another process holds;
+// other errors pass through.
+func lockedMessage(dir string, err error) error {
+	if errors.Is(err, inmem.ErrLocked) {
+		return fmt.Errorf("%s is open in another process (close it, or inspect a copy): %w", dir, err)
+	}
+	return err
+}
+
+// recoveryBar draws inmem.WithRecoveryProgress as a progress bar. The bar
+// is made at the first report, when the total is known; a nil
+// *recoveryBar does nothing.
+type recoveryBar struct {
+	w   io.Writer
+	bar *progress
+}
+
+func (r *recoveryBar) option() inmem.Option {
+	return inmem.WithRecoveryProgress(func(done, total int64) {
+		if r.bar == nil {
+			r.bar = newBar(r.w, "recover", total)
+		}
+		r.bar.total = total // grows if a damaged snapshot sends recovery to an older one
+		r.bar.set(done)
+	})
+}
+
+// finish erases the bar once the database is open (or failed to open).
+func (r *recoveryBar) finish() {
+	if r != nil {
+		r.bar.finish()
+	}
+}

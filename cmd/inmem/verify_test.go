@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/inmem-db/inmem"
+	"github.com/stretchr/testify/require"
+)
+
+// addSession opens dir, writes a few keys to a new run and closes it: one
+// more WAL segment with commits in it.
+func addSession(t *testing.T, dir string) {
+	t.Helper()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	run, err := db.BeginRun(inmem.Name("later"))
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, run.KV().Put(fmt.Sprint("k", i), []byte("v")))
+	}
+	require.NoError(t, db.Close())
+}
+
+func segPath(dir string, n int) string {
+	return filepath.Join(dir, "wal", fmt.Sprintf("%06d.log", n))
+}
+
+// TestVerifyFiles: on a clean database verify describes the snapshot and
+// the WAL and exits 0, before and after a checkpoint.
+func TestVerifyFiles(t *testing.T) {
+	dir := demoDir(t)
+	out, code := run(t, "verify", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "wal: 2 segments (000001.log to 000002.log), 1025 commits, versions 1 to 1025")
+	require.Contains(t, out, "files: every checksum holds, the snapshots and the WAL agree")
+	_, code = run(t, "checkpoint", dir) // opens (000004.log after the verify's 000003.log), checkpoints into 000005.log
+	require.Equal(t, 0, code)
+	addSession(t, dir) // 000006.log
+	out, code = run(t, "verify", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "snapshot snap-00000000000000001025.snap: version 1025, ")
+	require.Contains(t, out, "WAL from 000005.log: ok")
+	require.Contains(t, out, "wal: 2 segments (000005.log to 000006.log), 4 commits, versions 1026 to 1029")
+}
+
+// TestVerifyMissingMiddleSegment: with a segment gone from the middle of
+// the log, verify names it and the version gap at the next segment's first
+// record, exits 1, and does not open the database (no new segment).
+func TestVerifyMissingMiddleSegment(t *testing.T) {
+	dir := demoDir(t) // 000001.log with the demo, 000002.log from its reopen
+	addSession(t, dir)
+	addSession(t, dir)
+	require.NoError(t, os.Remove(segPath(dir, 3)))
+	out, code := run(t, "verify", dir)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "problem: wal/000003.log: missing: the log jumps from 000002.log to 000004.log\n")
+	require.Contains(t, out, "problem: wal/000004.log at offset 25: version 1030 after version 1025")
+	require.Contains(t, out, "versions 1026..1029 missing")
+	require.Contains(t, out, "2 problems in the files of "+dir+", so it was not opened")
+	require.NoFileExists(t, segPath(dir, 5), "verify opened the database")
+
+	out, code = run(t, "verify", dir, "--json")
+	require.Equal(t, 1, code, out)
+	var rep struct {
+		OK    bool `json:"ok"`
+		Files inmem.FilesReport
+	}
+	require.NoError(t, json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep), out)
+	require.False(t, rep.OK)
+	require.Len(t, rep.Files.Problems, 2)
+	require.Equal(t, "wal/000004.log", rep.Files.Problems[1].File)
+	require.Equal(t, int64(25), rep.Files.Problems[1].Offset)
+}
+
+// TestVerifySnapshotSegmentMissing: the segment the snapshot continues in
+// is gone: verify exits 1 naming it.
+func TestVerifySnapshotSegmentMissing(t *testing.T) {
+	dir := demoDir(t)
+	_, code := run(t, "checkpoint", dir) // opens (000003.log), checkpoints into 000004.log
+	require.Equal(t, 0, code)
+	require.NoError(t, os.Remove(segPath(dir, 4)))
+	out, code := run(t, "verify", dir)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "problem: wal/000004.log: missing: snapshot snap-00000000000000001025.snap continues in it, so Open fails")
+}
+
+// TestVerifyLockedDirectory: a database another handle holds gets the
+// clear message, from the file check already.
+func TestVerifyLockedDirectory(t *testing.T) {
+	dir := demoDir(t)
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	defer db.Close()
+	out, code := run(t, "verify", dir)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, dir+" is open in another process (close it, or inspect a copy)")
+}
+
+// TestRecoveryBar: the recovery bar draws the progress Open reports up to
+// 100% and erases itself; openExisting draws nothing when stderr is not a
+// terminal.
+func TestRecoveryBar(t *testing.T) {
+	dir := demoDir(t)
+	_, code := run(t, "checkpoint", dir)
+	require.Equal(t, 0, code)
+	addSession(t, dir)
+
+	var buf bytes.Buffer
+	bar := &recoveryBar{w: &buf}
+	db, err := inmem.Open(dir, bar.option())
+	require.NoError(t, err)
+	bar.finish()
+	require.NoError(t, db.Close())
+	frames := strings.Split(buf.String(), "\r")[1:]
+	require.GreaterOrEqual(t, len(frames), 2, buf.String())
+	require.True(t, strings.HasPrefix(frames[0], "recover ["), frames[0])
+	require.Equal(t, "recover [##############################] 100%", frames[len(frames)-2])
+	require.Equal(t, "\033[K", frames[len(frames)-1])
+
+	buf.Reset()
+	db, err = openExisting(dir, &buf)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	require.Empty(t, buf.String())
+}
