@@ -39,8 +39,12 @@ type DB struct {
 	ckptRunning     atomic.Bool
 	checkpoints     atomic.Uint64
 	walAtCheckpoint atomic.Int64
-	bg              sync.WaitGroup // background checkpoints
-	bgMu            sync.Mutex     // orders bg.Add against Close
+
+	reclaims       atomic.Uint64
+	reclaimedAt    atomic.Int64 // arena bytes in use after the last reclaim
+	reclaimRunning atomic.Bool
+	bg             sync.WaitGroup // background checkpoints and reclaims
+	bgMu           sync.Mutex     // orders bg.Add against Close
 }
 
 // Open opens (creating if needed) the database in dir: it recovers the
@@ -93,6 +97,7 @@ func open(opts []Option) (*DB, error) {
 		vecs:   map[vecIndexKey]*vecIndex{},
 	}
 	db.system = newRunState(db, RunID{}, Namespace{}, true)
+	s.reclaimCheck = db.maybeReclaim
 	return db, nil
 }
 
@@ -105,7 +110,7 @@ func (db *DB) Close() error {
 	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
 	db.bgMu.Unlock()
-	db.store.arena.Wait() // no background work outlives the handle
+	db.store.current().arena.Wait() // no background work outlives the handle
 	if db.store.log == nil {
 		return nil
 	}

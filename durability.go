@@ -92,5 +92,8 @@ func (s *store) publish(v uint64, wg *walGuard) error {
 	if wg != nil {
 		s.afterCommit()
 	}
+	if v&(reclaimCheckEvery-1) == 0 && s.reclaimCheck != nil {
+		s.reclaimCheck()
+	}
 	return err
 }

@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/inmem-db/inmem/internal/keys"
@@ -81,25 +82,29 @@ func (kv *KV) Get(key string) ([]byte, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	s := r.db.store
+	g, snap := r.db.store.readAt()
 	if r.layered() {
 		// A view or a fork: the same single read, at the view's version
 		// and through the fork's layers; still no transaction.
-		snap, clock := s.oracle.Visible(), r.db.opts.clock
+		clock := r.db.opts.clock
 		if v := r.view; v != nil {
 			snap, clock = v.version, v.now
 		}
-		v, _, ok := r.db.getIn(r.st, r.st.kvKey(buf[:0], key), snap, clock)
+		v, _, ok := r.db.getIn(g, r.st, r.st.kvKey(buf[:0], key), snap, clock)
 		if !ok {
 			return nil, ErrNotFound
 		}
-		return clone(v), nil
+		out := clone(v)
+		runtime.KeepAlive(g) // v aliases g's memory until copied
+		return out, nil
 	}
-	v, _, ok := s.get(r.st.kvKey(buf[:0], key), s.oracle.Visible(), r.db.opts.clock)
+	v, _, ok := g.get(r.st.kvKey(buf[:0], key), snap, r.db.opts.clock)
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return clone(v), nil
+	out := clone(v)
+	runtime.KeepAlive(g)
+	return out, nil
 }
 
 // Put sets key to value.
@@ -209,7 +214,8 @@ func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint
 			return nil
 		})
 	}
-	s := kv.run.db.store
-	s.scan(p, s.oracle.Visible(), kv.run.db.opts.clock, emit)
+	g, snap := kv.run.db.store.readAt()
+	g.scan(p, snap, kv.run.db.opts.clock, emit)
+	runtime.KeepAlive(g)
 	return nil
 }

@@ -64,6 +64,7 @@ type Option func(*options)
 type options struct {
 	durability      Durability
 	checkpointEvery int64
+	reclaimAt       int64 // arena bytes in use that start a reclaim; 0: never by itself
 	clock           func() time.Time
 	logger          *slog.Logger
 	progress        func(done, total int64) // recovery progress; nil: none
@@ -75,6 +76,7 @@ func defaultOptions() options {
 	return options{
 		durability:      Batched(100*time.Millisecond, 1000),
 		checkpointEvery: 64 << 20,
+		reclaimAt:       64 << 20,
 		clock:           time.Now,
 		logger:          slog.New(slog.DiscardHandler),
 		fs:              vfs.OS,
@@ -101,6 +103,19 @@ func WithCheckpointEvery(walBytes int64) Option {
 			return
 		}
 		o.checkpointEvery = walBytes
+	}
+}
+
+// WithReclaimAt starts a background reclaim (see DB.Reclaim) whenever the
+// arena holds more than bytes in use and twice what the previous reclaim
+// left (default 64 MiB). 0 turns automatic reclaim off.
+func WithReclaimAt(bytes int64) Option {
+	return func(o *options) {
+		if bytes < 0 {
+			o.err = fmt.Errorf("reclaim threshold %d: %w", bytes, ErrInvalidArgument)
+			return
+		}
+		o.reclaimAt = bytes
 	}
 }
 

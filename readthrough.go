@@ -20,8 +20,8 @@ type forkBase struct {
 // rs's fork bases when the run itself never wrote it. A tombstone in a
 // nearer layer hides the key in the layers below. The result aliases
 // arena memory.
-func (db *DB) getIn(rs *runState, key []byte, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
-	l := db.store.list
+func (db *DB) getIn(g *generation, rs *runState, key []byte, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
+	l := g.list
 	raw, ver, found := l.Get(key, snapshot)
 	if !found && len(rs.bases) > 0 {
 		suffix := key[len(rs.scope):]
@@ -44,18 +44,18 @@ func (db *DB) getIn(rs *runState, key []byte, snapshot uint64, clock func() time
 // entries merged with each base's at its version, nearest layer first.
 // Keys handed to fn are in rs's scope whichever layer they came from (a
 // buffer reused between calls).
-func (db *DB) scanIn(rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
+func (db *DB) scanIn(g *generation, rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
 	if len(rs.bases) == 0 {
-		db.store.scanFrom(prefix, from, snapshot, clock, fn)
+		g.scanFrom(prefix, from, snapshot, clock, fn)
 		return
 	}
 	n := len(rs.scope)
 	curs := make([]layerCursor, 1+len(rs.bases))
-	curs[0].start(db.store.list, n, prefix, from, snapshot)
+	curs[0].start(g.list, n, prefix, from, snapshot)
 	for i, b := range rs.bases {
 		p := append(append([]byte(nil), b.scope...), prefix[n:]...)
 		f := append(append([]byte(nil), b.scope...), from[n:]...)
-		curs[i+1].start(db.store.list, len(b.scope), p, f, b.version)
+		curs[i+1].start(g.list, len(b.scope), p, f, b.version)
 	}
 	var key []byte
 	for {

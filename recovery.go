@@ -51,6 +51,7 @@ func (db *DB) openDurable() error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	db.store.log = log
+	db.store.reclaimCheck = db.maybeReclaim // recovery may have replaced the store
 	db.store.strict = d.mode == modeStrict
 	db.store.afterCommit = db.maybeCheckpoint
 	db.walAtCheckpoint.Store(-db.walReplayed)
@@ -75,7 +76,7 @@ func (db *DB) recover() error {
 	from := uint64(1)
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
-		ld := newLoader(db.store.list)
+		ld := newLoader(db.store.current().list)
 		prog.snapshot(path)
 		meta, err := readSnapshot(fs, path, prog.entries(ld.add))
 		ld.finish()
@@ -105,7 +106,7 @@ func (db *DB) recover() error {
 		}
 	}
 
-	ld := newLoader(db.store.list)
+	ld := newLoader(db.store.current().list)
 	prog.wal(from)
 	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
 		prog.record(len(p))
@@ -180,7 +181,7 @@ func (db *DB) loadRuns(steps map[RunID]int64, logs map[RunID][]stepRec) error {
 	prefix := append([]byte(nil), db.system.scope...)
 	prefix = append(prefix, keys.TagRunMeta)
 	var ferr error
-	db.store.scan(prefix, db.store.oracle.Visible(), db.opts.clock, func(_, v []byte, _ uint64) bool {
+	db.store.current().scan(prefix, db.store.oracle.Visible(), db.opts.clock, func(_, v []byte, _ uint64) bool {
 		var rec runRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			ferr = fmt.Errorf("run record: %v: %w", err, ErrCorruption)

@@ -45,7 +45,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 		return rep, fmt.Errorf("replay: %w", err)
 	}
 	rs := r.st
-	snap := db.store.oracle.Visible()
+	g, snap := db.store.readAt()
 	steps := rs.log.all()
 	steps = steps[:rs.log.visible(snap)]
 	rep.Steps = len(steps)
@@ -77,7 +77,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 			}
 		}
 	}
-	base := db.baseModel(rs)
+	base := db.baseModel(g, rs)
 	baseKeys := slices.Sorted(maps.Keys(base))
 	flushBase := func(limit []byte) {
 		for len(baseKeys) > 0 && (limit == nil || baseKeys[0] < string(limit)) {
@@ -86,9 +86,13 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 		}
 	}
 	wrote := make([]bool, len(steps))
+	// Steps up to the compaction point kept only their latest writes.
+	for i := range min(int(rs.compacted.Load()), len(wrote)) {
+		wrote[i] = true
+	}
 	n := len(rs.scope)
 	var last []byte
-	it := db.store.list.Iter()
+	it := g.list.Iter()
 	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, rs.scope) {
@@ -191,7 +195,7 @@ type histWrite struct {
 // step, at the current visible version.
 func (db *DB) loadHistory(r *Run) (*history, error) {
 	rs := r.st
-	snap := db.store.oracle.Visible()
+	g, snap := db.store.readAt()
 	h := &history{snapshot: snap}
 	h.steps = rs.log.all()[:rs.log.visible(snap)]
 	h.writes = make([][]histWrite, len(h.steps))
@@ -200,7 +204,7 @@ func (db *DB) loadHistory(r *Run) (*history, error) {
 		byVersion[st.version] = i
 	}
 	n := len(rs.scope)
-	it := db.store.list.Iter()
+	it := g.list.Iter()
 	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, rs.scope) {
@@ -222,7 +226,7 @@ func (db *DB) loadHistory(r *Run) (*history, error) {
 		}
 		h.writes[i] = append(h.writes[i], histWrite{suffix: k[n:], raw: it.Value()})
 	}
-	h.base = db.baseModel(rs)
+	h.base = db.baseModel(g, rs)
 	return h, nil
 }
 
@@ -238,12 +242,12 @@ func cmpU64(a, b uint64) int {
 
 // baseModel is a fork's state before its first step: its layers merged,
 // nearest first, with raw stored values.
-func (db *DB) baseModel(rs *runState) model {
+func (db *DB) baseModel(g *generation, rs *runState) model {
 	m := model{}
 	for i := len(rs.bases) - 1; i >= 0; i-- { // farthest first: nearer layers overwrite
 		b := rs.bases[i]
 		n := len(b.scope)
-		it := db.store.list.Iter()
+		it := g.list.Iter()
 		var last []byte
 		for it.SeekGE(b.scope, ^uint64(0)); it.Valid(); it.Next() {
 			k := it.Key()

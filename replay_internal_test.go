@@ -36,11 +36,11 @@ func TestReplayDetectsTamperedEvent(t *testing.T) {
 	// would hold it: the chain no longer checks out from step 4 on.
 	rs := run.st
 	k := keys.AppendKey(nil, rs.scope, keys.TagEvent, primitives.EventKey(1))
-	raw, _, ok := db.store.list.Get(k, db.store.oracle.Visible())
+	raw, _, ok := db.store.current().list.Get(k, db.store.oracle.Visible())
 	require.True(t, ok)
 	forged := append([]byte(nil), raw...)
 	forged[len(forged)-1] = 'X' // the payload is the value's tail
-	_, _, err := db.store.list.Insert(k, rs.log.at(3).version, forged)
+	_, _, err := db.store.current().list.Insert(k, rs.log.at(3).version, forged)
 	require.NoError(t, err)
 	rep, err := db.Replay(run.ID())
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestReplayDetectsWriteOutsideSteps(t *testing.T) {
 	rs := run.st
 	v := rs.log.at(0).version - 1
 	k := keys.AppendKey(nil, rs.scope, keys.TagKV, []byte("ghost"))
-	_, _, err := db.store.list.Insert(k, v, []byte{0, 'x'})
+	_, _, err := db.store.current().list.Insert(k, v, []byte{0, 'x'})
 	require.NoError(t, err)
 	rep, err := db.Replay(run.ID())
 	require.NoError(t, err)

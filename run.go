@@ -389,7 +389,12 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		info.EndedAt = now
 		info.Error = reason
 	}
-	if err := rs.db.writeRunRecord(&info, rs.bases, int(rs.compacted.Load()), &statusGuard{rs: rs, to: to}); err != nil {
+	// An archived run keeps its latest state, not its history.
+	compacted := int(rs.compacted.Load())
+	if to == Archived && !rs.shared {
+		compacted = max(compacted, rs.log.len())
+	}
+	if err := rs.db.writeRunRecord(&info, rs.bases, compacted, &statusGuard{rs: rs, to: to}); err != nil {
 		if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) {
 			return err
 		}
@@ -397,6 +402,7 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 	}
 	from := rs.info.Status
 	rs.info = info
+	rs.compacted.Store(int64(compacted))
 	rs.updated.Store(now.UnixNano())
 	rs.db.runsMu.Lock()
 	rs.db.index.setStatus(rs.id, from, to)

@@ -291,7 +291,7 @@ func (rx *Runs) Delete(id RunID) error {
 func (rx *Runs) deleteData(rs *runState) error {
 	db := rx.db
 	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}, clock: db.opts.clock}
-	tx.snapshot = db.store.oracle.Begin()
+	tx.gen, tx.snapshot = db.store.beginAt()
 	tx.kv = KV{tx: tx}
 	defer tx.Discard()
 	var live [][]byte

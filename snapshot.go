@@ -130,7 +130,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 
 	var chunk []byte
 	var count uint64
-	it := db.store.list.Iter()
+	it := db.store.current().list.Iter()
 	for it.First(); it.Valid(); it.Next() {
 		if it.Version() > meta.version {
 			continue

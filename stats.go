@@ -17,13 +17,15 @@ type Stats struct {
 	WALBytes     int64 // bytes appended to the write-ahead log
 	Fsyncs       uint64
 	Checkpoints  uint64
+	Reclaims     uint64 // reclaims that swapped in a new generation
 	SharedScopes int
 }
 
 // Stats returns a snapshot of the database's counters.
 func (db *DB) Stats() Stats {
 	os := db.store.oracle.Stats()
-	as := db.store.arena.Stats()
+	g := db.store.current()
+	as := g.arena.Stats()
 	db.runsMu.RLock()
 	runs, shared := len(db.runs), len(db.shared)
 	db.runsMu.RUnlock()
@@ -35,13 +37,14 @@ func (db *DB) Stats() Stats {
 		WALBytes:     ws.Bytes,
 		Fsyncs:       ws.Fsyncs,
 		Checkpoints:  db.checkpoints.Load(),
+		Reclaims:     db.reclaims.Load(),
 		Commits:      os.Commits,
 		Conflicts:    os.Conflicts,
 		Version:      os.Visible,
 		ActiveTxns:   os.Active,
 		Runs:         runs,
 		SharedScopes: shared,
-		Entries:      db.store.list.Len(),
+		Entries:      g.list.Len(),
 		MemReserved:  as.Reserved,
 		MemUsed:      as.Used,
 		ArenaChunks:  as.Chunks,

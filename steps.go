@@ -106,7 +106,7 @@ func (r *Run) Steps() ([]Step, error) {
 	if r.st.shared {
 		return nil, fmt.Errorf("steps: a shared scope keeps no step history: %w", ErrHistory)
 	}
-	snapshot := r.db.store.oracle.Visible()
+	g, snapshot := r.db.store.readAt()
 	if r.view != nil {
 		snapshot = r.view.version
 	}
@@ -121,7 +121,7 @@ func (r *Run) Steps() ([]Step, error) {
 	}
 	// Every version of every key of the run's own scope is kept while the
 	// run's history is: one pass files each write under its step.
-	it := r.db.store.list.Iter()
+	it := g.list.Iter()
 	it.SeekGE(rs.scope, ^uint64(0))
 	for ; it.Valid(); it.Next() {
 		k := it.Key()

@@ -27,6 +27,7 @@ type Tx struct {
 	writable bool
 	done     bool
 	snapshot uint64
+	gen      *generation      // what the transaction reads (and prepares its writes in)
 	pinned   bool             // a view's snapshot: not registered with the oracle
 	clock    func() time.Time // what "now" is for TTLs: the view's step time in a view
 
@@ -81,9 +82,12 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 	tx := &Tx{db: r.db, rs: r.st, writable: writable, clock: r.db.opts.clock}
 	tx.writes = tx.wbuf[:0]
 	if v := r.view; v != nil {
-		tx.snapshot, tx.pinned, tx.clock = v.version, true, v.now
+		// Any generation holds every version at or below what was visible
+		// when the view was made (a retained run's history is never
+		// reclaimed).
+		tx.gen, tx.snapshot, tx.pinned, tx.clock = r.db.store.current(), v.version, true, v.now
 	} else {
-		tx.snapshot = r.db.store.oracle.Begin()
+		tx.gen, tx.snapshot = r.db.store.beginAt()
 	}
 	tx.kv = KV{tx: tx}
 	return tx, nil
@@ -182,12 +186,12 @@ func (tx *Tx) Commit() error {
 		sps = make([]skiplist.Splice, 0, len(tx.writes))
 	}
 	for i, w := range tx.writes {
-		off, err := s.list.Prepare(w.key, w.val, nil)
+		off, err := tx.gen.list.Prepare(w.key, w.val, nil)
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
 		offs[i] = off
-		k := s.list.PreparedKey(off)
+		k := tx.gen.list.PreparedKey(off)
 		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
 		sps = sps[:i+1]
 		sps[i].Unindexed = w.scanOnly
@@ -195,7 +199,7 @@ func (tx *Tx) Commit() error {
 		if i > 0 {
 			hint = &sps[i-1]
 		}
-		s.list.LocateAfter(off, &sps[i], hint)
+		tx.gen.list.LocateAfter(off, &sps[i], hint)
 	}
 	var g occ.Guard = tx.rs
 	if tx.guard != nil {
@@ -214,6 +218,7 @@ func (tx *Tx) Commit() error {
 		Reads:    tx.reads,
 		Prefixes: tx.prefixes,
 		Writes:   ws,
+		Keep:     tx.gen, // the keys alias its arena
 	}, guard)
 	if err != nil {
 		if errors.Is(err, occ.ErrConflict) {
@@ -221,10 +226,11 @@ func (tx *Tx) Commit() error {
 		}
 		return err
 	}
-	for i, off := range offs {
-		s.list.LinkAt(off, v, &sps[i])
-	}
+	lerr := s.link(tx.gen, offs, sps, v)
 	err = s.publish(v, wg)
+	if err == nil {
+		err = lerr
+	}
 	tx.rs.touch(tx.db.opts.clock().UnixNano())
 	if err == nil {
 		for _, a := range tx.post {
@@ -299,7 +305,7 @@ func (tx *Tx) get(key []byte) ([]byte, bool) {
 	if tx.writable {
 		tx.reads = append(tx.reads, fingerprint(key))
 	}
-	v, _, ok := tx.db.getIn(tx.rs, key, tx.snapshot, tx.clock)
+	v, _, ok := tx.db.getIn(tx.gen, tx.rs, key, tx.snapshot, tx.clock)
 	return v, ok
 }
 
@@ -340,7 +346,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 		return true
 	}
 	stopped := false
-	tx.db.scanIn(tx.rs, prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
+	tx.db.scanIn(tx.gen, tx.rs, prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
 		if !emitMine(k) {
 			stopped = true
 			return false

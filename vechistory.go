@@ -12,7 +12,7 @@ import (
 // its version and deleted at the version that replaced or deleted it, so
 // a search at any snapshot sees exactly the vectors live then. The index
 // lock is held by the caller.
-func (vi *vecIndex) buildHistory(s *store, prefix []byte, snap uint64, dim int) error {
+func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim int) error {
 	type ver struct {
 		v   uint64
 		raw []byte
@@ -52,7 +52,7 @@ func (vi *vecIndex) buildHistory(s *store, prefix []byte, snap uint64, dim int) 
 		}
 		return nil
 	}
-	it := s.list.Iter()
+	it := g.list.Iter()
 	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, prefix) {
@@ -98,12 +98,12 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 		var buf []byte
 		hidden := func(key string) bool {
 			buf = layerKey(buf, rs.scope, key)
-			if _, _, found := db.store.list.Get(buf, tx.snapshot); found {
+			if _, _, found := tx.gen.list.Get(buf, tx.snapshot); found {
 				return true
 			}
 			for _, nb := range rs.bases[:i] {
 				buf = layerKey(buf, nb.scope, key)
-				if _, _, found := db.store.list.Get(buf, nb.version); found {
+				if _, _, found := tx.gen.list.Get(buf, nb.version); found {
 					return true
 				}
 			}

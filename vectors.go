@@ -366,14 +366,14 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	db.vecMu.Unlock()
 	defer close(vi.built)
 	defer vi.mu.Unlock()
-	s := db.store
+	g, snap := db.store.readAt()
 	prefix := append(append([]byte(nil), scope...), keys.TagVector)
 	prefix = append(prefix, vecRecordPrefix(coll)...)
 	var berr error
 	if history {
-		berr = vi.buildHistory(s, prefix, s.oracle.Visible(), cfg.Dim)
+		berr = vi.buildHistory(g, prefix, snap, cfg.Dim)
 	} else {
-		s.scan(prefix, s.oracle.Visible(), db.opts.clock, func(key, val []byte, ver uint64) bool {
+		g.scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
 			v, meta, err := decodeVecRecord(cfg.Dim, val)
 			if err != nil {
 				berr = err

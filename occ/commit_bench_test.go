@@ -18,7 +18,7 @@ func BenchmarkBlindCommit(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := 0; i < b.N/g; i++ {
-						v, _ := o.CommitBlind(Write{FP: uint64(i)}, nil)
+						v, _ := o.CommitBlind(Write{FP: uint64(i)}, nil, nil)
 						o.Done(v)
 						o.WaitVisible(v)
 					}

@@ -37,6 +37,9 @@ type Txn struct {
 	Prefixes [][]byte
 	// Writes are retained (not copied) until the watermark passes the commit.
 	Writes []Write
+	// Keep is held as long as the commit's record: whatever owns the
+	// memory the Writes' keys alias, so it outlives every use of them.
+	Keep any
 }
 
 // Guard is consulted inside the critical section after validation and
@@ -49,6 +52,7 @@ type record struct {
 	version uint64
 	one     Write   // the write of a blind single-key commit
 	writes  []Write // all writes otherwise
+	keep    any     // see Txn.Keep
 }
 
 // doneSlot fills a cache line, so committers finishing neighbouring
@@ -118,14 +122,14 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 			}
 		}
 	}
-	return o.assignLocked(record{writes: t.Writes}, g)
+	return o.assignLocked(record{writes: t.Writes, keep: t.Keep}, g)
 }
 
 // CommitBlind commits a transaction that wrote one key and read nothing; it
 // cannot conflict, so only the guard can refuse it.
-func (o *Oracle) CommitBlind(w Write, g Guard) (uint64, error) {
+func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
 	o.mu.Lock()
-	return o.assignLocked(record{one: w}, g)
+	return o.assignLocked(record{one: w, keep: keep}, g)
 }
 
 // assignLocked runs the guard, assigns the version and records the commit.

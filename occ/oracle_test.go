@@ -49,7 +49,7 @@ func TestReadBeforeCommitDoesNotConflict(t *testing.T) {
 func TestPrefixConflict(t *testing.T) {
 	o := New(0)
 	s := o.Begin()
-	v, err := o.CommitBlind(w(1, "run/kv/item-3"), nil)
+	v, err := o.CommitBlind(w(1, "run/kv/item-3"), nil, nil)
 	require.NoError(t, err)
 	o.Done(v)
 	_, err = o.Commit(&Txn{Snapshot: s, Prefixes: [][]byte{[]byte("run/kv/other")}, Writes: []Write{w(2, "z")}}, nil)
@@ -66,7 +66,7 @@ func (r *refuse) Admit(uint64) error { r.calls++; return errors.New("ended") }
 func TestGuardRefusalAssignsNothing(t *testing.T) {
 	o := New(0)
 	g := &refuse{}
-	_, err := o.CommitBlind(w(1, "k"), g)
+	_, err := o.CommitBlind(w(1, "k"), nil, g)
 	require.EqualError(t, err, "ended")
 	require.Equal(t, 1, g.calls)
 	require.Equal(t, uint64(0), o.Last())
@@ -77,7 +77,7 @@ func TestVisibleAdvancesInOrder(t *testing.T) {
 	o := New(0)
 	var vs []uint64
 	for i := 0; i < 4; i++ {
-		v, err := o.CommitBlind(w(uint64(i), "k"), nil)
+		v, err := o.CommitBlind(w(uint64(i), "k"), nil, nil)
 		require.NoError(t, err)
 		vs = append(vs, v)
 	}
