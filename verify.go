@@ -206,7 +206,7 @@ func (r *FilesReport) checkWAL(fs vfs.FS, dir string, segs []uint64, good []snap
 		}
 	}
 	if primary == nil && len(todo) > 0 && todo[0] != 1 {
-		r.problem(segFile(1), -1, fmt.Sprintf("missing: no snapshot checks out, so the log must start at %s, not %s", wal.SegmentName(1), wal.SegmentName(todo[0])))
+		r.problem(segFile(1), -1, fmt.Sprintf("missing: with no snapshot Open can load, the log must start at %s, not %s", wal.SegmentName(1), wal.SegmentName(todo[0])))
 	}
 	for i := 1; i < len(todo); i++ {
 		if todo[i] != todo[i-1]+1 {
