@@ -42,6 +42,7 @@ type DB struct {
 
 	reclaims       atomic.Uint64
 	reclaimedAt    atomic.Int64 // arena bytes in use after the last reclaim
+	released       atomic.Int64 // bytes of runs deleted, archived or compacted since the last reclaim
 	reclaimRunning atomic.Bool
 	bg             sync.WaitGroup // background checkpoints and reclaims
 	bgMu           sync.Mutex     // orders bg.Add against Close
@@ -165,6 +166,6 @@ func (db *DB) writeRunRecord(info *RunInfo, bases []forkBase, compacted int, g o
 		return fmt.Errorf("run record: %w", err)
 	}
 	var hdr [maxValueHeader]byte
-	_, err = db.store.putBlind(db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, g)
+	_, err = db.store.putBlind(db.system, db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, g)
 	return err
 }

@@ -224,18 +224,53 @@ func (db *DB) reclaim() (ReclaimStats, error) {
 	st.Took = time.Since(start)
 	db.reclaims.Add(1)
 	db.reclaimedAt.Store(st.After)
+	db.markReclaimed()
 	return st, nil
 }
 
+// release reports a run's data as reclaimable (it was deleted, archived
+// or compacted).
+func (db *DB) release(rs *runState) {
+	w := rs.written.Load()
+	db.released.Add(w - rs.released.Swap(w))
+}
+
+// garbage estimates the bytes a reclaim would free: what shared scopes and
+// run records wrote since the last reclaim (their overwritten versions) and
+// what released runs held. It errs high (a shared scope that only adds
+// keys frees nothing), which the growth condition of maybeReclaim bounds.
+func (db *DB) garbage() int64 {
+	g := db.released.Load() + db.system.written.Load() - db.system.reclaimed.Load()
+	db.runsMu.RLock()
+	for _, rs := range db.shared {
+		g += rs.written.Load() - rs.reclaimed.Load()
+	}
+	db.runsMu.RUnlock()
+	return g
+}
+
+// markReclaimed resets garbage's counters after a reclaim.
+func (db *DB) markReclaimed() {
+	db.released.Store(0)
+	db.system.reclaimed.Store(db.system.written.Load())
+	db.runsMu.RLock()
+	for _, rs := range db.shared {
+		rs.reclaimed.Store(rs.written.Load())
+	}
+	db.runsMu.RUnlock()
+}
+
 // maybeReclaim starts a background reclaim when the arena in use passed
-// the WithReclaimAt threshold and twice what the last reclaim left.
+// the WithReclaimAt threshold and twice what the last reclaim left, and at
+// least a quarter of it looks reclaimable (a run's history is kept, so a
+// database of live runs is not copied for nothing).
 func (db *DB) maybeReclaim() {
 	limit := db.opts.reclaimAt
 	if limit <= 0 {
 		return
 	}
 	used := db.store.current().arena.Stats().Used
-	if used < limit || used < 2*db.reclaimedAt.Load() || !db.reclaimRunning.CompareAndSwap(false, true) {
+	if used < limit || used < 2*db.reclaimedAt.Load() || 4*db.garbage() < used || !db.reclaimRunning.CompareAndSwap(false, true) {
 		return
 	}
 	db.bgMu.Lock()

@@ -260,3 +260,29 @@ func TestReclaimUnderLoad(t *testing.T) {
 	require.True(t, rep.Match, "%+v", rep)
 	require.Equal(t, uint64(8), db.Stats().Reclaims)
 }
+
+// TestAutomaticReclaim: overwrites in a shared scope start a background
+// reclaim once the arena passes the threshold; a database holding only
+// live runs' history never copies itself for nothing.
+func TestAutomaticReclaim(t *testing.T) {
+	val := make([]byte, 1024)
+	db, err := inmem.OpenInMemory(inmem.WithReclaimAt(1 << 20))
+	require.NoError(t, err)
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	for i := range 3000 {
+		require.NoError(t, run.KV().Put(strconv.Itoa(i), val))
+	}
+	require.NoError(t, db.Close()) // waits for background work
+	require.Zero(t, db.Stats().Reclaims, "a live run's history is not garbage")
+
+	db, err = inmem.OpenInMemory(inmem.WithReclaimAt(1 << 20))
+	require.NoError(t, err)
+	kv := db.Shared(inmem.Namespace{}).KV()
+	for i := range 3000 {
+		require.NoError(t, kv.Put(strconv.Itoa(i%10), val))
+	}
+	require.NoError(t, db.Close())
+	require.NotZero(t, db.Stats().Reclaims)
+	require.Less(t, db.Stats().MemUsed, int64(2<<20))
+}

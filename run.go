@@ -119,7 +119,8 @@ type runState struct {
 	_       [60]byte      // status is read by every commit; keep it off the written line
 	steps   atomic.Int64  // written inside the commit critical section
 	log     stepLog       // runs only: step -> version and time, written beside steps
-	_       [40]byte
+	written atomic.Int64  // bytes committed (keys and values): what reclaim may one day free
+	_       [32]byte
 	updated atomic.Int64 // unix nanos of the last write, see touch
 	_       [56]byte
 
@@ -128,6 +129,10 @@ type runState struct {
 	bases []forkBase
 	// compacted is the step before which Runs.Compact dropped the history.
 	compacted atomic.Int64
+	// released is how much of written was reported to reclaim as garbage
+	// (deleted, archived, compacted); reclaimed is written at the last
+	// reclaim, for shared scopes.
+	released, reclaimed atomic.Int64
 
 	mu   sync.Mutex // guards info
 	info RunInfo
@@ -403,6 +408,9 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 	from := rs.info.Status
 	rs.info = info
 	rs.compacted.Store(int64(compacted))
+	if to == Archived {
+		rs.db.release(rs)
+	}
 	rs.updated.Store(now.UnixNano())
 	rs.db.runsMu.Lock()
 	rs.db.index.setStatus(rs.id, from, to)

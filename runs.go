@@ -283,6 +283,7 @@ func (rx *Runs) Delete(id RunID) error {
 	db.index.remove(&info, info.Status)
 	db.runsMu.Unlock()
 	db.dropVectors(rs.scope)
+	db.release(rs)
 	return nil
 }
 
@@ -349,6 +350,7 @@ func (rx *Runs) Compact(id RunID) error {
 		return fmt.Errorf("compact run %s: %w", id, err)
 	}
 	rs.compacted.Store(int64(n))
+	db.release(rs)
 	return nil
 }
 

@@ -98,7 +98,7 @@ func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 // putBlind commits one write that read nothing. The node is prepared
 // before the critical section so the oracle's record can alias the arena
 // copy of the key: nothing is allocated on the Go heap.
-func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
+func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	gen := s.gen.Load()
 	off, err := gen.list.Prepare(key, hdr, val)
 	if err != nil {
@@ -119,6 +119,7 @@ func (s *store) putBlind(key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	}
 	offs := [1]uint64{off}
 	lerr := s.link(gen, offs[:], sp[:], v)
+	rs.written.Add(int64(len(key) + len(hdr) + len(val)))
 	if err := s.publish(v, wg); err != nil {
 		return v, err
 	}

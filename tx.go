@@ -227,6 +227,7 @@ func (tx *Tx) Commit() error {
 		return err
 	}
 	lerr := s.link(tx.gen, offs, sps, v)
+	tx.rs.written.Add(int64(tx.size))
 	err = s.publish(v, wg)
 	if err == nil {
 		err = lerr
