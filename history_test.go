@@ -791,3 +791,40 @@ func TestCompact(t *testing.T) {
 	check(db)
 	require.ErrorIs(t, db.Runs().Compact(inmem.RunID{3}), inmem.ErrRunNotFound)
 }
+
+// TestViewAfterCompaction: a view made before its step was compacted away
+// refuses to read rather than read what reclaim left.
+func TestViewAfterCompaction(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	require.NoError(t, run.KV().Put("k", []byte("1")))
+	require.NoError(t, run.KV().Put("k", []byte("2")))
+	view, err := run.AsOf(1)
+	require.NoError(t, err)
+	v, err := view.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "1", string(v))
+	require.NoError(t, db.Runs().Compact(run.ID()))
+	_, err = db.Reclaim()
+	require.NoError(t, err)
+	_, err = view.KV().Get("k")
+	require.ErrorIs(t, err, inmem.ErrHistory)
+	_, err = view.Events().Len()
+	require.ErrorIs(t, err, inmem.ErrHistory)
+	last, err := run.AsOf(2)
+	require.NoError(t, err)
+	v, err = last.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "2", string(v))
+	// Archiving compacts too.
+	require.NoError(t, run.End(inmem.Completed, ""))
+	require.NoError(t, db.Runs().SetStatus(run.ID(), inmem.Archived))
+	_, err = last.KV().Get("k")
+	require.NoError(t, err, "the latest step is kept")
+	steps, err := run.Steps()
+	require.NoError(t, err)
+	require.Empty(t, steps)
+}
