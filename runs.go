@@ -320,11 +320,8 @@ func (admitAll) Admit(uint64) error { return nil }
 // latest state: afterwards AsOf and Fork accept only that step and later
 // ones (earlier ones are ErrHistory), and Steps lists only later steps.
 // The compaction point is stored in the run's record, so it survives
-// reopening.
-//
-// The versions the history held are not reclaimed yet: the engine keeps
-// every version it wrote (see the README's status), so compacting frees no
-// memory today.
+// reopening; the versions it gave up are freed by the next reclaim
+// (DB.Reclaim). Archiving a run compacts it the same way.
 func (rx *Runs) Compact(id RunID) error {
 	db := rx.db
 	if db.closed.Load() {
