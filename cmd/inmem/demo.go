@@ -49,7 +49,16 @@ func walkThrough(dir string, out io.Writer) error {
 		return err
 	}
 	defer func() { _ = db.Close() }() // the handle open at return: the demo reopens it
-	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
+	// Numbered steps end with how long they took since the previous one.
+	last := time.Now()
+	p := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		if line != "" && line[0] >= '0' && line[0] <= '9' {
+			line += fmt.Sprintf("  [%v]", time.Since(last).Round(time.Microsecond))
+		}
+		last = time.Now()
+		fmt.Fprintln(out, line)
+	}
 
 	ns := inmem.Namespace{Tenant: "acme", App: "support", Agent: "triage"}
 	run, err := db.BeginRun(inmem.Name("triage ticket 4821"), inmem.InNamespace(ns),
