@@ -32,7 +32,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // MarshalBinary encodes the index, tombstones and versions included. It
 // waits for in-flight inserts and blocks writers while it copies, so the
 // encoding is one consistent graph.
-func (x *Index) MarshalBinary() ([]byte, error) {
+func (x *Index) MarshalBinary() ([]byte, error) { return x.MarshalBinaryAt(math.MaxUint64) }
+
+// MarshalBinaryAt encodes the index as of version horizon: a node inserted
+// after it is written as never visible (deleted at its insert version) and
+// a delete after it is left out, so the decoded index answers searches at
+// or below horizon as this one does and holds nothing that came later.
+// Later versions are what a log replayed on top re-applies.
+func (x *Index) MarshalBinaryAt(horizon uint64) ([]byte, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.dim == 0 {
@@ -68,8 +75,15 @@ func (x *Index) MarshalBinary() ([]byte, error) {
 		}
 		b = binary.LittleEndian.AppendUint32(b, uint32(id))
 		b = append(b, x.levels[id])
-		b = binary.LittleEndian.AppendUint64(b, x.insVer[id])
-		b = binary.LittleEndian.AppendUint64(b, x.delVer[id])
+		ins, del := x.insVer[id], x.delVer[id]
+		switch {
+		case ins > horizon:
+			del = ins
+		case del > horizon:
+			del = 0
+		}
+		b = binary.LittleEndian.AppendUint64(b, ins)
+		b = binary.LittleEndian.AppendUint64(b, del)
 		for _, c := range x.vecs[id*x.dim : (id+1)*x.dim] {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(c))
 		}

@@ -146,3 +146,42 @@ func crcBytes(b []byte) []byte {
 	c := crc32.Checksum(b, castagnoli)
 	return []byte{byte(c), byte(c >> 8), byte(c >> 16), byte(c >> 24)}
 }
+
+// TestMarshalAt: an index encoded as of a version answers like the
+// original at that version, also at "latest", and holds nothing later.
+func TestMarshalAt(t *testing.T) {
+	const n, dim = 600, 8
+	data := clustered(71, n, dim, 6)
+	x := build(t, Config{Dim: dim, Metric: Euclidean, Seed: 3, M: 8}, data[:400]) // version 1
+	insertParallel(t, x, data, 400, n, 5)                                          // after the horizon
+	for i := 0; i < 400; i += 3 {
+		require.NoError(t, x.Delete(uint32(i), 2)) // before it
+	}
+	for i := 1; i < 400; i += 3 {
+		require.NoError(t, x.Delete(uint32(i), 6)) // after it
+	}
+	enc, err := x.MarshalBinaryAt(3)
+	require.NoError(t, err)
+	var y Index
+	require.NoError(t, y.UnmarshalBinary(enc))
+	checkGraph(t, &y)
+	for _, q := range queries(72, data, 20) {
+		want, err := x.Search(q, 10, SearchOptions{Snapshot: 3})
+		require.NoError(t, err)
+		for _, snap := range []uint64{3, 0, 9} {
+			got, err := y.Search(q, 10, SearchOptions{Snapshot: snap})
+			require.NoError(t, err)
+			require.Equal(t, want, got, "snapshot %d", snap)
+		}
+	}
+	ins, del, ok := y.Versions(450)
+	require.True(t, ok)
+	require.Equal(t, uint64(5), ins)
+	require.Equal(t, ins, del, "inserted after the horizon: never visible")
+	_, del, _ = y.Versions(1)
+	require.Zero(t, del, "deleted after the horizon: live")
+	_, del, _ = y.Versions(0)
+	require.Equal(t, uint64(2), del)
+	_, _, ok = y.Versions(n + 5)
+	require.False(t, ok)
+}

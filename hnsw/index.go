@@ -253,3 +253,14 @@ func (x *Index) maxLinks(level int) int {
 	}
 	return x.m
 }
+
+// Versions returns the versions at which node id was inserted and deleted
+// (0: not deleted); ok is false for an id that holds no node.
+func (x *Index) Versions(id uint32) (ins, del uint64, ok bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if int(id) >= x.capacity || atomic.LoadUint32(&x.state[id]) != stateReady {
+		return 0, 0, false
+	}
+	return x.insVer[id], atomic.LoadUint64(&x.delVer[id]), true
+}
