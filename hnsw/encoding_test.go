@@ -153,7 +153,7 @@ func TestMarshalAt(t *testing.T) {
 	const n, dim = 600, 8
 	data := clustered(71, n, dim, 6)
 	x := build(t, Config{Dim: dim, Metric: Euclidean, Seed: 3, M: 8}, data[:400]) // version 1
-	insertParallel(t, x, data, 400, n, 5)                                          // after the horizon
+	insertParallel(t, x, data, 400, n, 5)                                         // after the horizon
 	for i := 0; i < 400; i += 3 {
 		require.NoError(t, x.Delete(uint32(i), 2)) // before it
 	}
