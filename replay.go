@@ -420,7 +420,7 @@ func (m model) hashes(clock func() time.Time) [elemCount]uint64 {
 // snapshot.
 func (db *DB) liveHashes(r *Run, snapshot uint64) ([elemCount]uint64, error) {
 	h := newStateHasher()
-	view := pinnedHandle(r, &viewAt{version: snapshot})
+	view := pinnedHandle(r, &viewAt{version: snapshot, live: true})
 	err := view.View(func(tx *Tx) error {
 		tx.clock = db.opts.clock // the live state: TTLs judged now
 		n := len(tx.rs.scope)

@@ -332,7 +332,7 @@ func (r *Run) usable() error {
 	if RunStatus(r.st.status.Load()) == statusDeleted {
 		return fmt.Errorf("run %s: %w", r.st.id, ErrRunNotFound)
 	}
-	if v := r.view; v != nil && v.step < int(r.st.compacted.Load()) {
+	if v := r.view; v != nil && !v.live && v.step < int(r.st.compacted.Load()) {
 		// The history the view reads may be reclaimed from under it.
 		return fmt.Errorf("view of run %s at step %d: compacted since: %w", r.st.id, v.step, ErrHistory)
 	}

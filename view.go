@@ -16,6 +16,7 @@ type viewAt struct {
 	step    int
 	version uint64
 	at      time.Time
+	live    bool // the run's live state read at a fixed version (replay), not a step
 }
 
 func (v *viewAt) now() time.Time { return v.at }
