@@ -25,8 +25,11 @@ type DB struct {
 	shared map[Namespace]*runState
 	index  *runIndex // over runs
 
-	vecMu sync.Mutex
-	vecs  map[vecIndexKey]*vecIndex // built vector indexes
+	vecMu     sync.Mutex
+	vecs      map[vecIndexKey]*vecIndex // built vector indexes
+	vecBuilds atomic.Uint64             // graphs built from stored vectors
+	vecLoads  atomic.Uint64             // graphs loaded from a snapshot
+	vecMends  atomic.Uint64             // loaded-graph entries mended at recovery
 
 	system *runState // scope of run records
 
@@ -44,6 +47,8 @@ type DB struct {
 	reclaimedAt    atomic.Int64 // arena bytes in use after the last reclaim
 	released       atomic.Int64 // bytes of runs deleted, archived or compacted since the last reclaim
 	reclaimRunning atomic.Bool
+	reclaimMu      sync.Mutex
+	reclaimDone    chan struct{}  // closed when the running background reclaim ends
 	bg             sync.WaitGroup // background checkpoints and reclaims
 	bgMu           sync.Mutex     // orders bg.Add against Close
 }

@@ -263,14 +263,28 @@ func (db *DB) markReclaimed() {
 // maybeReclaim starts a background reclaim when the arena in use passed
 // the WithReclaimAt threshold and twice what the last reclaim left, and at
 // least a quarter of it looks reclaimable (a run's history is kept, so a
-// database of live runs is not copied for nothing).
+// database of live runs is not copied for nothing). It runs after every
+// reclaimCheckEvery-th commit, in the committing goroutine, so the arena
+// in use stays under about twice that trigger.
 func (db *DB) maybeReclaim() {
 	limit := db.opts.reclaimAt
 	if limit <= 0 {
 		return
 	}
 	used := db.store.current().arena.Stats().Used
-	if used < limit || used < 2*db.reclaimedAt.Load() || 4*db.garbage() < used || !db.reclaimRunning.CompareAndSwap(false, true) {
+	trigger := max(limit, 2*db.reclaimedAt.Load())
+	if db.reclaimRunning.Load() && used >= 2*trigger {
+		// Writers outran the running reclaim by as much again as started
+		// it: this writer waits for it, which is what bounds the arena.
+		db.reclaimMu.Lock()
+		ch := db.reclaimDone
+		db.reclaimMu.Unlock()
+		if ch != nil {
+			<-ch
+		}
+		return
+	}
+	if used < trigger || 4*db.garbage() < used || !db.reclaimRunning.CompareAndSwap(false, true) {
 		return
 	}
 	db.bgMu.Lock()
@@ -281,8 +295,13 @@ func (db *DB) maybeReclaim() {
 	}
 	db.bg.Add(1)
 	db.bgMu.Unlock()
+	done := make(chan struct{})
+	db.reclaimMu.Lock()
+	db.reclaimDone = done
+	db.reclaimMu.Unlock()
 	go func() {
 		defer db.bg.Done()
+		defer close(done)
 		defer db.reclaimRunning.Store(false)
 		db.ckptMu.Lock()
 		defer db.ckptMu.Unlock()

@@ -38,7 +38,8 @@ func rssBytes(t *testing.T) int64 {
 
 // TestReclaimBoundSharedScope: 10 million overwrites of 1,000 keys in a
 // shared scope (which keeps no history) keep the arena in use under twice
-// the WithReclaimAt threshold, and the memory of the generations reclaim
+// the WithReclaimAt threshold (plus the writes between two checks, 1,024
+// commits), and the memory of the generations reclaim
 // replaced goes back: the process stays far below what the versions
 // written would take.
 func TestReclaimBoundSharedScope(t *testing.T) {
@@ -65,7 +66,7 @@ func TestReclaimBoundSharedScope(t *testing.T) {
 	}
 	st := db.Stats()
 	t.Logf("peak arena in use %.1f MiB (threshold %d MiB), %d reclaims, %d entries now", float64(peak)/(1<<20), threshold>>20, st.Reclaims, st.Entries)
-	require.Less(t, peak, int64(2*threshold), "arena in use stays under twice the threshold")
+	require.Less(t, peak, int64(2*threshold+1<<20), "arena in use stays under twice the threshold")
 	require.Greater(t, st.Reclaims, uint64(50))
 	// 10M versions of ~100 bytes would be about 1 GB; the replaced
 	// generations must have been freed.

@@ -83,6 +83,7 @@ func (db *DB) recover() error {
 		if err == nil {
 			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
 			logs = meta.logs
+			db.loadVectorRecords(meta.vectors)
 			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
 			break
 		}
@@ -125,6 +126,11 @@ func (db *DB) recover() error {
 			}
 			if err := ld.add(key, v, value); err != nil {
 				return err
+			}
+			if err := db.replayVector(key, value, v); err != nil {
+				// Only a loaded graph is affected: rebuild it on first use.
+				db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
+				clear(db.vecs)
 			}
 			if version == 0 {
 				version = v
@@ -173,7 +179,14 @@ func (db *DB) recover() error {
 	db.walNext = res.Next
 	db.walReplayed = res.Bytes
 	db.store.oracle = occ.New(last)
-	return db.loadRuns(steps, logs)
+	if err := db.loadRuns(steps, logs); err != nil {
+		return err
+	}
+	if err := db.mendVectors(); err != nil {
+		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
+		clear(db.vecs)
+	}
+	return nil
 }
 
 // loadRuns rebuilds the run registry from the run records in the engine.

@@ -20,6 +20,7 @@ import (
 //	header:  "INMEMSNP" | version u64 | walSegment u64 | runs uvarint | (run[16] steps uvarint)*
 //	steps:   run[16] | first uvarint | n uvarint | (version uvarint time varint)*   (any number of records)
 //	entries: (keyLen uvarint key version uvarint valLen uvarint value)*   (any number of records)
+//	vectors: a shared-scope collection's graph (see vecsnap.go)           (one record per collection)
 //	trailer: entry count u64
 //
 // version is the last commit the snapshot holds; walSegment the first WAL
@@ -74,6 +75,7 @@ type snapMeta struct {
 	segment uint64
 	steps   map[RunID]int64
 	logs    map[RunID][]stepRec // each run's step list
+	vectors [][]byte            // recSnapVectors records, as read
 }
 
 // writeSnapshot writes the engine's entries at or below meta.version to a
@@ -153,6 +155,15 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 			return fmt.Errorf("snapshot: write: %w", err)
 		}
 	}
+	vecs, err := db.vectorRecords(meta.version)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	for _, rec := range vecs {
+		if err := put(recSnapVectors, rec); err != nil {
+			return fmt.Errorf("snapshot: write: %w", err)
+		}
+	}
 	if err := put(recSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
@@ -203,6 +214,8 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				return meta, bad(off, err.Error())
 			}
 			seenHeader = true
+		case typ == recSnapVectors && seenHeader:
+			meta.vectors = append(meta.vectors, p)
 		case typ == recSnapSteps && seenHeader:
 			if err := decodeSnapSteps(p, meta.version, meta.logs); err != nil {
 				return meta, bad(off, err.Error())

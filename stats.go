@@ -5,20 +5,24 @@ import "github.com/inmem-db/inmem/wal"
 // Stats are counters describing a database. Fields for features a database
 // does not use (WAL fields for OpenInMemory) stay zero.
 type Stats struct {
-	Commits      uint64 // transactions committed, one-operation writes included
-	Conflicts    uint64 // commits refused with ErrConflict
-	Version      uint64 // newest visible commit version
-	ActiveTxns   int    // transactions begun and not yet finished
-	Runs         int    // runs known to the database
-	Entries      int64  // versioned entries in the engine, all versions counted
-	MemReserved  int64  // bytes of arena memory held
-	MemUsed      int64  // bytes of arena memory holding entries
-	ArenaChunks  int
-	WALBytes     int64 // bytes appended to the write-ahead log
-	Fsyncs       uint64
-	Checkpoints  uint64
-	Reclaims     uint64 // reclaims that swapped in a new generation
-	SharedScopes int
+	Commits     uint64 // transactions committed, one-operation writes included
+	Conflicts   uint64 // commits refused with ErrConflict
+	Version     uint64 // newest visible commit version
+	ActiveTxns  int    // transactions begun and not yet finished
+	Runs        int    // runs known to the database
+	Entries     int64  // versioned entries in the engine, all versions counted
+	MemReserved int64  // bytes of arena memory held
+	MemUsed     int64  // bytes of arena memory holding entries
+	ArenaChunks int
+	WALBytes    int64 // bytes appended to the write-ahead log
+	Fsyncs      uint64
+	Checkpoints uint64
+	Reclaims    uint64 // reclaims that swapped in a new generation
+	// VectorGraphsBuilt counts collection graphs built from stored vectors
+	// (first use after Open, when no snapshot carried the graph);
+	// VectorGraphsLoaded those loaded from a snapshot instead.
+	VectorGraphsBuilt, VectorGraphsLoaded uint64
+	SharedScopes                          int
 }
 
 // Stats returns a snapshot of the database's counters.
@@ -34,19 +38,21 @@ func (db *DB) Stats() Stats {
 		ws = db.store.log.Stats()
 	}
 	return Stats{
-		WALBytes:     ws.Bytes,
-		Fsyncs:       ws.Fsyncs,
-		Checkpoints:  db.checkpoints.Load(),
-		Reclaims:     db.reclaims.Load(),
-		Commits:      os.Commits,
-		Conflicts:    os.Conflicts,
-		Version:      os.Visible,
-		ActiveTxns:   os.Active,
-		Runs:         runs,
-		SharedScopes: shared,
-		Entries:      g.list.Len(),
-		MemReserved:  as.Reserved,
-		MemUsed:      as.Used,
-		ArenaChunks:  as.Chunks,
+		WALBytes:           ws.Bytes,
+		Fsyncs:             ws.Fsyncs,
+		Checkpoints:        db.checkpoints.Load(),
+		Reclaims:           db.reclaims.Load(),
+		VectorGraphsBuilt:  db.vecBuilds.Load(),
+		VectorGraphsLoaded: db.vecLoads.Load(),
+		Commits:            os.Commits,
+		Conflicts:          os.Conflicts,
+		Version:            os.Visible,
+		ActiveTxns:         os.Active,
+		Runs:               runs,
+		SharedScopes:       shared,
+		Entries:            g.list.Len(),
+		MemReserved:        as.Reserved,
+		MemUsed:            as.Used,
+		ArenaChunks:        as.Chunks,
 	}
 }

@@ -313,6 +313,7 @@ type vecApply struct {
 // vecIndex is one collection's graph and the maps between its node ids and
 // keys.
 type vecIndex struct {
+	cfg   VectorConfig
 	mu    sync.RWMutex  // Lock: build and map changes; RLock: search (its filter reads byID)
 	built chan struct{} // closed once the first build finished
 	err   error         // the build's failure, set before built is closed
@@ -360,7 +361,8 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 		db.vecMu.Unlock()
 		return nil, fmt.Errorf("collection %q: %v: %w", coll, err, ErrCorruption)
 	}
-	vi = &vecIndex{idx: idx, byKey: map[string]vecEntry{}, built: make(chan struct{})}
+	vi = &vecIndex{cfg: cfg, idx: idx, byKey: map[string]vecEntry{}, built: make(chan struct{})}
+	db.vecBuilds.Add(1)
 	vi.mu.Lock()
 	db.vecs[k] = vi
 	db.vecMu.Unlock()
