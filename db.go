@@ -44,7 +44,7 @@ type DB struct {
 	walAtCheckpoint atomic.Int64
 
 	reclaims       atomic.Uint64
-	reclaimedAt    atomic.Int64 // arena bytes in use after the last reclaim
+	reclaimedAt    atomic.Int64 // arena bytes the last reclaim's copy kept
 	released       atomic.Int64 // bytes of runs deleted, archived or compacted since the last reclaim
 	reclaimRunning atomic.Bool
 	reclaimMu      sync.Mutex

@@ -187,6 +187,10 @@ func (db *DB) reclaim() (ReclaimStats, error) {
 		}
 		st.Kept++
 	}
+	// What the copy kept is the live data; the catch-up below adds what
+	// commits wrote meanwhile, mostly to be overwritten again, so the next
+	// trigger is measured from the copy alone.
+	live := ng.arena.Stats().Used
 	catchUp := func() (int, error) {
 		batch := rb.take()
 		for _, e := range batch {
@@ -223,7 +227,7 @@ func (db *DB) reclaim() (ReclaimStats, error) {
 	st.After = ng.arena.Stats().Used
 	st.Took = time.Since(start)
 	db.reclaims.Add(1)
-	db.reclaimedAt.Store(st.After)
+	db.reclaimedAt.Store(live)
 	db.markReclaimed()
 	return st, nil
 }

@@ -284,5 +284,6 @@ func TestAutomaticReclaim(t *testing.T) {
 	}
 	require.NoError(t, db.Close())
 	require.NotZero(t, db.Stats().Reclaims)
-	require.Less(t, db.Stats().MemUsed, int64(2<<20))
+	// Twice the trigger plus the writes between two checks (1,024 commits).
+	require.Less(t, db.Stats().MemUsed, int64(2<<20+1024*1100))
 }
