@@ -22,6 +22,12 @@ type Target struct {
 	Max    string   `json:"max,omitempty"`
 	Min    *float64 `json:"min,omitempty"`
 	Why    string   `json:"why,omitempty"`
+	// KnownMiss, when set, says why the library does not meet the target
+	// yet. A miss is then reported (MISS) but does not fail the run, so
+	// the gate stays green for everything else and keeps catching
+	// regressions of this case against the baseline; -enforce-all makes
+	// it fail again. Remove it once the target is met.
+	KnownMiss string `json:"known_miss,omitempty"`
 }
 
 // ParseTargets reads a targets file and checks every entry is usable.
@@ -45,7 +51,10 @@ func ParseTargets(b []byte) (*Targets, error) {
 
 // Check is one comparison the gate made.
 type Check struct {
-	Kind   string  `json:"kind"` // "target" or "baseline"
+	Kind string `json:"kind"` // "target" or "baseline"
+	// Known marks a target the library is known to miss (Target.KnownMiss):
+	// its failure does not fail the run.
+	Known  bool    `json:"known_miss,omitempty"`
 	Case   string  `json:"case"`
 	Metric string  `json:"metric"`
 	Value  float64 `json:"value"` // ns for latencies; for baseline, the ratio current/baseline
@@ -67,6 +76,8 @@ type GateOptions struct {
 	MaxNoise float64
 	// Metrics are compared with the baseline.
 	Metrics []string
+	// EnforceAll fails the run on known misses too.
+	EnforceAll bool
 }
 
 // DefaultGate is what make perfcheck uses.
@@ -79,7 +90,7 @@ func Gate(rep *Report, targets *Targets, base *Report, opt GateOptions) {
 	rep.Pass = true
 	add := func(c Check) {
 		rep.Checks = append(rep.Checks, c)
-		rep.Pass = rep.Pass && c.Pass
+		rep.Pass = rep.Pass && (c.Pass || c.Known)
 	}
 	byName := map[string]*CaseResult{}
 	for i := range rep.Cases {
@@ -91,7 +102,16 @@ func Gate(rep *Report, targets *Targets, base *Report, opt GateOptions) {
 			if !ok {
 				continue // the case was not selected
 			}
-			add(checkTarget(c, t))
+			ck := checkTarget(c, t)
+			if t.KnownMiss != "" && !opt.EnforceAll {
+				ck.Known = true
+				if ck.Pass {
+					rep.Notes = append(rep.Notes, fmt.Sprintf("%s %s: met, though targets.json calls it a known miss: drop known_miss", t.Case, t.Metric))
+				} else {
+					ck.Detail += "; known miss: " + t.KnownMiss
+				}
+			}
+			add(ck)
 		}
 	}
 	if base == nil {

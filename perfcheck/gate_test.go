@@ -139,3 +139,31 @@ func TestRelSpread(t *testing.T) {
 	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
 	require.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
 }
+
+func TestGateKnownMiss(t *testing.T) {
+	targets := &Targets{Targets: []Target{
+		{Case: "get", Metric: "p99", Max: "2us", KnownMiss: "the commit path"},
+		{Case: "get", Metric: "p50", Max: "2us"},
+	}}
+	r := synthetic(1, 0, 3000) // misses both
+	targets.Targets[1].Max = "4us"
+	Gate(r, targets, nil, DefaultGate)
+	require.True(t, r.Pass, "a known miss alone does not fail the run")
+	require.False(t, r.Checks[0].Pass)
+	require.True(t, r.Checks[0].Known)
+	require.Contains(t, r.Checks[0].Detail, "known miss: the commit path")
+
+	opt := DefaultGate
+	opt.EnforceAll = true
+	Gate(r, targets, nil, opt)
+	require.False(t, r.Pass, "-enforce-all")
+
+	targets.Targets[1].Max = "2us" // an ordinary target still fails
+	Gate(r, targets, nil, DefaultGate)
+	require.False(t, r.Pass)
+
+	r = synthetic(1, 0, 1000) // met: a note says to drop the mark
+	Gate(r, targets, nil, DefaultGate)
+	require.True(t, r.Pass)
+	require.Len(t, r.Notes, 1)
+}

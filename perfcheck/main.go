@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		targetsF   = fs.String("targets", "", "targets file (default: perfcheck/targets.json as built in)")
 		baselineF  = fs.String("baseline", "", "baseline report to compare with (default: perfcheck/baseline.json as built in; \"none\" to skip)")
 		writeBase  = fs.String("write-baseline", "", "write this run's report to this file, to become the baseline")
+		enforceAll = fs.Bool("enforce-all", false, "fail on targets marked known_miss too")
 		threshold  = fs.Float64("threshold", DefaultGate.Threshold, "regression threshold: ratio to the baseline, both normalised by the reference workload, before the noise allowance")
 		jsonOut    = fs.Bool("json", false, "print the report as JSON (for CI dashboards) instead of a table")
 		cpuProf    = fs.String("cpuprofile", "", "write a CPU profile of the timed rounds to this file")
@@ -152,6 +153,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opt := DefaultGate
 	opt.Threshold = *threshold
+	opt.EnforceAll = *enforceAll
 	Gate(rep, targets, base, opt)
 	if *writeBase != "" {
 		if err := writeReport(*writeBase, rep); err != nil {
@@ -236,7 +238,10 @@ func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintln(w)
 	for _, c := range rep.Checks {
 		verdict := "PASS"
-		if !c.Pass {
+		switch {
+		case !c.Pass && c.Known:
+			verdict = "MISS"
+		case !c.Pass:
 			verdict = "FAIL"
 		}
 		fmt.Fprintf(w, "%s %-8s %-14s %-9s %s\n", verdict, c.Kind, c.Case, c.Metric, c.Detail)
