@@ -6,6 +6,7 @@
 //
 //	go run ../../shared/annbench -out /tmp/ann
 //	cd bench && go run ./ann -data /tmp/ann -runs 3
+//	cd bench && go run ./ann -data /tmp/ann -restart   # reopen: graph loaded vs rebuilt
 //
 // It prints each run and the median of the runs.
 package main
@@ -29,6 +30,7 @@ import (
 func main() {
 	data := flag.String("data", "", "directory written by annbench (base.fvecs, query.fvecs, gt.ivecs)")
 	runs := flag.Int("runs", 3, "runs; the median is reported")
+	restartOnly := flag.Bool("restart", false, "measure reopening a durable database instead (graph loaded from the snapshot vs rebuilt)")
 	flag.Parse()
 	if *data == "" {
 		flag.Usage()
@@ -41,6 +43,10 @@ func main() {
 	gt, err := readIvecs(filepath.Join(*data, "gt.ivecs"))
 	check(err)
 	fmt.Printf("%d base, %d queries, dim %d, GOMAXPROCS %d\n", len(base), len(queries), len(base[0]), runtime.GOMAXPROCS(0))
+	if *restartOnly {
+		restart(base, queries, gt)
+		return
+	}
 
 	efs := []int{32, 64, 128}
 	var build1, build2, bytesPer []float64
