@@ -3,6 +3,7 @@ package inmem
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/inmem-db/inmem/wal"
 )
@@ -119,24 +120,37 @@ func (db *DB) retire() error {
 // bytes of WAL were written since the last one.
 func (db *DB) maybeCheckpoint() {
 	written := db.store.log.Stats().Appended - db.walAtCheckpoint.Load()
-	if written < db.opts.checkpointEvery || !db.ckptRunning.CompareAndSwap(false, true) {
+	if written < db.opts.checkpointEvery {
 		return
+	}
+	// Close waits for this goroutine before closing the WAL, so a
+	// checkpoint that started is always finished.
+	db.background(&db.ckptRunning, func() {
+		if err := db.checkpoint(); err != nil {
+			db.opts.logger.Error("background checkpoint failed", "error", err)
+		}
+	})
+}
+
+// background runs fn on a goroutine Close waits for, unless one guarded by
+// running is already going or the database is closing. It reports whether
+// fn was started.
+func (db *DB) background(running *atomic.Bool, fn func()) bool {
+	if !running.CompareAndSwap(false, true) {
+		return false
 	}
 	db.bgMu.Lock()
 	if db.closed.Load() {
 		db.bgMu.Unlock()
-		db.ckptRunning.Store(false)
-		return
+		running.Store(false)
+		return false
 	}
 	db.bg.Add(1)
 	db.bgMu.Unlock()
 	go func() {
 		defer db.bg.Done()
-		defer db.ckptRunning.Store(false)
-		// Close waits for this goroutine before closing the WAL, so a
-		// checkpoint that started is always finished.
-		if err := db.checkpoint(); err != nil {
-			db.opts.logger.Error("background checkpoint failed", "error", err)
-		}
+		defer running.Store(false)
+		fn()
 	}()
+	return true
 }

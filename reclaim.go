@@ -288,25 +288,15 @@ func (db *DB) maybeReclaim() {
 		}
 		return
 	}
-	if used < trigger || 4*db.garbage() < used || !db.reclaimRunning.CompareAndSwap(false, true) {
+	if used < trigger || 4*db.garbage() < used {
 		return
 	}
-	db.bgMu.Lock()
-	if db.closed.Load() {
-		db.bgMu.Unlock()
-		db.reclaimRunning.Store(false)
-		return
-	}
-	db.bg.Add(1)
-	db.bgMu.Unlock()
-	done := make(chan struct{})
-	db.reclaimMu.Lock()
-	db.reclaimDone = done
-	db.reclaimMu.Unlock()
-	go func() {
-		defer db.bg.Done()
+	db.background(&db.reclaimRunning, func() {
+		done := make(chan struct{})
+		db.reclaimMu.Lock()
+		db.reclaimDone = done
+		db.reclaimMu.Unlock()
 		defer close(done)
-		defer db.reclaimRunning.Store(false)
 		db.ckptMu.Lock()
 		defer db.ckptMu.Unlock()
 		if db.closed.Load() {
@@ -317,5 +307,5 @@ func (db *DB) maybeReclaim() {
 		} else {
 			db.opts.logger.Debug("reclaimed", "before", st.Before, "after", st.After, "took", st.Took, "writer_gap", st.WriterGap)
 		}
-	}()
+	})
 }

@@ -279,11 +279,5 @@ func (vi *vecIndex) force(key string, vec []float32, meta map[string]any, versio
 		vi.byKey[key] = vecEntry{id: old.id, version: version, deleted: true, ready: closed}
 		return nil
 	}
-	id := uint32(len(vi.byID))
-	if err := vi.idx.Insert(id, vec, version); err != nil {
-		return err
-	}
-	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
-	vi.byKey[key] = vecEntry{id: id, version: version, ready: closed}
-	return nil
+	return vi.addNodeLocked(key, vec, meta, version)
 }

@@ -404,6 +404,12 @@ func (vi *vecIndex) insertLocked(key string, vec []float32, meta map[string]any,
 	if e, ok := vi.byKey[key]; ok && e.version >= version {
 		return nil // already holds this write or a newer one
 	}
+	return vi.addNodeLocked(key, vec, meta, version)
+}
+
+// addNodeLocked inserts a node for key's write at version and makes it the
+// key's entry, with the index lock held.
+func (vi *vecIndex) addNodeLocked(key string, vec []float32, meta map[string]any, version uint64) error {
 	id := uint32(len(vi.byID))
 	if err := vi.idx.Insert(id, vec, version); err != nil {
 		return err
