@@ -16,6 +16,7 @@ type walGuard struct {
 	log   *wal.Log
 	rec   []byte // batch; version and step time go into its first 16 bytes
 	group *wal.Group
+	wake  bool // the syncer is to be woken once the critical section is left
 }
 
 // Admit stamps the version and appends. If the append fails (the log is
@@ -37,12 +38,22 @@ func (g *walGuard) Admit(v uint64) error {
 		}
 	}
 	binary.LittleEndian.PutUint64(g.rec[8:], uint64(t))
-	grp, err := g.log.Append(recBatchTimed, g.rec)
+	// Inside the critical section: the syncer is woken after it (kick).
+	grp, wake, err := g.log.AppendNoWake(recBatchTimed, g.rec)
 	if err != nil {
 		return err
 	}
-	g.group = grp
+	g.group, g.wake = grp, wake
 	return nil
+}
+
+// kick wakes the syncer if the append asked for it; callers run it right
+// after the commit's critical section. It is nil-safe.
+func (g *walGuard) kick() {
+	if g != nil && g.wake {
+		g.wake = false
+		g.log.Wake()
+	}
 }
 
 // walGuards recycles guards and their record buffers: a commit would
@@ -71,6 +82,7 @@ func (g *walGuard) release() {
 	if g == nil {
 		return
 	}
+	g.kick() // never leave a wake-up owed
 	g.inner, g.log, g.group = nil, nil, nil
 	if cap(g.rec) > maxPooledRecord {
 		g.rec = nil

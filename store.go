@@ -114,6 +114,7 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 		wg.rec = appendBatchEntry(wg.rec, key, hdr, val)
 	}
 	v, err := s.oracle.CommitBlind(occ.Write{FP: fingerprint(k), Key: k}, gen, guard)
+	wg.kick()
 	if err != nil {
 		return 0, err
 	}

@@ -220,6 +220,7 @@ func (tx *Tx) Commit() error {
 		Writes:   ws,
 		Keep:     tx.gen, // the keys alias its arena
 	}, guard)
+	wg.kick()
 	if err != nil {
 		if errors.Is(err, occ.ErrConflict) {
 			return fmt.Errorf("commit: %w", ErrConflict)

@@ -350,3 +350,34 @@ func TestReplayAcrossWindows(t *testing.T) {
 		require.True(t, bytes.Equal(want[i], got[i]), "record %d after the cut", i)
 	}
 }
+
+// TestBatchedWritesWithoutWaitingForTheInterval: with an interval far in
+// the future, appended records still reach the file promptly (the process
+// could die, the OS keeps them): while records flow the syncer polls, and
+// an append after it went idle wakes it.
+func TestBatchedWritesWithoutWaitingForTheInterval(t *testing.T) {
+	for _, mode := range []Mode{Batched, Async} {
+		o := opts(t.TempDir(), mode)
+		o.Interval, o.MaxPending = time.Hour, 1<<20
+		l, err := Create(o, 1)
+		require.NoError(t, err)
+		fsyncs := l.Stats().Fsyncs // creating the segment syncs it
+		written := func(want int64) {
+			for deadline := time.Now().Add(10 * time.Second); l.Stats().Bytes < want; {
+				require.True(t, time.Now().Before(deadline), "mode %v: records never written", mode)
+				time.Sleep(time.Millisecond)
+			}
+		}
+		for i := range 100 {
+			_, err := l.Append(TypeUser, payload(i))
+			require.NoError(t, err)
+		}
+		written(l.Stats().Appended)
+		time.Sleep(20 * pollInterval) // the syncer goes idle
+		_, err = l.Append(TypeUser, payload(100))
+		require.NoError(t, err)
+		written(l.Stats().Appended)
+		require.Equal(t, fsyncs, l.Stats().Fsyncs, "written, not synced: the interval has not passed")
+		require.NoError(t, l.Close())
+	}
+}
