@@ -116,11 +116,22 @@ func (db *DB) retire() error {
 	return db.fs.SyncDir(walDir(db.dir))
 }
 
+// checkpointDue reports whether enough WAL was written since the last
+// checkpoint: WithCheckpointEvery bytes, and at least as much as the last
+// snapshot took.
+func (db *DB) checkpointDue() bool {
+	written := db.store.log.Stats().Appended - db.walAtCheckpoint.Load()
+	return written >= max(db.opts.checkpointEvery, db.lastSnapBytes.Load())
+}
+
 // maybeCheckpoint starts a background checkpoint once WithCheckpointEvery
 // bytes of WAL were written since the last one.
 func (db *DB) maybeCheckpoint() {
-	written := db.store.log.Stats().Appended - db.walAtCheckpoint.Load()
-	if written < db.opts.checkpointEvery {
+	// At least as much WAL as the last snapshot took: each checkpoint
+	// rewrites the whole database, so a fixed interval would make a growing
+	// database's checkpoints cost quadratic; this keeps them proportional
+	// to what was written, and the WAL to replay about one snapshot's size.
+	if !db.checkpointDue() {
 		return
 	}
 	// Close waits for this goroutine before closing the WAL, so a

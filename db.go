@@ -42,6 +42,7 @@ type DB struct {
 	ckptRunning     atomic.Bool
 	checkpoints     atomic.Uint64
 	walAtCheckpoint atomic.Int64
+	lastSnapBytes   atomic.Int64 // size of the newest snapshot, written or recovered
 
 	reclaims       atomic.Uint64
 	reclaimedAt    atomic.Int64 // arena bytes the last reclaim's copy kept

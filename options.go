@@ -95,7 +95,9 @@ func WithDurability(d Durability) Option {
 }
 
 // WithCheckpointEvery writes a snapshot after this many bytes of WAL
-// (default 64 MiB).
+// (default 64 MiB), and never before the WAL since the last snapshot is
+// as large as that snapshot: a checkpoint rewrites the whole database, so
+// its cost stays proportional to what was written.
 func WithCheckpointEvery(walBytes int64) Option {
 	return func(o *options) {
 		if walBytes <= 0 {

@@ -84,6 +84,7 @@ func (db *DB) recover() error {
 			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
 			logs = meta.logs
 			db.loadVectorRecords(meta.vectors)
+			db.lastSnapBytes.Store(meta.bytes)
 			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
 			break
 		}

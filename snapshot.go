@@ -76,6 +76,7 @@ type snapMeta struct {
 	steps   map[RunID]int64
 	logs    map[RunID][]stepRec // each run's step list
 	vectors [][]byte            // recSnapVectors records, as read
+	bytes   int64               // the file's size, as read
 }
 
 // writeSnapshot writes the engine's entries at or below meta.version to a
@@ -96,8 +97,10 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	var frame []byte
+	var size int64
 	put := func(typ byte, payload []byte) error {
 		frame = wal.AppendRecord(frame[:0], typ, payload)
+		size += int64(len(frame))
 		_, err := w.Write(frame)
 		return err
 	}
@@ -182,6 +185,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	if err := fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("snapshot: sync dir: %w", err)
 	}
+	db.lastSnapBytes.Store(size)
 	return nil
 }
 
@@ -202,6 +206,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 	bad := func(off int, what string) error {
 		return fmt.Errorf("snapshot %s at offset %d: %s: %w", path, off, what, ErrCorruption)
 	}
+
 	off, count, seenHeader := 0, uint64(0), false
 	for off < len(data) {
 		typ, p, n, err := wal.DecodeRecord(data[off:])
@@ -244,6 +249,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 			if got := binary.LittleEndian.Uint64(p); got != count || off+n != len(data) {
 				return meta, bad(off, "trailer does not match")
 			}
+			meta.bytes = int64(len(data))
 			return meta, nil
 		default:
 			return meta, bad(off, fmt.Sprintf("unexpected record type %d", typ))
