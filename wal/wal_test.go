@@ -353,8 +353,8 @@ func TestReplayAcrossWindows(t *testing.T) {
 
 // TestBatchedWritesWithoutWaitingForTheInterval: with an interval far in
 // the future, appended records still reach the file promptly (the process
-// could die, the OS keeps them): while records flow the syncer polls, and
-// an append after it went idle wakes it.
+// could die, the OS keeps them): while records flow the syncer polls, it
+// backs off while none come, and an append after it went idle wakes it.
 func TestBatchedWritesWithoutWaitingForTheInterval(t *testing.T) {
 	for _, mode := range []Mode{Batched, Async} {
 		o := opts(t.TempDir(), mode)
@@ -373,8 +373,12 @@ func TestBatchedWritesWithoutWaitingForTheInterval(t *testing.T) {
 			require.NoError(t, err)
 		}
 		written(l.Stats().Appended)
-		time.Sleep(20 * pollInterval) // the syncer goes idle
+		time.Sleep(5 * maxPoll) // the syncer backs off
 		_, err = l.Append(TypeUser, payload(100))
+		require.NoError(t, err)
+		written(l.Stats().Appended)
+		time.Sleep(idleAfter + 5*maxPoll) // the syncer goes idle
+		_, err = l.Append(TypeUser, payload(101))
 		require.NoError(t, err)
 		written(l.Stats().Appended)
 		require.Equal(t, fsyncs, l.Stats().Fsyncs, "written, not synced: the interval has not passed")
