@@ -46,13 +46,8 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	}
 	rs := r.st
 	g, snap := db.store.readAt()
-	steps := rs.log.all()
-	steps = steps[:rs.log.visible(snap)]
+	steps := rs.log.all()[:rs.log.visible(snap)]
 	rep.Steps = len(steps)
-	stepOf := func(v uint64) (int, bool) {
-		i, ok := slices.BinarySearchFunc(steps, v, func(s stepRec, v uint64) int { return cmpU64(s.version, v) })
-		return i, ok
-	}
 	note := func(step int, reason string) {
 		if rep.Reason == "" || step < rep.FirstDiff {
 			rep.FirstDiff, rep.Reason = step, reason
@@ -92,24 +87,14 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	}
 	n := len(rs.scope)
 	var last []byte
-	it := g.list.Iter()
-	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
-		k := it.Key()
-		if !bytes.HasPrefix(k, rs.scope) {
-			break
-		}
-		v := it.Version()
-		if v > snap {
-			continue
-		}
-		i, ok := stepOf(v)
+	walkRunWrites(g, rs, snap, steps, func(k, val []byte, v uint64, i int, ok bool) {
 		if !ok {
 			note(i, fmt.Sprintf("a write at version %d belongs to no step", v))
-			continue
+			return
 		}
 		wrote[i] = true
 		if last != nil && bytes.Equal(k, last) {
-			continue // an older write of a key already replayed
+			return // an older write of a key already replayed
 		}
 		last = k
 		suffix := k[n:]
@@ -117,8 +102,8 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 		if len(baseKeys) > 0 && baseKeys[0] == string(suffix) {
 			baseKeys = baseKeys[1:] // the run's own write replaces the base's
 		}
-		emit(suffix, it.Value(), i+1)
-	}
+		emit(suffix, val, i+1)
+	})
 	flushBase(nil)
 	if i := slices.Index(wrote, false); i >= 0 {
 		note(i+1, fmt.Sprintf("step %d (version %d) has no recorded writes", i+1, steps[i].version))
@@ -178,12 +163,9 @@ func (c *chainCheck) next(k, user []byte) string {
 
 // history is a run's recorded writes, grouped by step.
 type history struct {
-	snapshot  uint64
-	steps     []stepRec
-	writes    [][]histWrite // per step
-	base      model         // the state before step 1
-	stray     uint64        // a recorded version that is no step's (0: none)
-	strayStep int           // the step it would follow
+	steps  []stepRec
+	writes [][]histWrite // per step
+	base   model         // the state before step 1
 }
 
 type histWrite struct {
@@ -196,36 +178,15 @@ type histWrite struct {
 func (db *DB) loadHistory(r *Run) (*history, error) {
 	rs := r.st
 	g, snap := db.store.readAt()
-	h := &history{snapshot: snap}
+	h := &history{}
 	h.steps = rs.log.all()[:rs.log.visible(snap)]
 	h.writes = make([][]histWrite, len(h.steps))
-	byVersion := make(map[uint64]int, len(h.steps))
-	for i, st := range h.steps {
-		byVersion[st.version] = i
-	}
 	n := len(rs.scope)
-	it := g.list.Iter()
-	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
-		k := it.Key()
-		if !bytes.HasPrefix(k, rs.scope) {
-			break
+	walkRunWrites(g, rs, snap, h.steps, func(k, val []byte, _ uint64, i int, ok bool) {
+		if ok { // a write of no step was reported by Replay's own pass
+			h.writes[i] = append(h.writes[i], histWrite{suffix: k[n:], raw: val})
 		}
-		v := it.Version()
-		if v > snap {
-			continue
-		}
-		i, ok := byVersion[v]
-		if !ok {
-			if h.stray == 0 || v < h.stray {
-				h.stray = v
-				h.strayStep, _ = slices.BinarySearchFunc(h.steps, v, func(s stepRec, v uint64) int {
-					return cmpU64(s.version, v)
-				})
-			}
-			continue
-		}
-		h.writes[i] = append(h.writes[i], histWrite{suffix: k[n:], raw: it.Value()})
-	}
+	})
 	h.base = db.baseModel(g, rs)
 	return h, nil
 }

@@ -1,8 +1,10 @@
 package inmem
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -111,31 +113,41 @@ func (r *Run) Steps() ([]Step, error) {
 		snapshot = r.view.version
 	}
 	rs := r.st
-	n := rs.log.visible(snapshot)
-	out := make([]Step, n)
-	byVersion := make(map[uint64]int, n)
-	for i := range out {
-		st := rs.log.at(i)
+	steps := rs.log.all()[:rs.log.visible(snapshot)]
+	out := make([]Step, len(steps))
+	for i, st := range steps {
 		out[i] = Step{N: i + 1, Version: st.version, Time: time.Unix(0, st.time)}
-		byVersion[st.version] = i
 	}
 	// Every version of every key of the run's own scope is kept while the
 	// run's history is: one pass files each write under its step.
-	it := g.list.Iter()
-	it.SeekGE(rs.scope, ^uint64(0))
-	for ; it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) < len(rs.scope) || string(k[:len(rs.scope)]) != string(rs.scope) {
-			break
-		}
-		i, ok := byVersion[it.Version()]
+	walkRunWrites(g, rs, snapshot, steps, func(k, _ []byte, _ uint64, i int, ok bool) {
 		if !ok {
-			continue
+			return
 		}
 		if slot, name, ok := elementOf(k[len(rs.scope):]); ok {
 			p := out[i].Writes.slot(slot)
 			*p = append(*p, name)
 		}
-	}
+	})
 	return out[min(int(rs.compacted.Load()), len(out)):], nil
+}
+
+// walkRunWrites calls fn for every entry of the run's own scope at or below
+// snap, in key order (newest version of a key first), with the index in
+// steps of the step that wrote it, or ok false for a version no step has.
+// steps must be in version order (the step log is).
+func walkRunWrites(g *generation, rs *runState, snap uint64, steps []stepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
+	it := g.list.Iter()
+	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, rs.scope) {
+			return
+		}
+		v := it.Version()
+		if v > snap {
+			continue
+		}
+		i, ok := slices.BinarySearchFunc(steps, v, func(s stepRec, v uint64) int { return cmpU64(s.version, v) })
+		fn(k, it.Value(), v, i, ok)
+	}
 }

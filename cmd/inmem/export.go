@@ -53,11 +53,7 @@ func runExport(args []string, out, errOut io.Writer) error {
 	if *format != "jsonl" && *format != "otlp-json" {
 		return errUsage{fmt.Errorf("format %q: want jsonl or otlp-json", *format)}
 	}
-	id, err := inmem.ParseRunID(pos[1])
-	if err != nil {
-		return errUsage{err}
-	}
-	db, err := openExisting(pos[0], errOut)
+	db, id, err := openWithRun(pos[0], pos[1], errOut)
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,7 @@ func runReplay(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	id, err := inmem.ParseRunID(pos[1])
-	if err != nil {
-		return errUsage{err}
-	}
-	db, err := openExisting(pos[0], errOut)
+	db, id, err := openWithRun(pos[0], pos[1], errOut)
 	if err != nil {
 		return err
 	}

@@ -59,3 +59,14 @@ func (r *recoveryBar) finish() {
 		r.bar.finish()
 	}
 }
+
+// openWithRun opens dir and parses the RUN argument of a command that reads
+// one run; a malformed ID is the caller's mistake (exit status 2).
+func openWithRun(dir, run string, errOut io.Writer) (*inmem.DB, inmem.RunID, error) {
+	id, err := inmem.ParseRunID(run)
+	if err != nil {
+		return nil, id, errUsage{err}
+	}
+	db, err := openExisting(dir, errOut)
+	return db, id, err
+}
