@@ -36,7 +36,7 @@ func (d PrimitiveDiff) Empty() bool {
 }
 
 // Empty reports whether the two runs hold the same data.
-func (d *RunDiff) Empty() bool {
+func (d RunDiff) Empty() bool {
 	return d.KV.Empty() && d.Events.Empty() && d.State.Empty() && d.Traces.Empty() && d.Vectors.Empty()
 }
 
@@ -66,19 +66,19 @@ func (d *RunDiff) slot(i int) *PrimitiveDiff {
 //     tags (not the times); Change holds them as JSON;
 //   - vectors: the vector and its metadata; Change holds them as JSON
 //     {"collection", "vector", "meta"}.
-func (db *DB) Diff(a, b RunID) (*RunDiff, error) {
+func (db *DB) Diff(a, b RunID) (RunDiff, error) {
 	if db.closed.Load() {
-		return nil, ErrClosed
+		return RunDiff{}, ErrClosed
 	}
 	ea, err := db.elements(a)
 	if err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+		return RunDiff{}, fmt.Errorf("diff: %w", err)
 	}
 	eb, err := db.elements(b)
 	if err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+		return RunDiff{}, fmt.Errorf("diff: %w", err)
 	}
-	d := &RunDiff{}
+	var d RunDiff
 	for slot := range elemCount {
 		diffSlot(d.slot(slot), ea[slot], eb[slot])
 	}

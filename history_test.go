@@ -260,8 +260,8 @@ func buildHistory(t *testing.T, db *inmem.DB, seed uint64, steps int) *historyFi
 }
 
 // expectedDiff computes, from two models, what Diff(a, b) must report.
-func expectedDiff(a, b *hmodel) *inmem.RunDiff {
-	d := &inmem.RunDiff{}
+func expectedDiff(a, b *hmodel) inmem.RunDiff {
+	var d inmem.RunDiff
 	diffMaps(&d.KV, a.kv, b.kv, func(s string) []byte { return []byte(s) })
 	diffMaps(&d.State, a.cells, b.cells, func(s string) []byte { return []byte(s) })
 	ev := func(m *hmodel) map[string][2]string {
@@ -386,8 +386,8 @@ func checkHistory(t *testing.T, db *inmem.DB, f *historyFixture, phase string) {
 	got, err := db.Diff(f.parent, f.child)
 	require.NoError(t, err)
 	want := expectedDiff(f.parentModels[len(f.parentModels)-1], f.childModels[len(f.childModels)-1])
-	normalize(got, true)
-	normalize(want, true)
+	normalize(&got, true)
+	normalize(&want, true)
 	require.Equal(t, want, got, phase+": diff parent -> child")
 	// A run against its own fork point: only the child's writes differ.
 	got, err = db.Diff(f.child, f.child)

@@ -112,7 +112,7 @@ func primitiveDiffOf(d inmem.PrimitiveDiff) primitiveDiffOut {
 		})}
 }
 
-func diffOf(d *inmem.RunDiff) diffOut {
+func diffOf(d inmem.RunDiff) diffOut {
 	return diffOut{Same: d.Empty(), KV: primitiveDiffOf(d.KV), Events: primitiveDiffOf(d.Events), State: primitiveDiffOf(d.State),
 		Traces: primitiveDiffOf(d.Traces), Vectors: primitiveDiffOf(d.Vectors)}
 }
