@@ -63,3 +63,47 @@ func TestAllocsGetInView(t *testing.T) {
 		return nil
 	}))
 }
+
+// An agent step (event + KV put + CAS + span in one Update) allocates its
+// Tx, the oracle's write list and what the primitives hand back; its keys
+// and values live in pooled transaction memory (43 allocations per step
+// before that).
+func TestAllocsAgentStep(t *testing.T) {
+	db := memDB(t)
+	r := freshRun(t, db)
+	cell, err := r.State().Init("step", []byte{0})
+	require.NoError(t, err)
+	root, err := r.Traces().Record(inmem.Span{Kind: inmem.Custom, Name: "agent"})
+	require.NoError(t, err)
+	payload := make([]byte, 200)
+	i := 0
+	step := func() {
+		i++
+		err := r.Update(func(tx *inmem.Tx) error {
+			if _, err := tx.Events().Append("step", payload); err != nil {
+				return err
+			}
+			if err := tx.KV().Put("memory", payload[:64]); err != nil {
+				return err
+			}
+			next, err := tx.State().CAS("step", cell.Version, []byte{byte(i)})
+			if err != nil {
+				return err
+			}
+			cell = next
+			_, err = tx.Traces().Record(inmem.Span{Kind: inmem.LLMCall, Name: "chat", Parent: root,
+				Attrs: map[string]string{"gen_ai.request.model": "m"}})
+			return err
+		})
+		if err != nil {
+			panic(err)
+		}
+	}
+	step() // warm up the pool
+	allocs := testing.AllocsPerRun(1000, step)
+	t.Logf("%.1f allocations per agent step", allocs)
+	require.LessOrEqual(t, allocs, 8.0, "allocations per agent step")
+	n, err := r.Events().Len()
+	require.NoError(t, err)
+	require.Equal(t, uint64(1002), n)
+}

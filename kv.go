@@ -145,8 +145,10 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 		if err := tx.usable(true); err != nil {
 			return err
 		}
-		k := tx.rs.kvKey(make([]byte, 0, len(tx.rs.scope)+1+len(key)), key)
-		val := make([]byte, len(h)+len(value))
+		kn := len(tx.rs.scope) + 1 + len(key)
+		buf := tx.alloc(kn + len(h) + len(value))
+		k := tx.rs.kvKey(buf[:0:kn], key)
+		val := buf[kn:]
 		copy(val[copy(val, h):], value)
 		return tx.put(k, val)
 	}

@@ -33,12 +33,25 @@ func (p *primTx) keyIn(buf, k []byte) int {
 }
 
 func (p *primTx) key(k []byte) []byte {
-	out := make([]byte, p.prefixLen()+len(k))
+	out := p.tx.alloc(p.prefixLen() + len(k))
 	p.keyIn(out, k)
 	return out
 }
 
-func (p *primTx) Get(k []byte) ([]byte, bool) { return p.tx.get(p.key(k)) }
+func (p *primTx) Scratch(n int) []byte { return p.tx.alloc(n) }
+
+// Get builds the full key in a buffer reused by every Get of the
+// transaction: get keeps nothing of the key, and a query that reads many
+// entries should not leave one key behind per entry.
+func (p *primTx) Get(k []byte) ([]byte, bool) {
+	n := p.prefixLen() + len(k)
+	if cap(p.tx.getBuf) < n {
+		p.tx.getBuf = make([]byte, n, max(n, 64))
+	}
+	buf := p.tx.getBuf[:n]
+	p.keyIn(buf, k)
+	return p.tx.get(buf)
+}
 
 func (p *primTx) Put(k, v []byte) error {
 	if err := p.tx.usable(true); err != nil {
@@ -47,8 +60,9 @@ func (p *primTx) Put(k, v []byte) error {
 	// Key and value share one allocation; the value gets the one-byte
 	// header of a live value without expiry.
 	n := p.prefixLen() + len(k)
-	buf := make([]byte, n+1+len(v))
+	buf := p.tx.alloc(n + 1 + len(v))
 	p.keyIn(buf, k)
+	buf[n] = 0 // the header of a live value without expiry
 	copy(buf[n+1:], v)
 	return p.tx.put(buf[:n:n], buf[n:])
 }
@@ -58,7 +72,8 @@ func (p *primTx) PutIndex(k []byte) error {
 		return err
 	}
 	n := p.prefixLen() + len(k)
-	buf := make([]byte, n+1) // a live, empty value
+	buf := p.tx.alloc(n + 1)
+	buf[n] = 0 // a live, empty value
 	p.keyIn(buf, k)
 	return p.tx.putEntry(buf[:n:n], buf[n:], true)
 }
@@ -67,7 +82,7 @@ func (p *primTx) Delete(k []byte) error {
 	if err := p.tx.usable(true); err != nil {
 		return err
 	}
-	return p.tx.put(p.key(k), []byte{flagTombstone})
+	return p.tx.put(p.key(k), tombstoneValue)
 }
 
 func (p *primTx) Scan(prefix, start []byte, fn func(k, v []byte) bool) {

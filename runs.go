@@ -301,11 +301,11 @@ func (rx *Runs) deleteData(rs *runState) error {
 		return true
 	})
 	for _, k := range live {
-		if err := tx.put(k, []byte{flagTombstone}); err != nil {
+		if err := tx.put(k, tombstoneValue); err != nil {
 			return err
 		}
 	}
-	if err := tx.put(db.runRecordKey(rs.id), []byte{flagTombstone}); err != nil {
+	if err := tx.put(db.runRecordKey(rs.id), tombstoneValue); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/inmem-db/inmem/occ"
@@ -20,7 +21,8 @@ const maxUpdateAttempts = 64
 // Tx is a transaction over one run or shared scope, across all of its
 // primitives. It reads the snapshot taken at Begin plus its own writes and
 // buffers writes until Commit. A Tx is not safe for concurrent use; finish
-// every Tx with Commit or Discard.
+// every Tx with Commit or Discard, after which every method returns
+// ErrTxDone.
 type Tx struct {
 	db       *DB
 	rs       *runState
@@ -34,9 +36,16 @@ type Tx struct {
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
 	writes   []pending
-	wbuf     [16]pending    // writes' first backing array: no growth for small transactions
 	index    map[string]int // key -> writes index, once writes is long
 	size     int
+
+	// mem holds a writable transaction's first buffers, from txMemPool.
+	mem *txMem
+	// slab is the free rest of the memory alloc hands out: buffered keys
+	// and values share a few allocations instead of one each.
+	slab    []byte
+	slabCap int
+	getBuf  []byte // the key of a primitive's Get (see primTx.Get)
 
 	kv KV
 
@@ -51,6 +60,54 @@ type Tx struct {
 
 	post []vecApply // index updates to run with the commit version
 }
+
+// txMem is the memory a writable transaction starts with. It goes back to
+// txMemPool when the transaction ends, so a step of an agent allocates
+// little more than its Tx: everything buffered in it is copied into the
+// arena and the WAL by Commit, and every read hands its caller a copy, so
+// nothing refers to it once the transaction is done.
+type txMem struct {
+	writes [16]pending // no growth for small transactions
+	reads  [16]uint64
+	slab   [4 << 10]byte
+	getBuf [128]byte
+}
+
+var txMemPool = sync.Pool{New: func() any { return new(txMem) }}
+
+// release hands the transaction's pooled memory back.
+func (tx *Tx) release() {
+	m := tx.mem
+	if m == nil {
+		return
+	}
+	tx.mem, tx.writes, tx.reads, tx.prefixes, tx.index = nil, nil, nil, nil, nil
+	tx.slab, tx.getBuf = nil, nil
+	clear(m.writes[:]) // writes too big for the slab are on the heap: let them go
+	txMemPool.Put(m)
+}
+
+// alloc returns n bytes owned by the transaction, for the keys and values
+// it buffers. They are not zeroed: the caller writes every byte. Nothing is ever handed out twice, so a slice stays valid for
+// as long as anyone holds it; slabs double from slabMin to slabMax, and
+// what would not fit a quarter of a slab gets its own allocation.
+func (tx *Tx) alloc(n int) []byte {
+	if n > len(tx.slab) {
+		size := min(max(slabMin, 2*tx.slabCap), slabMax)
+		if n > size/4 {
+			return make([]byte, n)
+		}
+		tx.slab, tx.slabCap = make([]byte, size), size
+	}
+	b := tx.slab[:n:n]
+	tx.slab = tx.slab[n:]
+	return b
+}
+
+const (
+	slabMin = 1 << 10
+	slabMax = 64 << 10
+)
 
 // onCommit queues a vector index update for after a successful commit.
 func (tx *Tx) onCommit(a vecApply) { tx.post = append(tx.post, a) }
@@ -80,7 +137,11 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 		return nil, fmt.Errorf("view of run %s at step %d: %w", r.st.id, r.view.step, ErrReadOnly)
 	}
 	tx := &Tx{db: r.db, rs: r.st, writable: writable, clock: r.db.opts.clock}
-	tx.writes = tx.wbuf[:0]
+	if writable {
+		m := txMemPool.Get().(*txMem)
+		tx.mem, tx.writes, tx.reads = m, m.writes[:0], m.reads[:0]
+		tx.slab, tx.slabCap, tx.getBuf = m.slab[:], len(m.slab), m.getBuf[:0]
+	}
 	if v := r.view; v != nil {
 		// Any generation holds every version at or below what was visible
 		// when the view was made (a retained run's history is never
@@ -154,6 +215,7 @@ func (tx *Tx) Discard() {
 	if !tx.pinned {
 		tx.db.store.oracle.End(tx.snapshot)
 	}
+	tx.release()
 }
 
 // Commit validates the transaction's reads and makes its writes visible
@@ -178,8 +240,13 @@ func (tx *Tx) Commit() error {
 	// which later commits wait for this one to be linked; in key order, each
 	// search starts where the previous one ended.
 	slices.SortFunc(tx.writes, func(a, b pending) int { return bytes.Compare(a.key, b.key) })
-	offs := make([]uint64, len(tx.writes))
-	ws := make([]occ.Write, len(tx.writes))
+	var offBuf [16]uint64
+	offs := offBuf[:0]
+	if len(tx.writes) > len(offBuf) {
+		offs = make([]uint64, 0, len(tx.writes))
+	}
+	offs = offs[:len(tx.writes)]
+	ws := make([]occ.Write, len(tx.writes)) // the oracle keeps them
 	var spBuf [16]skiplist.Splice
 	sps := spBuf[:0]
 	if len(tx.writes) > len(spBuf) {
@@ -322,7 +389,7 @@ func (tx *Tx) scan(prefix []byte, fn func(key, value []byte, version uint64) boo
 // prefix as a prefix. The whole prefix counts as read.
 func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version uint64) bool) {
 	if tx.writable {
-		tx.prefixes = append(tx.prefixes, bytes.Clone(prefix))
+		tx.prefixes = append(tx.prefixes, append(tx.alloc(len(prefix))[:0], prefix...))
 	}
 	var mine []int
 	for i := range tx.writes {

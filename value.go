@@ -14,6 +14,10 @@ const (
 	flagExpires   byte = 1 << 1
 )
 
+// tombstoneValue is the stored value of a delete. Shared by every delete:
+// buffered values are never changed in place.
+var tombstoneValue = []byte{flagTombstone}
+
 // maxValueHeader is the largest header encodeHeader writes.
 const maxValueHeader = 9
 

@@ -32,6 +32,9 @@ const (
 	evType  = 't' // + len-prefixed type + seq (8) -> empty
 )
 
+// evHeadKey is the head's key for reads (Get does not keep or change it).
+var evHeadKey = []byte{evHead}
+
 // EventHash computes an event's chain hash: SHA-256 over the big-endian
 // seq, the length-prefixed type and payload, the time in Unix nanoseconds
 // and the previous hash.
@@ -57,7 +60,7 @@ func EventHash(seq uint64, typ string, payload []byte, t time.Time, prev [32]byt
 // eventHead reads the log's length and last hash.
 func eventHead(t Txn) (uint64, [32]byte, error) {
 	var last [32]byte
-	v, ok := t.Get([]byte{evHead})
+	v, ok := t.Get(evHeadKey)
 	if !ok {
 		return 0, last, nil
 	}
@@ -83,14 +86,17 @@ func AppendEvent(t Txn, typ string, payload []byte) (Event, error) {
 	now := fromUnixNano(t.Now().UnixNano()) // what a reader will decode
 	e := Event{Seq: n, Type: typ, Payload: clone(payload), Time: now, PrevHash: prev}
 	e.Hash = EventHash(n, typ, payload, now, prev)
-	if err := t.Put(key(evEntry, be64(n)), encodeEvent(&e)); err != nil {
+	var nb [8]byte
+	seq := put64(&nb, n)
+	if err := t.Put(wkey(t, evEntry, seq), appendEvent(scratch(t, eventSize(&e)), &e)); err != nil {
 		return Event{}, err
 	}
-	if err := t.PutIndex(key(evType, lenPrefixed(typ), be64(n))); err != nil {
+	ik := append(scratch(t, 1+binary.MaxVarintLen64+len(typ)+8), evType)
+	if err := t.PutIndex(append(appendLenPrefixed(ik, typ), seq...)); err != nil {
 		return Event{}, err
 	}
-	head := binary.BigEndian.AppendUint64(make([]byte, 0, 40), n+1)
-	if err := t.Put([]byte{evHead}, append(head, e.Hash[:]...)); err != nil {
+	head := binary.BigEndian.AppendUint64(scratch(t, 40), n+1)
+	if err := t.Put(wkey(t, evHead), append(head, e.Hash[:]...)); err != nil {
 		return Event{}, err
 	}
 	if len(e.Payload) == 0 {
@@ -100,8 +106,13 @@ func AppendEvent(t Txn, typ string, payload []byte) (Event, error) {
 }
 
 // encodeEvent: time (8) | prev (32) | hash (32) | type | payload.
-func encodeEvent(e *Event) []byte {
-	b := make([]byte, 0, 72+len(e.Type)+len(e.Payload)+4)
+func encodeEvent(e *Event) []byte { return appendEvent(make([]byte, 0, eventSize(e)), e) }
+
+// eventSize bounds the encoded size of e.
+func eventSize(e *Event) int { return 72 + binary.MaxVarintLen64 + len(e.Type) + len(e.Payload) }
+
+// appendEvent appends e encoded as encodeEvent does.
+func appendEvent(b []byte, e *Event) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(e.Time)))
 	b = append(b, e.PrevHash[:]...)
 	b = append(b, e.Hash[:]...)

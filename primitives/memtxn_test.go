@@ -98,6 +98,8 @@ func (m *memTxn) Scan(prefix, start []byte, fn func(k, v []byte) bool) {
 
 func (m *memTxn) Now() time.Time { return m.now }
 
+func (m *memTxn) Scratch(n int) []byte { return make([]byte, n) }
+
 func (m *memTxn) advance(d time.Duration) { m.now = m.now.Add(d) }
 
 // snapshot copies the whole store, to show later that a failed call left

@@ -29,7 +29,11 @@ const (
 )
 
 func encodeCell(version uint64, updated time.Time, value []byte) []byte {
-	b := make([]byte, 0, 16+len(value))
+	return appendCell(make([]byte, 0, 16+len(value)), version, updated, value)
+}
+
+// appendCell appends a cell encoded as encodeCell does.
+func appendCell(b []byte, version uint64, updated time.Time, value []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(updated)))
 	return append(b, value...)
@@ -88,8 +92,13 @@ func DecodeMachine(v []byte) (Machine, error) {
 	return m, nil
 }
 
+// cellKey is the key of a cell's entry or machine, in scratch memory.
+func cellKey(t Txn, kind byte, name string) []byte {
+	return append(append(scratch(t, 1+len(name)), kind), name...)
+}
+
 func readCell(t Txn, name string) (Cell, bool, error) {
-	v, ok := t.Get(key(cellEntry, []byte(name)))
+	v, ok := t.Get(cellKey(t, cellEntry, name))
 	if !ok {
 		return Cell{}, false, nil
 	}
@@ -98,7 +107,7 @@ func readCell(t Txn, name string) (Cell, bool, error) {
 }
 
 func readMachine(t Txn, name string) (*Machine, error) {
-	v, ok := t.Get(key(cellMachine, []byte(name)))
+	v, ok := t.Get(cellKey(t, cellMachine, name))
 	if !ok {
 		return nil, nil
 	}
@@ -130,7 +139,8 @@ func writeCell(t Txn, name string, cur *Cell, value []byte) (Cell, error) {
 	if cur != nil {
 		c.Version = cur.Version + 1
 	}
-	if err := t.Put(key(cellEntry, []byte(name)), encodeCell(c.Version, c.UpdatedAt, value)); err != nil {
+	enc := appendCell(scratch(t, 16+len(value)), c.Version, c.UpdatedAt, value)
+	if err := t.Put(cellKey(t, cellEntry, name), enc); err != nil {
 		return Cell{}, err
 	}
 	return c, nil

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -90,6 +89,10 @@ const (
 	spanTime   = 'w' // + start (8) + id (8)
 )
 
+// spanNextKey is the counter's key for reads (Get does not keep or change
+// it).
+var spanNextKey = []byte{spanNext}
+
 // Index keys order by start time: sortable big-endian of the nanoseconds
 // with the sign bit flipped.
 func startKey(t time.Time) []byte { return be64(uint64(unixNano(t)) ^ 1<<63) }
@@ -144,39 +147,44 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 		return 0, err
 	}
 	if s.Parent != 0 {
-		if _, ok := t.Get(key(spanEntry, be64(uint64(s.Parent)))); !ok {
+		var pb [8]byte
+		if _, ok := t.Get(wkey(t, spanEntry, put64(&pb, uint64(s.Parent)))); !ok {
 			return 0, fmt.Errorf("parent span %d: %w", s.Parent, ErrNotFound)
 		}
 	}
 	id := SpanID(1)
-	if v, ok := t.Get([]byte{spanNext}); ok {
+	if v, ok := t.Get(spanNextKey); ok {
 		if len(v) != 8 {
 			return 0, fmt.Errorf("span counter: %w", ErrCorruption)
 		}
 		id = SpanID(binary.BigEndian.Uint64(v))
 	}
 	s.ID = id
-	if err := t.Put([]byte{spanNext}, be64(uint64(id)+1)); err != nil {
+	if err := t.Put(wkey(t, spanNext), binary.BigEndian.AppendUint64(scratch(t, 8), uint64(id)+1)); err != nil {
 		return 0, err
 	}
-	idb, st := be64(uint64(id)), startKey(s.Start)
-	if err := t.Put(key(spanEntry, idb), encodeSpan(&s)); err != nil {
+	var ib, sb, pb [8]byte
+	idb, st := put64(&ib, uint64(id)), put64(&sb, uint64(unixNano(s.Start))^1<<63)
+	if err := t.Put(wkey(t, spanEntry, idb), appendSpan(scratch(t, spanSize(&s)), &s)); err != nil {
 		return 0, err
 	}
-	idx := [][]byte{
-		key(spanKind, []byte{byte(s.Kind)}, st, idb),
-		key(spanName, lenPrefixed(s.Name), st, idb),
-		key(spanParent, be64(uint64(s.Parent)), st, idb),
-		key(spanTime, st, idb),
+	if err := t.PutIndex(wkey(t, spanKind, []byte{byte(s.Kind)}, st, idb)); err != nil {
+		return 0, err
+	}
+	if err := t.PutIndex(lenPrefixedKey(t, spanName, s.Name, st, idb)); err != nil {
+		return 0, err
+	}
+	if err := t.PutIndex(wkey(t, spanParent, put64(&pb, uint64(s.Parent)), st, idb)); err != nil {
+		return 0, err
+	}
+	if err := t.PutIndex(wkey(t, spanTime, st, idb)); err != nil {
+		return 0, err
 	}
 	if len(s.Tags) > 0 {
 		for _, tag := range slices.Compact(slices.Sorted(slices.Values(s.Tags))) {
-			idx = append(idx, key(spanTag, lenPrefixed(tag), st, idb))
-		}
-	}
-	for _, k := range idx {
-		if err := t.PutIndex(k); err != nil {
-			return 0, err
+			if err := t.PutIndex(lenPrefixedKey(t, spanTag, tag, st, idb)); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return id, nil
@@ -184,15 +192,23 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 
 // encodeSpan: parent | kind | start | end | status | name | input | output
 // | attrs (count, then name, value sorted by name) | tags (count, tags).
-func encodeSpan(s *Span) []byte {
-	size := 64 + len(s.Name) + len(s.Input) + len(s.Output)
+func encodeSpan(s *Span) []byte { return appendSpan(make([]byte, 0, spanSize(s)), s) }
+
+// spanSize bounds the encoded size of s (uvarint lengths of names and
+// payloads under MaxPayload take at most 3 bytes, counts at most 10).
+func spanSize(s *Span) int {
+	size := 64 + len(s.Status) + len(s.Name) + len(s.Input) + len(s.Output)
 	for k, v := range s.Attrs {
-		size += len(k) + len(v) + 4
+		size += len(k) + len(v) + 6
 	}
 	for _, tag := range s.Tags {
-		size += len(tag) + 2
+		size += len(tag) + 3
 	}
-	b := make([]byte, 0, size)
+	return size
+}
+
+// appendSpan appends s encoded as encodeSpan does.
+func appendSpan(b []byte, s *Span) []byte {
 	b = binary.AppendUvarint(b, uint64(s.Parent))
 	b = append(b, byte(s.Kind))
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.Start)))
@@ -202,11 +218,12 @@ func encodeSpan(s *Span) []byte {
 	b = appendBytes(b, s.Input)
 	b = appendBytes(b, s.Output)
 	b = binary.AppendUvarint(b, uint64(len(s.Attrs)))
-	names := make([]string, 0, len(s.Attrs))
+	var nbuf [16]string // most spans carry a handful of attributes
+	names := nbuf[:0]
 	for k := range s.Attrs {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	slices.Sort(names) // not sort.Strings: its interface would move nbuf to the heap
 	for _, k := range names {
 		b = appendString(b, k)
 		b = appendString(b, s.Attrs[k])
@@ -256,6 +273,20 @@ func DecodeSpan(id SpanID, v []byte) (Span, error) {
 		return Span{}, fmt.Errorf("span %d: %w", id, err)
 	}
 	return s, nil
+}
+
+// lenPrefixedKey is wkey(t, kind, lenPrefixed(name), parts...) in one
+// piece of scratch memory.
+func lenPrefixedKey(t Txn, kind byte, name string, parts ...[]byte) []byte {
+	n := 1 + binary.MaxVarintLen64 + len(name)
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := appendLenPrefixed(append(scratch(t, n), kind), name)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
 func cloneNonEmpty(b []byte) []byte {

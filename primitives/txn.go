@@ -12,8 +12,9 @@ import (
 // writes, and are recorded so that the commit fails if what was read
 // changed.
 type Txn interface {
-	// Get returns the live value of key. The slice is valid only until the
-	// transaction's next call: copy it to keep it.
+	// Get returns the live value of key, which it neither keeps nor
+	// changes. The slice is valid only until the transaction's next call:
+	// copy it to keep it.
 	Get(key []byte) ([]byte, bool)
 	// Put buffers a write. The transaction owns key and value afterwards.
 	Put(key, value []byte) error
@@ -31,6 +32,11 @@ type Txn interface {
 	Scan(prefix, start []byte, fn func(key, value []byte) bool)
 	// Now is the database's clock.
 	Now() time.Time
+	// Scratch returns n bytes, not zeroed, that stay valid until the
+	// transaction ends, for keys and values about to be handed to Put: a
+	// transaction's writes then share a few allocations instead of one
+	// each.
+	Scratch(n int) []byte
 }
 
 func checkName(what, name string) error {
@@ -62,6 +68,37 @@ func key(kind byte, parts ...[]byte) []byte {
 		k = append(k, p...)
 	}
 	return k
+}
+
+// wkey is key built in the transaction's scratch memory, for keys that are
+// written (a key only read is short-lived and stays on the heap).
+func wkey(t Txn, kind byte, parts ...[]byte) []byte {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := t.Scratch(n)[:1]
+	k[0] = kind
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+// scratch returns an empty slice with capacity n in t's scratch memory.
+func scratch(t Txn, n int) []byte { return t.Scratch(n)[:0] }
+
+// put64 writes v big-endian into b and returns it, for key parts that
+// should not need an allocation of their own.
+func put64(b *[8]byte, v uint64) []byte {
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+// appendLenPrefixed appends s preceded by its length as a uvarint (see
+// lenPrefixed).
+func appendLenPrefixed(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
