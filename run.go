@@ -136,6 +136,8 @@ type runState struct {
 
 	mu   sync.Mutex // guards info
 	info RunInfo
+
+	fingers fingerCache // where the last commit linked its writes
 }
 
 func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {

@@ -43,7 +43,12 @@ const reclaimCheckEvery = 1024
 type generation struct {
 	list  *skiplist.List
 	arena *arena.Arena
+	id    uint64 // distinct for every generation of the process
 }
+
+// generations numbers generations, so something that points into one can
+// tell whether it is still current without holding it alive.
+var generations atomic.Uint64
 
 func newGeneration() (*generation, error) {
 	a := arena.New(arena.MinChunkSize)
@@ -51,7 +56,7 @@ func newGeneration() (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{list: l, arena: a}, nil
+	return &generation{list: l, arena: a, id: generations.Add(1)}, nil
 }
 
 func newStore() (*store, error) {

@@ -252,6 +252,9 @@ func (tx *Tx) Commit() error {
 	if len(tx.writes) > len(spBuf) {
 		sps = make([]skiplist.Splice, 0, len(tx.writes))
 	}
+	fc, fj := tx.rs.fingers.take(), 0
+	linked := false
+	defer func() { fc.keep(tx.gen, linked, offs, sps) }()
 	for i, w := range tx.writes {
 		off, err := tx.gen.list.Prepare(w.key, w.val, nil)
 		if err != nil {
@@ -266,7 +269,7 @@ func (tx *Tx) Commit() error {
 		if i > 0 {
 			hint = &sps[i-1]
 		}
-		tx.gen.list.LocateAfter(off, &sps[i], hint)
+		fc.locate(tx.gen, off, k, &sps[i], hint, &fj)
 	}
 	var g occ.Guard = tx.rs
 	if tx.guard != nil {
@@ -295,6 +298,9 @@ func (tx *Tx) Commit() error {
 		return err
 	}
 	lerr := s.link(tx.gen, offs, sps, v)
+	// Fingers only for writes linked where they were located: a reclaim
+	// swap moves them (see link).
+	linked = lerr == nil && s.gen.Load() == tx.gen
 	tx.rs.written.Add(int64(tx.size))
 	err = s.publish(v, wg)
 	if err == nil {
