@@ -163,7 +163,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	if _, err := r.db.store.putBlind(r.st, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
 	}
-	r.st.touch(r.db.opts.clock().UnixNano())
+	r.st.touchAfter(r.st)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/occ"
 )
 
 // RunStatus is a run's lifecycle state. The zero value means "unset".
@@ -172,9 +173,20 @@ func (rs *runState) Admit(v uint64) error {
 	}
 	rs.steps.Add(1)
 	if !rs.shared {
-		rs.log.add(v, rs.db.opts.clock().UnixNano())
+		// One clock read serves the step's time and the run's last write.
+		now := rs.db.opts.clock().UnixNano()
+		rs.log.add(v, now)
+		rs.touch(now)
 	}
 	return nil
+}
+
+// touchAfter records a write committed under guard g, unless Admit already
+// did (a run's own data writes).
+func (rs *runState) touchAfter(g occ.Guard) {
+	if rs.shared || g != occ.Guard(rs) {
+		rs.touch(rs.db.opts.clock().UnixNano())
+	}
 }
 
 // statusGuard admits a run record write that moves the run to a status.

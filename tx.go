@@ -306,7 +306,7 @@ func (tx *Tx) Commit() error {
 	if err == nil {
 		err = lerr
 	}
-	tx.rs.touch(tx.db.opts.clock().UnixNano())
+	tx.rs.touchAfter(g)
 	if err == nil {
 		for _, a := range tx.post {
 			tx.db.applyVector(a, v)

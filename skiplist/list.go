@@ -2,6 +2,7 @@ package skiplist
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -60,7 +61,19 @@ func randomHeight() int {
 // then version descending.
 func (s *List) compare(off uint64, key []byte, version uint64) int {
 	n := s.node(off)
-	if c := bytes.Compare(s.key(off, n), key); c != 0 {
+	nk := s.key(off, n)
+	// Most comparisons on the way down are decided in the first eight
+	// bytes: compare them as one word before calling into bytes.Compare.
+	if len(nk) >= 8 && len(key) >= 8 {
+		a, b := binary.BigEndian.Uint64(nk), binary.BigEndian.Uint64(key)
+		if a != b {
+			if a < b {
+				return -1
+			}
+			return 1
+		}
+	}
+	if c := bytes.Compare(nk, key); c != 0 {
 		return c
 	}
 	switch {
