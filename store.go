@@ -147,9 +147,7 @@ func (s *store) link(gen *generation, offs []uint64, sps []skiplist.Splice, v ui
 	}
 	cur := s.gen.Load()
 	if cur == gen {
-		for i, off := range offs {
-			gen.list.LinkAt(off, v, &sps[i])
-		}
+		gen.list.LinkBatch(offs, v, sps) // writes are in key order
 	} else {
 		// Prepared in a generation a reclaim retired: copy into the
 		// current one (the old one is still readable: gen holds it).

@@ -234,6 +234,30 @@ func (s *List) Link(off uint64, version uint64) bool {
 
 // LinkAt is Link starting from a position found by Locate (sp may be nil).
 func (s *List) LinkAt(off uint64, version uint64, sp *Splice) bool {
+	return s.linkAt(off, version, sp, nil)
+}
+
+// LinkBatch links the prepared nodes offs, in key order and with distinct
+// keys, at one version from the positions sps located for them. It returns
+// false if an entry with the same key and version existed for any of them.
+//
+// Each node's walk on after a failed pointer swing starts from the last
+// node of the batch linked at that level, when that is further along than
+// the located predecessor: all of a batch's new keys in one gap are located
+// at the same pair, and walking from it over the ones linked before would
+// cost n^2/2 steps.
+func (s *List) LinkBatch(offs []uint64, version uint64, sps []Splice) bool {
+	var floors [MaxHeight]uint64
+	ok := true
+	for i, off := range offs {
+		ok = s.linkAt(off, version, &sps[i], &floors) && ok
+	}
+	return ok
+}
+
+// linkAt is LinkAt; floors (may be nil) holds at each level a linked node
+// known to sort before the node, or 0, and gets the node at its levels.
+func (s *List) linkAt(off uint64, version uint64, sp *Splice, floors *[MaxHeight]uint64) bool {
 	n := s.node(off)
 	n.version = version
 	if sp != nil && sp.Unindexed {
@@ -272,13 +296,24 @@ func (s *List) LinkAt(off uint64, version uint64, sp *Splice) bool {
 				break
 			}
 			// Someone linked a node between prev and next: recompute.
-			prev[i], next[i] = s.findSplice(key, version, prev[i], i)
+			start := prev[i]
+			if floors != nil {
+				if f := floors[i]; f != 0 && s.after(f, start) {
+					start = f
+				}
+			}
+			prev[i], next[i] = s.findSplice(key, version, start, i)
 			if prev[i] == next[i] && next[i] != 0 {
 				// Only level 0 decides membership, so this happens at level
 				// 0, before anything of this node was linked.
 				s.duplicate(key, version, next[i])
 				return false
 			}
+		}
+	}
+	if floors != nil {
+		for i := 0; i < h; i++ {
+			floors[i] = off
 		}
 	}
 	// The entry count lives in the index shard when there is one: that
