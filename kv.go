@@ -205,7 +205,8 @@ func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint
 	}
 	p := rs.kvKey(nil, prefix)
 	base := len(rs.scope) + 1
-	emit := func(k, v []byte, ver uint64) bool { return fn(string(k[base:]), clone(v), ver) }
+	var cb copyBuf
+	emit := func(k, v []byte, ver uint64) bool { return fn(cb.string(k[base:]), cb.bytes(v), ver) }
 	if kv.tx != nil {
 		kv.tx.scan(p, emit)
 		return nil

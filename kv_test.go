@@ -918,3 +918,32 @@ func TestEndRacesWriters(t *testing.T) {
 		require.Equal(t, inmem.Cancelled, info.Status)
 	}
 }
+
+// TestKVListValuesAreIndependent: listed keys and values share chunks of
+// memory, yet each value is the caller's: changing or appending to one
+// leaves the others (and the stored values) as they were.
+func TestKVListValuesAreIndependent(t *testing.T) {
+	db := memDB(t)
+	kv := freshRun(t, db).KV()
+	for i := 0; i < 300; i++ {
+		require.NoError(t, kv.Put(fmt.Sprintf("k%03d", i), []byte(fmt.Sprintf("v%03d", i))))
+	}
+	require.NoError(t, kv.Put("k999", make([]byte, 5000))) // over the chunk's share
+	es, err := kv.List("k")
+	require.NoError(t, err)
+	require.Len(t, es, 301)
+	for i := range es[:300] {
+		es[i].Value[0] = 'X'
+		es[i].Value = append(es[i].Value, "appended"...)
+	}
+	for i, e := range es[:300] {
+		require.Equal(t, fmt.Sprintf("k%03d", i), e.Key)
+		require.Equal(t, fmt.Sprintf("X%03dappended", i), string(e.Value))
+	}
+	again, err := kv.List("k")
+	require.NoError(t, err)
+	for i, e := range again[:300] {
+		require.Equal(t, fmt.Sprintf("v%03d", i), string(e.Value))
+	}
+	require.Len(t, again[300].Value, 5000)
+}
