@@ -47,6 +47,18 @@ type plWorkload struct {
 	commits   int
 	ckptEvery int   // a Checkpoint after every ckptEvery-th commit; 0: none
 	pad       []int // padding bytes of commit k's value, so records cross sectors
+	// segSize is the WAL segment size (0: the default, which these
+	// workloads never fill): a small one rolls segments every few commits,
+	// so crashes also fall in rolls and in segments being prepared.
+	segSize int64
+}
+
+// plSmallSegments is a segment size that rolls every two or three commits.
+const plSmallSegments = 1 << 10
+
+// open opens the workload's database on fs.
+func (w *plWorkload) open(fs vfs.FS, d Durability) (*DB, error) {
+	return Open(plDir, withFS(fs), WithDurability(d), withSegmentSize(w.segSize))
 }
 
 func newPLWorkload(seed int64, commits, ckptEvery, maxPad int) *plWorkload {
@@ -130,7 +142,7 @@ func (w *plWorkload) run(fs vfs.FS, d Durability, o plRunOpts) plResult {
 			}
 		}
 	}
-	db, err := Open(plDir, withFS(fs), WithDurability(d))
+	db, err := w.open(fs, d)
 	if err != nil {
 		r.openErr = err
 		if o.onFirstErr != nil {
@@ -229,7 +241,7 @@ func (w *plWorkload) verify(db *DB) (m int, after bool, err error) {
 // (durable once Close returned nil). It closes the handle and returns m,
 // and whether plAfterKey was there.
 func (w *plWorkload) reopen(fs vfs.FS, d Durability, minM int, write bool) (m int, after bool, err error) {
-	db, err := Open(plDir, withFS(fs), WithDurability(d))
+	db, err := w.open(fs, d)
 	if err != nil {
 		return 0, false, fmt.Errorf("reopen: %w", err)
 	}
@@ -278,6 +290,13 @@ func plCountOps(t *testing.T, w *plWorkload, d Durability, seed int64) int {
 	require.NoError(t, r.closeErr)
 	require.Len(t, r.acked, w.commits)
 	ops := mem.Ops()
+	if w.segSize > 0 && d.mode == modeStrict {
+		// Strict writes each commit in a round of its own, so small
+		// segments roll every few commits (Batched rounds are larger).
+		segs, err := wal.Segments(mem, walDir(plDir))
+		require.NoError(t, err)
+		require.Greater(t, segs[len(segs)-1], uint64(w.commits/4), "seed %d: small segments roll every few commits", seed)
+	}
 	m, _, err := w.reopen(mem, d, w.commits, false)
 	require.NoError(t, err, "seed %d: fault-free run", seed)
 	require.Equal(t, w.commits, m)
@@ -356,11 +375,15 @@ func plParallel(t *testing.T, cases []plCase, fn func(c plCase) (crashed, rec bo
 }
 
 // plPowerLoss drives one durability mode through every crash point of
-// seeds workloads. minDurable says which commits of a run must survive.
-func plPowerLoss(t *testing.T, dur func(seed int64) Durability, seeds, commits, ckptEvery int, deterministic bool, minDurable func(r *plResult) int) (points, crashed, recPoints int) {
+// seeds workloads, every smallEvery-th of them with small WAL segments.
+// minDurable says which commits of a run must survive.
+func plPowerLoss(t *testing.T, dur func(seed int64) Durability, seeds, smallEvery, commits, ckptEvery int, deterministic bool, minDurable func(r *plResult) int) (points, crashed, recPoints int) {
 	var cases []plCase
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		w := newPLWorkload(seed, commits, ckptEvery, 700)
+		if seed%int64(smallEvery) == 0 {
+			w.segSize = plSmallSegments
+		}
 		d := dur(seed)
 		total := plCountOps(t, w, d, seed)
 		if deterministic {
@@ -412,10 +435,10 @@ func plCrashPoint(c plCase, deterministic bool, minDurable func(r *plResult) int
 	if c.k%5 == 0 {
 		// Crash again, during recovery.
 		recCrash = true
-		j := 1 + rng.Intn(12)
+		j := 1 + rng.Intn(18) // up to the segment recovery prepares ahead
 		rwrap := func(err error) error { return wrap(fmt.Errorf("recovery crashed at its op %d: %w", j, err)) }
 		clone.CrashAfter(j)
-		if db, err := Open(plDir, withFS(clone), WithDurability(d)); err != nil {
+		if db, err := w.open(clone, d); err != nil {
 			if !errors.Is(err, vfs.ErrCrashed) {
 				return hit, recCrash, rwrap(fmt.Errorf("open: unexpected error: %w", err))
 			}
@@ -470,7 +493,7 @@ func TestPowerLossStrict(t *testing.T) {
 	plGCTune(t)
 	start := time.Now()
 	strict := func(int64) Durability { return Strict() }
-	points, crashed, rec := plPowerLoss(t, strict, 10, 30, 10, true, func(r *plResult) int {
+	points, crashed, rec := plPowerLoss(t, strict, 8, 2, 30, 10, true, func(r *plResult) int {
 		return r.lastAck // Strict: every acknowledged commit survives
 	})
 	require.GreaterOrEqual(t, points, 1000)
@@ -489,7 +512,7 @@ func TestPowerLossBatched(t *testing.T) {
 		}
 		return Batched(time.Millisecond, 8)
 	}
-	points, crashed, rec := plPowerLoss(t, batched, 8, 45, 15, false, func(r *plResult) int {
+	points, crashed, rec := plPowerLoss(t, batched, 6, 3, 45, 15, false, func(r *plResult) int {
 		// Batched: what a successful Checkpoint fsynced survives; later
 		// acknowledged commits may be lost, but only as a suffix.
 		return r.synced
@@ -510,6 +533,7 @@ func TestFsyncErrorPoisons(t *testing.T) {
 	t.Parallel()
 	plGCTune(t)
 	w := newPLWorkload(42, 20, 10, 300)
+	w.segSize = plSmallSegments // faults also hit rolls and segments being prepared
 	d := Strict()
 	total := plCountOps(t, w, d, 1)
 	failed := 0

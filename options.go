@@ -69,6 +69,7 @@ type options struct {
 	logger          *slog.Logger
 	progress        func(done, total int64) // recovery progress; nil: none
 	fs              vfs.FS
+	segmentSize     int64 // WAL segment size; 0: the log's default
 	err             error
 }
 
@@ -166,4 +167,10 @@ func WithRecoveryProgress(fn func(done, total int64)) Option {
 // and simulate power loss.
 func withFS(fs vfs.FS) Option {
 	return func(o *options) { o.fs = fs }
+}
+
+// withSegmentSize sets the WAL segment size; tests make it small so that
+// segments roll often.
+func withSegmentSize(n int64) Option {
+	return func(o *options) { o.segmentSize = n }
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/inmem-db/inmem/internal/keys"
@@ -44,7 +45,7 @@ func (db *DB) openDurable() error {
 	mode := map[durabilityMode]wal.Mode{modeStrict: wal.Strict, modeBatched: wal.Batched, modeAsync: wal.Async}[d.mode]
 	log, err := wal.Create(wal.Options{
 		FS: fs, Dir: walDir(dir), Mode: mode,
-		Interval: d.interval, MaxPending: d.maxCommits,
+		Interval: d.interval, MaxPending: d.maxCommits, SegmentSize: db.opts.segmentSize,
 	}, db.walNext)
 	if err != nil {
 		lock.Close()
@@ -162,8 +163,13 @@ func (db *DB) recover() error {
 	// What was replayed may sit only in the page cache (a process that died
 	// without fsyncing): make it durable before writing after it, or a
 	// later power loss could keep the new segment and lose the old data.
-	if res.Last != 0 && !(res.Torn && res.TornAt == 0) {
-		f, err := fs.OpenAppend(filepath.Join(walDir(dir), wal.SegmentName(res.Last)))
+	// That is the last segment with records and the last one kept, which
+	// may be one that process prepared ahead.
+	for _, n := range slices.Compact([]uint64{res.LastWithRecords, res.Last}) {
+		if n == 0 {
+			continue
+		}
+		f, err := fs.OpenAppend(filepath.Join(walDir(dir), wal.SegmentName(n)))
 		if err == nil {
 			err = f.Sync()
 			if cerr := f.Close(); err == nil {

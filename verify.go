@@ -26,7 +26,8 @@ type FilesReport struct {
 	// segments read; 0 when they hold none.
 	FirstVersion, LastVersion uint64
 	// Notes are crash leftovers that Open repairs by itself: a torn tail of
-	// the last segment, a half-written snapshot. They are not problems.
+	// the last segment holding records, a segment made ahead of its use and
+	// left unfinished, a half-written snapshot. They are not problems.
 	Notes    []FileProblem
 	Problems []FileProblem
 }
@@ -64,7 +65,9 @@ func (p FileProblem) String() string {
 // load) against its checksums, its trailer's entry count and its header's
 // step counts; the WAL segments numbered without gaps from the oldest one
 // still needed, the newest snapshot's start segment and the fallback
-// snapshot's both on disk; every WAL record's checksum; and commit
+// snapshot's both on disk; every WAL record's checksum, with damage only
+// where a crash can leave it (the end of a segment no segment holding
+// records follows, or a segment made ahead and never written); and commit
 // versions that continue from each snapshot's version one by one. It holds
 // the directory lock as Open does while it reads, so a database another
 // handle has open is ErrLocked. Damage is reported in FilesReport.Problems,
@@ -267,13 +270,29 @@ func (r *FilesReport) checkWAL(fs vfs.FS, dir string, segs []uint64, good []snap
 		}
 		r.Segments = append(r.Segments, s)
 		r.Records += sr.Records
+		if sr.Bad == nil {
+			continue
+		}
+		// Damage no valid frame follows is a crash's if no later segment
+		// holds a record (a roll fsyncs a segment before writing to the
+		// next), as Replay judges it.
+		later := uint64(0)
+		if sr.Torn {
+			if later, err = wal.FirstWithRecords(fs, walDir(dir), todo[i+1:]); err != nil {
+				return fmt.Errorf("verify %s: %w", dir, err)
+			}
+		}
 		switch {
-		case sr.Bad == nil:
-		case sr.Torn && i == len(todo)-1:
-			r.Notes = append(r.Notes, FileProblem{File: file, Offset: sr.BadAt, What: "a write cut short by a crash; Open cuts the log off here"})
-		default:
+		case !sr.Torn:
 			r.problem(file, sr.BadAt, sr.Bad.Error())
 			resync = true
+		case later != 0:
+			r.problem(file, sr.BadAt, fmt.Sprintf("%v, but %s after it holds records", sr.Bad, wal.SegmentName(later)))
+			resync = true
+		case sr.Records > 0:
+			r.Notes = append(r.Notes, FileProblem{File: file, Offset: sr.BadAt, What: "a write cut short by a crash; Open cuts the log off here"})
+		default:
+			r.Notes = append(r.Notes, FileProblem{File: file, Offset: sr.BadAt, What: "a segment made ahead of its use that a crash left unfinished, holding no record; Open replaces it"})
 		}
 	}
 	if !atPrimary && !resync && prev != primary.version {

@@ -15,11 +15,12 @@ import (
 const verifyCrashDir = "/vdb"
 
 // verifyCrashWorkload commits to a run and to a shared scope, checkpoints
-// every 6 commits and reopens the database halfway, so a crash can hit a
-// commit, a segment roll, a snapshot write, a retire or a recovery. It
-// stops at the first error (the crash) and returns it.
+// every 6 commits and reopens the database halfway, with small WAL
+// segments, so a crash can hit a commit, a segment roll, a segment being
+// prepared ahead, a snapshot write, a retire or a recovery. It stops at
+// the first error (the crash) and returns it.
 func verifyCrashWorkload(fs vfs.FS) error {
-	opts := []Option{withFS(fs), WithDurability(Batched(time.Hour, 4))}
+	opts := []Option{withFS(fs), WithDurability(Batched(time.Hour, 4)), withSegmentSize(512)}
 	var id RunID
 	for session := 0; session < 2; session++ {
 		db, err := Open(verifyCrashDir, opts...)

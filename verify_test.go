@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -318,4 +319,70 @@ func TestVerifyFilesLocked(t *testing.T) {
 	require.Error(t, err)
 	_, err = VerifyFiles(t.TempDir())
 	require.ErrorContains(t, err, "not a database")
+}
+
+// TestVerifyFilesPreparedSegment: a segment after the last one with
+// records that holds only its header (prepared ahead) is fine; one a crash
+// left unfinished is a note, gone once the database was opened; a torn
+// tail followed by such segments is a note, followed by records a problem.
+func TestVerifyFilesPreparedSegment(t *testing.T) {
+	dir, _, _ := verifyFixture(t)
+	last := filepath.Join(walDir(dir), wal.SegmentName(5))
+	size := fileStat(t, last)
+	next := filepath.Join(walDir(dir), wal.SegmentName(6))
+	l, err := wal.Create(wal.Options{FS: vfs.OS, Dir: walDir(dir), Mode: wal.Strict}, 6)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	header, err := os.ReadFile(next)
+	require.NoError(t, err)
+
+	r, err := VerifyFiles(dir)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%v", problemsOf(r))
+	require.Empty(t, r.Notes, "a segment holding its header only")
+	require.Equal(t, []uint64{2, 3, 4, 5, 6}, r.Segments)
+
+	require.NoError(t, os.WriteFile(next, header[:7], 0o644))
+	r, err = VerifyFiles(dir)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%v", problemsOf(r))
+	require.Equal(t, []FileProblem{{File: "wal/000006.log", Offset: 0,
+		What: "a segment made ahead of its use that a crash left unfinished, holding no record; Open replaces it"}}, r.Notes)
+
+	// A torn tail of 000005.log, then the unfinished segment: both notes.
+	f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(wal.AppendRecord(nil, recBatchTimed, make([]byte, 40))[:20])
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	r, err = VerifyFiles(dir)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%v", problemsOf(r))
+	require.Len(t, r.Notes, 2)
+	require.Equal(t, FileProblem{File: "wal/000005.log", Offset: size, What: "a write cut short by a crash; Open cuts the log off here"}, r.Notes[0])
+
+	// Records in the segment after the torn tail: no crash leaves that.
+	withRecord := wal.AppendRecord(bytes.Clone(header), recBatchTimed, []byte("x"))
+	require.NoError(t, os.WriteFile(next, withRecord, 0o644))
+	r, err = VerifyFiles(dir)
+	require.NoError(t, err)
+	require.Len(t, r.Problems, 2, "%v", problemsOf(r))
+	require.Equal(t, "wal/000005.log", r.Problems[0].File)
+	require.Equal(t, size, r.Problems[0].Offset)
+	require.Contains(t, r.Problems[0].What, "000006.log after it holds records")
+	_, err = Open(dir)
+	require.ErrorIs(t, err, ErrCorruption, "Open agrees")
+
+	// Back to the unfinished segment: Open replaces it, and then there is
+	// nothing to note.
+	require.NoError(t, os.WriteFile(next, nil, 0o644))
+	db, err := Open(dir)
+	require.NoError(t, err)
+	require.NoError(t, db.Shared(Namespace{Tenant: "t"}).KV().Put("after", nil))
+	require.NoError(t, db.Close())
+	r, err = VerifyFiles(dir)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%v", problemsOf(r))
+	require.Empty(t, r.Notes)
+	require.Equal(t, []uint64{2, 3, 4, 5, 6}, r.Segments)
 }

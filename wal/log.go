@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -78,9 +79,15 @@ type Log struct {
 	idle atomic.Bool
 
 	// Owned by the syncer goroutine.
-	f         vfs.File
-	seg       uint64
-	size      int64
+	f     vfs.File
+	seg   uint64
+	size  int64
+	alloc int64 // space reserved for f (see makeSegment)
+	dirty bool  // f was written since its last successful fsync
+	// next is segment seg+1, being made ready by its own goroutine so that
+	// a roll only has to switch to it; nil until the first segment is
+	// written to, and after a roll that failed.
+	next      *nextSegment
 	spare     []byte
 	unsynced  []*Group
 	nUnsynced int
@@ -91,8 +98,11 @@ type Log struct {
 	segNo  atomic.Uint64
 }
 
-// Create starts a log whose first segment is number seg, which must not
-// exist yet. The segment's header is durable when Create returns.
+// Create starts a log whose first segment is number seg. A file of that
+// number, if there is one, must hold no record (Replay's Next names such a
+// one): it is replaced. The segment's header is durable when Create
+// returns. Segment seg+1 is prepared in the background once records are
+// written, so a log that is closed without any makes no second segment.
 func Create(opts Options, seg uint64) (*Log, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 64 << 20
@@ -117,37 +127,95 @@ func Create(opts Options, seg uint64) (*Log, error) {
 		stopped:  make(chan struct{}),
 		lastSync: time.Now(),
 	}
-	if err := l.openSegment(seg); err != nil {
+	f, alloc, err := l.makeSegment(seg)
+	if err != nil {
 		return nil, err
 	}
+	l.f, l.seg, l.size, l.alloc = f, seg, headerBytes, alloc
+	l.segNo.Store(seg)
 	go l.syncer()
 	return l, nil
 }
 
-// openSegment creates segment n, writes its header and makes both durable.
-func (l *Log) openSegment(n uint64) error {
+// headerBytes is the size of a segment's header record.
+var headerBytes = int64(len(segmentHeader(0)))
+
+// maxPreallocate bounds the space reserved for a segment ahead of its
+// writes: past it, space is allocated as written. A larger reservation
+// would only hold disk space (and cost time where the filesystem zeroes
+// it, as tmpfs does) for a segment that a checkpoint may cut short.
+const maxPreallocate = 64 << 20
+
+// makeSegment creates segment n, writes its header, reserves its space and
+// makes all of it durable, name included. Creating over an existing file
+// replaces it: recovery hands on the number of a segment a crash left
+// unfinished. It returns the file and the space reserved.
+func (l *Log) makeSegment(n uint64) (vfs.File, int64, error) {
 	path := segmentPath(l.opts.Dir, n)
 	f, err := l.opts.FS.Create(path)
 	if err != nil {
-		return fmt.Errorf("wal: create %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: create %s: %w", path, err)
 	}
-	h := segmentHeader(n)
-	if _, err := f.Write(h); err != nil {
+	fail := func(op string, err error) (vfs.File, int64, error) {
 		f.Close()
-		return fmt.Errorf("wal: write %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: %s %s: %w", op, path, err)
+	}
+	if _, err := f.Write(segmentHeader(n)); err != nil {
+		return fail("write", err)
+	}
+	alloc := min(l.opts.SegmentSize, maxPreallocate)
+	if err := f.Preallocate(alloc); err != nil {
+		return fail("preallocate", err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("wal: sync %s: %w", path, err)
+		return fail("sync", err)
 	}
 	if err := l.opts.FS.SyncDir(l.opts.Dir); err != nil {
-		f.Close()
-		return fmt.Errorf("wal: sync dir %s: %w", l.opts.Dir, err)
+		return fail("sync dir of", err)
 	}
-	l.f, l.seg, l.size = f, n, int64(len(h))
-	l.segNo.Store(n)
 	l.fsyncs.Add(2)
-	return nil
+	return f, alloc, nil
+}
+
+// errNotPrepared stands for a preparation never started (the segment was
+// not written to) or already taken by a failed roll.
+var errNotPrepared = errors.New("wal: next segment not prepared")
+
+// nextSegment is a segment being made ready ahead of the roll that will
+// switch to it.
+type nextSegment struct {
+	n     uint64
+	done  chan struct{} // closed once f, alloc and err are set
+	f     vfs.File
+	alloc int64
+	err   error
+}
+
+// prepare starts a goroutine that makes segment n (see makeSegment) and
+// then gives back what the finished segment old reserved past trimTo, its
+// end (trimTo < 0: nothing to give back), and closes it.
+//
+// A goroutine of its own rather than the syncer's idle time: under load
+// the syncer is never idle, and preparing is three metadata writes and two
+// fsyncs that every commit queued behind the syncer would wait for. One
+// goroutine per segment, ending when the segment is ready, so nothing
+// lingers: Close waits for the last one.
+func (l *Log) prepare(n uint64, old vfs.File, trimTo int64) *nextSegment {
+	p := &nextSegment{n: n, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.f, p.alloc, p.err = l.makeSegment(n)
+		if old != nil {
+			// The old segment was fsynced before the switch: trimming
+			// gives back unused space and closing loses nothing, so
+			// their errors change nothing either.
+			if trimTo >= 0 {
+				_ = old.Truncate(trimTo)
+			}
+			_ = old.Close()
+		}
+	}()
+	return p
 }
 
 // Append adds a record and returns the group that will make it durable. It
@@ -286,16 +354,49 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	l.wake()
 	<-l.stopped
-	cerr := l.f.Close()
 	if err == nil {
 		l.mu.Lock()
 		err = l.err
 		l.mu.Unlock()
 	}
+	var cerr error
+	if err == nil && l.alloc > l.size {
+		// Give back what the segment reserved and did not use: it would
+		// stay allocated past the file's end for as long as the file lives.
+		if terr := l.f.Truncate(l.size); terr != nil {
+			cerr = fmt.Errorf("wal: trim %s: %w", SegmentName(l.seg), terr)
+		}
+	}
+	if ferr := l.f.Close(); cerr == nil {
+		cerr = ferr
+	}
+	if derr := l.discardNext(); cerr == nil {
+		cerr = derr
+	}
 	if err != nil {
 		return err
 	}
 	return cerr
+}
+
+// discardNext waits for the segment prepared ahead and removes it, made or
+// half made: it holds no record. Left behind (by a crash) it is harmless,
+// recovery keeps a segment holding its header only and replaces one left
+// unfinished, so the removal is not fsynced.
+func (l *Log) discardNext() error {
+	p := l.next
+	if p == nil {
+		return nil
+	}
+	l.next = nil
+	<-p.done
+	if p.f != nil {
+		p.f.Close()
+	}
+	if err := l.opts.FS.Remove(segmentPath(l.opts.Dir, p.n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("wal: remove unused %s: %w", SegmentName(p.n), err)
+	}
+	return nil
 }
 
 // Stats are the log's counters.
@@ -437,13 +538,10 @@ func (l *Log) round() (int, bool, bool) {
 	case Async:
 		due = due || (l.nUnsynced > 0 && time.Since(l.lastSync) >= l.opts.Interval)
 	}
-	if err == nil && due && len(l.unsynced) > 0 {
-		err = l.f.Sync()
-		l.fsyncs.Add(1)
-		l.lastSync = time.Now()
-		if err != nil {
-			err = fmt.Errorf("wal: sync %s: %w", SegmentName(l.seg), err)
-		}
+	if err == nil && due && len(l.unsynced) > 0 && l.dirty {
+		// Not dirty: the last fsync (a roll's, say) already covered every
+		// write, and an fsync of a clean file still costs a device flush.
+		err = l.sync()
 	}
 	if err != nil {
 		l.mu.Lock()
@@ -484,8 +582,9 @@ func failCuts(cuts []*Cut, err error) {
 }
 
 // write writes buf to the segment, starting a new segment at each cut and
-// when the segment is full. A segment is fsynced before the next one is
-// created, so segments before the last are always complete.
+// when the segment is full. A segment is fsynced before anything is
+// written to the next, so a segment followed by one holding records is
+// complete.
 func (l *Log) write(buf []byte, cuts []*Cut) error {
 	start := 0
 	for i, c := range cuts {
@@ -518,22 +617,63 @@ func (l *Log) writeOut(b []byte) error {
 		return fmt.Errorf("wal: write %s: %w", SegmentName(l.seg), err)
 	}
 	l.size += int64(len(b))
+	l.dirty = true
+	if l.next == nil {
+		// The first segment got its first records (later ones have their
+		// successor prepared as they are rolled to).
+		l.next = l.prepare(l.seg+1, nil, -1)
+	}
 	l.bytes.Add(int64(len(b)))
 	return nil
 }
 
-// roll fsyncs and closes the current segment and opens the next.
-func (l *Log) roll() error {
-	if err := l.f.Sync(); err != nil {
+// sync fsyncs the segment.
+func (l *Log) sync() error {
+	err := l.f.Sync()
+	l.fsyncs.Add(1)
+	l.lastSync = time.Now()
+	if err != nil {
 		return fmt.Errorf("wal: sync %s: %w", SegmentName(l.seg), err)
 	}
-	l.fsyncs.Add(1)
-	if err := l.f.Close(); err != nil {
-		return fmt.Errorf("wal: close %s: %w", SegmentName(l.seg), err)
+	l.dirty = false
+	return nil
+}
+
+// roll fsyncs the current segment and switches to the next, prepared
+// ahead; only if preparing it failed is it made here, and an error then
+// poisons the log as any write error does. The old segment is closed, and
+// the one after the next prepared, off the syncer.
+func (l *Log) roll() error {
+	if l.dirty {
+		if err := l.sync(); err != nil {
+			return err
+		}
 	}
 	// Groups are not released here: the round's group may also hold records
-	// after the cut, which are not written yet. The round's own fsync of the
-	// new segment releases them.
-	l.lastSync = time.Now()
-	return l.openSegment(l.seg + 1)
+	// after the cut, which are not written yet. The round releases them
+	// after its own fsync of the new segment (if it wrote to it).
+	var f vfs.File
+	var alloc int64
+	err := errNotPrepared
+	if p := l.next; p != nil {
+		<-p.done
+		f, alloc, err = p.f, p.alloc, p.err
+		l.next = nil
+	}
+	if err != nil {
+		// Not prepared (the segment was never written to), or preparing
+		// failed, perhaps on a disk that is well again: make it here.
+		// Only this error fails the log.
+		if f, alloc, err = l.makeSegment(l.seg + 1); err != nil {
+			return err
+		}
+	}
+	old, trimTo := l.f, int64(-1)
+	if l.alloc > l.size {
+		trimTo = l.size
+	}
+	l.f, l.seg, l.size, l.alloc = f, l.seg+1, headerBytes, alloc
+	l.segNo.Store(l.seg)
+	l.next = l.prepare(l.seg+1, old, trimTo)
+	return nil
 }

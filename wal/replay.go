@@ -9,24 +9,37 @@ import (
 
 // ReplayResult describes what Replay read.
 type ReplayResult struct {
-	Segments int    // segment files read
-	Records  int    // caller records delivered
-	Bytes    int64  // bytes of valid log read
-	Last     uint64 // number of the last segment read (0 if none)
+	Segments int   // segment files read
+	Records  int   // caller records delivered
+	Bytes    int64 // bytes of valid log read
+	// Last is the number of the last segment kept (0 if none), and
+	// LastWithRecords that of the last one holding records (0 if none). A
+	// caller about to write after them fsyncs both first: what it read may
+	// sit only in the page cache, written by a process that died.
+	Last, LastWithRecords uint64
 	// Next is the number a new segment written after these should get:
-	// Last+1, or the number of a last segment that was removed as torn.
+	// Last+1, which may be the number of a segment holding no record that a
+	// crash left unfinished (being prepared ahead): the new one replaces it.
 	Next uint64
-	// Torn is set when a damaged record at the very end of the last segment
-	// was cut off, at TornAt in segment Last.
+	// Torn is set when a damaged record at the end of segment
+	// LastWithRecords, with no record in any segment after it, was cut off
+	// at TornAt.
 	Torn   bool
 	TornAt int64
 }
 
 // Replay reads the segments in dir numbered from on, in order, and calls fn
 // for every caller record. The payload passed to fn is only valid during
-// the call. A torn tail of the last segment is truncated away (and logged);
-// any other damage returns an error wrapping ErrCorruption that names the
-// file and offset, after the records before it were delivered.
+// the call.
+//
+// Damage that no valid frame follows, in a segment that no segment
+// holding records follows, is what a crash leaves: in a segment holding
+// records it is a torn tail, truncated away (and logged); in one holding
+// none (see ScanResult.Empty) it is a segment left unfinished, which the
+// caller replaces (Next) and after which every segment, holding no record
+// either, is removed. Any other damage returns an error wrapping
+// ErrCorruption that names the file and offset, after the records before
+// it were delivered.
 func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
 	var res ReplayResult
 	segs, err := Segments(fs, dir)
@@ -44,52 +57,69 @@ func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ
 		// The snapshot says its commits continue in segment from.
 		return res, fmt.Errorf("wal: segment %s missing: %w", SegmentName(from), ErrCorruption)
 	}
-	for i, n := range todo {
-		if i > 0 && n != todo[i-1]+1 {
-			return res, fmt.Errorf("wal: segment %s missing before %s: %w", SegmentName(todo[i-1]+1), SegmentName(n), ErrCorruption)
+	for i := 1; i < len(todo); i++ {
+		if todo[i] != todo[i-1]+1 {
+			return res, fmt.Errorf("wal: segment %s missing before %s: %w", SegmentName(todo[i-1]+1), SegmentName(todo[i]), ErrCorruption)
 		}
-		last := i == len(todo)-1
-		if err := replaySegment(fs, dir, n, last, logger, &res, fn); err != nil {
+	}
+	keep := len(todo) // todo[:keep] stay; todo[keep] is replaced, the rest go
+	for i, n := range todo {
+		sr, err := ScanSegment(fs, dir, n, func(_ int64, typ byte, p []byte) error { return fn(typ, p) })
+		res.Records += sr.Records
+		res.Bytes += sr.Bytes
+		if err != nil {
 			return res, err
 		}
 		res.Segments++
-		res.Last = n
-		res.Next = n + 1
-		if res.Torn && res.TornAt == 0 {
-			res.Next = n // the torn segment was removed: reuse its number
+		if sr.Records > 0 {
+			res.LastWithRecords = n
+		}
+		if sr.Bad == nil {
+			continue
+		}
+		path := segmentPath(dir, n)
+		if !sr.Torn {
+			return res, fmt.Errorf("wal: %s at offset %d: %w", path, sr.BadAt, sr.Bad)
+		}
+		later, err := FirstWithRecords(fs, dir, todo[i+1:])
+		if err != nil {
+			return res, err
+		}
+		if later != 0 {
+			// The segment was rolled away from, so fsynced whole: this is
+			// no write a crash cut short.
+			return res, fmt.Errorf("wal: %s at offset %d: %w (%s after it holds records)", path, sr.BadAt, sr.Bad, SegmentName(later))
+		}
+		switch {
+		case sr.Records > 0:
+			if err := cutTorn(fs, path, sr.BadAt, logger); err != nil {
+				return res, err
+			}
+			res.Torn, res.TornAt = true, sr.BadAt
+		case keep == len(todo):
+			keep = i
+		}
+	}
+	if keep > 0 {
+		res.Last = todo[keep-1]
+		res.Next = res.Last + 1
+	} else if len(todo) > 0 {
+		res.Next = todo[0]
+	}
+	// Highest first, so that a crash part way leaves no gap.
+	for j := len(todo) - 1; j > keep; j-- {
+		path := segmentPath(dir, todo[j])
+		if err := fs.Remove(path); err != nil {
+			return res, fmt.Errorf("wal: remove unused %s: %w", path, err)
 		}
 	}
 	return res, nil
 }
 
-func replaySegment(fs vfs.FS, dir string, n uint64, last bool, logger *slog.Logger, res *ReplayResult, fn func(byte, []byte) error) error {
-	sr, err := ScanSegment(fs, dir, n, func(_ int64, typ byte, p []byte) error { return fn(typ, p) })
-	res.Records += sr.Records
-	res.Bytes += sr.Bytes
-	if err != nil || sr.Bad == nil {
-		return err
-	}
-	path := segmentPath(dir, n)
-	// Only the end of the last segment can be a torn write, and only if
-	// nothing valid follows the damage.
-	if last && sr.Torn {
-		return cutTorn(fs, path, n, sr.BadAt, logger, res)
-	}
-	return fmt.Errorf("wal: %s at offset %d: %w", path, sr.BadAt, sr.Bad)
-}
-
-// cutTorn truncates the last segment at off, where its torn tail starts.
-func cutTorn(fs vfs.FS, path string, n uint64, off int64, logger *slog.Logger, res *ReplayResult) error {
+// cutTorn truncates a segment at off, where its torn tail starts.
+func cutTorn(fs vfs.FS, path string, off int64, logger *slog.Logger) error {
 	if logger != nil {
 		logger.Warn("wal: cutting torn tail", "file", path, "offset", off)
-	}
-	res.Torn, res.TornAt, res.Last = true, off, n
-	if off == 0 {
-		// Not even the header survived: the segment never held a record.
-		if err := fs.Remove(path); err != nil {
-			return fmt.Errorf("wal: remove torn %s: %w", path, err)
-		}
-		return nil
 	}
 	f, err := fs.OpenAppend(path)
 	if err != nil {

@@ -17,10 +17,34 @@ type ScanResult struct {
 	// was delivered.
 	Bad   error
 	BadAt int64
-	// Torn says no valid record follows the damage: in the last segment
-	// that is a write a crash cut short, which Replay cuts off; anywhere
-	// else it is corruption all the same.
+	// Torn says no valid record follows the damage: in a segment followed
+	// only by Empty ones that is a write a crash cut short, which Replay
+	// cuts off; anywhere else it is corruption all the same.
 	Torn bool
+}
+
+// Empty reports whether the segment holds no record: none was read, and
+// no valid frame follows the damage, if any. That is a segment holding its
+// header only, or what a crash left of it: one prepared ahead, or rolled
+// to, and never written to.
+func (r ScanResult) Empty() bool { return r.Records == 0 && (r.Bad == nil || r.Torn) }
+
+// FirstWithRecords returns the first of the segments segs of dir (in the
+// order given) that is not Empty, or 0 if every one is. Damage at the end
+// of a segment can be a write a crash cut short only if no later segment
+// holds a record: a roll fsyncs a segment before anything is written to
+// the next.
+func FirstWithRecords(fs vfs.FS, dir string, segs []uint64) (uint64, error) {
+	for _, n := range segs {
+		sr, err := ScanSegment(fs, dir, n, func(int64, byte, []byte) error { return nil })
+		if err != nil {
+			return 0, err
+		}
+		if !sr.Empty() {
+			return n, nil
+		}
+	}
+	return 0, nil
 }
 
 // ScanSegment reads segment n of dir front to back without changing it,
@@ -89,8 +113,8 @@ func ScanSegment(fs vfs.FS, dir string, n uint64, fn func(off int64, typ byte, p
 		res.Bytes += int64(size)
 	}
 	if w.base+int64(pos) == 0 {
-		// Created but never given its header: a crash right after creating
-		// it, if it is the last segment.
+		// Created but never given its header: a crash while it was being
+		// prepared, if no segment after it holds records.
 		res.Bad, res.BadAt, res.Torn = fmt.Errorf("segment is empty: %w", ErrCorruption), 0, true
 	}
 	return res, nil

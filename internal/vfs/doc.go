@@ -12,4 +12,5 @@
 //     its directory returns nil.
 //   - An error from Sync means nothing about what reached the disk: callers
 //     must treat the file as lost from the last successful Sync on.
+//   - Preallocate changes neither a file's content nor its size.
 package vfs

@@ -40,8 +40,8 @@ const sectorSize = 512
 //
 // Operations counted by Ops, and subject to FailAfter and CrashAfter, are
 // the mutating or syncing ones: Create, OpenAppend, File.Write, File.Sync,
-// SyncDir, Rename, Remove, File.Truncate and MkdirAll. Open, reads, List,
-// Size, Close and Lock are not counted.
+// SyncDir, Rename, Remove, File.Truncate, File.Preallocate and MkdirAll.
+// Open, reads, List, Size, Close and Lock are not counted.
 //
 // All methods are safe for concurrent use.
 type MemFS struct {
@@ -72,6 +72,9 @@ type inode struct {
 	// dirtyFrom is the lowest offset changed since the last Sync. While it is
 	// >= len(durable), data has durable as a prefix (only appends happened).
 	dirtyFrom int64
+	// alloc is what Preallocate reserved, until a Truncate gives back what
+	// lies past the new end. It changes no content, so a crash forgets it.
+	alloc int64
 }
 
 // NewMemFS returns an empty MemFS whose crash randomness is seeded by seed.
@@ -281,6 +284,7 @@ func (ino *inode) writeAt(p []byte, off int64) {
 }
 
 func (ino *inode) truncate(size int64) {
+	ino.alloc = 0 // as on Linux: blocks past the new end are freed
 	if size < int64(len(ino.data)) {
 		ino.data = ino.data[:size]
 		if size < ino.dirtyFrom {
@@ -705,6 +709,41 @@ func (f *memFile) Truncate(size int64) error {
 	}
 	f.ino.truncate(size)
 	return nil
+}
+
+// Preallocate records the reservation (see Allocated); the content and the
+// size do not change. It is a counted operation.
+func (f *memFile) Preallocate(size int64) error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if err := f.check("fallocate", false, true); err != nil {
+		return err
+	}
+	if size < 0 {
+		return pathErr("fallocate", f.name, syscall.EINVAL)
+	}
+	if err := f.check("fallocate", true, true); err != nil {
+		return err
+	}
+	f.ino.alloc = max(f.ino.alloc, size)
+	return nil
+}
+
+// Allocated returns the space reserved for the file name: its size, or
+// more where Preallocate reserved more and no Truncate gave it back since.
+// Tests use it to see a reservation made and released.
+func (m *MemFS) Allocated(name string) (int64, error) {
+	p := filepath.Clean(name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(false); err != nil {
+		return 0, pathErr("stat", p, err)
+	}
+	ino := m.files[p]
+	if ino == nil {
+		return 0, pathErr("stat", p, fs.ErrNotExist)
+	}
+	return max(ino.alloc, int64(len(ino.data))), nil
 }
 
 func (f *memFile) Size() (int64, error) {

@@ -512,6 +512,39 @@ func TestMemFSOpsCount(t *testing.T) {
 	require.Equal(t, 4, m.Ops())
 }
 
+// TestMemFSPreallocate: a reservation is a counted operation that can fail
+// or crash like a write, changes no content, and a Truncate gives back
+// what lies past the new end.
+func TestMemFSPreallocate(t *testing.T) {
+	m := NewMemFS(1)
+	f, err := m.Create("seg")
+	require.NoError(t, err)
+	require.NoError(t, m.SyncDir("."))
+	_, err = f.Write([]byte("abc"))
+	require.NoError(t, err)
+	require.NoError(t, f.Preallocate(100))
+	require.Equal(t, 4, m.Ops())
+	require.Equal(t, int64(100), must(m.Allocated("seg")))
+	require.Equal(t, int64(3), must(f.Size()))
+	require.Error(t, f.Preallocate(-1))
+	require.NoError(t, f.Truncate(3))
+	require.Equal(t, int64(3), must(m.Allocated("seg")), "truncate frees the blocks past the end")
+	_, err = m.Allocated("missing")
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	m.FailAfter(1, nil)
+	require.ErrorIs(t, f.Preallocate(200), ErrInjected)
+	require.Equal(t, int64(3), must(m.Allocated("seg")), "a failed reservation has no effect")
+	m.FailAfter(0, nil)
+
+	require.NoError(t, f.Sync())
+	m.CrashAfter(1)
+	require.ErrorIs(t, f.Preallocate(200), ErrCrashed)
+	c := m.CrashClone()
+	require.Equal(t, []byte("abc"), mustRead(t, c, "seg"))
+	require.Equal(t, int64(3), must(c.Allocated("seg")), "a crash forgets reservations")
+}
+
 func TestMemFSFailAfterEveryOp(t *testing.T) {
 	myErr := errors.New("disk on fire")
 	for k := 1; k <= workloadOps; k++ {
@@ -806,6 +839,27 @@ func TestFSCommon(t *testing.T) {
 			require.NoError(t, f.Sync())
 			require.NoError(t, f.Close())
 			require.Equal(t, []byte("abcdZ"), mustRead(t, fsys, p))
+		}},
+		{"PreallocateKeepsSize", func(t *testing.T, fsys FS, root string) {
+			require.NoError(t, fsys.MkdirAll(root))
+			p := filepath.Join(root, "seg")
+			f, err := fsys.Create(p)
+			require.NoError(t, err)
+			_, err = f.Write([]byte("head"))
+			require.NoError(t, err)
+			require.NoError(t, f.Preallocate(1<<20))
+			require.Equal(t, int64(4), must(f.Size()), "the size stays the written size")
+			_, err = f.Write([]byte("tail"))
+			require.NoError(t, err)
+			require.NoError(t, f.Sync())
+			require.NoError(t, f.Preallocate(0))
+			require.NoError(t, f.Close())
+			require.Equal(t, []byte("headtail"), mustRead(t, fsys, p))
+			r, err := fsys.Open(p)
+			require.NoError(t, err)
+			require.Error(t, r.Preallocate(1<<20), "read-only")
+			require.NoError(t, r.Close())
+			require.ErrorIs(t, r.Preallocate(1<<20), fs.ErrClosed)
 		}},
 		{"Closed", func(t *testing.T, fsys FS, root string) {
 			require.NoError(t, fsys.MkdirAll(root))

@@ -21,6 +21,11 @@ type File interface {
 	Truncate(size int64) error
 	// Size returns the file's current size.
 	Size() (int64, error)
+	// Preallocate reserves disk space for the file's first size bytes
+	// without changing its size, so later writes up to there need no block
+	// allocation. It is only a hint: where the filesystem cannot do it, it
+	// does nothing and returns nil. Reading and Size are unaffected.
+	Preallocate(size int64) error
 }
 
 // FS is a filesystem.
