@@ -25,11 +25,13 @@ type DB struct {
 	shared map[Namespace]*runState
 	index  *runIndex // over runs
 
-	vecMu     sync.Mutex
-	vecs      map[vecIndexKey]*vecIndex // built vector indexes
-	vecBuilds atomic.Uint64             // graphs built from stored vectors
-	vecLoads  atomic.Uint64             // graphs loaded from a snapshot
-	vecMends  atomic.Uint64             // loaded-graph entries mended at recovery
+	vecMu       sync.Mutex
+	vecs        map[vecIndexKey]*vecIndex // built vector indexes
+	vecBuilds   atomic.Uint64             // graphs built from stored vectors
+	vecLoads    atomic.Uint64             // graphs loaded from a snapshot
+	vecMends    atomic.Uint64             // loaded-graph entries mended at recovery
+	vecVacuums  atomic.Uint64             // vacuum passes that removed graph nodes
+	vecVacuumed atomic.Uint64             // graph nodes they removed
 
 	system *runState // scope of run records
 

@@ -41,13 +41,29 @@ import (
 // Reclaim runs by itself in the background when the arena grows past the
 // WithReclaimAt threshold; calling it directly is for tests and tools. It
 // does not run concurrently with a checkpoint.
+//
+// A direct call then vacuums the vector graphs: every tombstone (a
+// replaced or deleted vector) deleted at or below what the rules above
+// let go is removed from its graph and its node id freed for reuse. The
+// graphs are also vacuumed by themselves, per collection, as tombstones
+// accumulate (see vecvacuum.go).
 func (db *DB) Reclaim() (ReclaimStats, error) {
 	if db.closed.Load() {
 		return ReclaimStats{}, ErrClosed
 	}
 	db.ckptMu.Lock()
-	defer db.ckptMu.Unlock()
-	return db.reclaim()
+	st, err := db.reclaim()
+	db.ckptMu.Unlock()
+	if err != nil {
+		return st, err
+	}
+	// Outside ckptMu: a pass over a large graph need not hold up a
+	// checkpoint (which waits only for the graph it is encoding).
+	st.Vacuumed, err = db.vacuumVectors()
+	if err != nil {
+		return st, fmt.Errorf("reclaim: vector graphs: %w", err)
+	}
+	return st, nil
 }
 
 // ReclaimStats describes one reclaim.
@@ -56,6 +72,7 @@ type ReclaimStats struct {
 	Kept, Dropped   int64         // entries copied and left behind
 	CaughtUp        int64         // entries committed during the copy and copied after it
 	Took, WriterGap time.Duration // whole run; how long commits after the cut waited
+	Vacuumed        int64         // vector graph nodes removed (tombstones no reader can see)
 }
 
 // rebuild is a reclaim in progress as commits see it.

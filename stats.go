@@ -22,7 +22,15 @@ type Stats struct {
 	// (first use after Open, when no snapshot carried the graph);
 	// VectorGraphsLoaded those loaded from a snapshot instead.
 	VectorGraphsBuilt, VectorGraphsLoaded uint64
-	SharedScopes                          int
+	// VectorNodes counts the nodes of the vector graphs in memory,
+	// VectorTombstones those of them that are replaced or deleted vectors
+	// kept for older snapshots; VectorGraphBytes estimates the graphs'
+	// memory. Vacuums remove tombstones no reader can see:
+	// VectorVacuums counts the passes that removed any, VectorVacuumed
+	// the nodes removed.
+	VectorNodes, VectorTombstones, VectorGraphBytes int64
+	VectorVacuums, VectorVacuumed                   uint64
+	SharedScopes                                    int
 }
 
 // Stats returns a snapshot of the database's counters.
@@ -33,6 +41,7 @@ func (db *DB) Stats() Stats {
 	db.runsMu.RLock()
 	runs, shared := len(db.runs), len(db.shared)
 	db.runsMu.RUnlock()
+	vn, vt, vb := db.vectorStats()
 	var ws wal.Stats
 	if db.store.log != nil {
 		ws = db.store.log.Stats()
@@ -44,6 +53,11 @@ func (db *DB) Stats() Stats {
 		Reclaims:           db.reclaims.Load(),
 		VectorGraphsBuilt:  db.vecBuilds.Load(),
 		VectorGraphsLoaded: db.vecLoads.Load(),
+		VectorNodes:        vn,
+		VectorTombstones:   vt,
+		VectorGraphBytes:   vb,
+		VectorVacuums:      db.vecVacuums.Load(),
+		VectorVacuumed:     db.vecVacuumed.Load(),
 		Commits:            os.Commits,
 		Conflicts:          os.Conflicts,
 		Version:            os.Visible,

@@ -43,11 +43,10 @@ func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim 
 			if err != nil {
 				return err
 			}
-			id := uint32(len(vi.byID))
+			id := vi.allocLocked(vecNode{key: key, meta: meta})
 			if err := vi.idx.Insert(id, v, x.v); err != nil {
 				return err
 			}
-			vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
 			vi.byKey[key] = vecEntry{id: id, version: x.v, ready: closed}
 		}
 		return nil
@@ -81,7 +80,7 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 	if err != nil {
 		return nil, err
 	}
-	out, err := own.search(q, k, sc, tx.snapshot, nil)
+	out, err := own.searchChecked(q, k, sc, tx.snapshot, nil, db.unappliedCheck(tx, coll))
 	if err != nil || len(rs.bases) == 0 {
 		return out, err
 	}
@@ -125,4 +124,31 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 		return 0
 	})
 	return out[:min(k, len(out))], nil
+}
+
+// unappliedCheck returns a check for searchChecked that turns away matches
+// the transaction's snapshot does not hold, or nil when there can be none.
+//
+// A commit publishes its writes before it applies its vector writes to the
+// graphs, so a search at a snapshot that includes a commit may run before
+// the graph has it: a vector replaced or deleted at the snapshot would
+// still be found there. The check compares each match with the store at
+// the snapshot: the key's write there must be the one the node was
+// inserted for (nodes are inserted at their write's commit version).
+// Every write at or below the oracle's watermark is applied already (the
+// committing transaction stays registered until its writes reached the
+// graphs), so a snapshot at or below it needs no check: the usual case for
+// readers of a collection nobody is writing to.
+func (db *DB) unappliedCheck(tx *Tx, coll string) func(key string, version uint64) bool {
+	if tx.snapshot <= db.store.oracle.Watermark() {
+		return nil
+	}
+	prefix := append(append([]byte(nil), tx.rs.scope...), keys.TagVector)
+	prefix = append(prefix, vecRecordPrefix(coll)...)
+	buf := prefix
+	return func(key string, version uint64) bool {
+		buf = append(buf[:len(prefix)], key...)
+		_, ver, found := tx.gen.list.Get(buf, tx.snapshot)
+		return found && ver == version
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/inmem-db/inmem/hnsw"
 	"github.com/inmem-db/inmem/internal/keys"
@@ -28,8 +29,12 @@ const recSnapVectors = wal.TypeUser + 6
 
 // encodeVecIndex encodes vi as of version horizon.
 func encodeVecIndex(scope []byte, coll string, cfg VectorConfig, vi *vecIndex, horizon uint64) ([]byte, error) {
+	// No vacuum between the graph and the lists: one could free an id
+	// and a write reuse it for another key in between.
+	vi.vac.mu.Lock()
+	defer vi.vac.mu.Unlock()
 	// The graph first: every node in it has its key in byID already
-	// (upsert appends the key before inserting).
+	// (upsert sets the key before inserting).
 	graph, err := vi.idx.MarshalBinaryAt(horizon)
 	if err != nil {
 		return nil, err
@@ -45,7 +50,7 @@ func encodeVecIndex(scope []byte, coll string, cfg VectorConfig, vi *vecIndex, h
 	b = binary.AppendUvarint(b, uint64(len(cj)))
 	b = append(b, cj...)
 	vi.mu.RLock()
-	nodes := vi.byID
+	nodes := slices.Clone(vi.byID) // a reused id's slot is rewritten in place
 	vi.mu.RUnlock()
 	b = binary.AppendUvarint(b, uint64(len(nodes)))
 	for _, n := range nodes {
@@ -114,21 +119,32 @@ func decodeVecIndex(p []byte) (scope []byte, coll string, cfg VectorConfig, vi *
 		return nil, "", cfg, nil, fmt.Errorf("%w: graph of dim %d does not match its collection's %d", errVecRecord, got.Dim, cfg.Dim)
 	}
 	vi.idx = idx
-	// Each key's entry is its newest node that was ever visible: a key's
-	// nodes get rising ids as its writes apply (an older write applied
-	// late is skipped, never given a node).
+	// Each key's entry is its live node if it has one (at most one is
+	// live as of the encoding's version), else the deletion of its last
+	// one: ids say nothing of age once vacuumed ones are reused, and a
+	// mended node may be older than the one it replaced. Ids without a
+	// node are free again.
 	for id := range vi.byID {
 		ins, del, ok := idx.Versions(uint32(id))
-		if !ok || del == ins {
+		if !ok {
+			vi.byID[id] = vecNode{}
+			vi.free = append(vi.free, uint32(id))
 			continue
+		}
+		if del == ins {
+			continue // never visible
 		}
 		key := vi.byID[id].key
 		e := vecEntry{id: uint32(id), version: ins, ready: closed}
 		if del != 0 {
 			e.version, e.deleted = del, true
 		}
+		if cur, seen := vi.byKey[key]; seen && (!cur.deleted || e.deleted && cur.version > e.version) {
+			continue
+		}
 		vi.byKey[key] = e
 	}
+	slices.Reverse(vi.free) // lowest ids are handed out first
 	return s, string(c), cfg, vi, nil
 }
 
@@ -242,7 +258,7 @@ func (db *DB) mendVectors() error {
 			db.vecMends.Add(1)
 			v, meta, err := decodeVecRecord(vi.cfg.Dim, val)
 			if err == nil {
-				err = vi.force(name, v, meta, snap)
+				err = vi.force(name, v, meta, ver, snap)
 			}
 			ferr = err
 			return err == nil
@@ -253,7 +269,7 @@ func (db *DB) mendVectors() error {
 		for name, e := range vi.byKey {
 			if !e.deleted && !seen[name] {
 				db.vecMends.Add(1)
-				if err := vi.force(name, nil, nil, snap); err != nil {
+				if err := vi.force(name, nil, nil, snap, snap); err != nil {
 					return err
 				}
 			}
@@ -263,8 +279,10 @@ func (db *DB) mendVectors() error {
 }
 
 // force makes key's entry vec (nil: absent) for searches at version and
-// later, whatever versions the graph holds for it.
-func (vi *vecIndex) force(key string, vec []float32, meta map[string]any, version uint64) error {
+// later, whatever versions the graph holds for it. The new node is
+// inserted at stored, the version of the stored write it stands for, as
+// every node is (searches check matches against the store by it).
+func (vi *vecIndex) force(key string, vec []float32, meta map[string]any, stored, version uint64) error {
 	vi.mu.Lock()
 	defer vi.mu.Unlock()
 	old, had := vi.byKey[key]
@@ -279,5 +297,5 @@ func (vi *vecIndex) force(key string, vec []float32, meta map[string]any, versio
 		vi.byKey[key] = vecEntry{id: old.id, version: version, deleted: true, ready: closed}
 		return nil
 	}
-	return vi.addNodeLocked(key, vec, meta, version)
+	return vi.addNodeLocked(key, vec, meta, stored)
 }

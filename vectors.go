@@ -320,6 +320,9 @@ type vecIndex struct {
 	idx   *hnsw.Index
 	byKey map[string]vecEntry
 	byID  []vecNode
+	free  []uint32 // graph ids a vacuum freed, for the next nodes
+
+	vac vacState // see vecvacuum.go
 }
 
 type vecEntry struct {
@@ -407,14 +410,34 @@ func (vi *vecIndex) insertLocked(key string, vec []float32, meta map[string]any,
 	return vi.addNodeLocked(key, vec, meta, version)
 }
 
+// allocLocked gives node n a graph id, with the index lock held: a freed
+// one if a vacuum left any (so the graph's storage stays at its peak size
+// under churn instead of growing with every write), else the next.
+func (vi *vecIndex) allocLocked(n vecNode) uint32 {
+	if k := len(vi.free); k > 0 {
+		id := vi.free[k-1]
+		vi.free = vi.free[:k-1]
+		vi.byID[id] = n
+		return id
+	}
+	vi.byID = append(vi.byID, n)
+	return uint32(len(vi.byID) - 1)
+}
+
+// unallocLocked hands back an id whose graph insert failed.
+func (vi *vecIndex) unallocLocked(id uint32) {
+	vi.byID[id] = vecNode{}
+	vi.free = append(vi.free, id)
+}
+
 // addNodeLocked inserts a node for key's write at version and makes it the
 // key's entry, with the index lock held.
 func (vi *vecIndex) addNodeLocked(key string, vec []float32, meta map[string]any, version uint64) error {
-	id := uint32(len(vi.byID))
+	id := vi.allocLocked(vecNode{key: key, meta: meta})
 	if err := vi.idx.Insert(id, vec, version); err != nil {
+		vi.unallocLocked(id)
 		return err
 	}
-	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
 	vi.byKey[key] = vecEntry{id: id, version: version, ready: closed}
 	return nil
 }
@@ -426,12 +449,14 @@ func (vi *vecIndex) addNodeLocked(key string, vec []float32, meta map[string]any
 func (vi *vecIndex) upsert(key string, vec []float32, meta map[string]any, version uint64) error {
 	vi.mu.Lock()
 	old, had := vi.byKey[key]
-	if had && old.version >= version {
+	if had && old.version > version {
 		vi.mu.Unlock()
 		return nil // an older write applied late
 	}
-	id := uint32(len(vi.byID))
-	vi.byID = append(vi.byID, vecNode{key: key, meta: meta})
+	// At the same version: a later write of the same transaction, which
+	// wins (its commit applies them in order). The earlier node is
+	// deleted at its own insert version, so no snapshot ever sees it.
+	id := vi.allocLocked(vecNode{key: key, meta: meta})
 	ready := make(chan struct{})
 	vi.byKey[key] = vecEntry{id: id, version: version, ready: ready}
 	vi.mu.Unlock()
@@ -451,9 +476,9 @@ func (vi *vecIndex) upsert(key string, vec []float32, meta map[string]any, versi
 func (vi *vecIndex) remove(key string, version uint64) error {
 	vi.mu.Lock()
 	old, had := vi.byKey[key]
-	if had && old.version >= version {
+	if had && old.version > version {
 		vi.mu.Unlock()
-		return nil
+		return nil // an older write applied late; at the same version, see upsert
 	}
 	vi.byKey[key] = vecEntry{id: old.id, version: version, deleted: true, ready: closed}
 	vi.mu.Unlock()
@@ -487,21 +512,31 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 		}
 		err = vi.upsert(a.key, a.vec, meta, version)
 	}
-	if err != nil {
-		// The stored data is committed; only the in-memory graph missed
-		// it. Rebuild it on next use.
-		db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
-		db.vecMu.Lock()
-		if db.vecs[vecIndexKey{a.scope, a.coll}] == vi {
-			delete(db.vecs, vecIndexKey{a.scope, a.coll})
-		}
-		db.vecMu.Unlock()
+	k := vecIndexKey{a.scope, a.coll}
+	if err == nil {
+		db.maybeVacuum(k, vi)
+		return
 	}
+	// The stored data is committed; only the in-memory graph missed it.
+	// Rebuild it on next use.
+	db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
+	db.vecMu.Lock()
+	if db.vecs[k] == vi {
+		delete(db.vecs, k)
+	}
+	db.vecMu.Unlock()
 }
 
 // search finds the k best matches at snapshot that the filter allows and
 // skip (if not nil) does not reject by key.
 func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64, skip func(key string) bool) ([]Match, error) {
+	return vi.searchChecked(q, k, sc, snapshot, skip, nil)
+}
+
+// searchChecked is search where check, if not nil, vets each match by its
+// key and the version its node was inserted at; the graph is asked for
+// twice k so that a few rejected matches still leave k.
+func (vi *vecIndex) searchChecked(q []float32, k int, sc searchConfig, snapshot uint64, skip func(key string) bool, check func(key string, version uint64) bool) ([]Match, error) {
 	if snapshot == 0 {
 		return nil, nil // nothing is committed at version 0 (and 0 means "latest" to the graph)
 	}
@@ -525,21 +560,37 @@ func (vi *vecIndex) search(q []float32, k int, sc searchConfig, snapshot uint64,
 		}
 		opts.Allowed = all
 	}
-	res, err := vi.idx.Search(q, k, opts)
+	want := k
+	if check != nil {
+		want = 2 * k
+	}
+	res, err := vi.idx.Search(q, want, opts)
 	if err != nil {
 		return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
 	}
-	out := make([]Match, len(res))
-	for i, r := range res {
+	out := make([]Match, 0, min(k, len(res)))
+	for _, r := range res {
+		if len(out) == k {
+			break
+		}
 		n := vi.byID[r.ID]
-		out[i] = Match{Key: n.key, Score: r.Score, Meta: n.meta}
+		if check != nil {
+			// The node stays while the index lock is held: it is visible
+			// at snapshot, so no vacuum can remove it, and its id is
+			// reused only under the lock.
+			if ins, _, ok := vi.idx.Versions(r.ID); !ok || !check(n.key, ins) {
+				continue
+			}
+		}
+		out = append(out, Match{Key: n.key, Score: r.Score, Meta: n.meta})
 	}
 	return out, nil
 }
 
-// exactBelow is the number of graph nodes (live, replaced and deleted)
-// up to which a collection is searched exactly rather than through the
-// graph: cheap at that size, and it makes a small memory's results exact.
+// exactBelow is the number of graph ids (live, replaced and deleted
+// nodes, and ids a vacuum freed for reuse) up to which a collection is
+// searched exactly rather than through the graph: cheap at that size, and
+// it makes a small memory's results exact.
 const exactBelow = 1024
 
 // dropVectors forgets the in-memory indexes of a scope (a deleted run).

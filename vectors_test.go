@@ -321,3 +321,33 @@ func TestVectorsConcurrent(t *testing.T) {
 	require.Equal(t, stored, found)
 	require.Len(t, got, len(stored), "a key must not be found twice")
 }
+
+// TestVectorsSameKeyTwiceInOneTransaction: the last write of a key in a
+// transaction is what the graph holds, as it is what the store holds.
+func TestVectorsSameKeyTwiceInOneTransaction(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	mem := db.Shared(inmem.Namespace{})
+	vs := mem.Vectors()
+	require.NoError(t, vs.CreateCollection("m", inmem.VectorConfig{Dim: 2, Metric: inmem.Euclidean}))
+	require.NoError(t, vs.Upsert("m", "b", []float32{5, 5}, nil))
+	_, err = vs.Search("m", []float32{0, 0}, 1) // the graph exists before the writes
+	require.NoError(t, err)
+	require.NoError(t, mem.Update(func(tx *inmem.Tx) error {
+		if err := tx.Vectors().Upsert("m", "a", []float32{0, 0}, nil); err != nil {
+			return err
+		}
+		if err := tx.Vectors().Upsert("m", "a", []float32{10, 10}, nil); err != nil {
+			return err
+		}
+		if err := tx.Vectors().Upsert("m", "b", []float32{1, 1}, nil); err != nil {
+			return err
+		}
+		return tx.Vectors().Delete("m", "b")
+	}))
+	got, err := vs.Search("m", []float32{10, 10}, 5)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, keysOf(got))
+	require.InDelta(t, 0, got[0].Score, 1e-6)
+}

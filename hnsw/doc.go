@@ -30,9 +30,9 @@
 // snapshots still see them and every search still routes through them, and
 // the graph never loses connectivity to deletes. Vacuum(horizon) removes the
 // tombstones no snapshot at or after horizon can see: every node that linked
-// to one has its list rebuilt, with the heuristic, from its surviving links
-// and the live nodes it used to reach through the removed ones; the freed
-// ids may then be inserted again.
+// to one has its list rebuilt, with the heuristic and then the nearest of
+// the rest, from its surviving links and the live nodes it used to reach
+// through the removed ones; the freed ids may then be inserted again.
 //
 // Searches route through every node — deleted, not yet visible at the
 // snapshot, or rejected by the filter — but only return acceptable ones, and
@@ -57,6 +57,11 @@
 // RWMutex is taken for writing only to grow the storage arrays, so readers
 // never see an array move under them. SearchOptions.Filter runs with that
 // lock held for reading and must not call back into the Index.
+//
+// Vacuum runs alongside searches, inserts and deletes: the nodes it removes
+// keep routing searches until their slots are freed, it rebuilds the lists
+// that point to them a slice at a time under the read lock, and it takes
+// the lock for writing only twice, briefly (see Vacuum).
 //
 // A warm Search allocates only the slice it returns: its visited set (an
 // epoch-tagged uint32 array, not a map), heaps and buffers come from a pool.

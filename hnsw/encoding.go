@@ -30,8 +30,8 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // MarshalBinary encodes the index, tombstones and versions included. It
-// waits for in-flight inserts and blocks writers while it copies, so the
-// encoding is one consistent graph.
+// waits for in-flight inserts and for a running Vacuum, and blocks writers
+// while it copies, so the encoding is one consistent graph.
 func (x *Index) MarshalBinary() ([]byte, error) { return x.MarshalBinaryAt(math.MaxUint64) }
 
 // MarshalBinaryAt encodes the index as of version horizon: a node inserted
@@ -40,6 +40,8 @@ func (x *Index) MarshalBinary() ([]byte, error) { return x.MarshalBinaryAt(math.
 // or below horizon as this one does and holds nothing that came later.
 // Later versions are what a log replayed on top re-applies.
 func (x *Index) MarshalBinaryAt(horizon uint64) ([]byte, error) {
+	x.vacMu.Lock() // a graph between a Vacuum's repairs and its frees links to nodes it would leave out
+	defer x.vacMu.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.dim == 0 {
@@ -129,6 +131,7 @@ func (x *Index) UnmarshalBinary(data []byte) error {
 	x.rngMu.Unlock()
 	x.live.Store(y.live.Load())
 	x.deleted.Store(y.deleted.Load())
+	x.upperBytes.Store(y.upperBytes.Load())
 	return nil
 }
 
@@ -272,6 +275,7 @@ func decode(data []byte) (*Index, error) {
 		x.state[id] = stateReady
 		if level > 0 {
 			x.upper[id] = make([][]uint32, level)
+			x.upperBytes.Add(x.upperSize(level))
 		}
 		for l := 0; l <= level; l++ {
 			n := int(r.u16())

@@ -52,6 +52,7 @@ const (
 	stateEmpty   uint32 = iota // never inserted
 	stateWriting               // Insert owns the slot and is filling it
 	stateReady                 // vector, level and versions are published
+	stateDying                 // a tombstone Vacuum is removing: still routes, never linked to
 )
 
 // Index is an HNSW graph over float32 vectors addressed by caller-owned
@@ -91,8 +92,16 @@ type Index struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	live    atomic.Int64 // inserted and not deleted
-	deleted atomic.Int64 // tombstones
+	// vacMu runs one Vacuum at a time and keeps MarshalBinaryAt from
+	// seeing a graph halfway through one.
+	vacMu sync.Mutex
+	// afterSlice, when set (by tests), runs between two slices of a
+	// Vacuum's repairs, with no lock held.
+	afterSlice func()
+
+	live       atomic.Int64 // inserted and not deleted
+	deleted    atomic.Int64 // tombstones
+	upperBytes atomic.Int64 // memory of the upper-level link lists
 
 	pool sync.Pool // *scratch
 }
@@ -159,8 +168,22 @@ func (x *Index) Config() Config {
 // Len returns the number of live (inserted, not deleted) nodes.
 func (x *Index) Len() int { return int(x.live.Load()) }
 
-// Deleted returns the number of tombstoned nodes still held for snapshots.
+// Deleted returns the number of tombstoned nodes still held for snapshots
+// (those a running Vacuum is removing included, until it frees them).
 func (x *Index) Deleted() int { return int(x.deleted.Load()) }
+
+// Bytes estimates the memory the index holds: its id-indexed arrays at
+// their allocated capacity (freed ids keep their slots for reuse) and the
+// upper-level link lists.
+func (x *Index) Bytes() int64 {
+	x.mu.RLock()
+	n := int64(x.capacity)
+	x.mu.RUnlock()
+	// vector, |v|², level-0 list, upper slice header, level, two
+	// versions, state.
+	slot := int64(4*x.dim + 4 + 4*(1+x.m0) + 24 + 1 + 8 + 8 + 4)
+	return n*slot + x.upperBytes.Load()
+}
 
 // Contains reports whether id is inserted and not deleted.
 func (x *Index) Contains(id uint32) bool {
@@ -245,6 +268,10 @@ func (x *Index) neighbors(id uint32, level int, buf []uint32) []uint32 {
 	mu.Unlock()
 	return buf
 }
+
+// upperSize is the memory of a node's upper-level lists: one slice header
+// and M link slots per level above 0.
+func (x *Index) upperSize(level int) int64 { return int64(level) * int64(24+4*x.m) }
 
 // maxLinks is the link capacity on level.
 func (x *Index) maxLinks(level int) int {

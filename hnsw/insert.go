@@ -11,7 +11,8 @@ import (
 // Ids are owned by the caller: they index storage directly, so they should
 // be dense (0, 1, 2, ...); the index grows to the largest id inserted. An id
 // can be inserted once; a deleted id keeps its slot (older snapshots still
-// see it) and cannot be inserted again until Vacuum frees it. On error
+// see it) and cannot be inserted again until Vacuum frees it. Reusing freed
+// ids is what keeps the storage of an index under churn bounded. On error
 // nothing is stored.
 func (x *Index) Insert(id uint32, vec []float32, version uint64) error {
 	if id > MaxID {
@@ -44,6 +45,7 @@ func (x *Index) Insert(id uint32, vec []float32, version uint64) error {
 	mu.Lock() // upper is read under the stripe by neighbors
 	x.upper[id] = up
 	mu.Unlock()
+	x.upperBytes.Add(x.upperSize(level))
 	// Publishing stateReady orders the writes above before any reader
 	// that observes it (Allowed scans) or reaches id through a link.
 	atomic.StoreUint32(&x.state[id], stateReady)

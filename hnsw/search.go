@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"fmt"
+	"sync/atomic"
 )
 
 // SearchOptions tune one Search.
@@ -54,7 +55,7 @@ type scratch struct {
 // rejects are still expanded, so deleted, not-yet-visible and filtered-out
 // nodes keep guiding the walk without being returned.
 type accept struct {
-	all        bool // insert-time search: every node is a link candidate
+	all        bool // insert-time search: every node is a link candidate, but those being vacuumed
 	snap       uint64
 	filter     func(uint32) bool
 	useAllowed bool
@@ -62,7 +63,9 @@ type accept struct {
 
 func (x *Index) accepts(s *scratch, a *accept, id uint32) bool {
 	if a.all {
-		return true
+		// A node Vacuum is removing may not gain links: its repairs
+		// already ran past every list that could point to it.
+		return atomic.LoadUint32(&x.state[id]) != stateDying
 	}
 	if !x.visible(id, a.snap) {
 		return false

@@ -2,65 +2,98 @@ package hnsw
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync/atomic"
 )
 
 // Vacuum physically removes tombstones that no search can see any more: the
 // nodes deleted at or before horizon. The caller promises that no search
 // will again use a Snapshot below horizon (Snapshot 0, latest, is always
 // fine); a search at an older snapshot would silently miss the removed
-// nodes. It returns how many nodes it removed.
+// nodes. It returns the ids it freed, ascending; they may be inserted
+// again, which is how an index under churn keeps its storage bounded.
 //
 // Removing a node cuts the links that ran through it, so every node that
 // linked to a removed one is repaired: its surviving links, plus the live
 // nodes reachable from it through removed ones, are re-ranked with the
-// neighbour-selection heuristic. The graph therefore stays navigable without
-// the removed nodes routing for it. Removed ids become free and may be
-// inserted again.
+// neighbour-selection heuristic and the list is filled up with the nearest
+// of the rest. The graph therefore stays navigable without the removed
+// nodes routing for it.
 //
-// Vacuum holds the storage lock exclusively for its whole run: searches,
-// inserts and deletes wait for it. Call it when tombstones make up a
-// sizeable fraction of the index (see Deleted), not after every delete.
-func (x *Index) Vacuum(horizon uint64) (int, error) {
+// Searches, inserts and deletes go on while Vacuum runs. It works in three
+// phases:
+//
+//  1. Mark: the removable nodes become dying. Dying nodes still route every
+//     search (their vectors and links stay intact) but are never returned
+//     and never chosen as links by an insert. A brief exclusive hold of the
+//     storage lock then waits out the inserts that started before the mark,
+//     so every link to a dying node exists by then and no later one appears.
+//  2. Repair: every list that links to a dying node is rebuilt, a slice of
+//     the index at a time with the storage lock held only for reading (and
+//     released between slices), each list under its own stripe lock as
+//     inserts change lists.
+//  3. Free: holding the storage lock exclusively — which waits for the
+//     searches that might still stand on a dying node — the dying slots
+//     are cleared and, if the entry point was one of them, the highest
+//     surviving node becomes the entry. This costs a pass over the removed
+//     ids, and over the index only when the entry point moved.
+//
+// Searches therefore wait only for the two exclusive holds, never for the
+// repairs. One Vacuum runs at a time; MarshalBinaryAt waits for it.
+func (x *Index) Vacuum(horizon uint64) ([]uint32, error) {
 	if horizon == 0 {
-		return 0, fmt.Errorf("%w: vacuum horizon must be positive", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: vacuum horizon must be positive", ErrInvalidArgument)
 	}
+	x.vacMu.Lock()
+	defer x.vacMu.Unlock()
+
+	dying, n := x.markDying(horizon)
+	if len(dying) == 0 {
+		return nil, nil
+	}
+	// The barrier of phase 1: taking the lock waits for every insert
+	// holding it for reading, and each that comes later sees the marks.
 	x.mu.Lock()
-	defer x.mu.Unlock()
+	//lint:ignore SA2001 the critical section is the wait itself
+	x.mu.Unlock()
+
+	gone := make([]uint64, (n+63)/64)
+	for _, id := range dying {
+		gone[id/64] |= 1 << (id % 64)
+	}
+	isGone := func(id uint32) bool { return int(id) < n && gone[id/64]&(1<<(id%64)) != 0 }
 
 	s := x.getScratch()
 	defer x.pool.Put(s)
-	// s.allowed marks the nodes being removed.
-	s.allowed.reset(x.capacity)
-	removed := 0
-	for id := range x.capacity {
-		if x.state[id] == stateReady && x.delVer[id] != 0 && x.delVer[id] <= horizon {
-			s.allowed.add(uint32(id))
-			removed++
+	// Nodes at ids >= n were inserted after the mark and never link to a
+	// dying node, so the repairs cover ids below n.
+	for lo := 0; lo < n; {
+		lo = x.repairSlice(s, lo, n, isGone)
+		if x.afterSlice != nil {
+			x.afterSlice()
 		}
-	}
-	if removed == 0 {
-		return 0, nil
-	}
-	gone := func(id uint32) bool { return s.allowed.has(id) }
-
-	for id := range x.capacity {
-		if x.state[id] != stateReady || gone(uint32(id)) {
-			continue
-		}
-		for l := 0; l <= int(x.levels[id]); l++ {
-			links := x.linksAt(uint32(id), l)
-			if slices.ContainsFunc(links, gone) {
-				x.repair(s, uint32(id), l, links, gone)
-			}
-		}
+		runtime.Gosched() // on a small machine, let waiting searches run
 	}
 
-	// A new entry point: the highest surviving node.
-	if ep, _, _ := unpackEntry(x.entry.Load()); gone(ep) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var upper int64
+	for _, id := range dying {
+		upper += x.upperSize(int(x.levels[id]))
+		x.delVer[id] = 0
+		x.insVer[id] = 0
+		x.levels[id] = 0
+		x.upper[id] = nil
+		x.links0[int(id)*(1+x.m0)] = 0
+		atomic.StoreUint32(&x.state[id], stateEmpty)
+	}
+	if ep, _, ok := unpackEntry(x.entry.Load()); ok && isGone(ep) {
+		// Inserts that read the old entry could not take over from it,
+		// so the highest node is found by looking, not by tracking.
 		best, bestLevel := uint32(0), -1
 		for id := range x.capacity {
-			if x.state[id] == stateReady && !gone(uint32(id)) && int(x.levels[id]) > bestLevel {
+			if x.state[id] == stateReady && int(x.levels[id]) > bestLevel {
 				best, bestLevel = uint32(id), int(x.levels[id])
 			}
 		}
@@ -70,20 +103,89 @@ func (x *Index) Vacuum(horizon uint64) (int, error) {
 			x.entry.Store(packEntry(best, bestLevel))
 		}
 	}
+	x.upperBytes.Add(-upper)
+	x.deleted.Add(int64(-len(dying)))
+	return dying, nil
+}
 
+// markDying moves the nodes deleted at or before horizon to stateDying and
+// returns them, ascending, with the capacity they were found in. Only
+// Vacuum (one at a time) moves a node out of stateReady, so the swaps
+// cannot fail.
+func (x *Index) markDying(horizon uint64) ([]uint32, int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var dying []uint32
 	for id := range x.capacity {
-		if !gone(uint32(id)) {
+		if atomic.LoadUint32(&x.state[id]) != stateReady {
 			continue
 		}
-		x.state[id] = stateEmpty
-		x.delVer[id] = 0
-		x.insVer[id] = 0
-		x.levels[id] = 0
-		x.upper[id] = nil
-		x.links0[id*(1+x.m0)] = 0
+		if d := atomic.LoadUint64(&x.delVer[id]); d != 0 && d <= horizon {
+			atomic.StoreUint32(&x.state[id], stateDying)
+			dying = append(dying, uint32(id))
+		}
 	}
-	x.deleted.Add(int64(-removed))
-	return removed, nil
+	return dying, x.capacity
+}
+
+// Reclaimable counts the tombstones Vacuum(horizon) would remove now.
+func (x *Index) Reclaimable(horizon uint64) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	k := 0
+	for id := range x.capacity {
+		if atomic.LoadUint32(&x.state[id]) != stateReady {
+			continue
+		}
+		if d := atomic.LoadUint64(&x.delVer[id]); d != 0 && d <= horizon {
+			k++
+		}
+	}
+	return k
+}
+
+// Bounds on one slice of the repair phase: the ids it looks at and the
+// lists it rebuilds (a rebuild costs up to a few thousand distances).
+const (
+	vacuumSliceIDs     = 4096
+	vacuumSliceRepairs = 64
+)
+
+// repairSlice repairs the lists at ids from lo on, up to the slice bounds,
+// under the storage lock held for reading, and returns where to go on.
+func (x *Index) repairSlice(s *scratch, lo, n int, gone func(uint32) bool) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	repairs := 0
+	id := lo
+	for ; id < n && id-lo < vacuumSliceIDs && repairs < vacuumSliceRepairs; id++ {
+		if atomic.LoadUint32(&x.state[id]) != stateReady {
+			continue // free, being inserted (links only to survivors), or dying
+		}
+		for l := 0; l <= int(x.levels[id]); l++ {
+			if x.repairIfNeeded(s, uint32(id), l, gone) {
+				repairs++
+			}
+		}
+	}
+	return id
+}
+
+// repairIfNeeded rebuilds id's list on level if it links to a removed node.
+// The stripe is held throughout, so an insert's back-link to id waits and
+// then lands in the rebuilt list rather than being overwritten by it. The
+// removed nodes' own lists are read without their stripes: nothing writes
+// them after the mark's barrier.
+func (x *Index) repairIfNeeded(s *scratch, id uint32, level int, gone func(uint32) bool) bool {
+	mu := &x.stripes[id%nStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	links := x.linksAt(id, level)
+	if !slices.ContainsFunc(links, gone) {
+		return false
+	}
+	x.repair(s, id, level, links, gone)
+	return true
 }
 
 // linksAt returns id's link list on level, aliasing storage. Caller holds
@@ -99,7 +201,7 @@ func (x *Index) linksAt(id uint32, level int) []uint32 {
 // repair rebuilds id's links on level without the removed nodes. Candidates
 // are the surviving links and the survivors reached by walking out of id
 // through removed nodes only, which are the nodes id used to reach through
-// them.
+// them; the heuristic picks first, the nearest others fill the list.
 func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone func(uint32) bool) {
 	limit := x.maxLinks(level)
 	s.visited.reset(x.capacity)
@@ -129,13 +231,27 @@ func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone fu
 			}
 			if gone(nb) {
 				s.eps = append(s.eps, nb)
-			} else {
+			} else if atomic.LoadUint32(&x.state[nb]) == stateReady {
 				s.prune = append(s.prune, item{x.distIDs(id, nb), nb})
 			}
 		}
 	}
 	slices.SortFunc(s.prune, cmpItem)
 	kept := x.selectNeighbors(s.prune, limit, s.pkept[:0])
+	// The heuristic alone keeps only directions no kept link covers. A
+	// new node's list is refilled by the back-links of later inserts, but
+	// a repaired one gets nothing back from the region that was removed:
+	// its degree would fall by a quarter per pass (23 to 17 links, and
+	// recall@10 at ef 32 from 0.97 to 0.93, on 100k x 128 with 30%
+	// removed). The free slots take the nearest remaining candidates.
+	for _, c := range s.prune {
+		if len(kept) >= limit {
+			break
+		}
+		if !slices.ContainsFunc(kept, func(it item) bool { return it.id == c.id }) {
+			kept = append(kept, c)
+		}
+	}
 	if level == 0 {
 		base := int(id) * (1 + x.m0)
 		x.links0[base] = uint32(len(kept))

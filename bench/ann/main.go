@@ -7,6 +7,7 @@
 //	go run ../../shared/annbench -out /tmp/ann
 //	cd bench && go run ./ann -data /tmp/ann -runs 3
 //	cd bench && go run ./ann -data /tmp/ann -restart   # reopen: graph loaded vs rebuilt
+//	cd bench && go run ./ann -data /tmp/ann -churn     # replaced vectors: graph size, searches during a vacuum
 //
 // It prints each run and the median of the runs.
 package main
@@ -31,6 +32,7 @@ func main() {
 	data := flag.String("data", "", "directory written by annbench (base.fvecs, query.fvecs, gt.ivecs)")
 	runs := flag.Int("runs", 3, "runs; the median is reported")
 	restartOnly := flag.Bool("restart", false, "measure reopening a durable database instead (graph loaded from the snapshot vs rebuilt)")
+	churnOnly := flag.Bool("churn", false, "measure vectors being replaced instead (graph size under churn, searches during a vacuum)")
 	flag.Parse()
 	if *data == "" {
 		flag.Usage()
@@ -45,6 +47,10 @@ func main() {
 	fmt.Printf("%d base, %d queries, dim %d, GOMAXPROCS %d\n", len(base), len(queries), len(base[0]), runtime.GOMAXPROCS(0))
 	if *restartOnly {
 		restart(base, queries, gt)
+		return
+	}
+	if *churnOnly {
+		churn(base, queries, gt)
 		return
 	}
 
