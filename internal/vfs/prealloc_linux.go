@@ -11,6 +11,18 @@ import (
 // for its last record) does not change.
 const fallocKeepSize = 1
 
+// Filesystem magic numbers (statfs f_type) of filesystems in memory.
+const (
+	tmpfsMagic = 0x01021994
+	ramfsMagic = 0x858458f6
+)
+
+// noReserve reports whether a filesystem of type fsType gains nothing from
+// space reserved ahead: tmpfs and ramfs keep files in memory, where there
+// are no blocks to allocate and a reservation pins memory the file may
+// never use.
+func noReserve(fsType uint32) bool { return fsType == tmpfsMagic || fsType == ramfsMagic }
+
 func (f osFile) Preallocate(size int64) error {
 	if size <= 0 {
 		return nil
@@ -21,6 +33,10 @@ func (f osFile) Preallocate(size int64) error {
 	}
 	var ferr error
 	if err := rc.Control(func(fd uintptr) {
+		var st syscall.Statfs_t
+		if syscall.Fstatfs(int(fd), &st) == nil && noReserve(uint32(st.Type)) {
+			return
+		}
 		for {
 			ferr = syscall.Fallocate(int(fd), fallocKeepSize, 0, size)
 			if !errors.Is(ferr, syscall.EINTR) {

@@ -23,8 +23,9 @@ type File interface {
 	Size() (int64, error)
 	// Preallocate reserves disk space for the file's first size bytes
 	// without changing its size, so later writes up to there need no block
-	// allocation. It is only a hint: where the filesystem cannot do it, it
-	// does nothing and returns nil. Reading and Size are unaffected.
+	// allocation. It is only a hint: where the filesystem cannot do it, or
+	// gains nothing by it (tmpfs, where it would pin memory), it does
+	// nothing and returns nil. Reading and Size are unaffected.
 	Preallocate(size int64) error
 }
 
