@@ -95,6 +95,9 @@ type Index struct {
 	// vacMu runs one Vacuum at a time and keeps MarshalBinaryAt from
 	// seeing a graph halfway through one.
 	vacMu sync.Mutex
+	// vacuuming is set from before a Vacuum marks nodes dying until it
+	// has freed them.
+	vacuuming atomic.Bool
 	// afterSlice, when set (by tests), runs between two slices of a
 	// Vacuum's repairs, with no lock held.
 	afterSlice func()

@@ -48,8 +48,10 @@ func (x *Index) Vacuum(horizon uint64) ([]uint32, error) {
 	x.vacMu.Lock()
 	defer x.vacMu.Unlock()
 
+	x.vacuuming.Store(true) // before the marks, for inserts to look at them
 	dying, n := x.markDying(horizon)
 	if len(dying) == 0 {
+		x.vacuuming.Store(false)
 		return nil, nil
 	}
 	// The barrier of phase 1: taking the lock waits for every insert
@@ -105,6 +107,7 @@ func (x *Index) Vacuum(horizon uint64) ([]uint32, error) {
 	}
 	x.upperBytes.Add(-upper)
 	x.deleted.Add(int64(-len(dying)))
+	x.vacuuming.Store(false)
 	return dying, nil
 }
 
