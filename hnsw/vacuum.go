@@ -31,8 +31,9 @@ import (
 //     so every link to a dying node exists by then and no later one appears.
 //  2. Repair: every list that links to a dying node is rebuilt, a slice of
 //     the index at a time with the storage lock held only for reading (and
-//     released between slices), each list under its own stripe lock as
-//     inserts change lists.
+//     released between slices); each new list is worked out from a copy
+//     and written under the list's stripe lock if no insert changed it
+//     meanwhile.
 //  3. Free: holding the storage lock exclusively — which waits for the
 //     searches that might still stand on a dying node — the dying slots
 //     are cleared and, if the entry point was one of them, the highest
@@ -175,20 +176,52 @@ func (x *Index) repairSlice(s *scratch, lo, n int, gone func(uint32) bool) int {
 }
 
 // repairIfNeeded rebuilds id's list on level if it links to a removed node.
-// The stripe is held throughout, so an insert's back-link to id waits and
-// then lands in the rebuilt list rather than being overwritten by it. The
-// removed nodes' own lists are read without their stripes: nothing writes
-// them after the mark's barrier.
+// The new list is worked out from a copy, without the stripe, so that a
+// search needing the stripe never waits for a rebuild (nor, on a busy
+// machine, for the vacuum's thread to be scheduled again in the middle of
+// one); it is written only if the list is still what it was copied from,
+// else an insert's back-link landed meanwhile and the rebuild starts over
+// from the new list. The removed nodes' own lists are read without their
+// stripes: nothing writes them after the mark's barrier.
 func (x *Index) repairIfNeeded(s *scratch, id uint32, level int, gone func(uint32) bool) bool {
 	mu := &x.stripes[id%nStripes]
-	mu.Lock()
-	defer mu.Unlock()
-	links := x.linksAt(id, level)
-	if !slices.ContainsFunc(links, gone) {
-		return false
+	for {
+		mu.Lock()
+		links := x.linksAt(id, level)
+		if !slices.ContainsFunc(links, gone) {
+			mu.Unlock()
+			return false
+		}
+		s.nbuf = append(s.nbuf[:0], links...)
+		mu.Unlock()
+
+		kept := x.repair(s, id, level, s.nbuf, gone)
+
+		mu.Lock()
+		if slices.Equal(x.linksAt(id, level), s.nbuf) {
+			x.setList(id, level, kept)
+			mu.Unlock()
+			return true
+		}
+		mu.Unlock()
 	}
-	x.repair(s, id, level, links, gone)
-	return true
+}
+
+// setList replaces id's list on level. Caller holds id's stripe.
+func (x *Index) setList(id uint32, level int, kept []item) {
+	if level == 0 {
+		base := int(id) * (1 + x.m0)
+		x.links0[base] = uint32(len(kept))
+		for i, it := range kept {
+			x.links0[base+1+i] = it.id
+		}
+		return
+	}
+	l := x.upper[id][level-1][:0]
+	for _, it := range kept {
+		l = append(l, it.id)
+	}
+	x.upper[id][level-1] = l
 }
 
 // linksAt returns id's link list on level, aliasing storage. Caller holds
@@ -201,11 +234,12 @@ func (x *Index) linksAt(id uint32, level int) []uint32 {
 	return x.upper[id][level-1]
 }
 
-// repair rebuilds id's links on level without the removed nodes. Candidates
-// are the surviving links and the survivors reached by walking out of id
-// through removed nodes only, which are the nodes id used to reach through
-// them; the heuristic picks first, the nearest others fill the list.
-func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone func(uint32) bool) {
+// repair works out id's links on level without the removed nodes, from
+// its list links, into s.pkept. Candidates are the surviving links and the
+// survivors reached by walking out of id through removed nodes only, which
+// are the nodes id used to reach through them; the heuristic picks first,
+// the nearest others fill the list.
+func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone func(uint32) bool) []item {
 	limit := x.maxLinks(level)
 	s.visited.reset(x.capacity)
 	s.visited.add(id)
@@ -255,20 +289,8 @@ func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone fu
 			kept = append(kept, c)
 		}
 	}
-	if level == 0 {
-		base := int(id) * (1 + x.m0)
-		x.links0[base] = uint32(len(kept))
-		for i, it := range kept {
-			x.links0[base+1+i] = it.id
-		}
-	} else {
-		l := x.upper[id][level-1][:0]
-		for _, it := range kept {
-			l = append(l, it.id)
-		}
-		x.upper[id][level-1] = l
-	}
-	s.pkept = kept[:0]
+	s.pkept = kept[:0] // keep the grown buffer for the next repair
+	return kept
 }
 
 func cmpItem(a, b item) int {
