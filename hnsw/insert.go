@@ -124,19 +124,7 @@ func (x *Index) setLinks(id uint32, level int, kept []item) {
 	mu := &x.stripes[id%nStripes]
 	mu.Lock()
 	defer mu.Unlock()
-	if level == 0 {
-		base := int(id) * (1 + x.m0)
-		x.links0[base] = uint32(len(kept))
-		for i, it := range kept {
-			x.links0[base+1+i] = it.id
-		}
-		return
-	}
-	l := x.upper[id][level-1][:0]
-	for _, it := range kept {
-		l = append(l, it.id)
-	}
-	x.upper[id][level-1] = l
+	x.setList(id, level, kept)
 }
 
 // addLink adds the back-link from -> to on level (d is their distance).

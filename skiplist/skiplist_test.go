@@ -1200,23 +1200,7 @@ func TestLocateAfterBatches(t *testing.T) {
 		}
 		wg.Wait()
 		require.False(t, t.Failed())
-		slices.SortFunc(model, cmpEntry)
-		got := collect(l)
-		require.Equal(t, len(model), len(got))
-		for i := range model {
-			require.Equal(t, 0, cmpEntry(model[i], got[i]), "entry %d", i)
-		}
-		for level := 1; level < MaxHeight; level++ {
-			var prev entry
-			for off := l.node(l.head).tower[level].Load(); off != 0; off = l.node(off).tower[level].Load() {
-				n := l.node(off)
-				e := entry{key: l.key(off, n), version: n.version}
-				if prev.key != nil {
-					require.Negative(t, cmpEntry(prev, e), "level %d out of order", level)
-				}
-				prev = e
-			}
-		}
+		requireListMatches(t, l, model)
 	})
 }
 
