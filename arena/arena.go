@@ -151,6 +151,13 @@ func Map(size int) (mem []byte, release func()) {
 	return allocChunk(size)
 }
 
+// Reserve is Map for arrays grown ahead of use: the pages are not touched
+// up front but faulted in on first write, so the unused tail of a reserved
+// array costs address space, not memory. The same rules as Map apply.
+func Reserve(size int) (mem []byte, release func()) {
+	return mapMem(size, false)
+}
+
 // nextSize is the size of the chunk that follows one of size cur.
 func nextSize(cur uint64) uint64 {
 	return min(max(cur*2, MinChunkSize), MaxChunkSize)

@@ -22,7 +22,11 @@ const (
 // touch (measured about 20x cheaper in a virtual machine) and moves that
 // cost off the write path. The memory holds no Go pointers, so the garbage
 // collector never needs to see it.
-func allocChunk(size int) ([]byte, func()) {
+func allocChunk(size int) ([]byte, func()) { return mapMem(size, true) }
+
+// mapMem maps size zeroed bytes, asks for huge pages, and populates them
+// when populate is set; small sizes come from the Go heap.
+func mapMem(size int, populate bool) ([]byte, func()) {
 	if size < mapThreshold {
 		return make([]byte, size), nil
 	}
@@ -31,7 +35,7 @@ func allocChunk(size int) ([]byte, func()) {
 		return make([]byte, size), nil
 	}
 	_ = syscall.Madvise(b, madvHugePage) // advisory: fine if refused
-	if syscall.Madvise(b, madvPopulateWrite) != nil {
+	if populate && syscall.Madvise(b, madvPopulateWrite) != nil {
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 0
 		}

@@ -23,13 +23,13 @@ func (x *Index) Delete(id uint32, version uint64) error {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if int(id) >= x.capacity || atomic.LoadUint32(&x.state[id]) != stateReady {
+	if int(id) >= x.capacity || atomic.LoadUint32(&x.meta[id].state) != stateReady {
 		return fmt.Errorf("%w: id %d", ErrNotFound, id)
 	}
 	if version < x.insVer[id] {
 		return fmt.Errorf("%w: delete version %d before insert version %d", ErrInvalidArgument, version, x.insVer[id])
 	}
-	if !atomic.CompareAndSwapUint64(&x.delVer[id], 0, version) {
+	if !atomic.CompareAndSwapUint64(&x.meta[id].delVer, 0, version) {
 		return fmt.Errorf("%w: id %d already deleted", ErrNotFound, id)
 	}
 	x.live.Add(-1)

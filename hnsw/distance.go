@@ -3,7 +3,9 @@ package hnsw
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
+	"github.com/inmem-db/inmem/internal/prefetch"
 	"github.com/viterin/vek/vek32"
 )
 
@@ -40,42 +42,55 @@ func (m Metric) valid() bool { return m >= Cosine && m <= Dot }
 // Internally every metric is a lower-is-better "distance" so that one set of
 // heaps and one search loop serve all three:
 //
-//	Cosine:    1 - <a,b>            (a, b unit length)
+//	Cosine:    1 - <a,b>   (a, b unit length)
 //	Dot:       -<a,b>
-//	Euclidean: |a|² + |b|² - 2<a,b> (squared; |v|² is stored per node)
+//	Euclidean: |a - b|
 //
-// Expanding the squared Euclidean distance around the dot product keeps the
-// hot loop to one vek32.Dot call with no scratch vector, which also makes it
-// safe to call from any number of goroutines at once.
+// Each is one vek32 call over the two vectors, with no scratch memory (safe
+// from any number of goroutines) and nothing else read per node: a stored
+// norm would cost a second cache miss per distance, and distances are
+// bounded by memory, not arithmetic.
 
-// distTo returns the distance from query q (already prepared: normalised for
-// Cosine, qsq = |q|² for Euclidean) to node id.
-func (x *Index) distTo(q []float32, qsq float32, id uint32) float32 {
+// distTo returns the distance from query q (already prepared: normalised
+// for Cosine) to node id.
+func (x *Index) distTo(q []float32, id uint32) float32 {
 	off := int(id) * x.dim
-	d := vek32.Dot(q, x.vecs[off:off+x.dim])
-	return x.fromDot(d, qsq, x.sqn[id])
+	return x.dist(q, x.vecs[off:off+x.dim])
 }
 
 // distIDs returns the distance between two stored nodes.
 func (x *Index) distIDs(a, b uint32) float32 {
 	oa, ob := int(a)*x.dim, int(b)*x.dim
-	d := vek32.Dot(x.vecs[oa:oa+x.dim], x.vecs[ob:ob+x.dim])
-	return x.fromDot(d, x.sqn[a], x.sqn[b])
+	return x.dist(x.vecs[oa:oa+x.dim], x.vecs[ob:ob+x.dim])
 }
 
-func (x *Index) fromDot(dot, asq, bsq float32) float32 {
+func (x *Index) dist(a, b []float32) float32 {
 	switch x.metric {
 	case Cosine:
-		return 1 - dot
+		return 1 - vek32.Dot(a, b)
 	case Dot:
-		return -dot
+		return -vek32.Dot(a, b)
 	default:
-		d := asq + bsq - 2*dot
-		if d < 0 { // rounding on near-identical vectors
-			d = 0
-		}
-		return d
+		return vek32.Distance(a, b)
 	}
+}
+
+// maxPrefetchLines bounds the cache lines prefetched per vector: enough
+// for a 128-dimension row; the hardware streams the rest of longer ones.
+const maxPrefetchLines = 8
+
+// prefetch starts loading the vectors and metadata of ids, so that the
+// distances and visibility checks that follow find them in cache instead of
+// waiting for memory one node at a time. Caller holds mu for reading.
+func (x *Index) prefetch(ids []uint32) {
+	if len(ids) == 0 {
+		return
+	}
+	row := 4 * x.dim
+	// A row not aligned to a line spans one line more.
+	lines := min((row+63)/64+min(row%64, 1), maxPrefetchLines)
+	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.vecs)), uintptr(row), ids, lines)
+	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.meta)), unsafe.Sizeof(nodeMeta{}), ids, 1)
 }
 
 // score converts an internal distance to the public higher-is-better score.
@@ -86,7 +101,7 @@ func (x *Index) score(d float32) float32 {
 	case Dot:
 		return -d
 	default:
-		return -float32(math.Sqrt(float64(d)))
+		return -d
 	}
 }
 
@@ -113,14 +128,11 @@ func (x *Index) checkVector(v []float32) (float32, error) {
 	return sq, nil
 }
 
-// prepare copies v into dst, normalising it for Cosine, and returns the
-// squared norm of what was written.
-func (x *Index) prepare(dst, v []float32, sq float32) float32 {
+// prepare copies v, whose squared norm is sq, into dst, normalising it for
+// Cosine.
+func (x *Index) prepare(dst, v []float32, sq float32) {
 	copy(dst, v)
-	if x.metric != Cosine {
-		return sq
+	if x.metric == Cosine {
+		vek32.MulNumber_Inplace(dst, float32(1/math.Sqrt(float64(sq))))
 	}
-	inv := float32(1 / math.Sqrt(float64(sq)))
-	vek32.MulNumber_Inplace(dst, inv)
-	return 1
 }

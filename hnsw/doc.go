@@ -44,7 +44,14 @@
 //
 // Vectors live in one contiguous []float32 (node id*Dim), Cosine vectors
 // stored normalised. Level-0 links live in one contiguous []uint32 with a
-// fixed 1+2M slots per node (count, then links). Upper-level links are small
+// fixed 1+2M slots per node (count, then links). What a search checks of a
+// node it reaches (state, delete version, level) is one 16-byte record, so
+// the check costs one cache line. These arrays are mapped outside the Go
+// heap with huge pages (storage.go): a search reads vectors at random, and
+// with 4 KiB pages most of those reads also missed the TLB. Distances read
+// nothing but the two vectors; a search prefetches the vectors and records
+// of a node's unvisited neighbours before scoring them, and the links of the
+// candidate it will likely expand next. Upper-level links are small
 // per-node slices; most nodes have none.
 //
 // # Concurrency
@@ -55,7 +62,8 @@
 // node's vector, level and insert version are written once before the node
 // is published with an atomic state store; delete versions are atomic. An
 // RWMutex is taken for writing only to grow the storage arrays, so readers
-// never see an array move under them. SearchOptions.Filter runs with that
+// never see an array move under them (growth frees the old arrays, so no
+// slice of them may be kept past the read lock). SearchOptions.Filter runs with that
 // lock held for reading and must not call back into the Index.
 //
 // Vacuum runs alongside searches, inserts and deletes: the nodes it removes

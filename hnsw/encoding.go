@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
+	"runtime"
 )
 
 // Encoding, little-endian, so a snapshot can carry the graph instead of
@@ -50,7 +51,7 @@ func (x *Index) MarshalBinaryAt(horizon uint64) ([]byte, error) {
 	count := 0
 	size := headerSize + 4
 	for id := range x.capacity {
-		if x.state[id] != stateReady {
+		if x.meta[id].state != stateReady {
 			continue
 		}
 		count++
@@ -72,12 +73,12 @@ func (x *Index) MarshalBinaryAt(horizon uint64) ([]byte, error) {
 	b = binary.LittleEndian.AppendUint32(b, ep)
 	b = append(b, byte(top))
 	for id := range x.capacity {
-		if x.state[id] != stateReady {
+		if x.meta[id].state != stateReady {
 			continue
 		}
 		b = binary.LittleEndian.AppendUint32(b, uint32(id))
-		b = append(b, x.levels[id])
-		ins, del := x.insVer[id], x.delVer[id]
+		b = append(b, x.meta[id].level)
+		ins, del := x.insVer[id], x.meta[id].delVer
 		switch {
 		case ins > horizon:
 			del = ins
@@ -123,8 +124,16 @@ func (x *Index) UnmarshalBinary(data []byte) error {
 	defer x.mu.Unlock()
 	x.dim, x.metric, x.m, x.m0 = y.dim, y.metric, y.m, y.m0
 	x.efCons, x.efSrch, x.seed, x.levelML = y.efCons, y.efSrch, y.seed, y.levelML
-	x.capacity, x.vecs, x.sqn, x.links0, x.upper = y.capacity, y.vecs, y.sqn, y.links0, y.upper
-	x.levels, x.insVer, x.delVer, x.state = y.levels, y.insVer, y.delVer, y.state
+	x.capacity, x.vecs, x.links0, x.upper = y.capacity, y.vecs, y.links0, y.upper
+	x.insVer, x.meta = y.insVer, y.meta
+	// x now owns y's arrays and y x's old ones: swapping what each
+	// cleanup frees hands x's old arrays to y's, which runs once y is gone.
+	if x.mem == nil { // a zero Index: it gets a cleanup of its own
+		x.mem = &mappings{}
+		runtime.AddCleanup(x, (*mappings).release, x.mem)
+	}
+	*x.mem, *y.mem = *y.mem, *x.mem
+	x.used.Store(y.used.Load())
 	x.entry.Store(y.entry.Load())
 	x.rngMu.Lock()
 	x.rng = y.rng
@@ -230,6 +239,7 @@ func decode(data []byte) (*Index, error) {
 	}
 	if capacity > 0 {
 		x.growLocked(capacity)
+		x.used.Store(int64(capacity))
 	}
 
 	maxLvl := -1
@@ -266,13 +276,11 @@ func decode(data []byte) (*Index, error) {
 			if math.Abs(float64(sq)-1) > 1e-3 {
 				return nil, corrupt("node %d: cosine vector not normalised", id)
 			}
-			sq = 1
 		}
-		x.sqn[id] = sq
-		x.levels[id] = uint8(level)
+		x.meta[id].level = uint8(level)
 		x.insVer[id] = ins
-		x.delVer[id] = del
-		x.state[id] = stateReady
+		x.meta[id].delVer = del
+		x.meta[id].state = stateReady
 		if level > 0 {
 			x.upper[id] = make([][]uint32, level)
 			x.upperBytes.Add(x.upperSize(level))
@@ -312,10 +320,10 @@ func decode(data []byte) (*Index, error) {
 
 	// Links may point forward, so they are checked once every node is in.
 	for id := range x.capacity {
-		if x.state[id] != stateReady {
+		if x.meta[id].state != stateReady {
 			continue
 		}
-		for l := 0; l <= int(x.levels[id]); l++ {
+		for l := 0; l <= int(x.meta[id].level); l++ {
 			var links []uint32
 			if l == 0 {
 				base := id * (1 + x.m0)
@@ -324,15 +332,15 @@ func decode(data []byte) (*Index, error) {
 				links = x.upper[id][l-1]
 			}
 			for _, nb := range links {
-				if int(nb) >= x.capacity || x.state[nb] != stateReady || int(nb) == id || int(x.levels[nb]) < l {
+				if int(nb) >= x.capacity || x.meta[nb].state != stateReady || int(nb) == id || int(x.meta[nb].level) < l {
 					return nil, corrupt("node %d level %d links to %d", id, l, nb)
 				}
 			}
 		}
 	}
 	if count > 0 {
-		if int(entryID) >= x.capacity || x.state[entryID] != stateReady ||
-			int(x.levels[entryID]) != entryLevel || entryLevel != maxLvl {
+		if int(entryID) >= x.capacity || x.meta[entryID].state != stateReady ||
+			int(x.meta[entryID].level) != entryLevel || entryLevel != maxLvl {
 			return nil, corrupt("bad entry point %d at level %d", entryID, entryLevel)
 		}
 		x.entry.Store(packEntry(entryID, entryLevel))

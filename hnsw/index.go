@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Config describes an index. Zero M, EfConstruction and EfSearch take their
@@ -73,13 +75,10 @@ type Index struct {
 	mu       sync.RWMutex
 	capacity int
 	vecs     []float32    // capacity*dim; write-once before stateReady
-	sqn      []float32    // |v|² per node; write-once before stateReady
 	links0   []uint32     // capacity*(1+m0): [count, slot0..slot(m0-1)] per node, under stripe
 	upper    [][][]uint32 // upper[id][l-1]: links on level l, under stripe
-	levels   []uint8      // write-once before stateReady
 	insVer   []uint64     // write-once before stateReady
-	delVer   []uint64     // atomic; 0 = live
-	state    []uint32     // atomic; stateEmpty/Writing/Ready
+	meta     []nodeMeta   // what a search checks of every node it reaches
 
 	stripes [nStripes]sync.Mutex
 
@@ -105,6 +104,9 @@ type Index struct {
 	live       atomic.Int64 // inserted and not deleted
 	deleted    atomic.Int64 // tombstones
 	upperBytes atomic.Int64 // memory of the upper-level link lists
+	used       atomic.Int64 // largest id reserved + 1: the written part of the flat arrays
+
+	mem *mappings // frees the flat arrays; see storage.go
 
 	pool sync.Pool // *scratch
 }
@@ -150,7 +152,9 @@ func New(cfg Config) (*Index, error) {
 		seed:    cfg.Seed,
 		levelML: 1 / math.Log(float64(cfg.M)),
 		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		mem:     &mappings{},
 	}
+	runtime.AddCleanup(x, (*mappings).release, x.mem)
 	return x, nil
 }
 
@@ -175,17 +179,18 @@ func (x *Index) Len() int { return int(x.live.Load()) }
 // (those a running Vacuum is removing included, until it frees them).
 func (x *Index) Deleted() int { return int(x.deleted.Load()) }
 
-// Bytes estimates the memory the index holds: its id-indexed arrays at
-// their allocated capacity (freed ids keep their slots for reuse) and the
+// Bytes estimates the memory the index holds: the flat per-node arrays up
+// to the largest id used (freed ids keep their slots for reuse; capacity
+// beyond it is reserved but never written, so it costs no memory), the
+// upper-level slice headers at their allocated capacity, and the
 // upper-level link lists.
 func (x *Index) Bytes() int64 {
 	x.mu.RLock()
 	n := int64(x.capacity)
 	x.mu.RUnlock()
-	// vector, |v|², level-0 list, upper slice header, level, two
-	// versions, state.
-	slot := int64(4*x.dim + 4 + 4*(1+x.m0) + 24 + 1 + 8 + 8 + 4)
-	return n*slot + x.upperBytes.Load()
+	// vector, level-0 list, insert version, meta.
+	flat := int64(4*x.dim + 4*(1+x.m0) + 8 + int(unsafe.Sizeof(nodeMeta{})))
+	return x.used.Load()*flat + n*24 + x.upperBytes.Load()
 }
 
 // Contains reports whether id is inserted and not deleted.
@@ -208,6 +213,8 @@ func (x *Index) randomLevel() int {
 // reserve makes room for id, growing every array if needed. It must be
 // called without holding mu.
 func (x *Index) reserve(id uint32) {
+	for u := x.used.Load(); int64(id) >= u && !x.used.CompareAndSwap(u, int64(id)+1); u = x.used.Load() {
+	}
 	x.mu.RLock()
 	ok := int(id) < x.capacity
 	x.mu.RUnlock()
@@ -225,28 +232,22 @@ func (x *Index) reserve(id uint32) {
 // growLocked reallocates storage for n nodes. Holding mu for writing means
 // no other goroutine is inside the index, so plain copies are safe.
 func (x *Index) growLocked(n int) {
-	vecs := make([]float32, n*x.dim)
-	copy(vecs, x.vecs)
-	x.vecs = vecs
-	x.sqn = append(make([]float32, 0, n), x.sqn...)[:n]
-	links := make([]uint32, n*(1+x.m0))
-	copy(links, x.links0)
-	x.links0 = links
+	m := x.mem
+	x.vecs = regrow(x.vecs, n*x.dim, &m.vecs)
+	x.links0 = regrow(x.links0, n*(1+x.m0), &m.links0)
+	x.insVer = regrow(x.insVer, n, &m.insVer)
+	x.meta = regrow(x.meta, n, &m.meta)
 	x.upper = append(make([][][]uint32, 0, n), x.upper...)[:n]
-	x.levels = append(make([]uint8, 0, n), x.levels...)[:n]
-	x.insVer = append(make([]uint64, 0, n), x.insVer...)[:n]
-	x.delVer = append(make([]uint64, 0, n), x.delVer...)[:n]
-	x.state = append(make([]uint32, 0, n), x.state...)[:n]
 	x.capacity = n
 }
 
 // visible reports whether node id is seen by a search at snapshot snap
 // (0 = latest). Caller holds mu for reading and id < capacity.
 func (x *Index) visible(id uint32, snap uint64) bool {
-	if atomic.LoadUint32(&x.state[id]) != stateReady {
+	if atomic.LoadUint32(&x.meta[id].state) != stateReady {
 		return false
 	}
-	del := atomic.LoadUint64(&x.delVer[id])
+	del := atomic.LoadUint64(&x.meta[id].delVer)
 	if snap == 0 {
 		return del == 0
 	}
@@ -289,8 +290,8 @@ func (x *Index) maxLinks(level int) int {
 func (x *Index) Versions(id uint32) (ins, del uint64, ok bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if int(id) >= x.capacity || atomic.LoadUint32(&x.state[id]) != stateReady {
+	if int(id) >= x.capacity || atomic.LoadUint32(&x.meta[id].state) != stateReady {
 		return 0, 0, false
 	}
-	return x.insVer[id], atomic.LoadUint64(&x.delVer[id]), true
+	return x.insVer[id], atomic.LoadUint64(&x.meta[id].delVer), true
 }

@@ -3,6 +3,9 @@ package hnsw
 import (
 	"fmt"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/inmem-db/inmem/internal/prefetch"
 )
 
 // SearchOptions tune one Search.
@@ -66,7 +69,7 @@ func (x *Index) accepts(s *scratch, a *accept, id uint32) bool {
 		// A node Vacuum is removing may not gain links: its repairs
 		// already ran past every list that could point to it. The flag
 		// spares inserts a load per reached node when none is running.
-		return !x.vacuuming.Load() || atomic.LoadUint32(&x.state[id]) != stateDying
+		return !x.vacuuming.Load() || atomic.LoadUint32(&x.meta[id].state) != stateDying
 	}
 	if !x.visible(id, a.snap) {
 		return false
@@ -112,7 +115,7 @@ func (x *Index) Search(q []float32, k int, opts SearchOptions) ([]Result, error)
 		s.q = make([]float32, x.dim)
 	}
 	s.q = s.q[:x.dim]
-	qsq = x.prepare(s.q, q, qsq)
+	x.prepare(s.q, q, qsq)
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -120,7 +123,7 @@ func (x *Index) Search(q []float32, k int, opts SearchOptions) ([]Result, error)
 	a := accept{snap: opts.Snapshot, filter: opts.Filter}
 	if opts.Allowed != nil {
 		if len(opts.Allowed) <= x.bruteForceLimit(ef, x.capacity) {
-			x.bruteForce(s, s.q, qsq, k, &a, opts.Allowed)
+			x.bruteForce(s, s.q, k, &a, opts.Allowed)
 			return x.results(s, k), nil
 		}
 		s.allowed.reset(x.capacity)
@@ -135,12 +138,12 @@ func (x *Index) Search(q []float32, k int, opts SearchOptions) ([]Result, error)
 	if !ok {
 		return nil, nil
 	}
-	epd := x.distTo(s.q, qsq, ep)
+	epd := x.distTo(s.q, ep)
 	for l := top; l > 0; l-- {
-		ep, epd = x.greedy(s, s.q, qsq, ep, epd, l)
+		ep, epd = x.greedy(s, s.q, ep, epd, l)
 	}
 	s.eps = append(s.eps[:0], ep)
-	x.searchLayer(s, s.q, qsq, s.eps, ef, 0, &a)
+	x.searchLayer(s, s.q, s.eps, ef, 0, &a)
 	return x.results(s, k), nil
 }
 
@@ -162,13 +165,13 @@ func (x *Index) results(s *scratch, k int) []Result {
 }
 
 // bruteForce scores every allowed id exactly, keeping the best k in s.res.
-func (x *Index) bruteForce(s *scratch, q []float32, qsq float32, k int, a *accept, allowed []uint32) {
+func (x *Index) bruteForce(s *scratch, q []float32, k int, a *accept, allowed []uint32) {
 	s.visited.reset(x.capacity)
 	for _, id := range allowed {
 		if int(id) >= x.capacity || s.visited.add(id) || !x.accepts(s, a, id) {
 			continue
 		}
-		d := x.distTo(q, qsq, id)
+		d := x.distTo(q, id)
 		if len(s.res) < k {
 			s.res.push(item{d, id})
 		} else if d < s.res[0].d {
@@ -180,12 +183,13 @@ func (x *Index) bruteForce(s *scratch, q []float32, qsq float32, k int, a *accep
 
 // greedy walks level toward q, moving to any closer neighbour until none is
 // closer: the cheap descent through the sparse upper levels.
-func (x *Index) greedy(s *scratch, q []float32, qsq float32, ep uint32, epd float32, level int) (uint32, float32) {
+func (x *Index) greedy(s *scratch, q []float32, ep uint32, epd float32, level int) (uint32, float32) {
 	for changed := true; changed; {
 		changed = false
 		s.nbuf = x.neighbors(ep, level, s.nbuf)
+		x.prefetch(s.nbuf)
 		for _, nb := range s.nbuf {
-			if d := x.distTo(q, qsq, nb); d < epd {
+			if d := x.distTo(q, nb); d < epd {
 				ep, epd, changed = nb, d, true
 			}
 		}
@@ -198,7 +202,7 @@ func (x *Index) greedy(s *scratch, q []float32, qsq float32, ep uint32, epd floa
 // filter or tombstones that reject most nodes widen the walk automatically:
 // it keeps expanding (through rejected nodes) until it has ef acceptable
 // results whose worst beats every unexpanded candidate.
-func (x *Index) searchLayer(s *scratch, q []float32, qsq float32, eps []uint32, ef, level int, a *accept) {
+func (x *Index) searchLayer(s *scratch, q []float32, eps []uint32, ef, level int, a *accept) {
 	s.visited.reset(x.capacity)
 	s.cand = s.cand[:0]
 	s.res = s.res[:0]
@@ -206,7 +210,7 @@ func (x *Index) searchLayer(s *scratch, q []float32, qsq float32, eps []uint32, 
 		if s.visited.add(ep) {
 			continue
 		}
-		d := x.distTo(q, qsq, ep)
+		d := x.distTo(q, ep)
 		s.cand.push(item{d, ep})
 		if x.accepts(s, a, ep) {
 			s.res.push(item{d, ep})
@@ -220,12 +224,22 @@ func (x *Index) searchLayer(s *scratch, q []float32, qsq float32, eps []uint32, 
 		if len(s.res) >= ef && c.d > s.res[0].d {
 			break
 		}
+		if level == 0 && len(s.cand) > 0 {
+			// The best remaining candidate is likely expanded next: start
+			// loading its links while this one's neighbours are scored.
+			next := int(s.cand[0].id) * (1 + x.m0)
+			prefetch.Lines(unsafe.Pointer(&x.links0[next]), (4*(1+x.m0)+63)/64)
+		}
 		s.nbuf = x.neighbors(c.id, level, s.nbuf)
+		fresh := s.nbuf[:0]
 		for _, nb := range s.nbuf {
-			if s.visited.add(nb) {
-				continue
+			if !s.visited.add(nb) {
+				fresh = append(fresh, nb)
 			}
-			d := x.distTo(q, qsq, nb)
+		}
+		x.prefetch(fresh)
+		for _, nb := range fresh {
+			d := x.distTo(q, nb)
 			if len(s.res) < ef || d < s.res[0].d {
 				s.cand.push(item{d, nb})
 				if x.accepts(s, a, nb) {

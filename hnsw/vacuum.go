@@ -83,21 +83,21 @@ func (x *Index) Vacuum(horizon uint64) ([]uint32, error) {
 	defer x.mu.Unlock()
 	var upper int64
 	for _, id := range dying {
-		upper += x.upperSize(int(x.levels[id]))
-		x.delVer[id] = 0
+		upper += x.upperSize(int(x.meta[id].level))
+		x.meta[id].delVer = 0
 		x.insVer[id] = 0
-		x.levels[id] = 0
+		x.meta[id].level = 0
 		x.upper[id] = nil
 		x.links0[int(id)*(1+x.m0)] = 0
-		atomic.StoreUint32(&x.state[id], stateEmpty)
+		atomic.StoreUint32(&x.meta[id].state, stateEmpty)
 	}
 	if ep, _, ok := unpackEntry(x.entry.Load()); ok && isGone(ep) {
 		// Inserts that read the old entry could not take over from it,
 		// so the highest node is found by looking, not by tracking.
 		best, bestLevel := uint32(0), -1
 		for id := range x.capacity {
-			if x.state[id] == stateReady && int(x.levels[id]) > bestLevel {
-				best, bestLevel = uint32(id), int(x.levels[id])
+			if x.meta[id].state == stateReady && int(x.meta[id].level) > bestLevel {
+				best, bestLevel = uint32(id), int(x.meta[id].level)
 			}
 		}
 		if bestLevel < 0 {
@@ -121,11 +121,11 @@ func (x *Index) markDying(horizon uint64) ([]uint32, int) {
 	defer x.mu.RUnlock()
 	var dying []uint32
 	for id := range x.capacity {
-		if atomic.LoadUint32(&x.state[id]) != stateReady {
+		if atomic.LoadUint32(&x.meta[id].state) != stateReady {
 			continue
 		}
-		if d := atomic.LoadUint64(&x.delVer[id]); d != 0 && d <= horizon {
-			atomic.StoreUint32(&x.state[id], stateDying)
+		if d := atomic.LoadUint64(&x.meta[id].delVer); d != 0 && d <= horizon {
+			atomic.StoreUint32(&x.meta[id].state, stateDying)
 			dying = append(dying, uint32(id))
 		}
 	}
@@ -138,10 +138,10 @@ func (x *Index) Reclaimable(horizon uint64) int {
 	defer x.mu.RUnlock()
 	k := 0
 	for id := range x.capacity {
-		if atomic.LoadUint32(&x.state[id]) != stateReady {
+		if atomic.LoadUint32(&x.meta[id].state) != stateReady {
 			continue
 		}
-		if d := atomic.LoadUint64(&x.delVer[id]); d != 0 && d <= horizon {
+		if d := atomic.LoadUint64(&x.meta[id].delVer); d != 0 && d <= horizon {
 			k++
 		}
 	}
@@ -163,10 +163,10 @@ func (x *Index) repairSlice(s *scratch, lo, n int, gone func(uint32) bool) int {
 	repairs := 0
 	id := lo
 	for ; id < n && id-lo < vacuumSliceIDs && repairs < vacuumSliceRepairs; id++ {
-		if atomic.LoadUint32(&x.state[id]) != stateReady {
+		if atomic.LoadUint32(&x.meta[id].state) != stateReady {
 			continue // free, being inserted (links only to survivors), or dying
 		}
-		for l := 0; l <= int(x.levels[id]); l++ {
+		for l := 0; l <= int(x.meta[id].level); l++ {
 			if x.repairIfNeeded(s, uint32(id), l, gone) {
 				repairs++
 			}
@@ -259,7 +259,7 @@ func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone fu
 	// the whole graph; the heuristic needs a few times limit at most.
 	for i := 0; i < len(s.eps) && len(s.prune) < 4*limit; i++ {
 		r := s.eps[i]
-		if int(x.levels[r]) < level {
+		if int(x.meta[r].level) < level {
 			continue
 		}
 		for _, nb := range x.linksAt(r, level) {
@@ -268,7 +268,7 @@ func (x *Index) repair(s *scratch, id uint32, level int, links []uint32, gone fu
 			}
 			if gone(nb) {
 				s.eps = append(s.eps, nb)
-			} else if atomic.LoadUint32(&x.state[nb]) == stateReady {
+			} else if atomic.LoadUint32(&x.meta[nb].state) == stateReady {
 				s.prune = append(s.prune, item{x.distIDs(id, nb), nb})
 			}
 		}

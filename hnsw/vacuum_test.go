@@ -19,19 +19,19 @@ func checkGraph(t testing.TB, x *Index) {
 	defer x.mu.Unlock()
 	maxLvl := -1
 	for id := range x.capacity {
-		if x.state[id] != stateReady {
+		if x.meta[id].state != stateReady {
 			continue
 		}
-		maxLvl = max(maxLvl, int(x.levels[id]))
-		require.Len(t, x.upper[id], int(x.levels[id]))
-		for l := 0; l <= int(x.levels[id]); l++ {
+		maxLvl = max(maxLvl, int(x.meta[id].level))
+		require.Len(t, x.upper[id], int(x.meta[id].level))
+		for l := 0; l <= int(x.meta[id].level); l++ {
 			links := x.linksAt(uint32(id), l)
 			require.LessOrEqual(t, len(links), x.maxLinks(l))
 			for _, nb := range links {
 				require.Less(t, int(nb), x.capacity)
-				require.Equal(t, stateReady, x.state[nb], "node %d level %d links to non-ready %d", id, l, nb)
+				require.Equal(t, stateReady, x.meta[nb].state, "node %d level %d links to non-ready %d", id, l, nb)
 				require.NotEqual(t, uint32(id), nb)
-				require.GreaterOrEqual(t, int(x.levels[nb]), l)
+				require.GreaterOrEqual(t, int(x.meta[nb].level), l)
 			}
 		}
 	}
@@ -41,9 +41,9 @@ func checkGraph(t testing.TB, x *Index) {
 		return
 	}
 	require.True(t, ok)
-	require.Equal(t, stateReady, x.state[ep])
+	require.Equal(t, stateReady, x.meta[ep].state)
 	require.Equal(t, maxLvl, top)
-	require.Equal(t, top, int(x.levels[ep]))
+	require.Equal(t, top, int(x.meta[ep].level))
 }
 
 func TestVacuum(t *testing.T) {
@@ -151,7 +151,7 @@ func TestVacuumEverything(t *testing.T) {
 func (x *Index) insVerOf(id uint32) uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if int(id) >= x.capacity || x.state[id] != stateReady {
+	if int(id) >= x.capacity || x.meta[id].state != stateReady {
 		return 0
 	}
 	return x.insVer[id]
