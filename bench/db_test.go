@@ -5,8 +5,12 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/inmem-db/inmem"
 )
 
 // The whole-database benchmarks: inmem's public API against its peers
@@ -174,6 +178,55 @@ func BenchmarkPutParallel(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkPutParallelRuns is BenchmarkPutParallel for inmem with each
+// goroutine writing its own run, as concurrent agents do: the runs share
+// the commit path (versions, arena, point index) but not a step log. It
+// reports the processors used while timed ("cores"), which tells a commit
+// path that waits (cores below goroutines) from one that only costs more.
+func BenchmarkPutParallelRuns(b *testing.B) {
+	dbLoadKeys()
+	for _, g := range []int{1, 2} {
+		b.Run(fmt.Sprintf("goroutines=%d/inmem", g), func(b *testing.B) {
+			b.ReportAllocs()
+			db, err := inmem.OpenInMemory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			kvs := make([]*inmem.KV, g)
+			for i := range kvs {
+				run, err := db.BeginRun()
+				if err != nil {
+					b.Fatal(err)
+				}
+				kvs[i] = run.KV()
+			}
+			n := b.N
+			b.ResetTimer()
+			cpu0, t0 := processCPU(), time.Now()
+			parallel(n, g, func(lo, hi int) error {
+				kv := kvs[lo*g/n]
+				for i := lo; i < hi; i++ {
+					if err := kv.Put(str(dbKeyBytes(i%dbKeyCount)), dbValue); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, b)
+			b.ReportMetric((processCPU()-cpu0).Seconds()/time.Since(t0).Seconds(), "cores")
+		})
+	}
+}
+
+// processCPU is the user and system time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // parallel runs fn over [0, n) split into g contiguous ranges, one
