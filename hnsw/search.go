@@ -237,8 +237,11 @@ func (x *Index) searchLayer(s *scratch, q []float32, eps []uint32, ef, level int
 				fresh = append(fresh, nb)
 			}
 		}
-		x.prefetch(fresh)
-		for _, nb := range fresh {
+		x.prefetch(fresh[:min(prefetchAhead, len(fresh))])
+		for j, nb := range fresh {
+			if k := j + prefetchAhead; k < len(fresh) {
+				x.prefetchOne(fresh[k])
+			}
 			d := x.distTo(q, nb)
 			if len(s.res) < ef || d < s.res[0].d {
 				s.cand.push(item{d, nb})
