@@ -187,8 +187,11 @@ func (x *Index) greedy(s *scratch, q []float32, ep uint32, epd float32, level in
 	for changed := true; changed; {
 		changed = false
 		s.nbuf = x.neighbors(ep, level, s.nbuf)
-		x.prefetch(s.nbuf)
-		for _, nb := range s.nbuf {
+		x.prefetch(s.nbuf[:min(prefetchAhead, len(s.nbuf))])
+		for j, nb := range s.nbuf {
+			if k := j + prefetchAhead; k < len(s.nbuf) {
+				x.prefetchOne(s.nbuf[k])
+			}
 			if d := x.distTo(q, nb); d < epd {
 				ep, epd, changed = nb, d, true
 			}
