@@ -63,11 +63,21 @@ lint:
 	cd bench && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 # Runs every fuzz target for FUZZTIME each (go test -fuzz takes one target at a time).
+# Go 1.26's fuzz engine can fail a run with a bare "context deadline exceeded"
+# when FUZZTIME ends while a worker is mid-input (go.dev/issue/75804, fixed in
+# Go 1.27): such a run, with no failing input written, is run once more.
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			for try in 1 2; do \
+				out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); rc=$$?; \
+				echo "$$out"; \
+				[ $$rc -eq 0 ] && break; \
+				if [ $$try -eq 2 ] || echo "$$out" | grep -q 'Failing input written' || \
+					! echo "$$out" | grep -q 'context deadline exceeded'; then exit 1; fi; \
+				echo "== $$f: the engine's end-of-fuzztime race, no input failed: once more"; \
+			done; \
 		done; \
 	done
 
