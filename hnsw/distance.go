@@ -69,6 +69,7 @@ func (x *Index) rowLines() int {
 func (x *Index) prefetchOne(id uint32) {
 	prefetch.Lines(unsafe.Pointer(&x.vecs[int(id)*x.dim]), x.rowLines())
 	prefetch.Lines(unsafe.Pointer(&x.meta[id]), 1)
+	prefetch.Lines(unsafe.Pointer(&x.insVer[id]), 1)
 }
 
 // distIDs returns the distance between two stored nodes.
@@ -99,15 +100,18 @@ const prefetchAhead = 3
 // for a 128-dimension row; the hardware streams the rest of longer ones.
 const maxPrefetchLines = 8
 
-// prefetch starts loading the vectors and metadata of ids, so that the
-// distances and visibility checks that follow find them in cache instead of
-// waiting for memory one node at a time. Caller holds mu for reading.
+// prefetch starts loading the vectors, records and insert versions of ids
+// (a search at a snapshot, as every search through the database is, checks
+// the insert version too), so that the distances and visibility checks that
+// follow find them in cache instead of waiting for memory one node at a
+// time. Caller holds mu for reading.
 func (x *Index) prefetch(ids []uint32) {
 	if len(ids) == 0 {
 		return
 	}
 	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.vecs)), uintptr(4*x.dim), ids, x.rowLines())
 	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.meta)), unsafe.Sizeof(nodeMeta{}), ids, 1)
+	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.insVer)), 8, ids, 1)
 }
 
 // score converts an internal distance to the public higher-is-better score.
