@@ -106,12 +106,9 @@ const maxPrefetchLines = 8
 // follow find them in cache instead of waiting for memory one node at a
 // time. Caller holds mu for reading.
 func (x *Index) prefetch(ids []uint32) {
-	if len(ids) == 0 {
-		return
+	for _, id := range ids {
+		x.prefetchOne(id)
 	}
-	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.vecs)), uintptr(4*x.dim), ids, x.rowLines())
-	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.meta)), unsafe.Sizeof(nodeMeta{}), ids, 1)
-	prefetch.Rows(unsafe.Pointer(unsafe.SliceData(x.insVer)), 8, ids, 1)
 }
 
 // score converts an internal distance to the public higher-is-better score.
