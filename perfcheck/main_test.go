@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -115,4 +116,14 @@ func TestProfilesWritten(t *testing.T) {
 		require.NoError(t, err, f)
 		require.NotZero(t, st.Size(), f)
 	}
+}
+
+// The get case builds its keys; they must be the ones the setup stored.
+func TestProbeKeyMatchesBlob(t *testing.T) {
+	b := newKeyBlob(1200)
+	var buf [keyLen]byte
+	for _, i := range []uint32{0, 7, 10, 999, 1199} {
+		require.Equal(t, b.key(int(i)), probeKey(&buf, i))
+	}
+	require.Equal(t, fmt.Sprintf("key%016d", 1<<31), probeKey(&buf, 1<<31))
 }
