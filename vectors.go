@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/inmem-db/inmem/hnsw"
 	"github.com/inmem-db/inmem/internal/keys"
@@ -113,10 +115,50 @@ func readVecConfig(t primitives.Txn, coll string) (VectorConfig, error) {
 	if !ok {
 		return cfg, fmt.Errorf("collection %q: %w", coll, ErrNotFound)
 	}
+	if m := vecConfigs.Load(); m != nil {
+		if cfg, ok := (*m)[string(v)]; ok {
+			return cfg, nil
+		}
+	}
 	if err := json.Unmarshal(v, &cfg); err != nil {
 		return cfg, fmt.Errorf("collection %q: config: %v: %w", coll, err, ErrCorruption)
 	}
+	cacheVecConfig(v, cfg)
 	return cfg, nil
+}
+
+// vecConfigs maps a stored collection config to its decoded form. Every
+// search and upsert reads its collection's config, and decoding the JSON
+// each time cost about 5 us of a 130 us search (100k x 128, ef 32). The
+// key is the stored bytes themselves, so a cached entry is right for any
+// database holding them; the map is replaced, never changed, so readers
+// take no lock.
+var (
+	vecConfigs   atomic.Pointer[map[string]VectorConfig]
+	vecConfigsMu sync.Mutex
+)
+
+// vecConfigsMax bounds the cache: configs differ only in a few numbers,
+// so real workloads have a handful; past the bound they are decoded.
+const vecConfigsMax = 256
+
+func cacheVecConfig(raw []byte, cfg VectorConfig) {
+	vecConfigsMu.Lock()
+	defer vecConfigsMu.Unlock()
+	old := vecConfigs.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if n >= vecConfigsMax {
+		return
+	}
+	m := make(map[string]VectorConfig, n+1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[string(raw)] = cfg
+	vecConfigs.Store(&m)
 }
 
 // CreateCollection creates a collection; ErrExists if it exists.

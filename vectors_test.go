@@ -351,3 +351,28 @@ func TestVectorsSameKeyTwiceInOneTransaction(t *testing.T) {
 	require.Equal(t, []string{"a"}, keysOf(got))
 	require.InDelta(t, 0, got[0].Score, 1e-6)
 }
+
+// Each collection keeps its own config, however many there are and
+// however often they are read (decoded configs are cached by their bytes).
+func TestVectorsManyCollectionConfigs(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	vs := db.Shared(inmem.Namespace{Tenant: "t"}).Vectors()
+	const n = 300 // more than the cache holds
+	for d := 1; d <= n; d++ {
+		require.NoError(t, vs.CreateCollection(fmt.Sprint("c", d), inmem.VectorConfig{Dim: d, Metric: inmem.Euclidean}))
+	}
+	for round := 0; round < 2; round++ {
+		for d := 1; d <= n; d++ {
+			c := fmt.Sprint("c", d)
+			v := make([]float32, d)
+			v[0] = 1
+			require.NoError(t, vs.Upsert(c, "k", v, nil))
+			require.ErrorIs(t, vs.Upsert(c, "k", make([]float32, d+1), nil), inmem.ErrInvalidArgument)
+			got, err := vs.Search(c, v, 1)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+		}
+	}
+}

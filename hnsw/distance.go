@@ -66,10 +66,12 @@ func (x *Index) rowLines() int {
 }
 
 // prefetchOne is prefetch for one node.
-func (x *Index) prefetchOne(id uint32) {
+func (x *Index) prefetchOne(id uint32, checks bool) {
 	prefetch.Lines(unsafe.Pointer(&x.vecs[int(id)*x.dim]), x.rowLines())
-	prefetch.Lines(unsafe.Pointer(&x.meta[id]), 1)
-	prefetch.Lines(unsafe.Pointer(&x.insVer[id]), 1)
+	if checks {
+		prefetch.Lines(unsafe.Pointer(&x.meta[id]), 1)
+		prefetch.Lines(unsafe.Pointer(&x.insVer[id]), 1)
+	}
 }
 
 // distIDs returns the distance between two stored nodes.
@@ -100,14 +102,14 @@ const prefetchAhead = 3
 // for a 128-dimension row; the hardware streams the rest of longer ones.
 const maxPrefetchLines = 8
 
-// prefetch starts loading the vectors, records and insert versions of ids
-// (a search at a snapshot, as every search through the database is, checks
-// the insert version too), so that the distances and visibility checks that
-// follow find them in cache instead of waiting for memory one node at a
-// time. Caller holds mu for reading.
-func (x *Index) prefetch(ids []uint32) {
+// prefetch starts loading the vectors of ids and, if checks, their records
+// and insert versions (a search at a snapshot, as every search through the
+// database is, checks the insert version too), so that the distances and
+// visibility checks that follow find them in cache instead of waiting for
+// memory one node at a time. Caller holds mu for reading.
+func (x *Index) prefetch(ids []uint32, checks bool) {
 	for _, id := range ids {
-		x.prefetchOne(id)
+		x.prefetchOne(id, checks)
 	}
 }
 

@@ -140,6 +140,7 @@ func (x *Index) UnmarshalBinary(data []byte) error {
 	x.rngMu.Unlock()
 	x.live.Store(y.live.Load())
 	x.deleted.Store(y.deleted.Load())
+	x.maxIns.Store(y.maxIns.Load())
 	x.upperBytes.Store(y.upperBytes.Load())
 	return nil
 }
@@ -279,6 +280,7 @@ func decode(data []byte) (*Index, error) {
 		}
 		x.meta[id].level = uint8(level)
 		x.insVer[id] = ins
+		raiseMax(&x.maxIns, ins)
 		x.meta[id].delVer = del
 		x.meta[id].state = stateReady
 		if level > 0 {

@@ -101,8 +101,12 @@ type Index struct {
 	// Vacuum's repairs, with no lock held.
 	afterSlice func()
 
-	live       atomic.Int64 // inserted and not deleted
-	deleted    atomic.Int64 // tombstones
+	live    atomic.Int64 // inserted and not deleted
+	deleted atomic.Int64 // tombstones
+	// maxIns is the highest insert version of any node, raised before the
+	// node is published: a search at a snapshot at or above it, with no
+	// tombstones, sees every node it can reach (see accept.trust).
+	maxIns     atomic.Uint64
 	upperBytes atomic.Int64 // memory of the upper-level link lists
 	used       atomic.Int64 // largest id reserved + 1: the written part of the flat arrays
 

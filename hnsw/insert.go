@@ -34,6 +34,7 @@ func (x *Index) Insert(id uint32, vec []float32, version uint64) error {
 	x.prepare(x.vecs[off:off+x.dim], vec, sq)
 	x.meta[id].level = uint8(level)
 	x.insVer[id] = version
+	raiseMax(&x.maxIns, version)
 	var up [][]uint32
 	if level > 0 {
 		up = make([][]uint32, level)
@@ -53,6 +54,16 @@ func (x *Index) Insert(id uint32, vec []float32, version uint64) error {
 
 	x.link(id, level)
 	return nil
+}
+
+// raiseMax sets m to v if v is larger.
+func raiseMax(m *atomic.Uint64, v uint64) {
+	for {
+		cur := m.Load()
+		if v <= cur || m.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
 
 // link connects a published node into the graph.

@@ -58,7 +58,13 @@ type scratch struct {
 // rejects are still expanded, so deleted, not-yet-visible and filtered-out
 // nodes keep guiding the walk without being returned.
 type accept struct {
-	all        bool // insert-time search: every node is a link candidate, but those being vacuumed
+	all bool // insert-time search: every node is a link candidate, but those being vacuumed
+	// trust skips the visibility check: set when the index holds no
+	// tombstone and no node newer than snap, so every node a walk
+	// reaches is visible. A node inserted or deleted while the walk runs
+	// may still be wrong for snap; Search checks its results and walks
+	// again without trust if one is.
+	trust      bool
 	snap       uint64
 	filter     func(uint32) bool
 	useAllowed bool
@@ -71,7 +77,7 @@ func (x *Index) accepts(s *scratch, a *accept, id uint32) bool {
 		// spares inserts a load per reached node when none is running.
 		return !x.vacuuming.Load() || atomic.LoadUint32(&x.meta[id].state) != stateDying
 	}
-	if !x.visible(id, a.snap) {
+	if !a.trust && !x.visible(id, a.snap) {
 		return false
 	}
 	if a.useAllowed && !s.allowed.has(id) {
@@ -142,9 +148,30 @@ func (x *Index) Search(q []float32, k int, opts SearchOptions) ([]Result, error)
 	for l := top; l > 0; l-- {
 		ep, epd = x.greedy(s, s.q, ep, epd, l)
 	}
+	a.trust = x.deleted.Load() == 0 && (a.snap == 0 || a.snap >= x.maxIns.Load())
 	s.eps = append(s.eps[:0], ep)
 	x.searchLayer(s, s.q, s.eps, ef, 0, &a)
+	if a.trust && !x.bestVisible(s, k, a.snap) {
+		a.trust = false
+		s.eps = append(s.eps[:0], ep)
+		x.searchLayer(s, s.q, s.eps, ef, 0, &a)
+	}
 	return x.results(s, k), nil
+}
+
+// bestVisible trims s.res to its best k and reports whether all of them
+// are visible at snap: what a walk that trusted every node must check
+// before its results are returned.
+func (x *Index) bestVisible(s *scratch, k int, snap uint64) bool {
+	for len(s.res) > k {
+		s.res.pop()
+	}
+	for _, it := range s.res {
+		if !x.visible(it.id, snap) {
+			return false
+		}
+	}
+	return true
 }
 
 // results turns the result heap into the caller's slice: the one allocation
@@ -187,10 +214,10 @@ func (x *Index) greedy(s *scratch, q []float32, ep uint32, epd float32, level in
 	for changed := true; changed; {
 		changed = false
 		s.nbuf = x.neighbors(ep, level, s.nbuf)
-		x.prefetch(s.nbuf[:min(prefetchAhead, len(s.nbuf))])
+		x.prefetch(s.nbuf[:min(prefetchAhead, len(s.nbuf))], false)
 		for j, nb := range s.nbuf {
 			if k := j + prefetchAhead; k < len(s.nbuf) {
-				x.prefetchOne(s.nbuf[k])
+				x.prefetchOne(s.nbuf[k], false)
 			}
 			if d := x.distTo(q, nb); d < epd {
 				ep, epd, changed = nb, d, true
@@ -209,6 +236,9 @@ func (x *Index) searchLayer(s *scratch, q []float32, eps []uint32, ef, level int
 	s.visited.reset(x.capacity)
 	s.cand = s.cand[:0]
 	s.res = s.res[:0]
+	// Only a search that checks visibility reads the node records; an
+	// insert's checks read them only while a Vacuum runs.
+	checks := !a.all && !a.trust
 	for _, ep := range eps {
 		if s.visited.add(ep) {
 			continue
@@ -240,10 +270,10 @@ func (x *Index) searchLayer(s *scratch, q []float32, eps []uint32, ef, level int
 				fresh = append(fresh, nb)
 			}
 		}
-		x.prefetch(fresh[:min(prefetchAhead, len(fresh))])
+		x.prefetch(fresh[:min(prefetchAhead, len(fresh))], checks)
 		for j, nb := range fresh {
 			if k := j + prefetchAhead; k < len(fresh) {
-				x.prefetchOne(fresh[k])
+				x.prefetchOne(fresh[k], checks)
 			}
 			d := x.distTo(q, nb)
 			if len(s.res) < ef || d < s.res[0].d {
