@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -946,4 +948,55 @@ func TestKVListValuesAreIndependent(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("v%03d", i), string(e.Value))
 	}
 	require.Len(t, again[300].Value, 5000)
+}
+
+// One-key Puts locate their place from where the run's last write went:
+// appends, descending keys, jumps and overwrites from two goroutines at
+// once must all land in order, each key once, with its last value.
+func TestKVPutOrdersFromFingers(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	kv := run.KV()
+	const n = 3000
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			for i := range n {
+				var k int
+				switch i % 3 {
+				case 0:
+					k = i // ascending
+				case 1:
+					k = n - i // descending
+				default:
+					k = r.IntN(n) // anywhere, often an overwrite
+				}
+				if err := kv.Put(fmt.Sprintf("k%06d", k), []byte(fmt.Sprint(k))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := kv.List("k")
+	require.NoError(t, err)
+	for i := 1; i < len(got); i++ {
+		require.Less(t, got[i-1].Key, got[i].Key)
+	}
+	for _, e := range got {
+		v, err := kv.Get(e.Key)
+		require.NoError(t, err)
+		require.Equal(t, e.Value, v)
+		k, err := strconv.Atoi(string(v))
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("k%06d", k), e.Key)
+	}
+	require.Greater(t, len(got), n/2)
 }

@@ -111,7 +111,13 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 	}
 	k := gen.list.PreparedKey(off)
 	var sp [1]skiplist.Splice
-	gen.list.Locate(off, &sp[0])
+	offs := [1]uint64{off}
+	// From where the run's last commit linked, as Commit does: one-key
+	// writes of a run are mostly appends next to its previous write.
+	fc, fj := rs.fingers.take(), 0
+	linked := false
+	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
+	fc.locate(gen, off, k, &sp[0], nil, &fj)
 	guard, wg := s.logged(g)
 	defer wg.release()
 	if wg != nil {
@@ -123,8 +129,8 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 	if err != nil {
 		return 0, err
 	}
-	offs := [1]uint64{off}
 	lerr := s.link(gen, offs[:], sp[:], v)
+	linked = lerr == nil && s.gen.Load() == gen
 	rs.written.Add(int64(len(key) + len(hdr) + len(val)))
 	if err := s.publish(v, wg); err != nil {
 		return v, err
