@@ -98,6 +98,13 @@ func (x *Index) dist(a, b []float32) float32 {
 // one process with the two ways alternating query by query.
 const prefetchAhead = 3
 
+// l2Ahead is how far ahead the vectors are asked for into the outer caches
+// only, which does not take the first-level miss buffers that limit
+// prefetchAhead: with both, the misses of six neighbours overlap instead
+// of three (+6-9% at ef 32/64/128 on 100k x 128; 5 and 6 ahead were best,
+// 9 and 12 gained less, alternating query by query).
+const l2Ahead = 2 * prefetchAhead
+
 // maxPrefetchLines bounds the cache lines prefetched per vector: enough
 // for a 128-dimension row; the hardware streams the rest of longer ones.
 const maxPrefetchLines = 8
@@ -110,6 +117,13 @@ const maxPrefetchLines = 8
 func (x *Index) prefetch(ids []uint32, checks bool) {
 	for _, id := range ids {
 		x.prefetchOne(id, checks)
+	}
+}
+
+// prefetchL2 starts loading the vectors of ids into the outer caches.
+func (x *Index) prefetchL2(ids []uint32) {
+	for _, id := range ids {
+		prefetch.LinesL2(unsafe.Pointer(&x.vecs[int(id)*x.dim]), x.rowLines())
 	}
 }
 

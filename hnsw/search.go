@@ -271,7 +271,11 @@ func (x *Index) searchLayer(s *scratch, q []float32, eps []uint32, ef, level int
 			}
 		}
 		x.prefetch(fresh[:min(prefetchAhead, len(fresh))], checks)
+		x.prefetchL2(fresh[min(prefetchAhead, len(fresh)):min(l2Ahead, len(fresh))])
 		for j, nb := range fresh {
+			if k := j + l2Ahead; k < len(fresh) {
+				x.prefetchL2(fresh[k : k+1])
+			}
 			if k := j + prefetchAhead; k < len(fresh) {
 				x.prefetchOne(fresh[k], checks)
 			}

@@ -17,14 +17,16 @@ func TestPrefetchChangesNothing(t *testing.T) {
 	want := append([]byte(nil), buf...)
 	base := unsafe.Pointer(&buf[0])
 
-	Lines(base, 0)
-	Lines(base, -3)
-	Lines(base, 1)
-	Lines(base, len(buf)/64)
-	Lines(unsafe.Add(base, 512), 8)
-	// 4 GiB and more past the array: unmapped addresses.
-	Lines(unsafe.Add(base, 1<<32), 2)
-	Lines(unsafe.Add(base, 1<<40), 2)
+	for _, f := range []func(unsafe.Pointer, int){Lines, LinesL2} {
+		f(base, 0)
+		f(base, -3)
+		f(base, 1)
+		f(base, len(buf)/64)
+		f(unsafe.Add(base, 512), 8)
+		// 4 GiB and more past the array: unmapped addresses.
+		f(unsafe.Add(base, 1<<32), 2)
+		f(unsafe.Add(base, 1<<40), 2)
+	}
 
 	require.Equal(t, want, buf)
 }
