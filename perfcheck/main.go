@@ -224,12 +224,17 @@ func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tops\tops/s\tp50\tp99\tp99.9\tmax\tns/op\tx ref\tnoise\t")
+	fmt.Fprintln(tw, "case\tops\tops/s\tp50\tp99\tp99.9\tmax\tns/op\tx ref\tnoise\tfloor p99\t")
 	for _, c := range append([]CaseResult{rep.Ref}, rep.Cases...) {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%.2f\t%.3f\t\n", c.Name, c.Ops, c.OpsPerSec,
-			fmtNs(c.P50), fmtNs(c.P99), fmtNs(c.P999), fmtNs(c.Max), c.Round["ns/op"], c.Norm["ns/op"], c.Noise["ns/op"])
+		floor := "-"
+		if c.Floor != nil {
+			floor = fmtNs(c.Floor.P99)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%.2f\t%.3f\t%s\t\n", c.Name, c.Ops, c.OpsPerSec,
+			fmtNs(c.P50), fmtNs(c.P99), fmtNs(c.P999), fmtNs(c.Max), c.Round["ns/op"], c.Norm["ns/op"], c.Noise["ns/op"], floor)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "floor p99: a busy loop as long as the case's p50, timed the same way after each round: the machine's own tail at that speed")
 	for _, c := range rep.Cases {
 		for k, v := range c.Extra {
 			fmt.Fprintf(w, "%s %s: %.4g\n", c.Name, k, v)

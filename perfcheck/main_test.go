@@ -49,7 +49,15 @@ func TestEveryCaseRuns(t *testing.T) {
 		for _, m := range roundMetrics {
 			require.Greater(t, c.Norm[m], 0.0, "%s %s", c.Name, m)
 		}
+		// The floor loops as long as the case's p50 (a busy loop is never
+		// shorter than asked).
+		require.NotNil(t, c.Floor, c.Name)
+		require.Greater(t, c.Floor.OpNs, 0.0, c.Name)
+		require.GreaterOrEqual(t, c.Floor.P50, 0.5*c.Round["p50"], c.Name)
+		require.LessOrEqual(t, c.Floor.P50, c.Floor.P99, c.Name)
+		require.LessOrEqual(t, c.Floor.P99, c.Floor.P999, c.Name)
 	}
+	require.Nil(t, rep.Ref.Floor)
 	vs := rep.Cases[len(rep.Cases)-1]
 	require.Equal(t, "vector-search", vs.Name)
 	require.Greater(t, vs.Extra["recall@10"], 0.9) // 300 vectors are searched exactly

@@ -75,6 +75,20 @@ type CaseResult struct {
 	// its median (1.4826 MAD / median, a robust standard deviation).
 	Noise map[string]float64 `json:"noise"`
 	Extra map[string]float64 `json:"extra,omitempty"`
+	// Floor is the machine's own tail at this case's speed: a busy loop as
+	// long as the case's p50, timed the same way right after each round.
+	// A case's p99 cannot be told from noise below the floor's p99; on a
+	// shared VM most of the tail of a 10 us op is there (interrupts, the
+	// hypervisor taking the core), whatever the op does.
+	Floor *Floor `json:"floor,omitempty"`
+}
+
+// Floor is the latency of a busy loop of fixed length (OpNs), in ns.
+type Floor struct {
+	OpNs float64 `json:"op_ns"`
+	P50  float64 `json:"p50_ns"`
+	P99  float64 `json:"p99_ns"`
+	P999 float64 `json:"p999_ns"`
 }
 
 // roundMetrics are measured per round, normalised and gated.
@@ -130,6 +144,7 @@ func RunSuite(cfg Config) (*Report, error) {
 		next    int
 		rounds  []roundResult
 		refs    []roundResult // the reference round measured just before each
+		floors  []roundResult // the floor measured just after each
 		cleanup func() error
 	}
 	all := []*live{{c: refCase}}
@@ -179,6 +194,11 @@ func RunSuite(cfg Config) (*Report, error) {
 				}
 				l.rounds = append(l.rounds, cr)
 				l.refs = append(l.refs, rr)
+				fr, err := measureFloor(env, l.c, cr)
+				if err != nil {
+					return err
+				}
+				l.floors = append(l.floors, fr)
 			}
 			if len(all) == 1 {
 				rr, err := measure(ref)
@@ -206,9 +226,38 @@ func RunSuite(cfg Config) (*Report, error) {
 	}
 	rep.Ref = summarise(ref.c, env, ref.rounds, ref.rounds)
 	for _, l := range all[1:] {
-		rep.Cases = append(rep.Cases, summarise(l.c, env, l.rounds, l.refs))
+		cr := summarise(l.c, env, l.rounds, l.refs)
+		cr.Floor = summariseFloor(l.floors)
+		rep.Cases = append(rep.Cases, cr)
 	}
 	return rep, nil
+}
+
+// floorShare is the part of a round's ops the floor after it runs: enough
+// samples for its p99 over the rounds, at a fifth of the case's time.
+const floorShare = 5
+
+// measureFloor times busy loops as long as round r's p50.
+func measureFloor(env *Env, c Case, r roundResult) (roundResult, error) {
+	d := time.Duration(r.metric("p50"))
+	n := max(env.scaled(c.Ops)/floorShare, 10)
+	return timeRound(func(int) error { spin(d); return nil }, 0, n, 0)
+}
+
+func summariseFloor(rounds []roundResult) *Floor {
+	if len(rounds) == 0 {
+		return nil
+	}
+	all := new(Histogram)
+	for _, r := range rounds {
+		all.Merge(r.h)
+	}
+	ops := make([]float64, len(rounds))
+	for i, r := range rounds {
+		ops[i] = r.metric("ns/op")
+	}
+	return &Floor{OpNs: median(ops), P50: float64(all.Quantile(0.50)),
+		P99: float64(all.Quantile(0.99)), P999: float64(all.Quantile(0.999))}
 }
 
 func caseNames() []string {
