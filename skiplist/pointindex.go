@@ -29,8 +29,8 @@ type PointIndex struct {
 type indexShard struct {
 	mu      sync.Mutex
 	tab     atomic.Pointer[indexTable]
-	count   int   // distinct keys; guarded by mu
-	entries int64 // entries linked, all versions; guarded by mu
+	count   atomic.Int64 // distinct keys; written under mu, read by prepare without it
+	entries int64        // entries linked, all versions; guarded by mu
 	_       [32]byte
 }
 
@@ -115,8 +115,8 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bo
 		if cur == 0 {
 			sl.node.Store(off)
 			sl.hash.Store(h)
-			sh.count++
-			if sh.count*2 > len(t.slots) {
+			n := sh.count.Add(1)
+			if n*2 > int64(len(t.slots)) {
 				sh.tab.Store(t.grow())
 			}
 			break
@@ -143,17 +143,26 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bo
 // miss: prefetched rather than loaded, it no longer stalls the commit (a
 // commit of several keys waited for each in turn), and it arrives while
 // the commit goes on.
+//
+// Only a shard about to fill takes its lock here: the commits of other
+// cores take it to publish, and a lock acquisition per key and commit
+// moved its line between cores for nothing. A prefetch into a table a
+// concurrent grow has just replaced (or freed) is a wasted hint, never a
+// fault.
 func (p *PointIndex) prepare(key []byte) {
 	h := hashKey(key)
 	sh := &p.shards[h>>(64-indexShardBits)]
-	sh.mu.Lock()
 	t := sh.tab.Load()
-	if (sh.count+1)*2 > len(t.slots) {
-		t = t.grow()
-		sh.tab.Store(t)
+	if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
+		sh.mu.Lock()
+		t = sh.tab.Load()
+		if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
+			t = t.grow()
+			sh.tab.Store(t)
+		}
+		sh.mu.Unlock()
 	}
 	prefetch.Lines(unsafe.Pointer(&t.slots[h&t.mask]), 1)
-	sh.mu.Unlock()
 }
 
 func (p *PointIndex) entries() int64 {
