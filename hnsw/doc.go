@@ -39,6 +39,11 @@
 // only acceptable nodes count toward ef, so the walk widens by itself when
 // the filter or tombstones reject most of what it reaches. A small
 // SearchOptions.Allowed set is instead searched exactly by brute force.
+// When the index holds no tombstone and no node newer than the snapshot,
+// every node a walk can reach is visible, and the walk skips the per-node
+// check; because a node may be inserted or deleted while it runs, it then
+// checks the k results it returns and, if one is not visible, walks again
+// with every node checked.
 //
 // # Memory layout
 //
@@ -50,8 +55,9 @@
 // heap with huge pages (storage.go): a search reads vectors at random, and
 // with 4 KiB pages most of those reads also missed the TLB. Distances read
 // nothing but the two vectors; a search prefetches the vectors and records
-// of a node's unvisited neighbours before scoring them, and the links of the
-// candidate it will likely expand next. Upper-level links are small
+// of a node's unvisited neighbours before scoring them (three ahead into
+// the first-level cache, six ahead into the outer ones), and the links of
+// the candidate it will likely expand next. Upper-level links are small
 // per-node slices; most nodes have none.
 //
 // # Concurrency
@@ -72,5 +78,5 @@
 // the lock for writing only twice, briefly (see Vacuum).
 //
 // A warm Search allocates only the slice it returns: its visited set (an
-// epoch-tagged uint32 array, not a map), heaps and buffers come from a pool.
+// epoch-tagged uint16 array, not a map), heaps and buffers come from a pool.
 package hnsw
