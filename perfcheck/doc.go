@@ -33,6 +33,11 @@
 //     beyond -threshold (1.5) plus three times the round-to-round noise
 //     (a robust relative deviation of the ratios, capped at 0.5).
 //
+// After each round of a case, a busy loop as long as that round's p50 is
+// timed the same way (the floor, a fifth of the round's ops). Its p99 is
+// reported, never gated: it is what the machine alone adds to an op of
+// that length, so a case's tail above it is the library's own.
+//
 // -slowdown busy-waits a fixed time in every library op. The tests use it
 // (with a tiny suite) to prove that both gates fail on a real slowdown,
 // and check the comparison logic on synthetic numbers.
