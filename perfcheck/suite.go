@@ -249,11 +249,9 @@ func summariseFloor(rounds []roundResult) *Floor {
 		return nil
 	}
 	all := new(Histogram)
-	for _, r := range rounds {
-		all.Merge(r.h)
-	}
 	ops := make([]float64, len(rounds))
 	for i, r := range rounds {
+		all.Merge(r.h)
 		ops[i] = r.metric("ns/op")
 	}
 	return &Floor{OpNs: median(ops), P50: float64(all.Quantile(0.50)),
