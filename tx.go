@@ -69,6 +69,7 @@ type Tx struct {
 type txMem struct {
 	writes [16]pending // no growth for small transactions
 	reads  [16]uint64
+	ws     [16]occ.Write // what Commit hands the oracle
 	slab   [4 << 10]byte
 	getBuf [128]byte
 }
@@ -84,6 +85,7 @@ func (tx *Tx) release() {
 	tx.mem, tx.writes, tx.reads, tx.prefixes, tx.index = nil, nil, nil, nil, nil
 	tx.slab, tx.getBuf = nil, nil
 	clear(m.writes[:]) // writes too big for the slab are on the heap: let them go
+	clear(m.ws[:])
 	txMemPool.Put(m)
 }
 
@@ -246,7 +248,12 @@ func (tx *Tx) Commit() error {
 		offs = make([]uint64, 0, len(tx.writes))
 	}
 	offs = offs[:len(tx.writes)]
-	ws := make([]occ.Write, len(tx.writes)) // the oracle keeps them
+	var ws []occ.Write // the oracle copies them
+	if m := tx.mem; m != nil && len(tx.writes) <= len(m.ws) {
+		ws = m.ws[:len(tx.writes)]
+	} else {
+		ws = make([]occ.Write, len(tx.writes))
+	}
 	var spBuf [16]skiplist.Splice
 	sps := spBuf[:0]
 	if len(tx.writes) > len(spBuf) {

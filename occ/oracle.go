@@ -35,7 +35,8 @@ type Txn struct {
 	Reads []uint64
 	// Prefixes are encoded key prefixes listed or scanned.
 	Prefixes [][]byte
-	// Writes are retained (not copied) until the watermark passes the commit.
+	// Writes are copied by Commit, so the slice may be reused once it
+	// returns; the keys they point to are not copied (see Keep).
 	Writes []Write
 	// Keep is held as long as the commit's record: whatever owns the
 	// memory the Writes' keys alias, so it outlives every use of them.
@@ -50,9 +51,10 @@ type Guard interface {
 
 type record struct {
 	version uint64
-	one     Write   // the write of a blind single-key commit
-	writes  []Write // all writes otherwise
-	keep    any     // see Txn.Keep
+	n       int // writes: the one below if 1, else ring[start : start+n]
+	one     Write
+	start   uint64
+	keep    any // see Txn.Keep
 }
 
 // doneSlot fills a cache line, so committers finishing neighbouring
@@ -65,10 +67,11 @@ type doneSlot struct {
 // Oracle assigns commit versions and detects conflicts.
 type Oracle struct {
 	mu        sync.Mutex
-	next      uint64   // last assigned version; guarded by mu
-	recent    []record // commits, oldest first; guarded by mu
-	commits   uint64   // guarded by mu
-	conflicts uint64   // guarded by mu
+	next      uint64    // last assigned version; guarded by mu
+	recent    []record  // commits, oldest first; guarded by mu
+	ring      writeRing // the writes of recent's multi-key commits; guarded by mu
+	commits   uint64    // guarded by mu
+	conflicts uint64    // guarded by mu
 
 	_       [64]byte
 	visible atomic.Uint64
@@ -115,21 +118,29 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 	o.mu.Lock()
 	if len(t.Reads)+len(t.Prefixes) > 0 {
 		for i := len(o.recent) - 1; i >= 0 && o.recent[i].version > t.Snapshot; i-- {
-			if o.recent[i].conflicts(t) {
+			if o.conflictsWith(&o.recent[i], t) {
 				o.conflicts++
 				o.mu.Unlock()
 				return 0, ErrConflict
 			}
 		}
 	}
-	return o.assignLocked(record{writes: t.Writes, keep: t.Keep}, g)
+	r := record{keep: t.Keep, n: len(t.Writes)}
+	if r.n == 1 {
+		r.one = t.Writes[0]
+	} else if r.n > 1 {
+		// Copied, so the committer's slice is its own again (it is pooled
+		// with the transaction) and a commit allocates nothing here.
+		r.start = o.ring.push(t.Writes)
+	}
+	return o.assignLocked(r, g)
 }
 
 // CommitBlind commits a transaction that wrote one key and read nothing; it
 // cannot conflict, so only the guard can refuse it.
 func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
 	o.mu.Lock()
-	return o.assignLocked(record{one: w, keep: keep}, g)
+	return o.assignLocked(record{n: 1, one: w, keep: keep}, g)
 }
 
 // assignLocked runs the guard, assigns the version and records the commit.
@@ -169,17 +180,27 @@ func (o *Oracle) trimLocked() {
 	if i == 0 {
 		return
 	}
+	// The ring holds the kept records' writes from the oldest kept
+	// multi-key record on; everything before that goes with the records.
+	keepFrom := o.ring.tail
+	for _, r := range o.recent[i:] {
+		if r.n > 1 {
+			keepFrom = r.start
+			break
+		}
+	}
+	o.ring.dropTo(keepFrom)
 	n := copy(o.recent, o.recent[i:])
 	clear(o.recent[n:])
 	o.recent = o.recent[:n]
 }
 
-func (r *record) conflicts(t *Txn) bool {
-	if r.writes == nil {
+func (o *Oracle) conflictsWith(r *record, t *Txn) bool {
+	if r.n == 1 {
 		return writeConflicts(r.one, t)
 	}
-	for _, w := range r.writes {
-		if writeConflicts(w, t) {
+	for k := range r.n {
+		if writeConflicts(o.ring.at(r.start+uint64(k)), t) {
 			return true
 		}
 	}
