@@ -6,7 +6,8 @@
 // against the writes of every transaction that committed after the snapshot;
 // if none intersects, the transaction gets the next commit version. That
 // validate-and-assign step is the only critical section: it does no I/O, and
-// it allocates nothing beyond amortised growth of the recent-commit ring.
+// it allocates nothing beyond amortised growth of the recent-commit list
+// and of the ring that holds those commits' writes.
 //
 // After a commit's writes are applied, Done marks its version finished and
 // the visible version advances through every finished version in order, so
