@@ -2,9 +2,11 @@ package inmem
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -192,26 +194,36 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 // readSnapshot checks and loads a snapshot, calling fn for every entry. It
 // returns the header's metadata; any damage is ErrCorruption, and then fn
 // may have seen some entries (the caller starts over with a fresh store).
+// The file is streamed a record at a time, so reading it takes memory for
+// one record, not for the whole database: the key and value fn gets are
+// valid only during the call.
 func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, value []byte) error) (snapMeta, error) {
 	var meta snapMeta
 	f, err := fs.Open(path)
 	if err != nil {
 		return meta, err
 	}
-	data, err := vfs.ReadAll(f)
-	f.Close()
+	defer f.Close()
+	fileSize, err := f.Size()
 	if err != nil {
 		return meta, err
 	}
-	bad := func(off int, what string) error {
+	r := snapReader{r: bufio.NewReaderSize(f, snapReadBuffer), size: fileSize}
+	bad := func(off int64, what string) error {
 		return fmt.Errorf("snapshot %s at offset %d: %s: %w", path, off, what, ErrCorruption)
 	}
 
-	off, count, seenHeader := 0, uint64(0), false
-	for off < len(data) {
-		typ, p, n, err := wal.DecodeRecord(data[off:])
-		if err != nil {
+	count, seenHeader := uint64(0), false
+	for {
+		off := r.off
+		typ, p, err := r.next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return meta, bad(off, "no trailer")
+		case errors.Is(err, errSnapDamaged):
 			return meta, bad(off, err.Error())
+		case err != nil:
+			return meta, fmt.Errorf("snapshot %s: %w", path, err)
 		}
 		switch {
 		case typ == recSnapHeader && !seenHeader && off == 0:
@@ -220,7 +232,8 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 			}
 			seenHeader = true
 		case typ == recSnapVectors && seenHeader:
-			meta.vectors = append(meta.vectors, p)
+			// Kept until the whole file has checked out.
+			meta.vectors = append(meta.vectors, bytes.Clone(p))
 		case typ == recSnapSteps && seenHeader:
 			if err := decodeSnapSteps(p, meta.version, meta.logs); err != nil {
 				return meta, bad(off, err.Error())
@@ -246,17 +259,82 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				p = rest
 			}
 		case typ == recSnapTrailer && seenHeader && len(p) == 8:
-			if got := binary.LittleEndian.Uint64(p); got != count || off+n != len(data) {
+			if got := binary.LittleEndian.Uint64(p); got != count {
 				return meta, bad(off, "trailer does not match")
 			}
-			meta.bytes = int64(len(data))
+			switch _, err := r.r.ReadByte(); {
+			case err == nil:
+				return meta, bad(r.off, "data after the trailer")
+			case !errors.Is(err, io.EOF):
+				return meta, fmt.Errorf("snapshot %s: %w", path, err)
+			}
+			meta.bytes = r.off
 			return meta, nil
 		default:
 			return meta, bad(off, fmt.Sprintf("unexpected record type %d", typ))
 		}
-		off += n
 	}
-	return meta, bad(off, "no trailer")
+}
+
+// snapReadBuffer is how much of a snapshot is read from the file at once.
+const snapReadBuffer = 256 << 10
+
+// errSnapDamaged wraps what a snapReader finds wrong with a frame.
+var errSnapDamaged = errors.New("damaged frame")
+
+// snapReader reads a snapshot's frames one after another into one reused
+// buffer.
+type snapReader struct {
+	r    *bufio.Reader
+	buf  []byte // the current frame: header, then payload
+	off  int64  // file offset of the next frame
+	size int64  // the file's size when opened: no frame is read past it
+}
+
+// next returns the next frame's type and payload (valid until the next
+// call). It returns io.EOF at a clean end of the file, an error wrapping
+// errSnapDamaged for a torn or corrupt frame, and I/O errors as they are.
+func (s *snapReader) next() (byte, []byte, error) {
+	if cap(s.buf) < wal.HeaderSize {
+		s.buf = make([]byte, wal.HeaderSize, 64<<10)
+	}
+	h := s.buf[:wal.HeaderSize]
+	if n, err := io.ReadFull(s.r, h); err != nil {
+		if errors.Is(err, io.EOF) && n == 0 {
+			return 0, nil, io.EOF
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, fmt.Errorf("%w: torn frame header", errSnapDamaged)
+		}
+		return 0, nil, err
+	}
+	length := binary.LittleEndian.Uint32(h)
+	if length > wal.MaxRecord {
+		return 0, nil, fmt.Errorf("%w: frame length %d", errSnapDamaged, length)
+	}
+	size := wal.HeaderSize + int(length)
+	if int64(size) > s.size-s.off {
+		// A damaged length must not make the reader allocate it.
+		return 0, nil, fmt.Errorf("%w: frame of %d bytes runs past the end of the file", errSnapDamaged, size)
+	}
+	if cap(s.buf) < size {
+		grown := make([]byte, size, max(size, 2*cap(s.buf)))
+		copy(grown, h)
+		s.buf = grown
+	}
+	frame := s.buf[:size]
+	if _, err := io.ReadFull(s.r, frame[wal.HeaderSize:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, fmt.Errorf("%w: torn frame", errSnapDamaged)
+		}
+		return 0, nil, err
+	}
+	typ, p, _, err := wal.DecodeRecord(frame)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", errSnapDamaged, err)
+	}
+	s.off += int64(size)
+	return typ, p, nil
 }
 
 func decodeSnapHeader(p []byte) (snapMeta, error) {
