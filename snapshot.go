@@ -98,12 +98,16 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	var frame []byte
 	var size int64
 	put := func(typ byte, payload []byte) error {
-		frame = wal.AppendRecord(frame[:0], typ, payload)
-		size += int64(len(frame))
-		_, err := w.Write(frame)
+		// Header and payload separately: a collection's graph is one
+		// record of up to hundreds of megabytes, not to be copied again.
+		h := wal.Header(typ, payload)
+		size += int64(len(h) + len(payload))
+		if _, err := w.Write(h[:]); err != nil {
+			return err
+		}
+		_, err := w.Write(payload)
 		return err
 	}
 
@@ -160,14 +164,18 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 			return fmt.Errorf("snapshot: write: %w", err)
 		}
 	}
-	vecs, err := db.vectorRecords(meta.version)
+	var werr error
+	err = db.vectorRecords(meta.version, func(rec []byte) error {
+		if werr = put(recSnapVectors, rec); werr != nil {
+			return werr
+		}
+		return nil
+	})
+	if werr != nil {
+		return fmt.Errorf("snapshot: write: %w", werr)
+	}
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
-	}
-	for _, rec := range vecs {
-		if err := put(recSnapVectors, rec); err != nil {
-			return fmt.Errorf("snapshot: write: %w", err)
-		}
 	}
 	if err := put(recSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)

@@ -148,8 +148,10 @@ func decodeVecIndex(p []byte) (scope []byte, coll string, cfg VectorConfig, vi *
 	return s, string(c), cfg, vi, nil
 }
 
-// vectorRecords encodes the built graphs of shared scopes as of version.
-func (db *DB) vectorRecords(version uint64) ([][]byte, error) {
+// vectorRecords encodes the built graphs of shared scopes as of version and
+// hands each to emit as soon as it is encoded, so a checkpoint holds one
+// graph's encoding at a time, not every collection's at once.
+func (db *DB) vectorRecords(version uint64, emit func(rec []byte) error) error {
 	shared := map[string]bool{}
 	db.runsMu.RLock()
 	for _, rs := range db.shared {
@@ -168,7 +170,6 @@ func (db *DB) vectorRecords(version uint64) ([][]byte, error) {
 		}
 	}
 	db.vecMu.Unlock()
-	var out [][]byte
 	for _, b := range todo {
 		<-b.vi.built
 		if b.vi.err != nil {
@@ -176,16 +177,18 @@ func (db *DB) vectorRecords(version uint64) ([][]byte, error) {
 		}
 		rec, err := encodeVecIndex([]byte(b.k.scope), b.k.coll, b.vi.cfg, b.vi, version)
 		if err != nil {
-			return nil, fmt.Errorf("vector graph %q: %w", b.k.coll, err)
+			return fmt.Errorf("vector graph %q: %w", b.k.coll, err)
 		}
 		if len(rec) > wal.MaxRecord {
 			// Too big for one record: recovery rebuilds this one.
 			db.opts.logger.Warn("vector graph too large for the snapshot; it will be rebuilt after a restart", "collection", b.k.coll, "bytes", len(rec))
 			continue
 		}
-		out = append(out, rec)
+		if err := emit(rec); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // loadVectorRecords installs the graphs a snapshot carried. A record that

@@ -47,12 +47,20 @@ func checksum(typ byte, payload []byte) uint32 {
 
 // AppendRecord appends the framed record to dst.
 func AppendRecord(dst []byte, typ byte, payload []byte) []byte {
+	h := Header(typ, payload)
+	dst = append(dst, h[:]...)
+	return append(dst, payload...)
+}
+
+// Header returns the frame header of a record: what AppendRecord writes
+// before the payload, for a writer that sends a large payload on without
+// copying it.
+func Header(typ byte, payload []byte) [HeaderSize]byte {
 	var h [HeaderSize]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(h[4:8], checksum(typ, payload))
 	h[8] = typ
-	dst = append(dst, h[:]...)
-	return append(dst, payload...)
+	return h
 }
 
 // DecodeRecord parses the record at the start of b. It returns the type,
