@@ -85,6 +85,7 @@ type DivergenceError struct {
 	Got  string // what the replayed code asked for
 }
 
+// Error describes where the replay diverged and what differed.
 func (e *DivergenceError) Error() string {
 	return fmt.Sprintf("replay diverged at call %d: recorded %s, got %s", e.Step, e.Want, e.Got)
 }
@@ -93,6 +94,7 @@ func (e *DivergenceError) Error() string {
 // it back: the message survives, the original error value does not.
 type RecordedError struct{ Msg string }
 
+// Error returns the recorded message.
 func (e *RecordedError) Error() string { return e.Msg }
 
 // Replayer returns the recorded results of a run's calls in order, without

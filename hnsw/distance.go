@@ -25,6 +25,8 @@ const (
 	Dot
 )
 
+// String returns the metric's lower-case name ("cosine", "euclidean",
+// "dot"), or Metric(n) for a value that names none.
 func (m Metric) String() string {
 	switch m {
 	case Cosine:
