@@ -14,7 +14,9 @@
 // ordering lock (no I/O there) and returns the group that will carry it. One
 // syncer goroutine swaps the buffer out, writes it, and fsyncs according to
 // the mode, so every fsync covers everything appended while the previous one
-// ran. In Strict mode a committer waits for its group's fsync; the ordering
+// ran. The buffer is a list of 1 MiB blocks that the syncer recycles and
+// tops up outside the lock, so an append never copies what is already
+// buffered, however large a slow fsync lets the backlog grow. In Strict mode a committer waits for its group's fsync; the ordering
 // lock is never held across a write or an fsync.
 //
 // Segments are prepared ahead: while one is written, a goroutine of its

@@ -59,8 +59,9 @@ type Log struct {
 	opts Options
 
 	mu      sync.Mutex // ordering lock: guards the fields below, never held across I/O
-	buf     []byte     // framed records not yet handed to the syncer
-	cuts    []*Cut     // points in buf where a new segment starts
+	buf     blockBuf   // framed records not yet handed to the syncer
+	free    [][]byte   // written blocks kept for reuse (see blockBuf)
+	cuts    []*Cut     // offsets in buf where a new segment starts
 	grp     *Group     // the group records appended now will join
 	pending int        // records in buf
 	force   bool       // fsync at the next round even if the mode would not
@@ -88,7 +89,6 @@ type Log struct {
 	// a roll only has to switch to it; nil until the first segment is
 	// written to, and after a roll that failed.
 	next      *nextSegment
-	spare     []byte
 	unsynced  []*Group
 	nUnsynced int
 	lastSync  time.Time
@@ -245,9 +245,8 @@ func (l *Log) AppendNoWake(typ byte, payload []byte) (*Group, bool, error) {
 		l.mu.Unlock()
 		return nil, false, err
 	}
-	n := len(l.buf)
-	l.buf = AppendRecord(l.buf, typ, payload)
-	l.appended.Add(int64(len(l.buf) - n))
+	l.buf.appendRecord(&l.free, typ, payload)
+	l.appended.Add(int64(HeaderSize + len(payload)))
 	l.pending++
 	g := l.grp
 	// Strict wakes the syncer for every record. In Batched and Async the
@@ -257,7 +256,7 @@ func (l *Log) AppendNoWake(typ byte, payload []byte) (*Group, bool, error) {
 	// often enough (the woken syncer ran first) to dominate the commit's
 	// tail latency. Acknowledged commits reach the OS within 10 ms at most
 	// (1 ms under load) and survive a process crash.
-	wake := l.opts.Mode == Strict || len(l.buf) >= wakeBytes ||
+	wake := l.opts.Mode == Strict || l.buf.n >= wakeBytes ||
 		(l.opts.Mode == Batched && l.pending >= l.opts.MaxPending) ||
 		(l.pending == 1 && l.idle.Load())
 	l.mu.Unlock()
@@ -312,7 +311,7 @@ func (l *Log) Rotate() (*Cut, error) {
 	if err := l.usableLocked(); err != nil {
 		return nil, err
 	}
-	c := &Cut{off: len(l.buf), done: make(chan struct{})}
+	c := &Cut{off: l.buf.n, done: make(chan struct{})}
 	l.cuts = append(l.cuts, c)
 	l.force = true
 	l.wake()
@@ -509,8 +508,8 @@ const gatherYields = 64
 func (l *Log) round() (int, bool, bool) {
 	l.mu.Lock()
 	buf, cuts, g, n, force, closed, poisoned := l.buf, l.cuts, l.grp, l.pending, l.force, l.closed, l.err
-	l.buf, l.cuts, l.pending, l.force = l.spare[:0], nil, 0, false
-	if len(buf) > 0 || force {
+	l.buf, l.cuts, l.pending, l.force = blockBuf{}, nil, 0, false
+	if buf.n > 0 || force {
 		l.grp = newGroup()
 	} else {
 		g = nil
@@ -521,18 +520,20 @@ func (l *Log) round() (int, bool, bool) {
 		l.release(g, poisoned)
 		l.releaseUnsynced(poisoned)
 		failCuts(cuts, poisoned)
-		return 0, len(buf) > 0, closed
+		return 0, buf.n > 0, closed
 	}
 	if g != nil {
 		l.unsynced = append(l.unsynced, g)
 		l.nUnsynced += n
 	}
-	err := l.write(buf, cuts)
-	l.spare = buf
+	err := l.write(&buf, cuts)
+	if len(buf.blocks) > 0 {
+		l.topUp(buf.blocks)
+	}
 	due := force || closed
 	switch l.opts.Mode {
 	case Strict:
-		due = due || len(buf) > 0
+		due = due || buf.n > 0
 	case Batched:
 		due = due || l.nUnsynced >= l.opts.MaxPending || (l.nUnsynced > 0 && time.Since(l.lastSync) >= l.opts.Interval)
 	case Async:
@@ -550,14 +551,14 @@ func (l *Log) round() (int, bool, bool) {
 		}
 		l.mu.Unlock()
 		l.releaseUnsynced(err)
-		return 0, len(buf) > 0, closed
+		return 0, buf.n > 0, closed
 	}
 	released := 0
 	if due {
 		released = l.nUnsynced
 		l.releaseUnsynced(nil)
 	}
-	return released, len(buf) > 0, closed
+	return released, buf.n > 0, closed
 }
 
 func (l *Log) release(g *Group, err error) {
@@ -585,10 +586,10 @@ func failCuts(cuts []*Cut, err error) {
 // when the segment is full. A segment is fsynced before anything is
 // written to the next, so a segment followed by one holding records is
 // complete.
-func (l *Log) write(buf []byte, cuts []*Cut) error {
+func (l *Log) write(buf *blockBuf, cuts []*Cut) error {
 	start := 0
 	for i, c := range cuts {
-		err := l.writeOut(buf[start:c.off])
+		err := l.writeRange(buf, start, c.off)
 		if err == nil {
 			err = l.roll()
 		}
@@ -600,11 +601,59 @@ func (l *Log) write(buf []byte, cuts []*Cut) error {
 		close(c.done)
 		start = c.off
 	}
-	if err := l.writeOut(buf[start:]); err != nil {
+	if err := l.writeRange(buf, start, buf.n); err != nil {
 		return err
 	}
 	if l.size >= l.opts.SegmentSize {
 		return l.roll()
+	}
+	return nil
+}
+
+// topUp gives a written round's blocks back for reuse and makes new ones,
+// outside the lock, until the free list could take a backlog twice the
+// round's size: appenders then fill blocks instead of allocating them
+// while they hold the lock (a large allocation can be made to help the
+// garbage collector first).
+func (l *Log) topUp(written [][]byte) {
+	l.mu.Lock()
+	giveBlocks(&l.free, written)
+	missing := topUpTarget(len(written)) - len(l.free)
+	l.mu.Unlock()
+	if missing <= 0 {
+		return
+	}
+	fresh := make([][]byte, missing)
+	for i := range fresh {
+		blk := make([]byte, blockSize)
+		for p := 0; p < len(blk); p += 4096 {
+			blk[p] = 0 // fault the pages in here, not in an appender
+		}
+		fresh[i] = blk[:0]
+	}
+	l.mu.Lock()
+	// Under the blocks already there: appenders take from the top, and
+	// blocks written recently are more likely still in cache.
+	fresh = append(fresh, l.free...)
+	l.free = l.free[:0]
+	giveBlocks(&l.free, fresh)
+	l.mu.Unlock()
+}
+
+// writeRange writes bytes [from, to) of buf, a block at a time.
+func (l *Log) writeRange(buf *blockBuf, from, to int) error {
+	off := 0
+	for _, blk := range buf.blocks {
+		lo, hi := max(from-off, 0), min(to-off, len(blk))
+		if lo < hi {
+			if err := l.writeOut(blk[lo:hi]); err != nil {
+				return err
+			}
+		}
+		off += len(blk)
+		if off >= to {
+			break
+		}
 	}
 	return nil
 }
