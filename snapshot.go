@@ -166,10 +166,8 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	}
 	var werr error
 	err = db.vectorRecords(meta.version, func(rec []byte) error {
-		if werr = put(recSnapVectors, rec); werr != nil {
-			return werr
-		}
-		return nil
+		werr = put(recSnapVectors, rec)
+		return werr
 	})
 	if werr != nil {
 		return fmt.Errorf("snapshot: write: %w", werr)
