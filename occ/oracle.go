@@ -128,24 +128,20 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 	r := record{keep: t.Keep, n: len(t.Writes)}
 	if r.n == 1 {
 		r.one = t.Writes[0]
-	} else if r.n > 1 {
-		// Copied, so the committer's slice is its own again (it is pooled
-		// with the transaction) and a commit allocates nothing here.
-		r.start = o.ring.push(t.Writes)
 	}
-	return o.assignLocked(r, g)
+	return o.assignLocked(r, t.Writes, g)
 }
 
 // CommitBlind commits a transaction that wrote one key and read nothing; it
 // cannot conflict, so only the guard can refuse it.
 func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
 	o.mu.Lock()
-	return o.assignLocked(record{n: 1, one: w, keep: keep}, g)
+	return o.assignLocked(record{n: 1, one: w, keep: keep}, nil, g)
 }
 
-// assignLocked runs the guard, assigns the version and records the commit.
-// It releases o.mu.
-func (o *Oracle) assignLocked(r record, g Guard) (uint64, error) {
+// assignLocked runs the guard, assigns the version and records the commit;
+// ws are its writes when r holds more than one. It releases o.mu.
+func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
 	v := o.next + 1
 	if g != nil {
 		if err := g.Admit(v); err != nil {
@@ -163,6 +159,12 @@ func (o *Oracle) assignLocked(r record, g Guard) (uint64, error) {
 	r.version = v
 	if len(o.recent) >= trimAt {
 		o.trimLocked()
+	}
+	if r.n > 1 {
+		// After the trim, which keeps only the writes of records already
+		// in recent. Copied, so the committer's slice is its own again (it
+		// is pooled with the transaction) and a commit allocates nothing.
+		r.start = o.ring.push(ws)
 	}
 	o.recent = append(o.recent, r)
 	o.mu.Unlock()

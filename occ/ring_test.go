@@ -119,3 +119,19 @@ func TestRingTrimsWithRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimKeepsTheCommitBeingRecorded: a commit that triggers a trim which
+// drops every earlier record still conflicts with the readers it must.
+func TestTrimKeepsTheCommitBeingRecorded(t *testing.T) {
+	o := New(0)
+	ws := []Write{w(1, "a"), w(2, "b")}
+	for range trimAt {
+		commitNow(t, o, &Txn{Snapshot: o.Visible(), Writes: ws})
+	}
+	s := o.Begin()
+	// Trims the trimAt records above (all at or below s), then records this.
+	commitNow(t, o, &Txn{Snapshot: o.Visible(), Writes: []Write{w(7, "x"), w(8, "y")}})
+	_, err := o.Commit(&Txn{Snapshot: s, Reads: []uint64{8}, Writes: ws}, nil)
+	require.ErrorIs(t, err, ErrConflict)
+	o.End(s)
+}
