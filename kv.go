@@ -90,7 +90,7 @@ func (kv *KV) Get(key string) ([]byte, error) {
 		if v := r.view; v != nil {
 			snap, clock = v.version, v.now
 		}
-		v, _, ok := r.db.getIn(g, r.st, r.st.kvKey(buf[:0], key), snap, clock)
+		v, _, ok := r.db.getIn(g, r.st, r.st.kvKey(buf[:0], key), 0, snap, clock)
 		if !ok {
 			return nil, ErrNotFound
 		}

@@ -20,9 +20,16 @@ type forkBase struct {
 // rs's fork bases when the run itself never wrote it. A tombstone in a
 // nearer layer hides the key in the layers below. The result aliases
 // arena memory.
-func (db *DB) getIn(g *generation, rs *runState, key []byte, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
+func (db *DB) getIn(g *generation, rs *runState, key []byte, hash, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
 	l := g.list
-	raw, ver, found := l.Get(key, snapshot)
+	var raw []byte
+	var ver uint64
+	var found bool
+	if hash != 0 {
+		raw, ver, found = l.GetHashed(key, hash, snapshot)
+	} else {
+		raw, ver, found = l.Get(key, snapshot)
+	}
 	if !found && len(rs.bases) > 0 {
 		suffix := key[len(rs.scope):]
 		var buf [keyBufSize]byte

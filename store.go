@@ -98,6 +98,9 @@ func (s *store) beginAt() (*generation, uint64) {
 	}
 }
 
+// fingerprint is a key's hash in read and write sets. It is the hash the
+// skiplist's point index takes (Splice.Hash, List.GetHashed), so a commit
+// hashes each key once.
 func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 
 // putBlind commits one write that read nothing. The node is prepared
@@ -117,6 +120,8 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 	fc, fj := rs.fingers.take(), 0
 	linked := false
 	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
+	fp := fingerprint(k)
+	sp[0].Hash = fp // the point index hashes as fingerprint does
 	fc.locate(gen, off, k, &sp[0], nil, &fj)
 	guard, wg := s.logged(g)
 	defer wg.release()
@@ -124,7 +129,7 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 		wg.rec = binary.AppendUvarint(wg.rec, 1)
 		wg.rec = appendBatchEntry(wg.rec, key, hdr, val)
 	}
-	v, err := s.oracle.CommitBlind(occ.Write{FP: fingerprint(k), Key: k}, gen, guard)
+	v, err := s.oracle.CommitBlind(occ.Write{FP: fp, Key: k}, gen, guard)
 	wg.kick()
 	if err != nil {
 		return 0, err

@@ -2,6 +2,7 @@ package primitives
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -228,4 +229,21 @@ func FuzzDecodeSpan(f *testing.F) {
 		require.Equal(t, s, again)
 		require.Equal(t, enc, encodeSpan(&again))
 	})
+}
+
+// A span with more attributes than fit on sortedAttrs' stack buffer encodes
+// the same way whatever the map's order, and reads back whole.
+func TestSpanManyAttrsEncodeStably(t *testing.T) {
+	attrs := map[string]string{}
+	for i := range 40 {
+		attrs[fmt.Sprintf("attr.%02d", 39-i)] = fmt.Sprint(i)
+	}
+	s := Span{ID: 7, Kind: ToolCall, Name: "search", Status: StatusOK, Attrs: attrs}
+	enc := encodeSpan(&s)
+	for range 20 {
+		require.Equal(t, enc, encodeSpan(&s))
+	}
+	got, err := DecodeSpan(7, enc)
+	require.NoError(t, err)
+	require.Equal(t, attrs, got.Attrs)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -97,7 +98,26 @@ var spanNextKey = []byte{spanNext}
 // with the sign bit flipped.
 func startKey(t time.Time) []byte { return be64(uint64(unixNano(t)) ^ 1<<63) }
 
-func checkSpan(s *Span) error {
+// attr is one span attribute.
+type attr struct{ name, value string }
+
+// sortedAttrs returns the attributes of m in name order, in buf when they
+// fit (none when there are more than MaxAttrs). Checking, sizing and encoding a span each walk its attributes, and
+// walking a slice three times costs less than walking a map three times.
+func sortedAttrs(m map[string]string, buf *[16]attr) []attr {
+	if len(m) > MaxAttrs {
+		return nil // checkSpan refuses the span; do not copy what it refuses
+	}
+	as := buf[:0]
+	for k, v := range m {
+		as = append(as, attr{k, v})
+	}
+	slices.SortFunc(as, func(a, b attr) int { return strings.Compare(a.name, b.name) })
+	return as
+}
+
+// checkSpan validates s, whose attributes are attrs.
+func checkSpan(s *Span, attrs []attr) error {
 	if s.Kind < LLMCall || s.Kind > Custom {
 		return fmt.Errorf("span kind %d: %w", s.Kind, ErrInvalidArgument)
 	}
@@ -113,11 +133,11 @@ func checkSpan(s *Span) error {
 	if len(s.Attrs) > MaxAttrs || len(s.Tags) > MaxAttrs {
 		return fmt.Errorf("span with %d attributes and %d tags (max %d each): %w", len(s.Attrs), len(s.Tags), MaxAttrs, ErrTooLarge)
 	}
-	for k, v := range s.Attrs {
-		if err := checkName("attribute name", k); err != nil {
+	for _, a := range attrs {
+		if err := checkName("attribute name", a.name); err != nil {
 			return err
 		}
-		if err := checkPayload("attribute value", []byte(v)); err != nil {
+		if err := checkPayload("attribute value", []byte(a.value)); err != nil {
 			return err
 		}
 	}
@@ -143,7 +163,9 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 	if s.Start.IsZero() {
 		s.Start = t.Now() // before the checks: End must not precede it
 	}
-	if err := checkSpan(&s); err != nil {
+	var abuf [16]attr
+	attrs := sortedAttrs(s.Attrs, &abuf)
+	if err := checkSpan(&s, attrs); err != nil {
 		return 0, err
 	}
 	if s.Parent != 0 {
@@ -165,7 +187,7 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 	}
 	var ib, sb, pb [8]byte
 	idb, st := put64(&ib, uint64(id)), put64(&sb, uint64(unixNano(s.Start))^1<<63)
-	if err := t.Put(wkey(t, spanEntry, idb), appendSpan(scratch(t, spanSize(&s)), &s)); err != nil {
+	if err := t.Put(wkey(t, spanEntry, idb), appendSpan(scratch(t, spanSize(&s, attrs)), &s, attrs)); err != nil {
 		return 0, err
 	}
 	if err := t.PutIndex(wkey(t, spanKind, []byte{byte(s.Kind)}, st, idb)); err != nil {
@@ -192,14 +214,18 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 
 // encodeSpan: parent | kind | start | end | status | name | input | output
 // | attrs (count, then name, value sorted by name) | tags (count, tags).
-func encodeSpan(s *Span) []byte { return appendSpan(make([]byte, 0, spanSize(s)), s) }
+func encodeSpan(s *Span) []byte {
+	var abuf [16]attr
+	attrs := sortedAttrs(s.Attrs, &abuf)
+	return appendSpan(make([]byte, 0, spanSize(s, attrs)), s, attrs)
+}
 
 // spanSize bounds the encoded size of s (uvarint lengths of names and
 // payloads under MaxPayload take at most 3 bytes, counts at most 10).
-func spanSize(s *Span) int {
+func spanSize(s *Span, attrs []attr) int {
 	size := 64 + len(s.Status) + len(s.Name) + len(s.Input) + len(s.Output)
-	for k, v := range s.Attrs {
-		size += len(k) + len(v) + 6
+	for _, a := range attrs {
+		size += len(a.name) + len(a.value) + 6
 	}
 	for _, tag := range s.Tags {
 		size += len(tag) + 3
@@ -207,8 +233,9 @@ func spanSize(s *Span) int {
 	return size
 }
 
-// appendSpan appends s encoded as encodeSpan does.
-func appendSpan(b []byte, s *Span) []byte {
+// appendSpan appends s, whose attributes in name order are attrs, encoded
+// as encodeSpan does.
+func appendSpan(b []byte, s *Span, attrs []attr) []byte {
 	b = binary.AppendUvarint(b, uint64(s.Parent))
 	b = append(b, byte(s.Kind))
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.Start)))
@@ -217,16 +244,10 @@ func appendSpan(b []byte, s *Span) []byte {
 	b = appendString(b, s.Name)
 	b = appendBytes(b, s.Input)
 	b = appendBytes(b, s.Output)
-	b = binary.AppendUvarint(b, uint64(len(s.Attrs)))
-	var nbuf [16]string // most spans carry a handful of attributes
-	names := nbuf[:0]
-	for k := range s.Attrs {
-		names = append(names, k)
-	}
-	slices.Sort(names) // not sort.Strings: its interface would move nbuf to the heap
-	for _, k := range names {
-		b = appendString(b, k)
-		b = appendString(b, s.Attrs[k])
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for _, a := range attrs {
+		b = appendString(b, a.name)
+		b = appendString(b, a.value)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Tags)))
 	for _, tag := range s.Tags {

@@ -81,7 +81,7 @@ func (s *List) LocateNear(off uint64, sp *Splice, f *Finger) bool {
 		top++
 	}
 	if s.index != nil && !sp.Unindexed {
-		s.index.prepare(key)
+		s.index.prepare(keyHash(sp, key))
 	}
 	pred, moved := fl[top], false
 	for l := top; l >= 0; l-- {

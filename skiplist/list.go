@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/inmem-db/inmem/arena"
+	"github.com/zeebo/xxh3"
 )
 
 // List is a lock-free skiplist of (key, version, value) entries.
@@ -178,6 +179,19 @@ type Splice struct {
 	// entry, so every version of such a key must be unindexed, or deleted
 	// with an indexed tombstone.
 	Unindexed bool
+
+	// Hash, when not 0, is xxh3.Hash of the node's key, set before Locate
+	// by a caller that computed it anyway (a commit fingerprints every key
+	// it writes); the point index then does not hash the key again.
+	Hash uint64
+}
+
+// keyHash is sp's Hash of key, computing it when sp does not carry one.
+func keyHash(sp *Splice, key []byte) uint64 {
+	if sp != nil && sp.Hash != 0 {
+		return sp.Hash
+	}
+	return xxh3.Hash(key)
 }
 
 // Locate records in sp where the prepared node at off goes at every level
@@ -198,7 +212,7 @@ func (s *List) LocateAfter(off uint64, sp *Splice, hint *Splice) {
 	n := s.node(off)
 	key := s.key(off, n)
 	if s.index != nil && !sp.Unindexed {
-		s.index.prepare(key)
+		s.index.prepare(keyHash(sp, key))
 	}
 	h := int(n.height)
 	listHeight := int(s.height.Load())
@@ -320,7 +334,7 @@ func (s *List) linkAt(off uint64, version uint64, sp *Splice, floors *[MaxHeight
 	// cache line is already this writer's, while a list-wide counter would
 	// bounce between cores on every insert.
 	if s.index != nil && (sp == nil || !sp.Unindexed) {
-		s.index.publish(s, key, version, off, true)
+		s.index.publish(s, key, keyHash(sp, key), version, off, true)
 	} else {
 		s.count.Add(1)
 	}
@@ -332,7 +346,7 @@ func (s *List) linkAt(off uint64, version uint64, sp *Splice, floors *[MaxHeight
 // must be able to read it back once Link returns.
 func (s *List) duplicate(key []byte, version, off uint64) {
 	if s.index != nil {
-		s.index.publish(s, key, version, off, false)
+		s.index.publish(s, key, xxh3.Hash(key), version, off, false)
 	}
 }
 
@@ -417,9 +431,19 @@ const maxVersionWalk = 8
 // snapshot. The returned slice aliases arena memory: copy it before handing
 // it to anyone who may keep it.
 func (s *List) Get(key []byte, snapshot uint64) (value []byte, version uint64, ok bool) {
+	if s.index == nil {
+		return s.GetHashed(key, 0, snapshot)
+	}
+	return s.GetHashed(key, xxh3.Hash(key), snapshot)
+}
+
+// GetHashed is Get for a caller that has hash = xxh3.Hash(key) already
+// (a transaction fingerprints every key it reads); a list without a point
+// index ignores it.
+func (s *List) GetHashed(key []byte, hash uint64, snapshot uint64) (value []byte, version uint64, ok bool) {
 	var off uint64
 	if s.index != nil {
-		off = s.index.lookup(s, key)
+		off = s.index.lookup(s, key, hash)
 		// An old snapshot walks back from the newest version; past a few
 		// versions a seek is cheaper than the rest of the walk.
 		for steps := 0; off != 0; steps++ {

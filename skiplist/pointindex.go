@@ -9,7 +9,6 @@ import (
 
 	"github.com/inmem-db/inmem/arena"
 	"github.com/inmem-db/inmem/internal/prefetch"
-	"github.com/zeebo/xxh3"
 )
 
 const (
@@ -71,13 +70,13 @@ func newIndexTable(n int) *indexTable {
 // for: a header, a tower, a key and a value of up to about 200 bytes.
 const lookupPrefetchLines = 4
 
-// hashKey never returns 0, which marks an empty slot.
-func hashKey(key []byte) uint64 {
-	return xxh3.Hash(key) | 1
-}
+// slotHash is the hash a slot holds for a key whose xxh3.Hash is h: never
+// 0, which marks an empty slot.
+func slotHash(h uint64) uint64 { return h | 1 }
 
-func (p *PointIndex) lookup(s *List, key []byte) uint64 {
-	h := hashKey(key)
+// lookup finds the newest node of key, whose xxh3.Hash is hash.
+func (p *PointIndex) lookup(s *List, key []byte, hash uint64) uint64 {
+	h := slotHash(hash)
 	t := p.shards[h>>(64-indexShardBits)].tab.Load()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
@@ -99,10 +98,11 @@ func (p *PointIndex) lookup(s *List, key []byte) uint64 {
 	}
 }
 
-// publish records off as the node for key unless a newer version is there.
+// publish records off as the node for key (its xxh3.Hash is hash) unless a
+// newer version is there.
 // linked says off is a newly linked entry, to be counted.
-func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bool) {
-	h := hashKey(key)
+func (p *PointIndex) publish(s *List, key []byte, hash, version, off uint64, linked bool) {
+	h := slotHash(hash)
 	sh := &p.shards[h>>(64-indexShardBits)]
 	sh.mu.Lock()
 	if linked {
@@ -135,10 +135,11 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bo
 	sh.mu.Unlock()
 }
 
-// prepare readies key's shard for a publish that will follow: it grows the
-// table now if one more key would fill it, and starts loading the key's
-// probe position so the publish finds it in cache. The publish itself then
-// runs while later commits wait for this one, so it should be short. The
+// prepare readies the shard of the key whose xxh3.Hash is hash for a
+// publish that will follow: it grows the table now if one more key would
+// fill it, and starts loading the key's probe position so the publish
+// finds it in cache. The publish itself then runs while later commits wait
+// for this one, so it should be short. The
 // probe position is a random line of a large table, nearly always a cache
 // miss: prefetched rather than loaded, it no longer stalls the commit (a
 // commit of several keys waited for each in turn), and it arrives while
@@ -149,8 +150,8 @@ func (p *PointIndex) publish(s *List, key []byte, version, off uint64, linked bo
 // moved its line between cores for nothing. A prefetch into a table a
 // concurrent grow has just replaced (or freed) is a wasted hint, never a
 // fault.
-func (p *PointIndex) prepare(key []byte) {
-	h := hashKey(key)
+func (p *PointIndex) prepare(hash uint64) {
+	h := slotHash(hash)
 	sh := &p.shards[h>>(64-indexShardBits)]
 	t := sh.tab.Load()
 	if (sh.count.Load()+1)*2 > int64(len(t.slots)) {

@@ -1290,3 +1290,39 @@ func TestInsertEntryKeepsUnindexed(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "duplicate")
 }
+
+// TestSpliceHashFilesTheEntry: the point index files an entry under the
+// hash its Splice carries (the caller's xxh3.Hash of the key), and
+// GetHashed looks up under the hash it is given, so a commit that hashed a
+// key once is found by every reader. A splice without one is hashed here.
+func TestSpliceHashFilesTheEntry(t *testing.T) {
+	l := newList(t, true)
+	link := func(key string, version, hash uint64) {
+		off, err := l.Prepare([]byte(key), []byte(key), nil)
+		require.NoError(t, err)
+		sp := Splice{Hash: hash}
+		l.Locate(off, &sp)
+		require.True(t, l.LinkAt(off, version, &sp))
+	}
+	link("right", 1, xxh3.Hash([]byte("right")))
+	link("unset", 2, 0)
+	for _, k := range []string{"right", "unset"} {
+		v, _, ok := l.Get([]byte(k), 10)
+		require.True(t, ok, k)
+		require.Equal(t, k, string(v))
+		v, _, ok = l.GetHashed([]byte(k), xxh3.Hash([]byte(k)), 10)
+		require.True(t, ok, k)
+		require.Equal(t, k, string(v))
+	}
+
+	// Filed under another hash: only a lookup under that hash finds it
+	// through the index, which shows the splice's hash was the one used.
+	other := xxh3.Hash([]byte("something else"))
+	link("moved", 3, other)
+	_, _, ok := l.Get([]byte("moved"), 10)
+	require.False(t, ok)
+	v, ver, ok := l.GetHashed([]byte("moved"), other, 10)
+	require.True(t, ok)
+	require.EqualValues(t, 3, ver)
+	require.Equal(t, "moved", string(v))
+}
