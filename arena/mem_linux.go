@@ -2,7 +2,10 @@
 
 package arena
 
-import "syscall"
+import (
+	"syscall"
+	"unsafe"
+)
 
 // mapThreshold is the size from which memory is mapped directly
 // rather than taken from the Go heap.
@@ -24,21 +27,48 @@ const (
 // collector never needs to see it.
 func allocChunk(size int) ([]byte, func()) { return mapMem(size, true) }
 
-// mapMem maps size zeroed bytes, asks for huge pages, and populates them
-// when populate is set; small sizes come from the Go heap.
+// mapMem maps size zeroed bytes, aligned for huge pages and asking for
+// them, and populates them when populate is set; small sizes come from the
+// Go heap.
 func mapMem(size int, populate bool) ([]byte, func()) {
 	if size < mapThreshold {
 		return make([]byte, size), nil
 	}
-	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	whole, b, err := mapAligned(size)
 	if err != nil {
 		return make([]byte, size), nil
 	}
-	_ = syscall.Madvise(b, madvHugePage) // advisory: fine if refused
+	_ = syscall.Madvise(b[:cap(b)], madvHugePage) // advisory: fine if refused
+	b = b[:size:size]
 	if populate && syscall.Madvise(b, madvPopulateWrite) != nil {
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 0
 		}
 	}
-	return b, func() { _ = syscall.Munmap(b) }
+	return b, func() { _ = syscall.Munmap(whole) }
+}
+
+// hugePage is the size and alignment of a transparent huge page.
+const hugePage = 2 << 20
+
+// mapAligned maps size bytes. From hugePage up, b starts on a huge-page
+// boundary and its capacity is rounded up to whole huge pages, so that all
+// of it can be backed by huge pages: the kernel backs only the aligned
+// 2 MiB ranges of a mapping with them, and a mapping placed anywhere gets
+// none under 4 MiB and loses part of each end above. The aligned region is
+// carved from a mapping one huge page larger; its unaligned ends are never
+// touched, so they cost address space, not memory. whole is the mapping,
+// for Munmap.
+func mapAligned(size int) (whole, b []byte, err error) {
+	if size < hugePage {
+		b, err = syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		return b, b, err
+	}
+	full := (size + hugePage - 1) &^ (hugePage - 1)
+	whole, err = syscall.Mmap(-1, 0, full+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, err
+	}
+	skip := int((hugePage - uintptr(unsafe.Pointer(unsafe.SliceData(whole)))%hugePage) % hugePage)
+	return whole, whole[skip : skip+size : skip+full], nil
 }
