@@ -162,10 +162,18 @@ func (p *PointIndex) prepare(hash uint64) {
 	sh := &p.shards[h>>(64-indexShardBits)]
 	t := sh.tab.Load()
 	if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
+		// Map and fault in the bigger table before taking the lock: that
+		// is as long as the copy itself, and every writer of the shard
+		// waits for whatever runs under the lock.
+		nt := newIndexTable(len(t.slots) * 2)
 		sh.mu.Lock()
 		t = sh.tab.Load()
 		if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
-			t = t.grow()
+			if len(nt.slots) != 2*len(t.slots) {
+				nt = newIndexTable(len(t.slots) * 2) // it grew meanwhile, and must again
+			}
+			t.copyInto(nt)
+			t = nt
 			sh.tab.Store(t)
 		}
 		sh.mu.Unlock()
@@ -188,6 +196,13 @@ func (p *PointIndex) entries() int64 {
 // so no slot of t changes while it runs.
 func (t *indexTable) grow() *indexTable {
 	nt := newIndexTable(len(t.slots) * 2)
+	t.copyInto(nt)
+	return nt
+}
+
+// copyInto inserts every entry of t into nt, an empty table twice its
+// size. Called with the shard locked.
+func (t *indexTable) copyInto(nt *indexTable) {
 	for i := range t.slots {
 		h := t.slots[i].hash.Load()
 		if h == 0 {
@@ -201,5 +216,4 @@ func (t *indexTable) grow() *indexTable {
 			}
 		}
 	}
-	return nt
 }

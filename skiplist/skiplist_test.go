@@ -1326,3 +1326,48 @@ func TestSpliceHashFilesTheEntry(t *testing.T) {
 	require.EqualValues(t, 3, ver)
 	require.Equal(t, "moved", string(v))
 }
+
+// TestConcurrentGrowFromLocate: writers that locate before linking grow
+// the point index in prepare, mapping the bigger table before they take the
+// shard's lock, so two of them can build one for the same shard at once.
+// Every key linked must still be found, with its value, and counted once.
+func TestConcurrentGrowFromLocate(t *testing.T) {
+	const workers, perWorker = 4, 20000
+	l := newList(t, true)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			<-start
+			for i := 0; i < perWorker; i++ {
+				k := []byte(fmt.Sprintf("w%d/%08d", g, i))
+				off, err := l.Prepare(k, k, nil)
+				if err != nil {
+					t.Errorf("prepare: %v", err)
+					return
+				}
+				sp := Splice{Hash: xxh3.Hash(k)}
+				l.Locate(off, &sp)
+				if !l.LinkAt(off, uint64(i+1), &sp) {
+					t.Errorf("link %s: duplicate", k)
+					return
+				}
+			}
+		}(g)
+	}
+	close(start)
+	wg.Wait()
+	require.False(t, t.Failed())
+	require.EqualValues(t, workers*perWorker, l.Len())
+	for g := 0; g < workers; g++ {
+		for i := 0; i < perWorker; i++ {
+			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
+			v, ver, ok := l.Get(k, math.MaxUint64)
+			require.True(t, ok, "%s", k)
+			require.EqualValues(t, i+1, ver)
+			require.Equal(t, k, v)
+		}
+	}
+}
