@@ -558,51 +558,42 @@ func TestConcurrentInsert(t *testing.T) {
 		keys := concurrentKeys(nkeys)
 		l := newList(t, withIndex)
 		var inserted atomic.Int64
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func(g int) {
-				defer wg.Done()
-				<-start
-				r := rand.New(rand.NewPCG(uint64(g), 99))
-				// Every worker tries every (key, version): each pair races
-				// 8 ways and exactly one insert may win.
-				order := r.Perm(nkeys * versions)
-				for _, p := range order {
-					k, v := keys[p/versions], uint64(p%versions)+1
-					_, ok, err := l.Insert(k, v, checksumValue(k, v))
-					if err != nil {
-						t.Errorf("insert: %v", err)
+		runWorkers(workers, func(g int) {
+			r := rand.New(rand.NewPCG(uint64(g), 99))
+			// Every worker tries every (key, version): each pair races
+			// 8 ways and exactly one insert may win.
+			order := r.Perm(nkeys * versions)
+			for _, p := range order {
+				k, v := keys[p/versions], uint64(p%versions)+1
+				_, ok, err := l.Insert(k, v, checksumValue(k, v))
+				if err != nil {
+					t.Errorf("insert: %v", err)
+					return
+				}
+				if ok {
+					inserted.Add(1)
+				}
+				// The pair is in the list now, whichever worker won:
+				// level 0 holds it.
+				it := l.Iter()
+				it.SeekGE(k, v)
+				if !it.Valid() || !bytes.Equal(it.Key(), k) || it.Version() != v || !validValue(k, v, it.Value()) {
+					t.Errorf("SeekGE(%s,%d) after insert (won: %v) missed it", k, v, ok)
+					return
+				}
+				// Read your own write through Get. Only the winner is
+				// checked: with the index, a loser can run ahead of the
+				// winner's PointIndex publish (see
+				// TestIndexedGetAfterDuplicateInsert).
+				if ok {
+					val, ver, found := l.Get(k, v)
+					if !found || ver != v || !validValue(k, v, val) {
+						t.Errorf("Get(%s,%d) after own insert: found=%v ver=%d", k, v, found, ver)
 						return
-					}
-					if ok {
-						inserted.Add(1)
-					}
-					// The pair is in the list now, whichever worker won:
-					// level 0 holds it.
-					it := l.Iter()
-					it.SeekGE(k, v)
-					if !it.Valid() || !bytes.Equal(it.Key(), k) || it.Version() != v || !validValue(k, v, it.Value()) {
-						t.Errorf("SeekGE(%s,%d) after insert (won: %v) missed it", k, v, ok)
-						return
-					}
-					// Read your own write through Get. Only the winner is
-					// checked: with the index, a loser can run ahead of the
-					// winner's PointIndex publish (see
-					// TestIndexedGetAfterDuplicateInsert).
-					if ok {
-						val, ver, found := l.Get(k, v)
-						if !found || ver != v || !validValue(k, v, val) {
-							t.Errorf("Get(%s,%d) after own insert: found=%v ver=%d", k, v, found, ver)
-							return
-						}
 					}
 				}
-			}(g)
-		}
-		close(start)
-		wg.Wait()
+			}
+		})
 		require.False(t, t.Failed())
 
 		require.Equal(t, int64(nkeys*versions), inserted.Load(), "each pair must be inserted exactly once")
@@ -638,24 +629,15 @@ func TestConcurrentInsertContended(t *testing.T) {
 			perG    = 2000
 		)
 		l := newList(t, withIndex)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func(g int) {
-				defer wg.Done()
-				<-start
-				for i := 0; i < perG; i++ {
-					k := binary.BigEndian.AppendUint32(nil, uint32(i*workers+g))
-					if _, ok, err := l.Insert(k, 1, k); !ok || err != nil {
-						t.Errorf("insert %x: ok=%v err=%v", k, ok, err)
-						return
-					}
+		runWorkers(workers, func(g int) {
+			for i := 0; i < perG; i++ {
+				k := binary.BigEndian.AppendUint32(nil, uint32(i*workers+g))
+				if _, ok, err := l.Insert(k, 1, k); !ok || err != nil {
+					t.Errorf("insert %x: ok=%v err=%v", k, ok, err)
+					return
 				}
-			}(g)
-		}
-		close(start)
-		wg.Wait()
+			}
+		})
 		require.False(t, t.Failed())
 		require.Equal(t, int64(workers*perG), l.Len())
 		got := collect(l)
@@ -1334,31 +1316,22 @@ func TestSpliceHashFilesTheEntry(t *testing.T) {
 func TestConcurrentGrowFromLocate(t *testing.T) {
 	const workers, perWorker = 4, 20000
 	l := newList(t, true)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for g := 0; g < workers; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			<-start
-			for i := 0; i < perWorker; i++ {
-				k := []byte(fmt.Sprintf("w%d/%08d", g, i))
-				off, err := l.Prepare(k, k, nil)
-				if err != nil {
-					t.Errorf("prepare: %v", err)
-					return
-				}
-				sp := Splice{Hash: xxh3.Hash(k)}
-				l.Locate(off, &sp)
-				if !l.LinkAt(off, uint64(i+1), &sp) {
-					t.Errorf("link %s: duplicate", k)
-					return
-				}
+	runWorkers(workers, func(g int) {
+		for i := 0; i < perWorker; i++ {
+			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
+			off, err := l.Prepare(k, k, nil)
+			if err != nil {
+				t.Errorf("prepare: %v", err)
+				return
 			}
-		}(g)
-	}
-	close(start)
-	wg.Wait()
+			sp := Splice{Hash: xxh3.Hash(k)}
+			l.Locate(off, &sp)
+			if !l.LinkAt(off, uint64(i+1), &sp) {
+				t.Errorf("link %s: duplicate", k)
+				return
+			}
+		}
+	})
 	require.False(t, t.Failed())
 	require.EqualValues(t, workers*perWorker, l.Len())
 	for g := 0; g < workers; g++ {
@@ -1370,4 +1343,21 @@ func TestConcurrentGrowFromLocate(t *testing.T) {
 			require.Equal(t, k, v)
 		}
 	}
+}
+
+// runWorkers runs fn(0..n-1) on n goroutines released together, so their
+// work overlaps from the first operation, and returns when all are done.
+func runWorkers(n int, fn func(g int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(g)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
