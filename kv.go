@@ -160,6 +160,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 		return fmt.Errorf("view of run %s at step %d: %w", r.st.id, r.view.step, ErrReadOnly)
 	}
 	var buf [keyBufSize]byte
+	r.st.stampNow()
 	if _, err := r.db.store.putBlind(r.st, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
 	}

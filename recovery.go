@@ -215,6 +215,7 @@ func (db *DB) loadRuns(steps map[RunID]int64, logs map[RunID][]stepRec) error {
 		rs.steps.Store(steps[info.ID])
 		for _, st := range logs[info.ID] {
 			rs.log.add(st.version, st.time)
+			rs.lastStep = max(rs.lastStep, st.time)
 		}
 		rs.updated.Store(info.UpdatedAt.UnixNano())
 		rs.info = info

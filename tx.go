@@ -291,6 +291,8 @@ func (tx *Tx) commit() error {
 	var g occ.Guard = tx.rs
 	if tx.guard != nil {
 		g = tx.guard
+	} else {
+		tx.rs.stampNow()
 	}
 	guard, wg := s.logged(g)
 	defer wg.release()

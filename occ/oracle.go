@@ -67,11 +67,13 @@ type doneSlot struct {
 // Oracle assigns commit versions and detects conflicts.
 type Oracle struct {
 	mu        sync.Mutex
-	next      uint64    // last assigned version; guarded by mu
-	recent    []record  // commits, oldest first; guarded by mu
-	ring      writeRing // the writes of recent's multi-key commits; guarded by mu
-	commits   uint64    // guarded by mu
-	conflicts uint64    // guarded by mu
+	next      uint64      // last assigned version; guarded by mu
+	recent    []record    // commits, oldest first; guarded by mu
+	ring      writeRing   // the writes of recent's multi-key commits; guarded by mu
+	commits   uint64      // guarded by mu
+	conflicts uint64      // guarded by mu
+	spin      bool        // whether lock polls before queueing; see lock.go
+	polling   atomic.Bool // a committer is polling for mu
 
 	_       [64]byte
 	visible atomic.Uint64
@@ -83,7 +85,7 @@ type Oracle struct {
 
 // New returns an oracle whose last committed version is start.
 func New(start uint64) *Oracle {
-	o := &Oracle{next: start}
+	o := &Oracle{next: start, spin: canSpin()}
 	o.visible.Store(start)
 	return o
 }
@@ -115,7 +117,7 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 	if len(t.Reads) > 1 {
 		slices.Sort(t.Reads)
 	}
-	o.mu.Lock()
+	o.lock()
 	if len(t.Reads)+len(t.Prefixes) > 0 {
 		for i := len(o.recent) - 1; i >= 0 && o.recent[i].version > t.Snapshot; i-- {
 			if o.conflictsWith(&o.recent[i], t) {
@@ -135,7 +137,7 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 // CommitBlind commits a transaction that wrote one key and read nothing; it
 // cannot conflict, so only the guard can refuse it.
 func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
-	o.mu.Lock()
+	o.lock()
 	return o.assignLocked(record{n: 1, one: w, keep: keep}, nil, g)
 }
 
