@@ -14,8 +14,9 @@ const (
 	yieldTries = 1024
 )
 
-// lock takes o.mu for a commit. One contender at a time polls; the rest
-// queue at once. Polling pays when a few committers collide now and then,
+// lock takes o.mu for a commit that read nothing, which no commit can
+// conflict with however many overtake it. One contender at a time polls;
+// the rest queue at once. Polling pays when a few committers collide now and then,
 // as two writers on two cores do; when many wait together (the committers
 // of one Strict group, woken by its fsync) they would only take the CPU
 // from the holder and from each other.

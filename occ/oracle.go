@@ -117,7 +117,13 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 	if len(t.Reads) > 1 {
 		slices.Sort(t.Reads)
 	}
-	o.lock()
+	if len(t.Reads)+len(t.Prefixes) == 0 {
+		o.lock()
+	} else {
+		// Queue in turn: a validated commit that others overtake while
+		// it polls is more likely to find its reads overwritten.
+		o.mu.Lock()
+	}
 	if len(t.Reads)+len(t.Prefixes) > 0 {
 		for i := len(o.recent) - 1; i >= 0 && o.recent[i].version > t.Snapshot; i-- {
 			if o.conflictsWith(&o.recent[i], t) {

@@ -30,6 +30,9 @@ const (
 // (Insert) take the shard's mutex, so writers of different shards never meet.
 type PointIndex struct {
 	shards [indexShards]indexShard
+	// For tests: tables built to grow a shard, and those of them a publish
+	// built (each may waste a table a prepare was building meanwhile).
+	grown, publishGrown atomic.Int64
 }
 
 type indexShard struct {
@@ -37,8 +40,18 @@ type indexShard struct {
 	tab     atomic.Pointer[indexTable]
 	count   atomic.Int64 // distinct keys; written under mu, read by prepare without it
 	entries int64        // entries linked, all versions; guarded by mu
-	_       [32]byte
+	growing atomic.Bool  // a prepare is building the shard's next table
+	_       [31]byte
 }
+
+// A table grows when one more key would fill half of it: in prepare, by
+// one writer at a time, with the new table built outside the lock, or else
+// in publish, under the lock. While a prepare builds, the other writers of
+// the shard go on filling the old table, and grow it at once, under the
+// lock, only when it is three quarters full.
+func softFull(count int64, slots int) bool { return (count+1)*2 > int64(slots) }
+
+func hardFull(count int64, slots int) bool { return count*4 > int64(slots)*3 }
 
 type indexTable struct {
 	mask  uint64
@@ -124,7 +137,12 @@ func (p *PointIndex) publish(s *List, key []byte, hash, version, off uint64, lin
 			sl.hash.Store(h)
 			n := sh.count.Add(1)
 			if n*2 > int64(len(t.slots)) {
-				sh.tab.Store(t.grow())
+				// A prepare building the next table installs it soon:
+				// wait for it unless this one is getting too full.
+				if !sh.growing.Load() || hardFull(n, len(t.slots)) {
+					p.publishGrown.Add(1)
+					sh.tab.Store(p.grow(t))
+				}
 			}
 			break
 		}
@@ -161,24 +179,40 @@ func (p *PointIndex) prepare(hash uint64) {
 	h := slotHash(hash)
 	sh := &p.shards[h>>(64-indexShardBits)]
 	t := sh.tab.Load()
-	if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
+	if softFull(sh.count.Load(), len(t.slots)) && sh.growing.CompareAndSwap(false, true) {
 		// Map and fault in the bigger table before taking the lock: that
 		// is as long as the copy itself, and every writer of the shard
-		// waits for whatever runs under the lock.
-		nt := newIndexTable(len(t.slots) * 2)
-		sh.mu.Lock()
-		t = sh.tab.Load()
-		if (sh.count.Load()+1)*2 > int64(len(t.slots)) {
-			if len(nt.slots) != 2*len(t.slots) {
-				nt = newIndexTable(len(t.slots) * 2) // it grew meanwhile, and must again
-			}
-			t.copyInto(nt)
-			t = nt
-			sh.tab.Store(t)
-		}
-		sh.mu.Unlock()
+		// waits for whatever runs under the lock. One writer does it: when
+		// every writer reaching the shard built its own, two writers on two
+		// cores spent three times the CPU on it that one did.
+		t = p.buildNext(sh)
+		sh.growing.Store(false)
 	}
 	prefetch.Lines(unsafe.Pointer(&t.slots[h&t.mask]), 1)
+}
+
+// buildNext grows sh's table for prepare, which holds sh.growing, and
+// returns the shard's table.
+func (p *PointIndex) buildNext(sh *indexShard) *indexTable {
+	// Read again: the grow before may have finished between prepare's
+	// check and its claim.
+	t := sh.tab.Load()
+	if !softFull(sh.count.Load(), len(t.slots)) {
+		return t
+	}
+	nt := p.newTable(len(t.slots) * 2)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	t = sh.tab.Load()
+	if !softFull(sh.count.Load(), len(t.slots)) {
+		return t // a publish grew it at three quarters full; nt is dropped
+	}
+	if len(nt.slots) != 2*len(t.slots) {
+		nt = p.newTable(len(t.slots) * 2) // it grew meanwhile, and must again
+	}
+	t.copyInto(nt)
+	sh.tab.Store(nt)
+	return nt
 }
 
 func (p *PointIndex) entries() int64 {
@@ -194,10 +228,16 @@ func (p *PointIndex) entries() int64 {
 
 // grow copies t into a table twice the size. Called with the shard locked,
 // so no slot of t changes while it runs.
-func (t *indexTable) grow() *indexTable {
-	nt := newIndexTable(len(t.slots) * 2)
+func (p *PointIndex) grow(t *indexTable) *indexTable {
+	nt := p.newTable(len(t.slots) * 2)
 	t.copyInto(nt)
 	return nt
+}
+
+// newTable is newIndexTable for a growing shard, counted in p.grown.
+func (p *PointIndex) newTable(n int) *indexTable {
+	p.grown.Add(1)
+	return newIndexTable(n)
 }
 
 // copyInto inserts every entry of t into nt, an empty table twice its

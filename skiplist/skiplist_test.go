@@ -1361,3 +1361,40 @@ func runWorkers(n int, fn func(g int)) {
 	close(start)
 	wg.Wait()
 }
+
+// Writers that reach a shard while one of them builds its next table go
+// on without building one of their own: each doubling of a shard builds
+// one table, and more only when the table filled up during the build.
+func TestOneTablePerGrow(t *testing.T) {
+	const workers, perWorker = 4, 50000
+	l := newList(t, true)
+	runWorkers(workers, func(g int) {
+		for i := 0; i < perWorker; i++ {
+			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
+			off, err := l.Prepare(k, nil, nil)
+			if err != nil {
+				t.Errorf("prepare: %v", err)
+				return
+			}
+			sp := Splice{Hash: xxh3.Hash(k)}
+			l.Locate(off, &sp)
+			l.LinkAt(off, 1, &sp)
+		}
+	})
+	require.False(t, t.Failed())
+	doublings := 0
+	for i := range l.index.shards {
+		for n := len(l.index.shards[i].tab.Load().slots); n > indexMinSlots; n /= 2 {
+			doublings++
+		}
+	}
+	require.EqualValues(t, workers*perWorker, l.Len())
+	// A publish that grew a table itself (it found it three quarters full
+	// while a prepare built the next, or half full before a prepare began
+	// one) may waste the table that prepare builds; no other table may go
+	// to waste.
+	wasted := l.index.grown.Load() - int64(doublings)
+	require.GreaterOrEqual(t, wasted, int64(0))
+	require.LessOrEqual(t, wasted, l.index.publishGrown.Load())
+	t.Logf("%d doublings, %d of them by a publish", doublings, l.index.publishGrown.Load())
+}
