@@ -14,7 +14,9 @@
 // a reader at the visible version never sees a partial transaction or a hole.
 //
 // Invariants:
-//   - Commit versions are assigned consecutively from 1 under one mutex.
+//   - Commit versions are assigned consecutively from 1 under one mutex. A
+//     commit that read nothing polls it briefly before queueing (lock.go);
+//     a validated commit queues at once, in turn.
 //   - visible <= every version not yet Done; visible only grows.
 //   - A commit record is kept while any registered transaction's snapshot is
 //     older than it (the watermark), so validation never misses a commit.
