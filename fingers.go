@@ -3,6 +3,7 @@ package inmem
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/inmem-db/inmem/skiplist"
 )
@@ -18,18 +19,77 @@ type fingerCache struct {
 	mu  sync.Mutex
 	gen uint64 // generation id the fingers point into
 	f   []skiplist.Finger
+	// A run's two caches are taken by two cores at once: the padding keeps
+	// their written fields on lines of their own.
+	_ [88]byte
 }
 
 // maxFingers bounds the fingers a run keeps (and their memory: ~90 bytes
 // each); a commit with more writes keeps its first ones.
 const maxFingers = 16
 
-// take returns the cache locked for a commit in gen, or nil.
+// runFingers are a run's finger caches. There are two so that two
+// goroutines writing one run keep a place each: with one, each commit
+// found the other goroutine's place (or the cache busy) and descended from
+// the head instead.
+type runFingers struct {
+	c [2]fingerCache
+	// second is set once c[1] has been taken: until then the run has had
+	// one writer at a time, and a commit need not look at c[1].
+	second atomic.Bool
+}
+
+// take returns a cache locked for a commit whose first write's key is k,
+// or nil if both are busy: of two free ones, the one whose first finger is
+// the nearest at or below k, which is where a writer's previous commit
+// linked when its keys grow.
+func (r *runFingers) take(gen *generation, k []byte) *fingerCache {
+	a := r.c[0].take()
+	if a != nil && !r.second.Load() {
+		return a
+	}
+	b := r.c[1].take()
+	if b == nil {
+		return a
+	}
+	if !r.second.Load() {
+		r.second.Store(true)
+	}
+	if a == nil {
+		return b
+	}
+	if b.nearer(gen, k, a) {
+		a.mu.Unlock()
+		return b
+	}
+	b.mu.Unlock()
+	return a
+}
+
+// take returns the cache locked, or nil.
 func (c *fingerCache) take() *fingerCache {
 	if !c.mu.TryLock() {
 		return nil
 	}
 	return c
+}
+
+// start returns the key of c's first finger, if it points into gen.
+func (c *fingerCache) start(gen *generation) ([]byte, bool) {
+	if c.gen != gen.id || len(c.f) == 0 {
+		return nil, false
+	}
+	return gen.list.FingerKey(&c.f[0]), true
+}
+
+// nearer reports whether c starts nearer at or below k than o does.
+func (c *fingerCache) nearer(gen *generation, k []byte, o *fingerCache) bool {
+	ck, ok := c.start(gen)
+	if !ok || bytes.Compare(ck, k) > 0 {
+		return false
+	}
+	ok2, ok := o.start(gen)
+	return !ok || bytes.Compare(ok2, k) > 0 || bytes.Compare(ok2, ck) < 0
 }
 
 // locate places the prepared node at off (the i-th write of a commit, in

@@ -142,7 +142,7 @@ type runState struct {
 	mu   sync.Mutex // guards info
 	info RunInfo
 
-	fingers fingerCache // where the last commit linked its writes
+	fingers runFingers // where the last commits linked their writes
 }
 
 func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {

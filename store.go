@@ -117,7 +117,7 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 	offs := [1]uint64{off}
 	// From where the run's last commit linked, as Commit does: one-key
 	// writes of a run are mostly appends next to its previous write.
-	fc, fj := rs.fingers.take(), 0
+	fc, fj := rs.fingers.take(gen, k), 0
 	linked := false
 	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
 	fp := fingerprint(k)

@@ -268,7 +268,11 @@ func (tx *Tx) commit() error {
 	if len(tx.writes) > len(spBuf) {
 		sps = make([]skiplist.Splice, 0, len(tx.writes))
 	}
-	fc, fj := tx.rs.fingers.take(), 0
+	var first []byte
+	if len(tx.writes) > 0 {
+		first = tx.writes[0].key
+	}
+	fc, fj := tx.rs.fingers.take(tx.gen, first), 0
 	linked := false
 	defer func() { fc.keep(tx.gen, linked, offs, sps) }()
 	for i, w := range tx.writes {
