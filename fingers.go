@@ -88,8 +88,8 @@ func (c *fingerCache) nearer(gen *generation, k []byte, o *fingerCache) bool {
 	if !ok || bytes.Compare(ck, k) > 0 {
 		return false
 	}
-	ok2, ok := o.start(gen)
-	return !ok || bytes.Compare(ok2, k) > 0 || bytes.Compare(ok2, ck) < 0
+	other, has := o.start(gen)
+	return !has || bytes.Compare(other, k) > 0 || bytes.Compare(other, ck) < 0
 }
 
 // locate places the prepared node at off (the i-th write of a commit, in
