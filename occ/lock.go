@@ -16,10 +16,10 @@ const (
 
 // lock takes o.mu for a commit that read nothing, which no commit can
 // conflict with however many overtake it. One contender at a time polls;
-// the rest queue at once. Polling pays when a few committers collide now and then,
-// as two writers on two cores do; when many wait together (the committers
-// of one Strict group, woken by its fsync) they would only take the CPU
-// from the holder and from each other.
+// the rest queue at once. Polling pays when a few committers collide now
+// and then, as two writers on two cores do; when many wait together (the
+// committers of one Strict group, woken by its fsync) they would only take
+// the CPU from the holder and from each other.
 func (o *Oracle) lock() {
 	if o.mu.TryLock() {
 		return

@@ -1316,6 +1316,23 @@ func TestSpliceHashFilesTheEntry(t *testing.T) {
 func TestConcurrentGrowFromLocate(t *testing.T) {
 	const workers, perWorker = 4, 20000
 	l := newList(t, true)
+	locateAndLink(t, l, workers, perWorker)
+	for g := 0; g < workers; g++ {
+		for i := 0; i < perWorker; i++ {
+			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
+			v, ver, ok := l.Get(k, math.MaxUint64)
+			require.True(t, ok, "%s", k)
+			require.EqualValues(t, i+1, ver)
+			require.Equal(t, k, v)
+		}
+	}
+}
+
+// locateAndLink has each of workers goroutines prepare, locate and link
+// perWorker keys "w<g>/<i>" with the key as value at version i+1, and
+// checks that every one was linked.
+func locateAndLink(t *testing.T, l *List, workers, perWorker int) {
+	t.Helper()
 	runWorkers(workers, func(g int) {
 		for i := 0; i < perWorker; i++ {
 			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
@@ -1334,15 +1351,6 @@ func TestConcurrentGrowFromLocate(t *testing.T) {
 	})
 	require.False(t, t.Failed())
 	require.EqualValues(t, workers*perWorker, l.Len())
-	for g := 0; g < workers; g++ {
-		for i := 0; i < perWorker; i++ {
-			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
-			v, ver, ok := l.Get(k, math.MaxUint64)
-			require.True(t, ok, "%s", k)
-			require.EqualValues(t, i+1, ver)
-			require.Equal(t, k, v)
-		}
-	}
 }
 
 // runWorkers runs fn(0..n-1) on n goroutines released together, so their
@@ -1368,27 +1376,13 @@ func runWorkers(n int, fn func(g int)) {
 func TestOneTablePerGrow(t *testing.T) {
 	const workers, perWorker = 4, 50000
 	l := newList(t, true)
-	runWorkers(workers, func(g int) {
-		for i := 0; i < perWorker; i++ {
-			k := []byte(fmt.Sprintf("w%d/%08d", g, i))
-			off, err := l.Prepare(k, nil, nil)
-			if err != nil {
-				t.Errorf("prepare: %v", err)
-				return
-			}
-			sp := Splice{Hash: xxh3.Hash(k)}
-			l.Locate(off, &sp)
-			l.LinkAt(off, 1, &sp)
-		}
-	})
-	require.False(t, t.Failed())
+	locateAndLink(t, l, workers, perWorker)
 	doublings := 0
 	for i := range l.index.shards {
 		for n := len(l.index.shards[i].tab.Load().slots); n > indexMinSlots; n /= 2 {
 			doublings++
 		}
 	}
-	require.EqualValues(t, workers*perWorker, l.Len())
 	// A publish that grew a table itself (it found it three quarters full
 	// while a prepare built the next, or half full before a prepare began
 	// one) may waste the table that prepare builds; no other table may go
