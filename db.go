@@ -119,7 +119,7 @@ func (db *DB) Close() error {
 	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
 	db.bgMu.Unlock()
-	db.store.current().arena.Wait() // no background work outlives the handle
+	db.store.current().list.Wait() // no background work outlives the handle
 	if db.store.log == nil {
 		return nil
 	}

@@ -192,13 +192,15 @@ func (rs *runState) Admit(v uint64) error {
 	return nil
 }
 
-// stampNow reads the clock for a data commit about to be admitted by rs.
+// stampNow reads the clock for a data commit about to be admitted by rs,
+// and reserves the step log's room for its step.
 // Admit takes the time from here rather than reading the clock itself, so
 // that the read (tens of nanoseconds in a virtual machine) stays out of the
 // oracle's critical section, which every commit of the database passes.
 func (rs *runState) stampNow() {
 	if !rs.shared {
 		rs.stamp.Store(rs.db.opts.clock().UnixNano())
+		rs.log.reserve()
 	}
 }
 

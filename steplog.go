@@ -23,6 +23,42 @@ type stepBlock [stepBlockSize]stepRec
 type stepLog struct {
 	n      atomic.Int64                 // steps recorded; entries below n are complete
 	blocks atomic.Pointer[[]*stepBlock] // table of blocks, replaced when it grows
+	spare  atomic.Pointer[stepBlock]    // the next block, allocated ahead by reserve
+	next   atomic.Pointer[[]*stepBlock] // the table with the next block's slot, ditto
+}
+
+// reserve allocates the block the next step needs, and the longer table
+// that holds it, if it needs them, so that add does not allocate. add runs in the oracle's critical section, where
+// an allocation that grows the Go heap maps memory, and a mapping waits for
+// the kernel's lock on the address space: milliseconds while another thread
+// populates a chunk, with every commit of the database queued behind it.
+// Any number of goroutines may call it, outside the critical section.
+func (l *stepLog) reserve() {
+	n := l.n.Load()
+	if n%stepBlockSize != 0 {
+		return
+	}
+	if l.spare.Load() == nil {
+		l.spare.CompareAndSwap(nil, new(stepBlock))
+	}
+	b := int(n / stepBlockSize)
+	if w := l.next.Load(); w != nil && len(*w) == b+1 {
+		return
+	}
+	var tab []*stepBlock
+	if p := l.blocks.Load(); p != nil {
+		tab = *p
+	}
+	// add copies the blocks in, so a table read while add publishes
+	// another is still fine to size from; one for the wrong length is
+	// ignored.
+	var next []*stepBlock
+	if len(tab) == b && len(tab) < cap(tab) {
+		next = tab[:b+1]
+	} else {
+		next = make([]*stepBlock, b+1, 2*b+1)
+	}
+	l.next.Store(&next)
 }
 
 // add records the next step. Single writer.
@@ -37,16 +73,24 @@ func (l *stepLog) add(version uint64, t int64) {
 		// The table grows geometrically; within its capacity the slot
 		// past every published length is free to fill before the longer
 		// table is published.
-		var grown []*stepBlock
-		if len(tab) < cap(tab) {
-			grown = tab[:len(tab)+1]
-		} else {
-			grown = make([]*stepBlock, len(tab)+1, 2*len(tab)+1)
-			copy(grown, tab)
+		grown := l.next.Swap(nil)
+		if grown == nil || len(*grown) != b+1 {
+			g := make([]*stepBlock, b+1, 2*b+1)
+			if len(tab) < cap(tab) {
+				g = tab[:b+1]
+			}
+			grown = &g
 		}
-		grown[b] = new(stepBlock)
-		l.blocks.Store(&grown)
-		tab = grown
+		if len(tab) > 0 && &(*grown)[0] != &tab[0] {
+			copy(*grown, tab) // not when it extends tab in place: readers read those slots
+		}
+		blk := l.spare.Swap(nil)
+		if blk == nil {
+			blk = new(stepBlock)
+		}
+		(*grown)[b] = blk
+		l.blocks.Store(grown)
+		tab = *grown
 	}
 	tab[b][i%stepBlockSize] = stepRec{version: version, time: t}
 	l.n.Store(i + 1)

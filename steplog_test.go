@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +46,44 @@ func TestStepLog(t *testing.T) {
 	all := l.all()
 	require.Len(t, all, n)
 	require.Equal(t, stepRec{version: 4, time: 1}, all[1])
+}
+
+// With reserve called before each add, as every data commit does before
+// the oracle's critical section, add never allocates: not for a new block
+// and not for a longer block table. Without it, add allocates at each
+// block boundary (the control).
+func TestStepLogAddAfterReserveDoesNotAllocate(t *testing.T) {
+	mallocs := func() uint64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.Mallocs
+	}
+	const n = 40*stepBlockSize + 3
+	for _, reserved := range []bool{true, false} {
+		var l stepLog
+		boundaryAllocs := uint64(0)
+		for i := range n {
+			if reserved {
+				l.reserve()
+			}
+			if i%stepBlockSize != 0 {
+				l.add(uint64(i+1), int64(i))
+				continue
+			}
+			m0 := mallocs()
+			l.add(uint64(i+1), int64(i))
+			boundaryAllocs += mallocs() - m0
+		}
+		require.Equal(t, n, l.len())
+		for i := range n {
+			require.Equal(t, stepRec{version: uint64(i + 1), time: int64(i)}, l.at(i))
+		}
+		if reserved {
+			require.Zero(t, boundaryAllocs)
+		} else {
+			require.GreaterOrEqual(t, boundaryAllocs, uint64(n/stepBlockSize))
+		}
+	}
 }
 
 // A run's step times never go back along its steps, even when the clock

@@ -40,12 +40,30 @@ func mapMem(size int, populate bool) ([]byte, func()) {
 	}
 	_ = syscall.Madvise(b[:cap(b)], madvHugePage) // advisory: fine if refused
 	b = b[:size:size]
-	if populate && syscall.Madvise(b, madvPopulateWrite) != nil {
-		for i := 0; i < len(b); i += 4096 {
-			b[i] = 0
-		}
+	if populate {
+		populatePieces(b)
 	}
 	return b, func() { _ = syscall.Munmap(whole) }
+}
+
+// populatePiece is how much populate faults in per call. The kernel holds
+// the lock on the process's address space for the whole of a call, and
+// every mmap, of this package or of the Go heap growing, waits for it: a
+// 64 MiB chunk in one call held it for tens of milliseconds in a virtual
+// machine, and a commit that grew the heap then stalled as long.
+const populatePiece = 2 * hugePage
+
+// populatePieces faults b in, piece by piece, touching each page itself
+// where the kernel lacks MADV_POPULATE_WRITE.
+func populatePieces(b []byte) {
+	for lo := 0; lo < len(b); lo += populatePiece {
+		p := b[lo:min(lo+populatePiece, len(b))]
+		if syscall.Madvise(p, madvPopulateWrite) != nil {
+			for i := 0; i < len(p); i += 4096 {
+				p[i] = 0
+			}
+		}
+	}
 }
 
 // hugePage is the size and alignment of a transparent huge page.

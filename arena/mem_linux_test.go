@@ -53,3 +53,27 @@ func TestMapIsExactAndZeroed(t *testing.T) {
 		}
 	}
 }
+
+// Populating faults in every page, piece by piece, the last partial piece
+// included; without populate no page is resident until touched (the
+// control, so the check can fail).
+func TestPopulateFaultsInEveryPiece(t *testing.T) {
+	size := 2*populatePiece + 3*4096 + 7
+	for _, populate := range []bool{true, false} {
+		b, release := mapMem(size, populate)
+		pages := (size + 4095) / 4096
+		vec := make([]byte, pages)
+		_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(size), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+		require.Zero(t, errno)
+		resident := 0
+		for _, v := range vec {
+			resident += int(v & 1)
+		}
+		if populate {
+			require.Equal(t, pages, resident)
+		} else {
+			require.Zero(t, resident)
+		}
+		release()
+	}
+}

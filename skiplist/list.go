@@ -47,6 +47,15 @@ func (s *List) Len() int64 {
 // Arena returns the arena the list allocates from.
 func (s *List) Arena() *arena.Arena { return s.arena }
 
+// Wait returns once no background work of the list or its arena runs:
+// chunks the arena prepares and point index tables built ahead of use.
+func (s *List) Wait() {
+	s.arena.Wait()
+	if s.index != nil {
+		s.index.wait()
+	}
+}
+
 // randomHeight draws a height with P(h >= k+1) = 4^-k.
 func randomHeight() int {
 	r := rand.Uint64()

@@ -30,6 +30,7 @@ const (
 // (Insert) take the shard's mutex, so writers of different shards never meet.
 type PointIndex struct {
 	shards [indexShards]indexShard
+	builds builds // background builds of large tables, see prepare
 	// For tests: tables built to grow a shard, and those of them a publish
 	// built (each may waste a table a prepare was building meanwhile).
 	grown, publishGrown atomic.Int64
@@ -185,10 +186,66 @@ func (p *PointIndex) prepare(hash uint64) {
 		// waits for whatever runs under the lock. One writer does it: when
 		// every writer reaching the shard built its own, two writers on two
 		// cores spent three times the CPU on it that one did.
-		t = p.buildNext(sh)
-		sh.growing.Store(false)
+		if len(t.slots) < backgroundSlots {
+			t = p.buildNext(sh)
+			sh.growing.Store(false)
+		} else {
+			// A large table is built off the commit path: mapping and
+			// faulting in megabytes took the writer that did it out of the
+			// commit path for milliseconds, in a virtual machine for most
+			// of its time with two writers. The shard's writers go on
+			// filling the old table meanwhile.
+			p.builds.start()
+			go func() {
+				defer p.builds.done()
+				p.buildNext(sh)
+				sh.growing.Store(false)
+			}()
+		}
 	}
 	prefetch.Lines(unsafe.Pointer(&t.slots[h&t.mask]), 1)
+}
+
+// backgroundSlots is the table size from which prepare builds the next
+// table in the background: from 256 KiB of slots, whose successor takes
+// a millisecond or more to map and fill, while smaller ones take about as
+// long as a goroutine takes to start.
+const backgroundSlots = 1 << 14
+
+// wait returns once no background build runs.
+func (p *PointIndex) wait() { p.builds.wait() }
+
+// builds counts running background builds. A WaitGroup would not do: a
+// build may start while Close waits, which WaitGroup forbids.
+type builds struct {
+	mu   sync.Mutex
+	n    int
+	idle sync.Cond
+}
+
+func (b *builds) start() {
+	b.mu.Lock()
+	b.n++
+	b.mu.Unlock()
+}
+
+func (b *builds) done() {
+	b.mu.Lock()
+	if b.n--; b.n == 0 && b.idle.L != nil {
+		b.idle.Broadcast()
+	}
+	b.mu.Unlock()
+}
+
+func (b *builds) wait() {
+	b.mu.Lock()
+	if b.idle.L == nil {
+		b.idle.L = &b.mu
+	}
+	for b.n > 0 {
+		b.idle.Wait()
+	}
+	b.mu.Unlock()
 }
 
 // buildNext grows sh's table for prepare, which holds sh.growing, and

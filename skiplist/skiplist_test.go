@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/zeebo/xxh3"
@@ -1350,6 +1351,7 @@ func locateAndLink(t *testing.T, l *List, workers, perWorker int) {
 		}
 	})
 	require.False(t, t.Failed())
+	l.Wait() // tables built in the background are all in place
 	require.EqualValues(t, workers*perWorker, l.Len())
 }
 
@@ -1391,4 +1393,62 @@ func TestOneTablePerGrow(t *testing.T) {
 	require.GreaterOrEqual(t, wasted, int64(0))
 	require.LessOrEqual(t, wasted, l.index.publishGrown.Load())
 	t.Logf("%d doublings, %d of them by a publish", doublings, l.index.publishGrown.Load())
+}
+
+// A shard's table from backgroundSlots up is built off the commit path: the
+// prepare that finds it half full returns while the bigger table is still
+// being built (here the build is held at the shard's lock, which a build
+// in prepare itself would wait for too), and Wait returns once the new
+// table is in place, holding every key.
+func TestLargeTablesBuildInBackground(t *testing.T) {
+	l := newList(t, true)
+	sh := &l.index.shards[0]
+	inShard0 := func(k []byte) bool { return slotHash(xxh3.Hash(k))>>(64-indexShardBits) == 0 }
+	var keys [][]byte
+	for i := 0; sh.count.Load() < backgroundSlots/2; i++ {
+		k := []byte(fmt.Sprintf("k%08d", i))
+		if !inShard0(k) {
+			continue
+		}
+		_, _, err := l.Insert(k, 1, k)
+		require.NoError(t, err)
+		keys = append(keys, k)
+	}
+	require.Len(t, sh.tab.Load().slots, backgroundSlots)
+	grown := l.index.grown.Load()
+
+	var next []byte
+	for i := 0; next == nil; i++ {
+		if k := []byte(fmt.Sprintf("n%08d", i)); inShard0(k) {
+			next = k
+		}
+	}
+	sh.mu.Lock()
+	returned := make(chan struct{})
+	go func() {
+		l.index.prepare(xxh3.Hash(next))
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(time.Minute):
+		t.Fatal("prepare waited for the table it started building")
+	}
+	require.True(t, sh.growing.Load(), "the build is still running")
+	require.Len(t, sh.tab.Load().slots, backgroundSlots, "the old table is still in use")
+	sh.mu.Unlock()
+
+	l.Wait()
+	require.False(t, sh.growing.Load())
+	require.Len(t, sh.tab.Load().slots, 2*backgroundSlots)
+	require.Equal(t, grown+1, l.index.grown.Load())
+	for _, k := range append(keys, next) {
+		if bytes.Equal(k, next) {
+			_, _, err := l.Insert(k, 2, k)
+			require.NoError(t, err)
+		}
+		v, _, ok := l.Get(k, 10)
+		require.True(t, ok, "%s", k)
+		require.Equal(t, k, v)
+	}
 }
