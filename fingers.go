@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/inmem-db/inmem/arena"
 	"github.com/inmem-db/inmem/skiplist"
 )
 
@@ -19,9 +20,27 @@ type fingerCache struct {
 	mu  sync.Mutex
 	gen uint64 // generation id the fingers point into
 	f   []skiplist.Finger
+	// local is the arena block the commits holding the cache allocate
+	// their nodes from, in generation localGen: a writer's nodes then lie
+	// together, apart from other writers'.
+	local    arena.Local
+	localGen uint64
 	// A run's two caches are taken by two cores at once: the padding keeps
 	// their written fields on lines of their own.
-	_ [88]byte
+	_ [64]byte
+}
+
+// block returns the cache's arena block for allocations in gen, or nil
+// for no cache.
+func (c *fingerCache) block(gen *generation) *arena.Local {
+	if c == nil {
+		return nil
+	}
+	if c.localGen != gen.id {
+		c.local.Reset()
+		c.localGen = gen.id
+	}
+	return &c.local
 }
 
 // maxFingers bounds the fingers a run keeps (and their memory: ~90 bytes

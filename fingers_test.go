@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/inmem-db/inmem/arena"
 )
 
 // Two goroutines writing one run keep a finger cache each, and a commit
@@ -76,5 +78,30 @@ func TestRunFingersKeepAPlacePerWriter(t *testing.T) {
 // The two caches of a run never share a cache line's written fields.
 func TestFingerCachesApart(t *testing.T) {
 	var r runFingers
-	require.GreaterOrEqual(t, uintptr(unsafe.Pointer(&r.c[1]))-uintptr(unsafe.Pointer(&r.c[0].f))-unsafe.Sizeof(r.c[0].f), uintptr(64))
+	lastWritten := uintptr(unsafe.Pointer(&r.c[0].localGen)) + unsafe.Sizeof(r.c[0].localGen)
+	require.GreaterOrEqual(t, uintptr(unsafe.Pointer(&r.c[1]))-lastWritten, uintptr(64))
+}
+
+// A cache's arena block serves one generation: a commit in another, after
+// a reclaim swapped generations, starts from no block instead of
+// allocating from a block of the old generation's arena.
+func TestFingerCacheBlockFollowsGeneration(t *testing.T) {
+	var none *fingerCache
+	require.Nil(t, none.block(&generation{id: 1}))
+
+	a := arena.New(1 << 20)
+	g1, g2 := &generation{id: 1, arena: a}, &generation{id: 2, arena: arena.New(1 << 20)}
+	var c fingerCache
+	l := c.block(g1)
+	var last uint64
+	for range 200 {
+		off, err := a.AllocLocal(l, 100)
+		require.NoError(t, err)
+		last = off
+	}
+	require.NotEqual(t, arena.Local{}, c.local, "the writer has a block")
+	require.Same(t, l, c.block(g1), "the same generation keeps it")
+	require.NotEqual(t, arena.Local{}, *c.block(g1))
+	require.Equal(t, arena.Local{}, *c.block(g2))
+	require.NotZero(t, last)
 }

@@ -108,18 +108,19 @@ func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 // copy of the key: nothing is allocated on the Go heap.
 func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	gen := s.gen.Load()
-	off, err := gen.list.Prepare(key, hdr, val)
+	// From where the run's last commit linked, as Commit does: one-key
+	// writes of a run are mostly appends next to its previous write.
+	fc, fj := rs.fingers.take(gen, key), 0
+	var sp [1]skiplist.Splice
+	var offs [1]uint64
+	linked := false
+	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
+	off, err := gen.list.PrepareIn(fc.block(gen), key, hdr, val)
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
+	offs[0] = off
 	k := gen.list.PreparedKey(off)
-	var sp [1]skiplist.Splice
-	offs := [1]uint64{off}
-	// From where the run's last commit linked, as Commit does: one-key
-	// writes of a run are mostly appends next to its previous write.
-	fc, fj := rs.fingers.take(gen, k), 0
-	linked := false
-	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
 	fp := fingerprint(k)
 	sp[0].Hash = fp // the point index hashes as fingerprint does
 	fc.locate(gen, off, k, &sp[0], nil, &fj)

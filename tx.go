@@ -276,7 +276,7 @@ func (tx *Tx) commit() error {
 	linked := false
 	defer func() { fc.keep(tx.gen, linked, offs, sps) }()
 	for i, w := range tx.writes {
-		off, err := tx.gen.list.Prepare(w.key, w.val, nil)
+		off, err := tx.gen.list.PrepareIn(fc.block(tx.gen), w.key, w.val, nil)
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}

@@ -154,8 +154,20 @@ func (s *List) NodeAt(off uint64) (key, value []byte, version uint64, unindexed 
 // new, unlinked node and returns its offset. The node is invisible until
 // Link; PreparedKey aliases its key, which stays valid for the arena's life.
 func (s *List) Prepare(key, v1, v2 []byte) (uint64, error) {
+	return s.PrepareIn(nil, key, v1, v2)
+}
+
+// PrepareIn is Prepare allocating from l, a block of the list's arena that
+// the caller holds alone (see arena.Local), or from the arena if l is nil.
+func (s *List) PrepareIn(l *arena.Local, key, v1, v2 []byte) (uint64, error) {
 	h := randomHeight()
-	off, err := s.arena.Alloc(nodeSize(h, len(key), len(v1)+len(v2)))
+	var off uint64
+	var err error
+	if size := nodeSize(h, len(key), len(v1)+len(v2)); l != nil {
+		off, err = s.arena.AllocLocal(l, size)
+	} else {
+		off, err = s.arena.Alloc(size)
+	}
 	if err != nil {
 		return 0, err
 	}
