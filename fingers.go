@@ -25,9 +25,25 @@ type fingerCache struct {
 	// together, apart from other writers'.
 	local    arena.Local
 	localGen uint64
+	commits  uint32 // commits through the cache, see due
 	// A run's two caches are taken by two cores at once: the padding keeps
 	// their written fields on lines of their own.
 	_ [64]byte
+}
+
+// reserveEvery is how often, in commits through one cache, a run's step
+// log checks whether to reserve its next block; with two caches and its
+// window of reserveAhead steps, every boundary is reserved for.
+const reserveEvery = 8
+
+// due counts a commit through the cache and reports whether it is one that
+// lets the step log reserve; always, for a commit that got no cache.
+func (c *fingerCache) due() bool {
+	if c == nil {
+		return true
+	}
+	c.commits++
+	return c.commits%reserveEvery == 0
 }
 
 // block returns the cache's arena block for allocations in gen, or nil

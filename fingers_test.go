@@ -78,7 +78,7 @@ func TestRunFingersKeepAPlacePerWriter(t *testing.T) {
 // The two caches of a run never share a cache line's written fields.
 func TestFingerCachesApart(t *testing.T) {
 	var r runFingers
-	lastWritten := uintptr(unsafe.Pointer(&r.c[0].localGen)) + unsafe.Sizeof(r.c[0].localGen)
+	lastWritten := uintptr(unsafe.Pointer(&r.c[0].commits)) + unsafe.Sizeof(r.c[0].commits)
 	require.GreaterOrEqual(t, uintptr(unsafe.Pointer(&r.c[1]))-lastWritten, uintptr(64))
 }
 

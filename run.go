@@ -193,14 +193,16 @@ func (rs *runState) Admit(v uint64) error {
 }
 
 // stampNow reads the clock for a data commit about to be admitted by rs,
-// and reserves the step log's room for its step.
+// and reserves the step log's first block (reserveSteps reserves the rest).
 // Admit takes the time from here rather than reading the clock itself, so
 // that the read (tens of nanoseconds in a virtual machine) stays out of the
 // oracle's critical section, which every commit of the database passes.
 func (rs *runState) stampNow() {
 	if !rs.shared {
 		rs.stamp.Store(rs.db.opts.clock().UnixNano())
-		rs.log.reserve()
+		if !rs.log.started() {
+			rs.log.reserve()
+		}
 	}
 }
 
@@ -209,6 +211,16 @@ func (rs *runState) stampNow() {
 func (rs *runState) touchAfter(g occ.Guard) {
 	if rs.shared || g != occ.Guard(rs) {
 		rs.touch(rs.db.opts.clock().UnixNano())
+	}
+}
+
+// reserveSteps lets the step log reserve its next block (see
+// stepLog.reserve), on every reserveEvery-th commit through the finger
+// cache fc and on every commit without one: reading the log's step count
+// on every commit cost the run's writers a cache miss each.
+func (rs *runState) reserveSteps(fc *fingerCache) {
+	if !rs.shared && fc.due() {
+		rs.log.reserve()
 	}
 }
 

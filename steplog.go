@@ -21,27 +21,43 @@ type stepBlock [stepBlockSize]stepRec
 // are fixed-size and never move, so an append never copies steps, and the
 // block table grows geometrically.
 type stepLog struct {
-	n      atomic.Int64                 // steps recorded; entries below n are complete
+	// The pointers are written once a block, n by every step, and so is
+	// what the log sits beside in runState. Every commit of the run reads
+	// the pointers outside the critical section (see reserve): on a line
+	// of their own, that read seldom misses.
+	_      [64]byte
 	blocks atomic.Pointer[[]*stepBlock] // table of blocks, replaced when it grows
 	spare  atomic.Pointer[stepBlock]    // the next block, allocated ahead by reserve
 	next   atomic.Pointer[[]*stepBlock] // the table with the next block's slot, ditto
+	_      [64]byte
+	n      atomic.Int64 // steps recorded; entries below n are complete
 }
 
-// reserve allocates the block the next step needs, and the longer table
-// that holds it, if it needs them, so that add does not allocate. add runs in the oracle's critical section, where
-// an allocation that grows the Go heap maps memory, and a mapping waits for
-// the kernel's lock on the address space: milliseconds while another thread
-// populates a chunk, with every commit of the database queued behind it.
-// Any number of goroutines may call it, outside the critical section.
+// reserveAhead is how many steps before a block boundary reserve allocates
+// the next block: wide enough that the commits that call it (see
+// runState.reserveSteps) come within it, even with writers committing in
+// between.
+const reserveAhead = 64
+
+// reserve allocates the block the next steps need, and the longer table
+// that holds it, when a block boundary is near, so that add does not
+// allocate. add runs in the oracle's critical section, where an allocation
+// that grows the Go heap maps memory, and a mapping waits for the kernel's
+// lock on the address space: milliseconds while another thread populates
+// a chunk, with every commit of the database queued behind it. Commits
+// call it after their critical section now and then, and before a run's
+// first step. Any number of goroutines may call it, outside the critical
+// section.
 func (l *stepLog) reserve() {
-	n := l.n.Load()
-	if n%stepBlockSize != 0 {
+	if l.spare.Load() != nil {
 		return
 	}
-	if l.spare.Load() == nil {
-		l.spare.CompareAndSwap(nil, new(stepBlock))
+	n := l.n.Load()
+	if r := n % stepBlockSize; r != 0 && r < stepBlockSize-reserveAhead {
+		return
 	}
-	b := int(n / stepBlockSize)
+	l.spare.CompareAndSwap(nil, new(stepBlock))
+	b := int((n + stepBlockSize - 1) / stepBlockSize) // the block the boundary adds
 	if w := l.next.Load(); w != nil && len(*w) == b+1 {
 		return
 	}
@@ -49,17 +65,20 @@ func (l *stepLog) reserve() {
 	if p := l.blocks.Load(); p != nil {
 		tab = *p
 	}
-	// add copies the blocks in, so a table read while add publishes
-	// another is still fine to size from; one for the wrong length is
-	// ignored.
+	if len(tab) != b {
+		return // the boundary passed meanwhile
+	}
 	var next []*stepBlock
-	if len(tab) == b && len(tab) < cap(tab) {
+	if b < cap(tab) {
 		next = tab[:b+1]
 	} else {
 		next = make([]*stepBlock, b+1, 2*b+1)
 	}
 	l.next.Store(&next)
 }
+
+// started reports whether the log has its first block.
+func (l *stepLog) started() bool { return l.blocks.Load() != nil }
 
 // add records the next step. Single writer.
 func (l *stepLog) add(version uint64, t int64) {

@@ -48,10 +48,12 @@ func TestStepLog(t *testing.T) {
 	require.Equal(t, stepRec{version: 4, time: 1}, all[1])
 }
 
-// With reserve called before each add, as every data commit does before
-// the oracle's critical section, add never allocates: not for a new block
-// and not for a longer block table. Without it, add allocates at each
-// block boundary (the control).
+// With reserve called after each add and before the first, as the commit
+// path does around the oracle's critical section, add never allocates: not
+// for a new block and not for a longer block table. Without it, add
+// allocates at each block boundary (the control). Reserving after every
+// 40th step stands for two writers each reserving on every reserveEvery-th
+// commit, with other writers' commits in between.
 func TestStepLogAddAfterReserveDoesNotAllocate(t *testing.T) {
 	mallocs := func() uint64 {
 		var ms runtime.MemStats
@@ -59,20 +61,26 @@ func TestStepLogAddAfterReserveDoesNotAllocate(t *testing.T) {
 		return ms.Mallocs
 	}
 	const n = 40*stepBlockSize + 3
-	for _, reserved := range []bool{true, false} {
+	for _, every := range []int{1, 40, 0} {
+		reserved := every > 0
 		var l stepLog
 		boundaryAllocs := uint64(0)
 		for i := range n {
-			if reserved {
+			// As the commit path does: before a run's first step, and
+			// after each step.
+			if reserved && !l.started() {
 				l.reserve()
 			}
 			if i%stepBlockSize != 0 {
 				l.add(uint64(i+1), int64(i))
-				continue
+			} else {
+				m0 := mallocs()
+				l.add(uint64(i+1), int64(i))
+				boundaryAllocs += mallocs() - m0
 			}
-			m0 := mallocs()
-			l.add(uint64(i+1), int64(i))
-			boundaryAllocs += mallocs() - m0
+			if reserved && i%every == 0 {
+				l.reserve()
+			}
 		}
 		require.Equal(t, n, l.len())
 		for i := range n {

@@ -135,6 +135,7 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 	if err != nil {
 		return 0, err
 	}
+	rs.reserveSteps(fc)
 	lerr := s.link(gen, offs[:], sp[:], v)
 	linked = lerr == nil && s.gen.Load() == gen
 	rs.written.Add(int64(len(key) + len(hdr) + len(val)))

@@ -320,6 +320,7 @@ func (tx *Tx) commit() error {
 		}
 		return err
 	}
+	tx.rs.reserveSteps(fc)
 	lerr := s.link(tx.gen, offs, sps, v)
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
