@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,7 +21,8 @@ import (
 //
 //   - BenchmarkPut: one fresh key per op, its own transaction, for every
 //     durability of every peer.
-//   - BenchmarkPutParallel: the same from exactly 1 and 2 goroutines.
+//   - BenchmarkPutParallel: the same from exactly 1 and 2 goroutines;
+//     BenchmarkPutParallelRuns and BenchmarkPutScaling with a run each.
 //   - BenchmarkGet: a random point read of one of 1M keys.
 //   - BenchmarkMix90: 90% reads, 10% overwrites, GOMAXPROCS goroutines.
 //   - BenchmarkScan100: every key and value under a prefix of 100 keys.
@@ -219,6 +222,87 @@ func BenchmarkPutParallelRuns(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutScaling measures what BenchmarkPutParallelRuns does, the
+// throughput of 2 goroutines writing a run each over that of 1, in a way
+// that holds still on a machine whose speed drifts: one database, and
+// slices of putScalingSlice ops that alternate between 1 goroutine and 2,
+// so both see the same phases of the machine and the same database (its
+// size, its memory growth). It reports ns/op of each ("ns/op-1g",
+// "ns/op-2g") and their ratio ("gain"); ns/op is over all ops.
+func BenchmarkPutScaling(b *testing.B) {
+	dbLoadKeys()
+	db, err := inmem.OpenInMemory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var kvs [2]*inmem.KV
+	for i := range kvs {
+		run, err := db.BeginRun()
+		if err != nil {
+			b.Fatal(err)
+		}
+		kvs[i] = run.KV()
+	}
+	var next [2]int // the next key of each goroutine's run
+	next[1] = dbKeyCount / 2
+	put := func(g, n int) error {
+		for range n {
+			if err := kvs[g].Put(str(dbKeyBytes(next[g]%dbKeyCount)), dbValue); err != nil {
+				return err
+			}
+			next[g]++
+		}
+		return nil
+	}
+	var spent [2]time.Duration
+	var done [2]int
+	b.ResetTimer()
+	for s := 0; done[0]+done[1] < b.N; s++ {
+		n := min(putScalingSlice, b.N-done[0]-done[1])
+		mode := s % 2 // 0: one goroutine, 1: two
+		t0 := time.Now()
+		var errs [2]error
+		// Labelled, so that a CPU profile tells the modes apart
+		// (-tagfocus goroutines=1).
+		pprof.Do(context.Background(), pprof.Labels("goroutines", fmt.Sprint(mode+1)), func(context.Context) {
+			if mode == 0 {
+				errs[0] = put(0, n)
+				return
+			}
+			var wg sync.WaitGroup
+			for g := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[g] = put(g, n/2+g*(n%2))
+				}()
+			}
+			wg.Wait()
+		})
+		spent[mode] += time.Since(t0)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		done[mode] += n
+	}
+	if done[0] == 0 || done[1] == 0 {
+		return // too few ops for a slice of each
+	}
+	ns1 := float64(spent[0].Nanoseconds()) / float64(done[0])
+	ns2 := float64(spent[1].Nanoseconds()) / float64(done[1])
+	b.ReportMetric(ns1, "ns/op-1g")
+	b.ReportMetric(ns2, "ns/op-2g")
+	b.ReportMetric(ns1/ns2, "gain")
+}
+
+// putScalingSlice is the ops of one slice of BenchmarkPutScaling: about
+// 10 ms, long against starting two goroutines, short against the
+// machine's drift.
+const putScalingSlice = 16384
 
 // processCPU is the user and system time the process has used.
 func processCPU() time.Duration {

@@ -65,15 +65,29 @@ type doneSlot struct {
 }
 
 // Oracle assigns commit versions and detects conflicts.
+//
+// Its fields sit on three kinds of line: mu alone, which a committer
+// polling for it reads over and over (see lock.go); what polling reads
+// beside it; and what the critical section writes. Sharing a line with
+// mu, the section's writes each waited for the poller's copy of the line
+// to be invalidated.
 type Oracle struct {
-	mu        sync.Mutex
-	next      uint64      // last assigned version; guarded by mu
-	recent    []record    // commits, oldest first; guarded by mu
-	ring      writeRing   // the writes of recent's multi-key commits; guarded by mu
-	commits   uint64      // guarded by mu
-	conflicts uint64      // guarded by mu
-	spin      bool        // whether lock polls before queueing; see lock.go
-	polling   atomic.Bool // a committer is polling for mu
+	mu sync.Mutex
+	_  [56]byte
+
+	spin    bool        // whether lock polls before queueing; see lock.go
+	polling atomic.Bool // a committer is polling for mu
+	_       [62]byte
+
+	next      uint64    // last assigned version; guarded by mu
+	recent    []record  // commits, oldest first; guarded by mu
+	ring      writeRing // the writes of recent's multi-key commits; guarded by mu
+	commits   uint64    // guarded by mu
+	conflicts uint64    // guarded by mu
+	// seen is a visible version read earlier, guarded by mu: the section
+	// checks the versions in flight against it, and reads visible, a line
+	// every publication writes, only when that check fails.
+	seen uint64
 
 	_       [64]byte
 	visible atomic.Uint64
@@ -85,7 +99,7 @@ type Oracle struct {
 
 // New returns an oracle whose last committed version is start.
 func New(start uint64) *Oracle {
-	o := &Oracle{next: start, spin: canSpin()}
+	o := &Oracle{next: start, seen: start, spin: canSpin()}
 	o.visible.Store(start)
 	return o
 }
@@ -159,8 +173,10 @@ func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
 	}
 	// Never let more than ringSize versions be in flight: a done slot is
 	// reused only after visible has passed it.
-	for v-o.visible.Load() >= ringSize {
-		runtime.Gosched()
+	for v-o.seen >= ringSize {
+		if o.seen = o.visible.Load(); v-o.seen >= ringSize {
+			runtime.Gosched()
+		}
 	}
 	o.next = v
 	o.commits++

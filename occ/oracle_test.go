@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -177,4 +178,41 @@ func TestConcurrentCounter(t *testing.T) {
 	require.Equal(t, okCount, valueAt(o.Visible()))
 	require.Equal(t, uint64(conflicts), o.Stats().Conflicts)
 	require.Equal(t, uint64(okCount), o.Stats().Commits)
+}
+
+// At most ringSize versions are ever in flight: a commit that would go
+// past waits until the oldest is done, however stale the visible version
+// the critical section last read.
+func TestInFlightVersionsBounded(t *testing.T) {
+	o := New(0)
+	for range ringSize - 1 {
+		_, err := o.CommitBlind(w(1, "k"), nil, nil)
+		require.NoError(t, err)
+	}
+	got := make(chan uint64)
+	go func() {
+		v, err := o.CommitBlind(w(1, "k"), nil, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	select {
+	case v := <-got:
+		t.Fatalf("version %d assigned with %d versions in flight", v, ringSize-1)
+	case <-time.After(50 * time.Millisecond):
+	}
+	o.Done(1)
+	require.Equal(t, uint64(ringSize), <-got)
+	for v := uint64(2); v <= ringSize; v++ {
+		o.Done(v)
+	}
+	require.Equal(t, uint64(ringSize), o.Visible())
+	// Far past the visible version the section saw last: no wait now.
+	for i := range 3 * ringSize {
+		v, err := o.CommitBlind(w(1, "k"), nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, uint64(ringSize+1+i), v)
+		o.Done(v)
+	}
 }
