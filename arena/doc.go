@@ -8,6 +8,9 @@
 // Invariants:
 //   - Allocation is one atomic add on the current chunk; only the goroutine
 //     whose add overflows a chunk takes a mutex, to install the next one.
+//     A writer with a Local adds once per block of its own instead, and
+//     bumps within the block without atomics; a Local is never shared by
+//     two goroutines at once.
 //   - Every allocation is 8-byte aligned, so callers may use 64-bit atomics on
 //     the memory they get.
 //   - Memory is never freed or moved while the arena is reachable: an offset,

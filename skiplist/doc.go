@@ -15,5 +15,8 @@
 //   - Insert, Get, seek and iterator steps allocate nothing on the Go heap.
 //   - The optional PointIndex maps a key's hash to the node of its newest
 //     version, so a point read costs one hash probe instead of a descent. It
-//     only ever moves forward to a newer version of the same key.
+//     only ever moves forward to a newer version of the same key. A shard's
+//     table grows when half full; a large one is built by a background
+//     goroutine while writers keep filling the old one (to three quarters
+//     at most), and List.Wait returns once no such build runs.
 package skiplist
