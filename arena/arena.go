@@ -270,7 +270,7 @@ func (a *Arena) Bytes(off uint64, n int) []byte {
 // Stats reports memory accounting.
 type Stats struct {
 	Reserved int64 // bytes held from the Go heap, slack included
-	Used     int64 // bytes handed out by Alloc
+	Used     int64 // bytes handed out by Alloc, whole blocks of Locals included
 	Chunks   int
 }
 
