@@ -68,13 +68,17 @@ func (l *stepLog) reserve() {
 	if len(tab) != b {
 		return // the boundary passed meanwhile
 	}
-	var next []*stepBlock
-	if b < cap(tab) {
-		next = tab[:b+1]
-	} else {
-		next = make([]*stepBlock, b+1, 2*b+1)
-	}
+	next := extended(tab)
 	l.next.Store(&next)
+}
+
+// extended returns a table one block longer than tab: tab itself, when it
+// has room, or a new one with room to grow (add copies tab's blocks in).
+func extended(tab []*stepBlock) []*stepBlock {
+	if len(tab) < cap(tab) {
+		return tab[:len(tab)+1]
+	}
+	return make([]*stepBlock, len(tab)+1, 2*len(tab)+1)
 }
 
 // started reports whether the log has its first block.
@@ -94,10 +98,7 @@ func (l *stepLog) add(version uint64, t int64) {
 		// table is published.
 		grown := l.next.Swap(nil)
 		if grown == nil || len(*grown) != b+1 {
-			g := make([]*stepBlock, b+1, 2*b+1)
-			if len(tab) < cap(tab) {
-				g = tab[:b+1]
-			}
+			g := extended(tab)
 			grown = &g
 		}
 		if len(tab) > 0 && &(*grown)[0] != &tab[0] {

@@ -275,8 +275,9 @@ func (tx *Tx) commit() error {
 	fc, fj := tx.rs.fingers.take(tx.gen, first), 0
 	linked := false
 	defer func() { fc.keep(tx.gen, linked, offs, sps) }()
+	blk := fc.block(tx.gen)
 	for i, w := range tx.writes {
-		off, err := tx.gen.list.PrepareIn(fc.block(tx.gen), w.key, w.val, nil)
+		off, err := tx.gen.list.PrepareIn(blk, w.key, w.val, nil)
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}

@@ -69,8 +69,8 @@ type doneSlot struct {
 // Its fields sit on three kinds of line: mu alone, which a committer
 // polling for it reads over and over (see lock.go); what polling reads
 // beside it; and what the critical section writes. Sharing a line with
-// mu, the section's writes each waited for the poller's copy of the line
-// to be invalidated.
+// mu, each of the section's writes would wait for the poller's copy of
+// the line to be invalidated.
 type Oracle struct {
 	mu sync.Mutex
 	_  [56]byte
