@@ -52,10 +52,12 @@ type Arena struct {
 	nchunks int
 	chunks  []*chunk // for Stats; guarded by mu
 
-	// spare is the next chunk's memory, prepared in the background once the
-	// current chunk is half full, so growing never waits for the kernel.
+	// spare is the next chunk's memory, mapped in the background once the
+	// current chunk is half full and faulted in there while it waits (and
+	// while it is first used, if writers get to it sooner), so growing
+	// never waits for the kernel to fault in a chunk.
 	spare atomic.Pointer[[]byte]
-	prep  atomic.Pointer[chan struct{}] // non-nil while a spare is prepared; closed when done
+	prep  atomic.Pointer[chan struct{}] // non-nil while a spare is mapped or faulted in; closed when done
 
 	rel *releaser
 }
@@ -216,6 +218,13 @@ func nextSize(cur uint64) uint64 {
 }
 
 // prepareNext allocates the chunk after one of size cur in the background.
+// The spare is offered as soon as it is mapped and faulted in after that:
+// writers that fill the current chunk before the faulting is done take the
+// spare anyway and fault its remaining pages themselves, which costs them
+// no more than the background would, instead of waiting for all of it.
+// Writers on every core of a two-core machine filled a 64 MiB chunk in
+// about the time it took to fault in the next one, and waited up to a
+// quarter of the time for it.
 func (a *Arena) prepareNext(cur uint64) {
 	if a.spare.Load() != nil || a.prep.Load() != nil {
 		return
@@ -225,18 +234,32 @@ func (a *Arena) prepareNext(cur uint64) {
 		return
 	}
 	go func() {
-		buf, rel := allocChunk(int(nextSize(cur) + Slack))
+		buf, rel := mapChunk(int(nextSize(cur) + Slack))
 		a.rel.add(rel)
 		a.spare.Store(&buf)
+		// Faulting in pages a writer has already touched is a no-op, so
+		// this may run beside the chunk's first writes.
+		fillChunk(buf, rel)
 		a.prep.Store(nil)
 		close(done)
 	}()
 }
 
+// fillChunk faults a spare chunk in; a variable so that tests can hold it.
+var fillChunk = populate
+
 // Wait returns once no background chunk preparation is running.
 func (a *Arena) Wait() {
 	if p := a.prep.Load(); p != nil {
 		<-*p
+	}
+}
+
+// waitSpare returns once a chunk being prepared is mapped (offered as the
+// spare) or its preparation is over.
+func (a *Arena) waitSpare() {
+	for a.spare.Load() == nil && a.prep.Load() != nil {
+		runtime.Gosched()
 	}
 }
 
@@ -251,7 +274,7 @@ func (a *Arena) grow(full *chunk, need uint64) error {
 		return ErrFull
 	}
 	// A chunk being prepared will be ready sooner than a second one.
-	a.Wait()
+	a.waitSpare()
 	size := max(nextSize(full.size), need)
 	a.cur.Store(a.newChunkLocked(size))
 	return nil

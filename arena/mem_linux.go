@@ -27,6 +27,18 @@ const (
 // collector never needs to see it.
 func allocChunk(size int) ([]byte, func()) { return mapMem(size, true) }
 
+// mapChunk is allocChunk leaving the population to populate, so that the
+// chunk can be handed out while it is being faulted in.
+func mapChunk(size int) ([]byte, func()) { return mapMem(size, false) }
+
+// populate faults in memory from mapChunk; release is what mapChunk
+// returned with it (nil for memory from the Go heap, which needs nothing).
+func populate(b []byte, release func()) {
+	if release != nil {
+		populatePieces(b)
+	}
+}
+
 // mapMem maps size zeroed bytes, aligned for huge pages and asking for
 // them, and populates them when populate is set; small sizes come from the
 // Go heap.

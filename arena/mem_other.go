@@ -12,3 +12,7 @@ func allocChunk(size int) ([]byte, func()) {
 }
 
 func mapMem(size int, _ bool) ([]byte, func()) { return make([]byte, size), nil }
+
+func mapChunk(size int) ([]byte, func()) { return allocChunk(size) }
+
+func populate([]byte, func()) {}
