@@ -242,6 +242,13 @@ func (a *Arena) prepareNext(cur uint64) {
 		fillChunk(buf, rel)
 		a.prep.Store(nil)
 		close(done)
+		// Writers may have taken the spare before it was faulted in and
+		// already filled half of it: their call to prepare the next one
+		// found this one running and did nothing, so make it here. (A
+		// writer crossing half after the Store above finds prep clear.)
+		if c := a.cur.Load(); c.pos.Load() > c.size/2 {
+			a.prepareNext(c.size)
+		}
 	}()
 }
 

@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,4 +51,37 @@ func TestGrowDoesNotWaitForFaulting(t *testing.T) {
 	close(release)
 	a.Wait()
 	require.True(t, check(b, 5), "faulting in a chunk in use keeps what was written")
+}
+
+// TestSpareTakenEarlyIsFollowedByTheNext: writers that take a spare before
+// it is faulted in and fill half of it while it still is are the ones
+// whose call for the next spare found a preparation running and did
+// nothing; the preparation makes that call when it ends, so the chunk
+// after is still prepared ahead instead of mapped and faulted in when a
+// writer needs it.
+func TestSpareTakenEarlyIsFollowedByTheNext(t *testing.T) {
+	release := make(chan struct{})
+	var held atomic.Bool
+	fillChunk = func(b []byte, rel func()) {
+		if held.CompareAndSwap(false, true) {
+			<-release
+		}
+		populate(b, rel)
+	}
+	defer func() { fillChunk = populate }()
+
+	a := New(4096)
+	_, err := a.Alloc(3000) // past half: the second chunk is prepared
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return a.spare.Load() != nil }, 30*time.Second, time.Millisecond)
+	// Into the second chunk, and past its half, while it is being faulted in.
+	for a.Stats().Chunks < 2 || a.cur.Load().pos.Load() <= a.cur.Load().size/2 {
+		_, err := a.Alloc(64 << 10)
+		require.NoError(t, err)
+	}
+	require.Nil(t, a.spare.Load(), "no third chunk while the second is being faulted in")
+	close(release)
+	require.Eventually(t, func() bool { return a.spare.Load() != nil }, 30*time.Second, time.Millisecond,
+		"the third chunk is prepared once the second is faulted in")
+	a.Wait()
 }
