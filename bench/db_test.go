@@ -229,7 +229,9 @@ func BenchmarkPutParallelRuns(b *testing.B) {
 // slices of putScalingSlice ops that alternate between 1 goroutine and 2,
 // so both see the same phases of the machine and the same database (its
 // size, its memory growth). It reports ns/op of each ("ns/op-1g",
-// "ns/op-2g") and their ratio ("gain"); ns/op is over all ops.
+// "ns/op-2g"), their ratio ("gain"), and the processors the process kept
+// busy in each ("cpus-1g", "cpus-2g": the writers and the background work
+// they cause, such as faulting in memory); ns/op is over all ops.
 func BenchmarkPutScaling(b *testing.B) {
 	dbLoadKeys()
 	db, err := inmem.OpenInMemory()
@@ -245,6 +247,33 @@ func BenchmarkPutScaling(b *testing.B) {
 		}
 		kvs[i] = run.KV()
 	}
+	putScaling(b, kvs)
+}
+
+// BenchmarkPutScalingApart is BenchmarkPutScaling with a database for each
+// goroutine: nothing the writers touch is shared, so its gain is what the
+// machine allows the write path at best, the reference BenchmarkPutScaling's
+// gain is to be read against.
+func BenchmarkPutScalingApart(b *testing.B) {
+	dbLoadKeys()
+	var kvs [2]*inmem.KV
+	for i := range kvs {
+		db, err := inmem.OpenInMemory()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		run, err := db.BeginRun()
+		if err != nil {
+			b.Fatal(err)
+		}
+		kvs[i] = run.KV()
+	}
+	putScaling(b, kvs)
+}
+
+// putScaling runs BenchmarkPutScaling's slices over kvs.
+func putScaling(b *testing.B, kvs [2]*inmem.KV) {
 	var next [2]int // the next key of each goroutine's run
 	next[1] = dbKeyCount / 2
 	put := func(g, n int) error {
@@ -256,13 +285,13 @@ func BenchmarkPutScaling(b *testing.B) {
 		}
 		return nil
 	}
-	var spent [2]time.Duration
+	var spent, cpu [2]time.Duration
 	var done [2]int
 	b.ResetTimer()
 	for s := 0; done[0]+done[1] < b.N; s++ {
 		n := min(putScalingSlice, b.N-done[0]-done[1])
 		mode := s % 2 // 0: one goroutine, 1: two
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		var errs [2]error
 		// Labelled, so that a CPU profile tells the modes apart
 		// (-tagfocus goroutines=1).
@@ -282,6 +311,7 @@ func BenchmarkPutScaling(b *testing.B) {
 			wg.Wait()
 		})
 		spent[mode] += time.Since(t0)
+		cpu[mode] += processCPU() - c0
 		for _, err := range errs {
 			if err != nil {
 				b.Fatal(err)
@@ -297,6 +327,8 @@ func BenchmarkPutScaling(b *testing.B) {
 	b.ReportMetric(ns1, "ns/op-1g")
 	b.ReportMetric(ns2, "ns/op-2g")
 	b.ReportMetric(ns1/ns2, "gain")
+	b.ReportMetric(cpu[0].Seconds()/spent[0].Seconds(), "cpus-1g")
+	b.ReportMetric(cpu[1].Seconds()/spent[1].Seconds(), "cpus-2g")
 }
 
 // putScalingSlice is the ops of one slice of BenchmarkPutScaling: about
