@@ -60,6 +60,8 @@ type Arena struct {
 	prep  atomic.Pointer[chan struct{}] // non-nil while a spare is mapped or faulted in; closed when done
 
 	rel *releaser
+
+	fill func(b []byte, release func()) // for tests: replaces populate for spares
 }
 
 // releaser frees mapped chunks once the arena is unreachable. It is a
@@ -239,7 +241,11 @@ func (a *Arena) prepareNext(cur uint64) {
 		a.spare.Store(&buf)
 		// Faulting in pages a writer has already touched is a no-op, so
 		// this may run beside the chunk's first writes.
-		fillChunk(buf, rel)
+		if a.fill != nil {
+			a.fill(buf, rel)
+		} else {
+			populate(buf, rel)
+		}
 		a.prep.Store(nil)
 		close(done)
 		// Writers may have taken the spare before it was faulted in and
@@ -251,9 +257,6 @@ func (a *Arena) prepareNext(cur uint64) {
 		}
 	}()
 }
-
-// fillChunk faults a spare chunk in; a variable so that tests can hold it.
-var fillChunk = populate
 
 // Wait returns once no background chunk preparation is running.
 func (a *Arena) Wait() {

@@ -15,14 +15,12 @@ import (
 func TestGrowDoesNotWaitForFaulting(t *testing.T) {
 	release := make(chan struct{})
 	filling := make(chan struct{}, 1)
-	fillChunk = func(b []byte, rel func()) {
+	a := New(4096)
+	a.fill = func(b []byte, rel func()) {
 		filling <- struct{}{}
 		<-release
 		populate(b, rel)
 	}
-	defer func() { fillChunk = populate }()
-
-	a := New(4096)
 	// Past half of the first chunk: the next one is prepared.
 	first, err := a.Alloc(3000)
 	require.NoError(t, err)
@@ -62,15 +60,13 @@ func TestGrowDoesNotWaitForFaulting(t *testing.T) {
 func TestSpareTakenEarlyIsFollowedByTheNext(t *testing.T) {
 	release := make(chan struct{})
 	var held atomic.Bool
-	fillChunk = func(b []byte, rel func()) {
+	a := New(4096)
+	a.fill = func(b []byte, rel func()) {
 		if held.CompareAndSwap(false, true) {
 			<-release
 		}
 		populate(b, rel)
 	}
-	defer func() { fillChunk = populate }()
-
-	a := New(4096)
 	_, err := a.Alloc(3000) // past half: the second chunk is prepared
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return a.spare.Load() != nil }, 30*time.Second, time.Millisecond)
