@@ -118,10 +118,18 @@ func (x *Index) link(id uint32, level int) {
 
 		// The next level down starts from everything found here, not
 		// just the closest node: a wider seed costs little and helps
-		// the beam escape local minima.
-		s.eps = s.eps[:0]
-		for _, it := range s.sorted {
-			s.eps = append(s.eps, it.id)
+		// the beam escape local minima. When nothing here may be linked
+		// to (a Vacuum is removing every node the walk reached, as when
+		// the entry point is the level's only node), the walk goes on
+		// from where it stood: dying nodes still route, and a node that
+		// gave up here would get no links on any level below and become
+		// an island, and the graph's entry point if its level is the
+		// new top.
+		if len(s.sorted) > 0 {
+			s.eps = s.eps[:0]
+			for _, it := range s.sorted {
+				s.eps = append(s.eps, it.id)
+			}
 		}
 
 		x.setLinks(id, l, s.kept)

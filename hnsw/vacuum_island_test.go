@@ -1,0 +1,116 @@
+package hnsw
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestInsertDuringVacuumOfEveryUpperNode pauses a Vacuum between two
+// slices of its repairs, with every node above level 0 (the entry point
+// among them) marked dying, and inserts while it is paused. An insert that
+// draws an upper level finds nothing it may link to there, yet it must
+// still descend through the dying nodes and link on the levels below: a
+// node left without links would become an island, and, as the new entry
+// point once the vacuum frees the old one, would cut every later search
+// off from the graph. Timing is the test's, not the scheduler's: the
+// vacuum runs in a goroutine and waits at its first slice boundary until
+// the inserts are done.
+func TestInsertDuringVacuumOfEveryUpperNode(t *testing.T) {
+	const n, extra, dim = 600, 300, 8
+	data := clustered(31, n+extra, dim, 20)
+	x, err := New(Config{Dim: dim, Metric: Euclidean, M: 8, EfConstruction: 64, Seed: 5})
+	require.NoError(t, err)
+	for id := range n {
+		require.NoError(t, x.Insert(uint32(id), data[id], 1))
+	}
+	present := make([][]float32, n+extra)
+	copy(present, data[:n])
+	for id := range n {
+		if x.meta[id].level > 0 {
+			require.NoError(t, x.Delete(uint32(id), 2))
+			present[id] = nil
+		}
+	}
+	require.Positive(t, x.Deleted())
+
+	paused, resume := make(chan struct{}), make(chan struct{})
+	x.afterSlice = func() {
+		if paused != nil {
+			close(paused)
+			paused = nil
+			<-resume
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.Vacuum(2)
+		done <- err
+	}()
+	<-paused
+	upper := 0
+	for id := n; id < n+extra; id++ {
+		require.NoError(t, x.Insert(uint32(id), data[id], 3))
+		present[id] = data[id]
+		if x.meta[id].level > 0 {
+			upper++
+		}
+	}
+	close(resume)
+	require.NoError(t, <-done)
+	require.Positive(t, upper, "some inserts drew an upper level")
+	checkGraph(t, x)
+	requireReachable(t, x)
+
+	// Every live vector is found by a search for itself.
+	for id, v := range present {
+		if v == nil {
+			continue
+		}
+		got, err := x.Search(v, 1, SearchOptions{})
+		require.NoError(t, err)
+		require.Equal(t, []uint32{uint32(id)}, ids(got), "node %d is not found by its own vector", id)
+	}
+	qs := queries(32, data, 50)
+	require.GreaterOrEqual(t, meanRecall(t, x, Euclidean, present, qs, 10, SearchOptions{}, nil), 0.95)
+	_ = rand.IntN
+}
+
+func ids(rs []Result) []uint32 {
+	out := make([]uint32, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// requireReachable requires every live node to be reachable on level 0
+// from the entry point: what a search can find at all.
+func requireReachable(t testing.TB, x *Index) {
+	t.Helper()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ep, _, ok := unpackEntry(x.entry.Load())
+	if !ok {
+		return
+	}
+	seen := make([]bool, x.capacity)
+	seen[ep] = true
+	queue := []uint32{ep}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, nb := range x.linksAt(id, 0) {
+			if !seen[nb] {
+				seen[nb] = true
+				queue = append(queue, nb)
+			}
+		}
+	}
+	for id := range x.capacity {
+		if x.meta[id].state == stateReady && x.meta[id].delVer == 0 {
+			require.True(t, seen[id], "live node %d (level %d) is not reachable from the entry point %d", id, x.meta[id].level, ep)
+		}
+	}
+}
