@@ -32,6 +32,7 @@ type DB struct {
 	vecMends    atomic.Uint64             // loaded-graph entries mended at recovery
 	vecVacuums  atomic.Uint64             // vacuum passes that removed graph nodes
 	vecVacuumed atomic.Uint64             // graph nodes they removed
+	vecWaits    atomic.Uint64             // commits that waited for a vacuum they outran
 
 	system *runState // scope of run records
 

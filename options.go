@@ -69,7 +69,8 @@ type options struct {
 	logger          *slog.Logger
 	progress        func(done, total int64) // recovery progress; nil: none
 	fs              vfs.FS
-	segmentSize     int64 // WAL segment size; 0: the log's default
+	segmentSize     int64  // WAL segment size; 0: the log's default
+	vacuumGate      func() // runs as each background vector vacuum starts; tests only
 	err             error
 }
 
@@ -167,6 +168,13 @@ func WithRecoveryProgress(fn func(done, total int64)) Option {
 // and simulate power loss.
 func withFS(fs vfs.FS) Option {
 	return func(o *options) { o.fs = fs }
+}
+
+// withVacuumGate makes every background vector-graph vacuum call gate
+// before it looks at its graph: a test holds passes there to decide when
+// they run relative to the writers.
+func withVacuumGate(gate func()) Option {
+	return func(o *options) { o.vacuumGate = gate }
 }
 
 // withSegmentSize sets the WAL segment size; tests make it small so that

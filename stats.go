@@ -27,10 +27,12 @@ type Stats struct {
 	// kept for older snapshots; VectorGraphBytes estimates the graphs'
 	// memory. Vacuums remove tombstones no reader can see:
 	// VectorVacuums counts the passes that removed any, VectorVacuumed
-	// the nodes removed.
-	VectorNodes, VectorTombstones, VectorGraphBytes int64
-	VectorVacuums, VectorVacuumed                   uint64
-	SharedScopes                                    int
+	// the nodes removed. VectorVacuumWaits counts commits that waited
+	// for a running vacuum because writes had outrun it by a whole
+	// vacuum threshold: the wait is what bounds a graph under churn.
+	VectorNodes, VectorTombstones, VectorGraphBytes  int64
+	VectorVacuums, VectorVacuumed, VectorVacuumWaits uint64
+	SharedScopes                                     int
 }
 
 // Stats returns a snapshot of the database's counters.
@@ -58,6 +60,7 @@ func (db *DB) Stats() Stats {
 		VectorGraphBytes:   vb,
 		VectorVacuums:      db.vecVacuums.Load(),
 		VectorVacuumed:     db.vecVacuumed.Load(),
+		VectorVacuumWaits:  db.vecWaits.Load(),
 		Commits:            os.Commits,
 		Conflicts:          os.Conflicts,
 		Version:            os.Visible,

@@ -16,7 +16,10 @@ import (
 //
 // When: a collection is vacuumed in the background once its tombstones are
 // over a quarter of its nodes and at least vacuumMin, checked after each
-// commit that applied a vector write to it. The trigger is per collection
+// commit that applied a vector write to it. Writers that outrun a running
+// pass by as many tombstones again as started it wait for it to end, so a
+// graph under churn stays within about twice its trigger however the
+// vacuum's goroutine is scheduled. The trigger is per collection
 // and counts graph nodes, not arena bytes, because graph growth is not
 // tied to the arena: a small collection churning in a large database
 // would otherwise grow its graph many times over before the arena-driven
@@ -40,6 +43,8 @@ type vacState struct {
 	// the last pass could not remove (held back by the horizon) plus the
 	// threshold, so a pinned horizon does not start a pass per commit.
 	next atomic.Int64
+	// done is closed when the running background pass ends.
+	done atomic.Pointer[chan struct{}]
 }
 
 // vacuumThreshold is how many tombstones over those a pass could not remove
@@ -47,10 +52,14 @@ type vacState struct {
 // and at least vacuumMin.
 func vacuumThreshold(live int) int64 { return max(vacuumMin, int64(live)/3) }
 
-// vacuumDue reports whether vi's tombstones warrant a background pass.
-func (vi *vecIndex) vacuumDue() bool {
+// vacuumDue reports whether vi's tombstones warrant a background pass,
+// and whether they are over that trigger by as much again, so that a
+// writer should wait for the running pass.
+func (vi *vecIndex) vacuumDue() (due, outran bool) {
 	d := int64(vi.idx.Deleted())
-	return d >= vacuumThreshold(vi.idx.Len()) && d >= vi.vac.next.Load()
+	th := vacuumThreshold(vi.idx.Len())
+	trigger := max(th, vi.vac.next.Load())
+	return d >= trigger, d >= trigger+th
 }
 
 // vacuumHorizon returns the version at or below which a tombstone of the
@@ -139,14 +148,29 @@ func (vi *vecIndex) vacuum(horizon uint64) (int, error) {
 }
 
 // maybeVacuum starts a background pass over the collection's graph when its
-// tombstones are due (see vacuumDue). It runs after a commit applied a
-// vector write, in the committing goroutine, and costs two atomic loads
-// when nothing is due.
+// tombstones are due (see vacuumDue), or, when one is running and the
+// writers outran it, waits for it. It runs after a commit applied a vector
+// write, in the committing goroutine (no lock held that a pass takes), and
+// costs a few atomic loads when nothing is due.
 func (db *DB) maybeVacuum(k vecIndexKey, vi *vecIndex) {
-	if !vi.vacuumDue() {
+	due, outran := vi.vacuumDue()
+	if !due {
+		return
+	}
+	if vi.vac.running.Load() {
+		if ch := vi.vac.done.Load(); outran && ch != nil {
+			db.vecWaits.Add(1)
+			<-*ch
+		}
 		return
 	}
 	db.background(&vi.vac.running, func() {
+		done := make(chan struct{})
+		vi.vac.done.Store(&done)
+		defer close(done)
+		if gate := db.opts.vacuumGate; gate != nil {
+			gate()
+		}
 		if db.closed.Load() {
 			return
 		}
