@@ -115,8 +115,15 @@ func TestStrictGroupsShareFsyncs(t *testing.T) {
 	st := l.Stats()
 	require.NoError(t, l.Close())
 	t.Logf("320 strict commits, %d fsyncs", st.Fsyncs)
-	// Two each for the first segment and the one prepared after it.
-	require.Less(t, st.Fsyncs, uint64(320+4), "never more than one fsync per commit")
+	// Each committer waits for its record before appending the next, so
+	// an fsync carries at most one record per committer: 20 rounds of 16
+	// need at least 20 fsyncs, plus two each for the first segment and the
+	// one prepared after it. A log that fsyncs each record needs 324. With
+	// group commit, the committers one fsync releases append while the
+	// syncer gathers them, so the next fsync carries most of the 16 (25 to
+	// 45 measured on 2 cores, also with both busy). The bound asks for
+	// groups of 4 on average, a quarter of the committers.
+	require.LessOrEqual(t, st.Fsyncs, uint64(320/4+4), "strict commits must share fsyncs")
 }
 
 func TestRotateAndSegmentSize(t *testing.T) {
