@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -288,31 +289,197 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 // FuzzReplay overwrites a valid log from an arbitrary offset with arbitrary
-// bytes: Replay must not panic and must fail, if at all, with ErrCorruption.
+// bytes and checks Replay against a model of its contract: the frames are
+// read in order from the start of the file and each valid one delivered,
+// until the first bad frame (a bad checksum or length, a segment header
+// anywhere but at offset 0, a frame the file cuts short); nothing from
+// there on is delivered. Damage that no valid frame follows is a torn tail,
+// cut off if records precede it (or, with none before it, a segment left
+// unfinished, for the caller to replace); any other is ErrCorruption naming
+// the file and offset. Every original record wholly before the damage is
+// delivered unchanged, none skipped.
 func FuzzReplay(f *testing.F) {
-	f.Add([]byte{}, uint16(0))
-	f.Add([]byte("garbage"), uint16(3))
-	f.Add(AppendRecord(nil, TypeUser, []byte("x")), uint16(0))
 	// The log is written to disk once; each input replays a damaged copy
 	// in memory, so an input costs no fsync (the fuzzer's time goes to
 	// inputs, and none outlives the fuzz time).
 	orig, err := os.ReadFile(writeLog(f, f.TempDir(), 3))
 	require.NoError(f, err)
+	// The original frames, decoded once: the segment header, then the
+	// records.
+	var frames []modelFrame
+	for off := 0; off < len(orig); {
+		fr, ok := modelFrameAt(orig, off)
+		require.True(f, ok, "the log as written decodes")
+		frames = append(frames, fr)
+		off = fr.end
+	}
+	require.Len(f, frames, 4)
+	header, recs := orig[:frames[0].end], frames[1:]
+	last := recs[len(recs)-1]
+
+	f.Add([]byte{}, uint16(0))
+	f.Add([]byte("garbage"), uint16(3))
+	f.Add(AppendRecord(nil, TypeUser, []byte("x")), uint16(0))
+	// Seeds for each verdict: intact; the header alone; the last record
+	// torn, or its header half overwritten by its payload, or garbage after
+	// it (torn tails); a middle record damaged with valid ones after it
+	// (corruption); one more record, with and without junk before it; a
+	// segment header inside the segment; a record of a type the log never
+	// writes, in place of the last one.
+	end := uint16(len(orig))
+	f.Add([]byte{}, end)
+	f.Add([]byte{}, uint16(len(header)))
+	f.Add([]byte{}, end-3)
+	f.Add(orig[last.off+HeaderSize:], uint16(last.off+1))
+	f.Add([]byte("garbage"), end)
+	f.Add(append([]byte{0x5a}, orig[recs[1].off+1:]...), uint16(recs[1].off))
+	f.Add(AppendRecord(nil, TypeUser+1, []byte("more")), end)
+	f.Add(AppendRecord([]byte("xx"), TypeUser, []byte("y")), end)
+	f.Add(segmentHeader(1), end)
+	f.Add(AppendRecord(nil, 3, []byte("t")), uint16(last.off))
+
 	f.Fuzz(func(t *testing.T, tail []byte, at uint16) {
 		pos := int(at) % (len(orig) + 1)
 		mut := append(bytes.Clone(orig[:pos]), tail...)
 		m := vfs.NewMemFS(1)
 		require.NoError(t, m.MkdirAll("wal"))
-		w, err := m.Create(filepath.Join("wal", SegmentName(1)))
+		path := filepath.Join("wal", SegmentName(1))
+		w, err := m.Create(path)
 		require.NoError(t, err)
 		_, err = w.Write(mut)
 		require.NoError(t, err)
 		require.NoError(t, w.Close())
-		_, err = Replay(m, "wal", 1, nil, func(byte, []byte) error { return nil })
-		if err != nil {
+		var got []modelFrame
+		res, err := Replay(m, "wal", 1, nil, func(typ byte, p []byte) error {
+			got = append(got, modelFrame{typ: typ, payload: bytes.Clone(p)})
+			return nil
+		})
+
+		// (a) Every original record wholly before the damage comes first,
+		// unchanged and in order.
+		intact := 0
+		for intact < len(recs) && recs[intact].end <= pos {
+			intact++
+		}
+		require.GreaterOrEqual(t, len(got), intact, "an intact record before the damage at %d was not delivered", pos)
+		for i, r := range recs[:intact] {
+			require.Equal(t, r.typ, got[i].typ, "record %d", i)
+			require.Equal(t, r.payload, got[i].payload, "record %d", i)
+		}
+
+		// (b) Exactly the frames the model reads, nothing after the first
+		// bad one, and the verdict on the damage.
+		want := modelReplay(mut, header)
+		require.Len(t, got, len(want.recs), "records delivered")
+		for i, r := range want.recs {
+			require.Equal(t, r.typ, got[i].typ, "record %d", i)
+			require.Equal(t, r.payload, got[i].payload, "record %d", i)
+		}
+		require.Equal(t, len(want.recs), res.Records)
+		require.Equal(t, int64(want.valid), res.Bytes)
+		after, rerr := vfs.ReadAll(mustOpen(t, m, path))
+		require.NoError(t, rerr)
+		switch {
+		case want.badAt < 0:
+			require.NoError(t, err)
+			require.False(t, res.Torn)
+			require.Equal(t, uint64(1), res.Last)
+			require.Equal(t, uint64(2), res.Next)
+			require.Equal(t, mut, after, "an intact log is not changed")
+		case !want.torn:
 			require.ErrorIs(t, err, ErrCorruption)
+			require.Contains(t, err.Error(), fmt.Sprintf("%s at offset %d", SegmentName(1), want.badAt))
+			require.Equal(t, mut, after, "a corrupt log is not changed")
+		case len(want.recs) > 0:
+			require.NoError(t, err)
+			require.True(t, res.Torn)
+			require.Equal(t, int64(want.badAt), res.TornAt)
+			require.Equal(t, uint64(2), res.Next)
+			require.Equal(t, mut[:want.badAt], after, "the torn tail, and only it, is cut")
+		default:
+			// Nothing valid after the header, if that: a segment a crash
+			// left unfinished, which the caller writes anew.
+			require.NoError(t, err)
+			require.False(t, res.Torn)
+			require.Equal(t, uint64(0), res.Last)
+			require.Equal(t, uint64(1), res.Next)
+			require.Equal(t, mut, after)
 		}
 	})
+}
+
+func mustOpen(t *testing.T, fs vfs.FS, path string) vfs.File {
+	f, err := fs.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// modelFrame is a frame as FuzzReplay's model reads it.
+type modelFrame struct {
+	off, end int
+	typ      byte
+	payload  []byte
+}
+
+var modelCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// modelFrameAt reads the frame at b[off:] by the format in doc.go, with
+// the standard library's CRC rather than the package's decoder: ok is
+// false unless the frame is complete, its length at most MaxRecord and its
+// checksum right.
+func modelFrameAt(b []byte, off int) (modelFrame, bool) {
+	if len(b)-off < HeaderSize {
+		return modelFrame{}, false
+	}
+	n := binary.LittleEndian.Uint32(b[off:])
+	if n > MaxRecord || uint64(n) > uint64(len(b)-off-HeaderSize) {
+		return modelFrame{}, false
+	}
+	fr := modelFrame{off: off, end: off + HeaderSize + int(n), typ: b[off+8]}
+	fr.payload = b[off+HeaderSize : fr.end]
+	sum := crc32.Update(crc32.Checksum([]byte{fr.typ}, modelCRC), modelCRC, fr.payload)
+	return fr, sum == binary.LittleEndian.Uint32(b[off+4:])
+}
+
+// modelReplay is what replaying b, segment 1 of a log whose header frame
+// is header, delivers: the records before the first bad frame, the bytes
+// of valid frames, where the bad frame is (-1: none) and whether no frame
+// the log could have written follows it (a torn tail).
+func modelReplay(b, header []byte) (m struct {
+	recs         []modelFrame
+	valid, badAt int
+	torn         bool
+}) {
+	m.badAt = -1
+	if len(b) == 0 {
+		m.badAt, m.torn = 0, true // created, never given its header
+		return m
+	}
+	for off := 0; off < len(b); {
+		fr, ok := modelFrameAt(b, off)
+		if off == 0 {
+			ok = ok && bytes.Equal(b[:fr.end], header)
+		} else {
+			ok = ok && fr.typ != typeSegment
+		}
+		if !ok {
+			m.badAt, m.torn = off, true
+			for i := off + 1; i < len(b) && m.torn; i++ {
+				// The log writes its header type and the caller's
+				// types only: another type is no frame it wrote.
+				fr, ok := modelFrameAt(b, i)
+				m.torn = !ok || !(fr.typ == typeSegment || fr.typ >= TypeUser && fr.typ < TypeUser+maxTypes)
+			}
+			return m
+		}
+		if off > 0 {
+			m.recs = append(m.recs, fr)
+		}
+		m.valid = fr.end
+		off = fr.end
+	}
+	return m
 }
 
 // TestReplayAcrossWindows replays a segment several times larger than the
