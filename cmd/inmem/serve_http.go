@@ -55,7 +55,7 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 		return err
 	}
 	hs := &http.Server{
-		Handler:           newHTTPHandler(srv, token, cfg.origins),
+		Handler:           newHTTPHandler(srv, token, cfg.origins, bodyReadTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -107,10 +107,11 @@ func isLoopbackHost(host string) bool {
 // newHTTPHandler wraps the SDK's streamable HTTP handler in the checks
 // every request passes, cheapest and least revealing first: a foreign
 // browser origin (403), then a missing or wrong bearer token (401), then
-// the body's size and read time (413, 408). The SDK adds its own
+// the body's size and read time (413, 408; bodyTimeout bounds the read:
+// bodyReadTimeout in serve, shorter in tests). The SDK adds its own
 // protection against DNS rebinding (a loopback connection with a foreign
 // Host header is refused).
-func newHTTPHandler(srv *mcp.Server, token string, origins []string) http.Handler {
+func newHTTPHandler(srv *mcp.Server, token string, origins []string, bodyTimeout time.Duration) http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{MaxRequestBodyBytes: maxBodyBytes, SessionTimeout: sessionIdle})
 	want := sha256.Sum256([]byte(token))
@@ -133,7 +134,7 @@ func newHTTPHandler(srv *mcp.Server, token string, origins []string) http.Handle
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			if !readBody(w, r) {
+			if !readBody(w, r, bodyTimeout) {
 				return
 			}
 		}
@@ -143,12 +144,13 @@ func newHTTPHandler(srv *mcp.Server, token string, origins []string) http.Handle
 }
 
 // readBody reads the whole request body under a size limit and a
-// deadline, then hands the handler the bytes. Reading it here bounds a
-// slow upload without a server-wide ReadTimeout or WriteTimeout, which
-// would cut the long-lived event streams of the transport.
-func readBody(w http.ResponseWriter, r *http.Request) bool {
+// deadline timeout from now, then hands the handler the bytes. Reading it
+// here bounds a slow upload without a server-wide ReadTimeout or
+// WriteTimeout, which would cut the long-lived event streams of the
+// transport.
+func readBody(w http.ResponseWriter, r *http.Request, timeout time.Duration) bool {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported only on exotic writers
+	_ = rc.SetReadDeadline(time.Now().Add(timeout)) // unsupported only on exotic writers
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -156,6 +158,10 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 		if errors.As(err, &tooBig) {
 			http.Error(w, fmt.Sprintf("request body over %d bytes", maxBodyBytes), http.StatusRequestEntityTooLarge)
 		} else {
+			// Close after replying: otherwise the server drains the rest
+			// of a small body before it writes the reply, with the
+			// deadline cleared, and a stalled client holds it forever.
+			w.Header().Set("Connection", "close")
 			http.Error(w, "reading request body: "+err.Error(), http.StatusRequestTimeout)
 		}
 		return false

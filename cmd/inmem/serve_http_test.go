@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -25,14 +29,20 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
+// documentedMaxBody is the body limit the README states ("a body over 4
+// MiB (413)"), written out rather than taken from maxBodyBytes so that a
+// change of the constant fails the test instead of moving with it.
+const documentedMaxBody = 4 << 20
+
 // TestMCPOverHTTP: the HTTP transport refuses a request with no token or
 // a wrong one (401), one from a foreign browser origin even with the
-// token (403), and an oversized body (413); a loopback origin and the
-// SDK's client with the token get through and can call tools.
+// token (403), and a body over 4 MiB (413), but not one of exactly 4 MiB;
+// a loopback origin and the SDK's client with the token get through and
+// can call tools.
 func TestMCPOverHTTP(t *testing.T) {
 	checkNoLeak(t)
 	db := memDB(t)
-	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db), "s3cret", []string{"https://app.example"}))
+	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db), "s3cret", []string{"https://app.example"}, bodyReadTimeout))
 	defer ts.Close()
 	url := ts.URL + mcpPath
 
@@ -66,7 +76,13 @@ func TestMCPOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, post(initBody, map[string]string{"Authorization": "s3cret"}), "the scheme is required")
 	require.Equal(t, http.StatusForbidden, post(initBody, map[string]string{"Authorization": "Bearer s3cret", "Origin": "https://evil.example"}))
 	require.Equal(t, http.StatusForbidden, post(initBody, map[string]string{"Authorization": "Bearer s3cret", "Origin": "null"}))
-	require.Equal(t, http.StatusRequestEntityTooLarge, post(strings.Repeat(" ", maxBodyBytes+1), map[string]string{"Authorization": "Bearer s3cret"}))
+	auth := map[string]string{"Authorization": "Bearer s3cret"}
+	require.Equal(t, http.StatusRequestEntityTooLarge, post(strings.Repeat(" ", documentedMaxBody+1), auth))
+	// Leading whitespace keeps the message valid JSON, so a body at the
+	// limit is served like any other.
+	atLimit := strings.Repeat(" ", documentedMaxBody-len(initBody)) + initBody
+	require.Len(t, atLimit, documentedMaxBody)
+	require.Equal(t, http.StatusOK, post(atLimit, auth), "a body of exactly 4 MiB is not refused for size")
 	require.Equal(t, http.StatusOK, post(initBody, map[string]string{"Authorization": "Bearer s3cret", "Origin": "http://localhost:5173"}))
 	require.Equal(t, http.StatusOK, post(initBody, map[string]string{"Authorization": "Bearer s3cret", "Origin": "https://app.example"}), "--allow-origin")
 
@@ -88,6 +104,29 @@ func TestMCPOverHTTP(t *testing.T) {
 	bad := &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true, MaxRetries: -1, HTTPClient: ts.Client()}
 	_, err = mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, bad, nil)
 	require.Error(t, err)
+}
+
+// TestMCPBodyDeadline: a client that sends the headers and half a body,
+// then stalls, gets 408 once the body timeout passes instead of holding
+// the handler forever.
+func TestMCPBodyDeadline(t *testing.T) {
+	checkNoLeak(t)
+	db := memDB(t)
+	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db), "s3cret", nil, 100*time.Millisecond))
+	defer ts.Close()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close() // also ends the handler if it never gave up
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer s3cret\r\n"+
+		"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"Content-Length: %d\r\n\r\n%s", mcpPath, ts.Listener.Addr(), len(initBody), initBody[:len(initBody)/2])
+	require.NoError(t, err)
+	// A bound on a server that never cuts the request, not a speed check.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the server did not cut the stalled body")
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
 }
 
 func TestCheckListenAddr(t *testing.T) {
