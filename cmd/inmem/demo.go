@@ -16,23 +16,35 @@ import (
 // runDemo shows what the database does, step by step, on a fresh durable
 // database: in DIR with -dir, else in a temporary directory that is
 // removed at the end, so that the walk-through can close and reopen it.
-func runDemo(args []string, out io.Writer) error {
+func runDemo(args []string, out io.Writer) error { return demo(args, out, nil) }
+
+// demo is runDemo. When after is not nil it is called with the database
+// directory once the walk-through has closed the database, before a
+// temporary directory is removed: tests read the database back there.
+func demo(args []string, out io.Writer, after func(dir string) error) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(out)
 	dir := fs.String("dir", "", "database directory, kept afterwards (default: a temporary one, removed at the end)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage{err}
 	}
+	walk := func(dir string) error {
+		err := walkThrough(dir, out)
+		if err == nil && after != nil {
+			err = after(dir)
+		}
+		return err
+	}
 	if *dir != "" {
 		fmt.Fprintf(out, "database in %s\n", *dir)
-		return walkThrough(*dir, out)
+		return walk(*dir)
 	}
 	tmp, err := os.MkdirTemp("", "inmem-demo-")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "database in %s, a temporary directory (-dir DIR keeps one)\n", tmp)
-	err = walkThrough(tmp, out)
+	err = walk(tmp)
 	if rerr := os.RemoveAll(tmp); rerr != nil {
 		return errors.Join(err, rerr)
 	}
@@ -290,6 +302,10 @@ func agentSteps(run *inmem.Run, p func(string, ...any)) error {
 	return nil
 }
 
+// noteQuery is the embedding the demo looks notes up with: "user cannot
+// log in after a reset".
+var noteQuery = []float32{0.85, 0.3, 0, 0.05}
+
 // vectorMemory stores a few notes with toy 4-d embeddings in the shared
 // scope's vector memory and looks one up with a metadata filter.
 func vectorMemory(vs *inmem.Vectors, p func(string, ...any)) error {
@@ -312,12 +328,11 @@ func vectorMemory(vs *inmem.Vectors, p func(string, ...any)) error {
 			return err
 		}
 	}
-	query := []float32{0.85, 0.3, 0, 0.05} // "user cannot log in after a reset"
-	all, err := vs.Search("notes", query, 2)
+	all, err := vs.Search("notes", noteQuery, 2)
 	if err != nil {
 		return err
 	}
-	howto, err := vs.Search("notes", query, 1, inmem.Where(inmem.Eq("kind", "howto")))
+	howto, err := vs.Search("notes", noteQuery, 1, inmem.Where(inmem.Eq("kind", "howto")))
 	if err != nil {
 		return err
 	}

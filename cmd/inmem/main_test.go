@@ -2,26 +2,39 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/inmem-db/inmem"
 	"github.com/stretchr/testify/require"
 )
 
 // TestDemoDefaultDir: with no -dir the demo runs the whole durable
 // walk-through, reopen included, in a temporary directory it names and
-// then removes.
+// then removes. Before it is removed the test reads the database there
+// back (checkDemoDB), so that what the demo printed is checked against
+// what it wrote rather than taken on its word.
 func TestDemoDefaultDir(t *testing.T) {
-	var out, errOut bytes.Buffer
-	require.Equal(t, 0, dispatch([]string{"demo"}, &out, &errOut), errOut.String())
+	var out bytes.Buffer
+	var checked string
+	require.NoError(t, demo(nil, &out, func(dir string) error {
+		t.Cleanup(func() { os.RemoveAll(dir) }) // if a check below stops the test before the demo removes it
+		checked = dir
+		checkDemoDB(t, dir, out.String())
+		return nil
+	}))
 	s := out.String()
 	first, _, _ := strings.Cut(s, "\n")
 	dir, ok := strings.CutPrefix(first, "database in ")
 	require.True(t, ok, first)
 	dir, ok = strings.CutSuffix(dir, ", a temporary directory (-dir DIR keeps one)")
 	require.True(t, ok, first)
+	require.Equal(t, dir, checked, "the database checked is the one the demo named")
 	require.Contains(t, s, "12. reopened "+dir+": run ")
 	require.Contains(t, s, "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
 	require.True(t, strings.HasSuffix(s, "removed "+dir+"\n"), s)
@@ -46,7 +59,8 @@ func TestDemoDefaultDir(t *testing.T) {
 	require.Contains(t, s, "replay diverged at call 4")
 }
 
-// TestDemoOnDisk: with -dir the demo keeps its database there.
+// TestDemoOnDisk: with -dir the demo keeps its database there, and what
+// it printed holds when the test opens that database itself.
 func TestDemoOnDisk(t *testing.T) {
 	var out, errOut bytes.Buffer
 	dir := t.TempDir()
@@ -56,6 +70,162 @@ func TestDemoOnDisk(t *testing.T) {
 	require.NotContains(t, out.String(), "removed "+dir)
 	require.DirExists(t, filepath.Join(dir, "wal"), "the database is kept")
 	require.Contains(t, out.String(), "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
+	checkDemoDB(t, dir, out.String())
+}
+
+// checkDemoDB opens the database the demo left in dir, closed, and
+// derives from it every claim the demo tests find in its output, so that
+// a demo printing verdicts it never checked fails. out is what the demo
+// printed, for the IDs and step numbers it names.
+func checkDemoDB(t *testing.T, dir, out string) {
+	t.Helper()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err, "the demo closed its database")
+	defer func() { require.NoError(t, db.Close()) }()
+
+	ns := inmem.Namespace{Tenant: "acme", App: "support", Agent: "triage"}
+	var triage inmem.RunInfo
+	runs, err := db.Runs().List(inmem.RunQuery{})
+	require.NoError(t, err)
+	for _, r := range runs {
+		if r.Name == "triage ticket 4821" {
+			require.True(t, triage.ID.IsZero(), "one run has the demo's name")
+			triage = r
+		}
+	}
+	require.False(t, triage.ID.IsZero(), "the demo's run is in the database")
+	require.Equal(t, ns, triage.Namespace)
+	m := regexp.MustCompile(`12\. reopened .*: run (\S+) is `).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Equal(t, triage.ID.String(), m[1], "the run the demo reported on")
+
+	// "is completed with 1013 steps", "run ended", "status completed".
+	require.Equal(t, inmem.Completed, triage.Status)
+	require.Equal(t, 1013, triage.Steps)
+	run, err := db.Run(triage.ID)
+	require.NoError(t, err)
+	require.ErrorIs(t, run.KV().Put("late", []byte("x")), inmem.ErrRunEnded)
+	_, err = run.KV().Get("late")
+	require.ErrorIs(t, err, inmem.ErrNotFound)
+
+	// "tool_calls = 1000", `priority is still "high"`.
+	v, err := run.KV().Get("tool_calls")
+	require.NoError(t, err)
+	require.Equal(t, "1000", string(v))
+	v, err = run.KV().Get("ticket/priority")
+	require.NoError(t, err)
+	require.Equal(t, "high", string(v))
+
+	// "3 events (chain ok: true)", "phase = done (version 4)".
+	n, err := run.Events().Len()
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	rep, err := run.Events().Verify()
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Reason)
+	require.EqualValues(t, 3, rep.Len)
+	phase, err := run.State().Get("phase")
+	require.NoError(t, err)
+	require.Equal(t, "done", string(phase.Value))
+	require.EqualValues(t, 4, phase.Version)
+
+	// "tenant globex sees: inmem: not found", while the run's own tenant
+	// holds the note.
+	v, err = db.Shared(ns).KV().Get("kb/password-reset")
+	require.NoError(t, err)
+	require.Equal(t, "send the reset link again", string(v))
+	_, err = db.Shared(inmem.Namespace{Tenant: "globex"}).KV().Get("kb/password-reset")
+	require.ErrorIs(t, err, inmem.ErrNotFound)
+
+	// "nearest how-to: password-reset".
+	howto, err := db.Shared(ns).Vectors().Search("notes", noteQuery, 1, inmem.Where(inmem.Eq("kind", "howto")))
+	require.NoError(t, err)
+	require.Len(t, howto, 1)
+	require.Equal(t, "password-reset", howto[0].Key)
+
+	// `└─ tool_call "unlock_account" {"ok": true}` under the decision span.
+	roots, err := run.Traces().Query(inmem.SpanQuery{Kind: inmem.Decision, Name: "resolve ticket"})
+	require.NoError(t, err)
+	require.Len(t, roots, 1)
+	tree, err := run.Traces().Tree(roots[0].ID)
+	require.NoError(t, err)
+	var unlocked bool
+	for _, c := range tree.Children {
+		if c.Span.Kind == inmem.ToolCall && c.Span.Name == "unlock_account" {
+			require.Equal(t, `{"ok": true}`, string(c.Span.Output))
+			unlocked = true
+		}
+	}
+	require.True(t, unlocked, "the tree holds the unlock_account call")
+
+	// `has 1 child ("look up account", status completed)`; the other
+	// child is the fork checked below.
+	kids, err := db.Runs().Children(triage.ID)
+	require.NoError(t, err)
+	var started, forks []inmem.RunInfo
+	for _, k := range kids {
+		if k.ForkOf == triage.ID {
+			forks = append(forks, k)
+		} else {
+			started = append(started, k)
+		}
+	}
+	require.Len(t, started, 1)
+	require.Equal(t, "look up account", started[0].Name)
+	require.Equal(t, inmem.Completed, started[0].Status)
+	require.Equal(t, triage.ID, started[0].Parent)
+
+	// "as of step N: phase = observe, 2 events".
+	m = regexp.MustCompile(`as of step (\d+): phase = observe, 2 events`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	step, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	view, err := run.AsOf(step)
+	require.NoError(t, err)
+	phase, err = view.State().Get("phase")
+	require.NoError(t, err)
+	require.Equal(t, "observe", string(phase.Value))
+	n, err = view.Events().Len()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+
+	// "matches the live state: true".
+	replay, err := db.Replay(triage.ID)
+	require.NoError(t, err)
+	require.True(t, replay.Match, replay.Reason)
+
+	// The fork's diff: kv ticket/priority "high" -> "urgent", state
+	// phase "done" -> "act".
+	require.Len(t, forks, 1)
+	d, err := db.Diff(triage.ID, forks[0].ID)
+	require.NoError(t, err)
+	require.Contains(t, d.KV.Changed, inmem.Change{Key: "ticket/priority", Before: []byte("high"), After: []byte("urgent")})
+	require.Contains(t, d.State.Changed, inmem.Change{Key: "phase", Before: []byte("done"), After: []byte("act")})
+
+	// "returned the 3 recorded answers without calling", "replay
+	// diverged at call 4".
+	rp, err := db.Replayer(triage.ID)
+	require.NoError(t, err)
+	for _, c := range llmCalls {
+		got, err := rp.Do(c.name, []byte(c.input), func() ([]byte, error) {
+			t.Errorf("the replayer called %s instead of returning the recording", c.name)
+			return nil, errors.New("called")
+		})
+		require.NoError(t, err)
+		require.Equal(t, c.output, string(got))
+	}
+	_, err = rp.Do("llm.chat", []byte("a prompt the agent never sent"), nil)
+	var div *inmem.DivergenceError
+	require.ErrorAs(t, err, &div)
+	require.Equal(t, 4, div.Step)
+
+	// "refuses done -> plan": the ended run refuses every write, so ask a
+	// fork of its last step, which carries the cell's machine. Last, as
+	// it adds a run.
+	probe, err := db.Fork(triage.ID, triage.Steps)
+	require.NoError(t, err)
+	_, err = probe.State().Set("phase", []byte("plan"))
+	require.ErrorIs(t, err, inmem.ErrInvalidTransition)
 }
 
 func TestUsage(t *testing.T) {
