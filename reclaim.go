@@ -308,11 +308,8 @@ func (db *DB) maybeReclaim() {
 	if used < trigger || 4*db.garbage() < used {
 		return
 	}
-	db.background(&db.reclaimRunning, func() {
-		done := make(chan struct{})
-		db.reclaimMu.Lock()
-		db.reclaimDone = done
-		db.reclaimMu.Unlock()
+	done := make(chan struct{})
+	run := func() {
 		defer close(done)
 		db.ckptMu.Lock()
 		defer db.ckptMu.Unlock()
@@ -324,5 +321,13 @@ func (db *DB) maybeReclaim() {
 		} else {
 			db.opts.logger.Debug("reclaimed", "before", st.Before, "after", st.After, "took", st.Took, "writer_gap", st.WriterGap)
 		}
-	})
+	}
+	// reclaimMu is held from before the reclaim counts as running until
+	// its channel is published: a writer that sees it running waits for
+	// this reclaim, not on the last one's channel, already closed.
+	db.reclaimMu.Lock()
+	if db.background(&db.reclaimRunning, run) {
+		db.reclaimDone = done
+	}
+	db.reclaimMu.Unlock()
 }

@@ -57,16 +57,22 @@ func TestReclaimBoundSharedScope(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("memory/%04d", i)
 	}
+	// Sampled after every commit, so no overshoot between samples goes
+	// unseen: Stats costs about 125 ns against some 3 us for a Put.
 	var peak int64
 	for i := range overwrites {
 		require.NoError(t, kv.Put(names[i%keys], val))
-		if i%20_000 == 0 {
-			peak = max(peak, db.Stats().MemUsed)
-		}
+		peak = max(peak, db.Stats().MemUsed)
 	}
 	st := db.Stats()
-	t.Logf("peak arena in use %.1f MiB (threshold %d MiB), %d reclaims, %d entries now", float64(peak)/(1<<20), threshold>>20, st.Reclaims, st.Entries)
-	require.Less(t, peak, int64(2*threshold+1<<20), "arena in use stays under twice the threshold")
+	// A writer waits for the running reclaim at the first check past twice
+	// the threshold; the checks are 1,024 commits apart, of 104 bytes each
+	// here, and a writer's arena block (up to 64 KiB) counts whole: about
+	// 170 KiB past twice the threshold at most. A reclaim held up so that
+	// the writer always outruns it peaks at 64 KiB past.
+	bound := int64(2*threshold + 256<<10)
+	t.Logf("peak arena in use %d KiB (bound %d KiB, threshold %d KiB), %d reclaims, %d entries now", peak>>10, bound>>10, threshold>>10, st.Reclaims, st.Entries)
+	require.Less(t, peak, bound, "arena in use stays under twice the threshold")
 	require.Greater(t, st.Reclaims, uint64(50))
 	// 10M versions of ~100 bytes would be about 1 GB; the replaced
 	// generations must have been freed.
