@@ -1,7 +1,7 @@
 package hnsw
 
 import (
-	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,13 +36,8 @@ func TestInsertDuringVacuumOfEveryUpperNode(t *testing.T) {
 	require.Positive(t, x.Deleted())
 
 	paused, resume := make(chan struct{}), make(chan struct{})
-	x.afterSlice = func() {
-		if paused != nil {
-			close(paused)
-			paused = nil
-			<-resume
-		}
-	}
+	var once sync.Once
+	x.afterSlice = func() { once.Do(func() { close(paused); <-resume }) }
 	done := make(chan error, 1)
 	go func() {
 		_, err := x.Vacuum(2)
@@ -74,7 +69,6 @@ func TestInsertDuringVacuumOfEveryUpperNode(t *testing.T) {
 	}
 	qs := queries(32, data, 50)
 	require.GreaterOrEqual(t, meanRecall(t, x, Euclidean, present, qs, 10, SearchOptions{}, nil), 0.95)
-	_ = rand.IntN
 }
 
 func ids(rs []Result) []uint32 {
