@@ -220,6 +220,31 @@ func requireState(t *testing.T, h handles, m *hmodel, msg string) {
 	}
 	slices.Sort(keys)
 	require.Equal(t, slices.Sorted(maps.Keys(m.vecs)), keys, "%s: vector search", msg)
+	// Filtered: a fork searches its parent's vectors too, and the filter
+	// holds for them as for its own.
+	for _, f := range []struct {
+		name string
+		f    inmem.Filter
+		ok   func(n float64) bool
+	}{
+		{"n = 5", inmem.Eq("n", 5), func(n float64) bool { return n == 5 }},
+		{"n < 5", inmem.Lt("n", 5), func(n float64) bool { return n < 5 }},
+	} {
+		matches, err := h.Vectors().Search(histColl, []float32{3, 0, 0, 0}, 100, inmem.Where(f.f))
+		require.NoError(t, err, msg)
+		keys = []string{}
+		for _, mt := range matches {
+			keys = append(keys, mt.Key)
+		}
+		slices.Sort(keys)
+		want := []string{}
+		for _, k := range slices.Sorted(maps.Keys(m.vecs)) {
+			if f.ok(m.vecs[k].n) {
+				want = append(want, k)
+			}
+		}
+		require.Equal(t, want, keys, "%s: vector search where %s", msg, f.name)
+	}
 }
 
 // historyFixture is a run with random steps, a fork of it, and the models
