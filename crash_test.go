@@ -436,7 +436,10 @@ func plCrashPoint(c plCase, deterministic bool, minDurable func(r *plResult) int
 		// Crash again, during recovery.
 		recCrash = true
 		j := 1 + rng.Intn(18) // up to the segment recovery prepares ahead
-		rwrap := func(err error) error { return wrap(fmt.Errorf("recovery crashed at its op %d: %w", j, err)) }
+		// outer, not wrap: wrap is set to rwrap below, and rwrap calling
+		// it would recurse without end on the first error.
+		outer := wrap
+		rwrap := func(err error) error { return outer(fmt.Errorf("recovery crashed at its op %d: %w", j, err)) }
 		clone.CrashAfter(j)
 		if db, err := w.open(clone, d); err != nil {
 			if !errors.Is(err, vfs.ErrCrashed) {
