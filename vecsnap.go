@@ -124,6 +124,7 @@ func decodeVecIndex(p []byte) (scope []byte, coll string, cfg VectorConfig, vi *
 	// one: ids say nothing of age once vacuumed ones are reused, and a
 	// mended node may be older than the one it replaced. Ids without a
 	// node are free again.
+	nodes := 0
 	for id := range vi.byID {
 		ins, del, ok := idx.Versions(uint32(id))
 		if !ok {
@@ -131,6 +132,7 @@ func decodeVecIndex(p []byte) (scope []byte, coll string, cfg VectorConfig, vi *
 			vi.free = append(vi.free, uint32(id))
 			continue
 		}
+		nodes++
 		if del == ins {
 			continue // never visible
 		}
@@ -143,6 +145,11 @@ func decodeVecIndex(p []byte) (scope []byte, coll string, cfg VectorConfig, vi *
 			continue
 		}
 		vi.byKey[key] = e
+	}
+	if all := idx.Len() + idx.Deleted(); nodes != all {
+		// A node past the lists has no key: a search that found it would
+		// look it up past the end of byID, and an insert given its id fail.
+		return nil, "", cfg, nil, fmt.Errorf("%w: graph of %d nodes, %d of them in the lists", errVecRecord, all, nodes)
 	}
 	slices.Reverse(vi.free) // lowest ids are handed out first
 	return s, string(c), cfg, vi, nil
