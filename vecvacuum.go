@@ -43,8 +43,12 @@ type vacState struct {
 	// the last pass could not remove (held back by the horizon) plus the
 	// threshold, so a pinned horizon does not start a pass per commit.
 	next atomic.Int64
-	// done is closed when the running background pass ends.
-	done atomic.Pointer[chan struct{}]
+	// done is closed when the running background pass ends. startMu is
+	// held from before a pass counts as running until its done is set,
+	// so a writer that sees it running waits for it, not on the last
+	// pass's channel, closed already.
+	startMu sync.Mutex
+	done    chan struct{}
 }
 
 // vacuumThreshold is how many tombstones over those a pass could not remove
@@ -158,35 +162,44 @@ func (db *DB) maybeVacuum(k vecIndexKey, vi *vecIndex) {
 		return
 	}
 	if vi.vac.running.Load() {
-		if ch := vi.vac.done.Load(); outran && ch != nil {
-			db.vecWaits.Add(1)
-			<-*ch
+		if !outran {
+			return
 		}
+		vi.vac.startMu.Lock()
+		ch := vi.vac.done
+		vi.vac.startMu.Unlock()
+		db.vecWaits.Add(1)
+		<-ch
 		return
 	}
-	db.background(&vi.vac.running, func() {
-		done := make(chan struct{})
-		vi.vac.done.Store(&done)
-		defer close(done)
-		if gate := db.opts.vacuumGate; gate != nil {
-			gate()
-		}
-		if db.closed.Load() {
-			return
-		}
-		h, ok := db.vacuumHorizon(k.scope)
-		if !ok || vi.idx.Reclaimable(h) == 0 {
-			vi.vac.next.Store(int64(vi.idx.Deleted()) + vacuumThreshold(vi.idx.Len()))
-			return
-		}
-		n, err := vi.vacuum(h)
-		if err != nil {
-			db.opts.logger.Error("vector graph vacuum failed", "collection", k.coll, "error", err)
-			return
-		}
-		db.vecVacuums.Add(1)
-		db.vecVacuumed.Add(uint64(n))
-	})
+	done := make(chan struct{})
+	vi.vac.startMu.Lock()
+	defer vi.vac.startMu.Unlock()
+	if db.background(&vi.vac.running, func() { defer close(done); db.vacuumPass(k, vi) }) {
+		vi.vac.done = done
+	}
+}
+
+// vacuumPass is a background vacuum of vi's graph.
+func (db *DB) vacuumPass(k vecIndexKey, vi *vecIndex) {
+	if gate := db.opts.vacuumGate; gate != nil {
+		gate()
+	}
+	if db.closed.Load() {
+		return
+	}
+	h, ok := db.vacuumHorizon(k.scope)
+	if !ok || vi.idx.Reclaimable(h) == 0 {
+		vi.vac.next.Store(int64(vi.idx.Deleted()) + vacuumThreshold(vi.idx.Len()))
+		return
+	}
+	n, err := vi.vacuum(h)
+	if err != nil {
+		db.opts.logger.Error("vector graph vacuum failed", "collection", k.coll, "error", err)
+		return
+	}
+	db.vecVacuums.Add(1)
+	db.vecVacuumed.Add(uint64(n))
 }
 
 // vacuumVectors vacuums every built graph that holds tombstones its
