@@ -15,14 +15,17 @@ const segmentMagic = "INMEMWAL"
 // SegmentName returns the file name of segment n.
 func SegmentName(n uint64) string { return fmt.Sprintf("%06d.log", n) }
 
-// parseSegmentName returns the number of a segment file name.
+// parseSegmentName returns the number of a segment file name. Only the
+// name SegmentName gives the number is one: the log opens and removes a
+// segment by that name, so another spelling of the number ("0000002.log")
+// is no segment, not a second segment 2.
 func parseSegmentName(name string) (uint64, bool) {
 	num, ok := strings.CutSuffix(name, ".log")
 	if !ok || len(num) < 6 {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || n == 0 {
+	if err != nil || n == 0 || name != SegmentName(n) {
 		return 0, false
 	}
 	return n, true
