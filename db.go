@@ -48,8 +48,9 @@ type DB struct {
 	lastSnapBytes   atomic.Int64 // size of the newest snapshot, written or recovered
 
 	reclaims       atomic.Uint64
-	reclaimedAt    atomic.Int64 // arena bytes the last reclaim's copy kept
-	released       atomic.Int64 // bytes of runs deleted, archived or compacted since the last reclaim
+	reclaimWaits   atomic.Uint64 // commits that waited for a reclaim they outran
+	reclaimedAt    atomic.Int64  // arena bytes the last reclaim's copy kept
+	released       atomic.Int64  // bytes of runs deleted, archived or compacted since the last reclaim
 	reclaimRunning atomic.Bool
 	reclaimMu      sync.Mutex
 	reclaimDone    chan struct{}  // closed when the running background reclaim ends

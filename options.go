@@ -71,6 +71,7 @@ type options struct {
 	fs              vfs.FS
 	segmentSize     int64  // WAL segment size; 0: the log's default
 	vacuumGate      func() // runs as each background vector vacuum starts; tests only
+	reclaimGate     func() // runs as each background reclaim starts; tests only
 	err             error
 }
 
@@ -175,6 +176,13 @@ func withFS(fs vfs.FS) Option {
 // they run relative to the writers.
 func withVacuumGate(gate func()) Option {
 	return func(o *options) { o.vacuumGate = gate }
+}
+
+// withReclaimGate makes every background reclaim call gate before it
+// copies anything: a test holds reclaims there to decide when they run
+// relative to the writers.
+func withReclaimGate(gate func()) Option {
+	return func(o *options) { o.reclaimGate = gate }
 }
 
 // withSegmentSize sets the WAL segment size; tests make it small so that

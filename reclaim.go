@@ -301,6 +301,7 @@ func (db *DB) maybeReclaim() {
 		ch := db.reclaimDone
 		db.reclaimMu.Unlock()
 		if ch != nil {
+			db.reclaimWaits.Add(1)
 			<-ch
 		}
 		return
@@ -311,6 +312,9 @@ func (db *DB) maybeReclaim() {
 	done := make(chan struct{})
 	run := func() {
 		defer close(done)
+		if gate := db.opts.reclaimGate; gate != nil {
+			gate()
+		}
 		db.ckptMu.Lock()
 		defer db.ckptMu.Unlock()
 		if db.closed.Load() {

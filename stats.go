@@ -18,6 +18,10 @@ type Stats struct {
 	Fsyncs      uint64
 	Checkpoints uint64
 	Reclaims    uint64 // reclaims that swapped in a new generation
+	// ReclaimWaits counts commits that waited for a running background
+	// reclaim because the arena had grown to twice what started it: the
+	// wait is what bounds the arena under writes.
+	ReclaimWaits uint64
 	// VectorGraphsBuilt counts collection graphs built from stored vectors
 	// (first use after Open, when no snapshot carried the graph);
 	// VectorGraphsLoaded those loaded from a snapshot instead.
@@ -53,6 +57,7 @@ func (db *DB) Stats() Stats {
 		Fsyncs:             ws.Fsyncs,
 		Checkpoints:        db.checkpoints.Load(),
 		Reclaims:           db.reclaims.Load(),
+		ReclaimWaits:       db.reclaimWaits.Load(),
 		VectorGraphsBuilt:  db.vecBuilds.Load(),
 		VectorGraphsLoaded: db.vecLoads.Load(),
 		VectorNodes:        vn,
