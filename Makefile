@@ -1,6 +1,8 @@
 # The commands a newcomer runs. `make test` is what CI runs.
 GO        ?= go
 FUZZTIME  ?= 200000x
+# make test: how many times the vector churn tests run without -race.
+STRESS    ?= 50
 STATICCHECK_VERSION ?= v0.8.2
 
 # make bench: the peer comparison. BENCH picks the benchmarks (BENCH=. for
@@ -16,14 +18,22 @@ PERFCHECK_FLAGS ?=
 PROFILE_CASE ?= agent-step
 PROFILE_DIR  ?= perfcheck/prof
 
-.PHONY: test bench lint fuzz demo perfcheck profile
+.PHONY: test bench lint fuzz demo perfcheck profile mutants
 
+# Besides the race-enabled run, some tests only mean something without
+# -race: the race detector allocates (allocation counts), slows the vector
+# graph's background work into a different schedule (the churn stress),
+# and hnsw shrinks its data under it (filtered searches would always take
+# the exact path). bench/ has tests of its own (peers agree, exact top-k).
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 ./arena   # its Linux memory mapping is built only without -race
+	$(GO) test -count=1 ./arena ./hnsw   # arena's Linux memory mapping; hnsw at full size
+	$(GO) test -count=1 -run 'Allocs' .
 	$(GO) test -count=1 -run 'TestReclaimBound|TestReclaimRetained' .   # millions of writes: too slow under -race
-	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench '^$$' ./... && $(GO) test -count=1 ./cmd/...
+	$(GO) test -count=$(STRESS) -run 'TestVectorChurnReopen$$|TestVectorVacuumConcurrent$$' .
+	$(GO) test -count=$(STRESS) -run 'TestInsertDuringVacuum' ./hnsw
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -run '^$$' -bench '^$$' ./...
 
 # Raw results in bench/bench.out (benchstat reads it); the table on stdout.
 bench:
@@ -86,3 +96,10 @@ fuzz:
 
 demo:
 	$(GO) run ./cmd/inmem demo
+
+# Mutation testing: every mutant of a package's code must fail that
+# package's tests. MUTANTS picks targets (default: all in scripts/mutants);
+# results in mutants.out/. Too slow for CI (see scripts/mutants for times).
+MUTANTS ?=
+mutants:
+	scripts/mutants $(MUTANTS)
