@@ -42,6 +42,10 @@ const (
 
 func snapshotName(version uint64) string { return fmt.Sprintf("snap-%020d.snap", version) }
 
+// parseSnapshotName returns the version of a snapshot file name. Only the
+// name snapshotName gives the version is one: recovery and retirement open
+// and remove a snapshot by that name, so another spelling of the version
+// ("snap-7.snap") is no snapshot.
 func parseSnapshotName(name string) (uint64, bool) {
 	s, ok := strings.CutPrefix(name, "snap-")
 	if !ok {
@@ -52,7 +56,7 @@ func parseSnapshotName(name string) (uint64, bool) {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	return v, err == nil
+	return v, err == nil && name == snapshotName(v)
 }
 
 // snapshots lists snapshot versions in dir, newest first.
