@@ -1,12 +1,17 @@
 package inmem
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/inmem-db/inmem/hnsw"
+	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/stretchr/testify/require"
 )
@@ -246,7 +251,12 @@ func TestVecIndexEncodedAtHorizon(t *testing.T) {
 	}
 }
 
-// FuzzDecodeVecIndex: arbitrary bytes never panic the graph record decoder.
+// FuzzDecodeVecIndex: the graph record decoder never panics, and what it
+// accepts is a consistent index (each key's entry is its graph node, the
+// free list exactly the ids without one, every graph node has an id of the
+// lists) that re-encodes to a record decoding to the same one. Inputs are
+// records without the graph's trailing CRC-32C, which the target appends,
+// so the fuzzer reaches the checks behind it.
 func FuzzDecodeVecIndex(f *testing.F) {
 	db, err := OpenInMemory()
 	require.NoError(f, err)
@@ -262,18 +272,228 @@ func FuzzDecodeVecIndex(f *testing.F) {
 	require.NoError(f, err)
 	rec, err := encodeVecIndex(sh.st.scope, "c", cfg, db.vecs[vecIndexKey{string(sh.st.scope), "c"}], db.store.oracle.Visible())
 	require.NoError(f, err)
-	f.Add(rec)
+	f.Add(rec[:len(rec)-4])
 	f.Add(rec[:len(rec)/2])
 	f.Add([]byte{})
+	// Every id of that graph holds a node: without the last of the lists,
+	// the graph holds a node with no key, which a search would look up
+	// past the end of the lists.
+	short := vecRecordShortened(f, rec)
+	_, _, _, _, err = decodeVecIndex(short)
+	require.ErrorIs(f, err, errVecRecord, "a graph node past the lists is refused")
+	f.Add(short[:len(short)-4])
+	for _, m := range []Metric{Cosine, Euclidean, Dot} {
+		for _, horizon := range []uint64{math.MaxUint64, 40} {
+			rec := churnedVecRecord(f, m, horizon)
+			f.Add(rec[:len(rec)-4])
+		}
+	}
+
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _, vi, err := decodeVecIndex(b)
+		if g, ok := vecRecordGraph(b); ok {
+			b = binary.LittleEndian.AppendUint32(slices.Clip(b), crc32.Checksum(b[g:], castagnoli))
+		}
+		scope, coll, cfg, vi, err := decodeVecIndex(b)
 		if err != nil {
+			require.ErrorIs(t, err, errVecRecord)
 			return
 		}
-		for _, e := range vi.byKey {
-			require.Less(t, int(e.id), len(vi.byID))
+		requireVecIndexConsistent(t, vi)
+		vi.cfg = cfg
+		q := make([]float32, cfg.Dim)
+		q[0] = 1
+		res, err := vi.search(q, 3, searchConfig{}, math.MaxUint64, nil)
+		require.NoError(t, err)
+		for _, m := range res {
+			require.Contains(t, vi.byKey, m.Key, "a match is a key's node")
 		}
+
+		re, err := encodeVecIndex(scope, coll, cfg, vi, math.MaxUint64)
+		require.NoError(t, err)
+		scope2, coll2, cfg2, vi2, err := decodeVecIndex(re)
+		require.NoError(t, err, "a decoded record re-encodes to one that decodes")
+		require.Equal(t, scope, scope2)
+		require.Equal(t, coll, coll2)
+		require.Equal(t, cfg, cfg2)
+		require.Equal(t, vecIndexView(vi), vecIndexView(vi2))
+		g1, err := vi.idx.MarshalBinary()
+		require.NoError(t, err)
+		g2, err := vi2.idx.MarshalBinary()
+		require.NoError(t, err)
+		require.Equal(t, g1, g2, "the same graph, versions included")
 	})
+}
+
+// churnedVecRecord encodes, as of horizon, a graph that went through what
+// a collection's does: upserts with and without metadata, replacements and
+// deletes (tombstones), a vacuum that freed ids, and upserts that reused
+// some of them, with tombstones again after it. M 2 gives it several
+// levels.
+func churnedVecRecord(tb testing.TB, m Metric, horizon uint64) []byte {
+	cfg := VectorConfig{Dim: 4, Metric: m, M: 2}
+	idx, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M})
+	require.NoError(tb, err)
+	vi := &vecIndex{cfg: cfg, idx: idx, byKey: map[string]vecEntry{}, built: closed}
+	rng := rand.New(rand.NewPCG(uint64(m), 7))
+	ver := uint64(0)
+	put := func(i int) {
+		ver++
+		var meta map[string]any
+		if i%2 == 0 {
+			meta = map[string]any{"i": float64(i), "tag": fmt.Sprint("t", i%3)}
+		}
+		require.NoError(tb, vi.upsert(fmt.Sprintf("k%02d", i), randVec(rng, 4), meta, ver))
+	}
+	del := func(i int) {
+		ver++
+		require.NoError(tb, vi.remove(fmt.Sprintf("k%02d", i), ver))
+	}
+	for i := range 24 {
+		put(i)
+	}
+	for i := 0; i < 24; i += 3 {
+		put(i) // replaced
+	}
+	for i := 1; i < 24; i += 4 {
+		del(i)
+	}
+	freed, err := vi.vacuum(ver)
+	require.NoError(tb, err)
+	require.Positive(tb, freed)
+	for i := 30; i < 34; i++ {
+		put(i) // reuses freed ids
+	}
+	for i := 2; i < 24; i += 5 {
+		del(i)
+	}
+	require.NotEmpty(tb, vi.free, "some freed ids are still free")
+	rec, err := encodeVecIndex(keys.AppendScope(nil, "f", "app", "", [keys.RunLen]byte{}), "coll", cfg, vi, min(horizon, ver))
+	require.NoError(tb, err)
+	return rec
+}
+
+// vecRecordGraph returns where the graph starts in a graph record
+// (encodeVecIndex's format), if its lists are whole.
+func vecRecordGraph(b []byte) (int, bool) {
+	off := 0
+	chunk := func() bool {
+		n, k := binary.Uvarint(b[off:])
+		if k <= 0 || n > uint64(len(b)-off-k) {
+			return false
+		}
+		off += k + int(n)
+		return true
+	}
+	for range 3 { // scope, collection, config
+		if !chunk() {
+			return 0, false
+		}
+	}
+	n, k := binary.Uvarint(b[off:])
+	if k <= 0 || n > uint64(len(b)) {
+		return 0, false
+	}
+	off += k
+	for range 2 * n { // key and metadata of each id
+		if !chunk() {
+			return 0, false
+		}
+	}
+	return off, true
+}
+
+// vecRecordShortened returns rec (a graph record) with its lists one id
+// short of its graph.
+func vecRecordShortened(tb testing.TB, rec []byte) []byte {
+	off := 0
+	chunk := func() {
+		n, k := binary.Uvarint(rec[off:])
+		off += k + int(n)
+	}
+	chunk()
+	chunk()
+	chunk()
+	count := off
+	n, k := binary.Uvarint(rec[off:])
+	require.Positive(tb, n)
+	off += k
+	last := off
+	for range n {
+		last = off
+		chunk()
+		chunk()
+	}
+	out := binary.AppendUvarint(slices.Clone(rec[:count]), n-1)
+	out = append(out, rec[count+k:last]...)
+	return append(out, rec[off:]...)
+}
+
+// requireVecIndexConsistent requires of a decoded index that each key's
+// entry is a node of the graph holding that key, at the entry's version;
+// that the free list holds exactly the ids without a node, highest first
+// (the lowest is handed out first), their slots empty; and that the graph
+// holds no node without an id in the lists.
+func requireVecIndexConsistent(t *testing.T, vi *vecIndex) {
+	for key, e := range vi.byKey {
+		require.Less(t, int(e.id), len(vi.byID))
+		require.Equal(t, key, vi.byID[e.id].key)
+		ins, del, ok := vi.idx.Versions(e.id)
+		require.True(t, ok, "key %q: id %d has no node", key, e.id)
+		if e.deleted {
+			require.Equal(t, del, e.version)
+			require.NotZero(t, del)
+		} else {
+			require.Equal(t, ins, e.version)
+			require.Zero(t, del)
+		}
+	}
+	var free []uint32
+	nodes := 0
+	for id := len(vi.byID) - 1; id >= 0; id-- {
+		if _, _, ok := vi.idx.Versions(uint32(id)); ok {
+			nodes++
+		} else {
+			free = append(free, uint32(id))
+			require.Equal(t, vecNode{}, vi.byID[id])
+		}
+	}
+	require.Equal(t, free, vi.free)
+	require.Equal(t, vi.idx.Len()+vi.idx.Deleted(), nodes, "every graph node has an id of the lists")
+}
+
+// vecIndexView is what a decoded index holds, in a form require.Equal
+// compares: entries by key, each id's key and metadata (absent and empty
+// metadata alike), the free list, and each id's graph versions.
+func vecIndexView(vi *vecIndex) any {
+	type entry struct {
+		ID      uint32
+		Version uint64
+		Deleted bool
+	}
+	type node struct {
+		Key      string
+		Meta     map[string]any
+		Ins, Del uint64
+		InGraph  bool
+	}
+	entries := map[string]entry{}
+	for k, e := range vi.byKey {
+		entries[k] = entry{e.id, e.version, e.deleted}
+	}
+	nodes := make([]node, len(vi.byID))
+	for id, n := range vi.byID {
+		nodes[id] = node{Key: n.key, Meta: n.meta}
+		if len(n.meta) == 0 {
+			nodes[id].Meta = nil
+		}
+		nodes[id].Ins, nodes[id].Del, nodes[id].InGraph = vi.idx.Versions(uint32(id))
+	}
+	return struct {
+		Entries map[string]entry
+		Nodes   []node
+		Free    []uint32
+	}{entries, nodes, vi.free}
 }
 
 // TestMendVectors: a loaded graph that missed writes (an upsert, a delete)
