@@ -114,3 +114,31 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, len(b)-len(tu.User)-1, n)
 	})
 }
+
+// TestEveryPrefixOfAKey: of all the prefixes of an encoded key, ScopeLen
+// finds the scope in exactly those that hold it whole (and says -1, not
+// some other negative, for the rest), and Decode accepts exactly those
+// that hold the tag as well. Escaped zero bytes in every field make the
+// cuts fall between an escape's two bytes too.
+func TestEveryPrefixOfAKey(t *testing.T) {
+	run := [RunLen]byte{1, 0, 2, 0xff}
+	scope := AppendScope(nil, "t\x00", "\x00a", "g\x00\x00", run)
+	key := AppendKey(nil, scope, TagKV, []byte("u\x00"))
+	for cut := 0; cut <= len(key); cut++ {
+		b := key[:cut]
+		if cut < len(scope) {
+			require.Equal(t, -1, ScopeLen(b), "cut %d", cut)
+		} else {
+			require.Equal(t, len(scope), ScopeLen(b), "cut %d", cut)
+		}
+		tup, err := Decode(b)
+		if cut <= len(scope) {
+			require.ErrorIs(t, err, ErrMalformed, "cut %d", cut)
+			continue
+		}
+		require.NoError(t, err, "cut %d", cut)
+		require.Equal(t, run, tup.Run)
+		require.Equal(t, byte(TagKV), tup.Tag)
+		require.Equal(t, key[len(scope)+1:cut], tup.User)
+	}
+}
