@@ -247,3 +247,22 @@ func TestSpanManyAttrsEncodeStably(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, attrs, got.Attrs)
 }
+
+// TestDecodeRefusesTrailingBytes: a span or machine record with a byte
+// after its last field is damaged, not a longer value.
+func TestDecodeRefusesTrailingBytes(t *testing.T) {
+	for _, s := range seedSpans() {
+		enc := encodeSpan(&s)
+		_, err := DecodeSpan(s.ID, enc)
+		require.NoError(t, err)
+		_, err = DecodeSpan(s.ID, append(enc, 0))
+		require.ErrorIs(t, err, ErrCorruption)
+	}
+	for _, m := range seedMachines() {
+		enc := encodeMachine(m)
+		_, err := DecodeMachine(enc)
+		require.NoError(t, err)
+		_, err = DecodeMachine(append(enc, 0))
+		require.ErrorIs(t, err, ErrCorruption)
+	}
+}

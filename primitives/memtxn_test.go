@@ -84,11 +84,12 @@ func (m *memTxn) Delete(k []byte) error {
 func (m *memTxn) Scan(prefix, start []byte, fn func(k, v []byte) bool) {
 	p := string(prefix)
 	i, _ := slices.BinarySearch(m.keys, p+string(start))
-	// Iterate over a copy of the key list so fn's view stays stable.
-	for _, k := range slices.Clone(m.keys[i:]) {
-		if !strings.HasPrefix(k, p) {
-			return
-		}
+	j := i
+	for j < len(m.keys) && strings.HasPrefix(m.keys[j], p) {
+		j++
+	}
+	// Iterate over a copy of the prefix's keys so fn's view stays stable.
+	for _, k := range slices.Clone(m.keys[i:j]) {
 		m.scanned++
 		if !fn([]byte(k), m.data[k]) {
 			return

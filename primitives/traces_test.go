@@ -46,6 +46,7 @@ func TestSpanKindString(t *testing.T) {
 	for k, name := range want {
 		require.Equal(t, name, SpanKind(k).String())
 	}
+	require.Equal(t, "SpanKind(8)", SpanKind(8).String())
 	require.Equal(t, "SpanKind(99)", SpanKind(99).String())
 }
 
@@ -337,6 +338,57 @@ func TestSpanTreeCycle(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorruption)
 	_, err = SpanTreeOf(m, b)
 	require.ErrorIs(t, err, ErrCorruption)
+
+	// A span listed as its own child is caught at once, not 10,000
+	// levels down.
+	c := record(t, m, Span{Kind: Decision, Name: "c", Start: testEpoch})
+	sc, err := GetSpan(m, c)
+	require.NoError(t, err)
+	sc.Parent = c
+	m.data[spanKey(c)] = encodeSpan(&sc)
+	require.NoError(t, m.Put(key(spanParent, be64(uint64(c)), startKey(testEpoch), be64(uint64(c))), []byte{}))
+	_, err = SpanTreeOf(m, c)
+	require.ErrorIs(t, err, ErrCorruption)
+	require.ErrorContains(t, err, fmt.Sprintf("child %d is older than its parent", c))
+}
+
+// TestSpanTreeDepthLimit: a chain of spans as deep as maxTreeDepth is a
+// tree; one level more is refused as damage (Record cannot make one that
+// deep by accident: it takes maxTreeDepth nested calls).
+func TestSpanTreeDepthLimit(t *testing.T) {
+	m := newMemTxn()
+	root := record(t, m, Span{Kind: Decision, Name: "root", Start: testEpoch})
+	parent := root
+	for range maxTreeDepth {
+		parent = record(t, m, Span{Kind: Thought, Name: "n", Parent: parent, Start: testEpoch})
+	}
+	tree, err := SpanTreeOf(m, root)
+	require.NoError(t, err)
+	depth := 0
+	for n := &tree; len(n.Children) > 0; n = &n.Children[0] {
+		depth++
+	}
+	require.Equal(t, maxTreeDepth, depth)
+	record(t, m, Span{Kind: Thought, Name: "n", Parent: parent, Start: testEpoch})
+	_, err = SpanTreeOf(m, root)
+	require.ErrorIs(t, err, ErrCorruption)
+}
+
+// TestSpanWithMaxAttrs: a span with exactly MaxAttrs attributes keeps
+// them all; one more is refused.
+func TestSpanWithMaxAttrs(t *testing.T) {
+	m := newMemTxn()
+	attrs := map[string]string{}
+	for i := range MaxAttrs {
+		attrs[fmt.Sprintf("a%03d", i)] = fmt.Sprint(i)
+	}
+	id := record(t, m, Span{Kind: ToolCall, Name: "x", Attrs: attrs})
+	got, err := GetSpan(m, id)
+	require.NoError(t, err)
+	require.Equal(t, attrs, got.Attrs)
+	attrs["one more"] = "x"
+	_, err = RecordSpan(m, Span{Kind: ToolCall, Name: "x", Attrs: attrs})
+	require.ErrorIs(t, err, ErrTooLarge)
 }
 
 func TestQuerySpansBasics(t *testing.T) {
