@@ -19,4 +19,9 @@
 //     table grows when half full; a large one is built by a background
 //     goroutine while writers keep filling the old one (to three quarters
 //     at most), and List.Wait returns once no such build runs.
+//
+// Built with the invariants tag (go test -tags invariants ./skiplist), the
+// list counts the nodes its searches step to, and tests bound the walks
+// that hints, fingers and batch floors keep short: they change how far a
+// search walks, never what it finds, so only a count can see them break.
 package skiplist

@@ -17,6 +17,10 @@ type List struct {
 	height atomic.Uint32
 	count  atomic.Int64
 	index  *PointIndex
+	// bits, when set (by tests), replaces rand.Uint64 as the source of
+	// the bits node heights are drawn from, to build lists of a chosen
+	// shape: all nodes at MaxHeight, say.
+	bits func() uint64
 }
 
 // New returns an empty list allocating from a. With withIndex, the list
@@ -57,8 +61,13 @@ func (s *List) Wait() {
 }
 
 // randomHeight draws a height with P(h >= k+1) = 4^-k.
-func randomHeight() int {
-	r := rand.Uint64()
+func (s *List) randomHeight() int {
+	var r uint64
+	if s.bits != nil {
+		r = s.bits()
+	} else {
+		r = rand.Uint64()
+	}
 	h := 1
 	for h < MaxHeight && r&3 == 0 {
 		h++
@@ -104,6 +113,7 @@ func (s *List) findSplice(key []byte, version uint64, before uint64, level int) 
 		if next == 0 {
 			return before, 0
 		}
+		step()
 		c := s.compare(next, key, version)
 		if c == 0 {
 			return next, next
@@ -160,7 +170,7 @@ func (s *List) Prepare(key, v1, v2 []byte) (uint64, error) {
 // PrepareIn is Prepare allocating from l, a block of the list's arena that
 // the caller holds alone (see arena.Local), or from the arena if l is nil.
 func (s *List) PrepareIn(l *arena.Local, key, v1, v2 []byte) (uint64, error) {
-	h := randomHeight()
+	h := s.randomHeight()
 	var off uint64
 	var err error
 	if size := nodeSize(h, len(key), len(v1)+len(v2)); l != nil {
@@ -386,6 +396,7 @@ func (s *List) seekGE(key []byte, version uint64) uint64 {
 			if next == stop {
 				break
 			}
+			step()
 			c := s.compare(next, key, version)
 			if c == 0 {
 				return next
@@ -413,6 +424,7 @@ func (s *List) seekLT(key []byte, version uint64) uint64 {
 			if next == 0 || next == stop {
 				break
 			}
+			step()
 			if s.compare(next, key, version) >= 0 {
 				stop = next
 				break
@@ -435,6 +447,7 @@ func (s *List) last() uint64 {
 			if next == 0 {
 				break
 			}
+			step()
 			x = next
 		}
 	}
@@ -467,12 +480,13 @@ func (s *List) GetHashed(key []byte, hash uint64, snapshot uint64) (value []byte
 		off = s.index.lookup(s, key, hash)
 		// An old snapshot walks back from the newest version; past a few
 		// versions a seek is cheaper than the rest of the walk.
-		for steps := 0; off != 0; steps++ {
+		for walked := 0; off != 0; walked++ {
+			step()
 			n := s.node(off)
 			if n.version <= snapshot {
 				break
 			}
-			if steps == maxVersionWalk {
+			if walked == maxVersionWalk {
 				off = s.seekGE(key, snapshot)
 				if off != 0 && !bytes.Equal(s.key(off, s.node(off)), key) {
 					off = 0
