@@ -41,8 +41,8 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzDecodeBatch: arbitrary bytes never panic, and what decodes
-// re-encodes to a batch that decodes to the same writes and time.
+// FuzzDecodeBatch: arbitrary bytes never panic, fail only as corruption,
+// and what decodes re-encodes to a batch that decodes to the same writes and time.
 func FuzzDecodeBatch(f *testing.F) {
 	seed := make([]byte, batchHeader)
 	seed = binary.AppendUvarint(seed, 1)
@@ -69,6 +69,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		first, ts, err := collect(b)
 		if err != nil {
+			require.ErrorIs(t, err, ErrCorruption)
 			return
 		}
 		re := binary.LittleEndian.AppendUint64(nil, binary.LittleEndian.Uint64(b))
