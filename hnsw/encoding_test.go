@@ -11,7 +11,7 @@ import (
 )
 
 func TestMarshalRoundTrip(t *testing.T) {
-	const n, dim = testSmallN, 16
+	n, dim := testSmallN, 16
 	data := clustered(61, n, dim, 10)
 	for _, m := range []Metric{Cosine, Euclidean, Dot} {
 		t.Run(m.String(), func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			// The decoded index keeps accepting writes.
 			insertParallel(t, &y, data, n-100, n, 8)
 			require.Equal(t, x.Len()+100, y.Len())
-			require.True(t, y.Contains(n-1))
+			require.True(t, y.Contains(uint32(n-1)))
 			if m != Dot { // under Dot a vector need not be its own best match
 				got, err := y.Search(data[n-1], 1, SearchOptions{})
 				require.NoError(t, err)

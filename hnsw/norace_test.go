@@ -2,11 +2,4 @@
 
 package hnsw
 
-const (
-	raceEnabled = false
-	testN       = 20000
-	testDim     = 64
-	testQueries = 200
-	testHardN   = testN
-	testSmallN  = 2000
-)
+const raceEnabled = false
