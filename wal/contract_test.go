@@ -1,0 +1,134 @@
+package wal
+
+import (
+	"testing"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCreateRefusesBadOptions: a mode without the settings it runs on is
+// refused, not started with a ticker of zero.
+func TestCreateRefusesBadOptions(t *testing.T) {
+	for name, o := range map[string]Options{
+		"batched without interval":    {Mode: Batched, MaxPending: 10},
+		"batched without max pending": {Mode: Batched, Interval: time.Millisecond},
+		"async without interval":      {Mode: Async},
+		"unknown mode":                {Mode: Async + 7, Interval: time.Millisecond},
+	} {
+		m := vfs.NewMemFS(1)
+		require.NoError(t, m.MkdirAll(memDir))
+		o.FS, o.Dir = m, memDir
+		_, err := Create(o, 1)
+		require.Error(t, err, name)
+	}
+	m := vfs.NewMemFS(1)
+	require.NoError(t, m.MkdirAll(memDir))
+	l, err := Create(Options{FS: m, Dir: memDir, Mode: Batched, Interval: time.Nanosecond, MaxPending: 1}, 1)
+	require.NoError(t, err, "the smallest settings that make sense")
+	require.NoError(t, l.Close())
+}
+
+// quietLog is a log whose syncer only runs when woken (a long interval),
+// on a MemFS.
+func quietLog(t *testing.T, mode Mode) (*Log, *vfs.MemFS) {
+	t.Helper()
+	m := vfs.NewMemFS(1)
+	require.NoError(t, m.MkdirAll(memDir))
+	l, err := Create(Options{FS: m, Dir: memDir, Mode: mode, Interval: time.Hour, MaxPending: 10}, 1)
+	require.NoError(t, err)
+	return l, m
+}
+
+// TestAppendWakeDecisions: AppendNoWake says when the syncer must be
+// woken: Strict on every record; Batched when MaxPending records or
+// wakeBytes wait; all modes for the first record an idle syncer gets. With
+// only AppendNoWake, nothing wakes the syncer, so the counts are exact.
+func TestAppendWakeDecisions(t *testing.T) {
+	wakes := func(l *Log, sizes ...int) []bool {
+		var out []bool
+		for _, n := range sizes {
+			_, wake, err := l.AppendNoWake(TypeUser, make([]byte, n))
+			require.NoError(t, err)
+			out = append(out, wake)
+		}
+		return out
+	}
+	idle := func(l *Log) {
+		for !l.idle.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	l, _ := quietLog(t, Batched)
+	idle(l)
+	got := wakes(l, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8)
+	require.Equal(t, []bool{true, false, false, false, false, false, false, false, false, true, true}, got,
+		"the first record to an idle syncer, then the MaxPending-th and on")
+	require.NoError(t, l.Close())
+
+	l, _ = quietLog(t, Async)
+	idle(l)
+	// The fourth record, of one byte, brings the pending bytes to exactly
+	// wakeBytes.
+	got = wakes(l, 8, 8, wakeBytes-2*(HeaderSize+8)-HeaderSize-(HeaderSize+1), 1, 1)
+	require.Equal(t, []bool{true, false, false, true, true}, got, "the first record, then from wakeBytes pending on")
+	require.NoError(t, l.Close())
+
+	l, _ = quietLog(t, Strict)
+	idle(l)
+	require.Equal(t, []bool{true, true, true}, wakes(l, 1, 1, 1))
+	require.NoError(t, l.Close())
+}
+
+// TestStatsAppended counts every record's framed size at Append.
+func TestStatsAppended(t *testing.T) {
+	l, _ := quietLog(t, Batched)
+	want := int64(0)
+	for i := range 5 {
+		_, err := l.Append(TypeUser, make([]byte, 10*i))
+		require.NoError(t, err)
+		want += int64(HeaderSize + 10*i)
+	}
+	require.Equal(t, want, l.Stats().Appended)
+	require.NoError(t, l.Close())
+}
+
+// TestSyncMakesDurable: Sync returns once what was appended before it is
+// on disk, however far the interval; on a closed log it fails.
+func TestSyncMakesDurable(t *testing.T) {
+	l, m := quietLog(t, Batched)
+	for i := range 3 {
+		_, err := l.Append(TypeUser, payload(i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Sync())
+	got, _, err := memReplay(t, m.CrashClone())
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{payload(0), payload(1), payload(2)}, got)
+	_ = l.Close() // the crash clone took the disk: only the goroutines matter
+
+	l, _ = quietLog(t, Batched)
+	require.NoError(t, l.Close())
+	require.ErrorIs(t, l.Sync(), ErrClosed)
+}
+
+// TestCloseReportsWhatFailed: Close returns the error of the fsync that
+// failed while it drained the log, and that of the trim of the segment's
+// unused reservation.
+func TestCloseReportsWhatFailed(t *testing.T) {
+	l, m := quietLog(t, Batched)
+	_, err := l.Append(TypeUser, payload(1))
+	require.NoError(t, err)
+	m.FailAfter(2, nil) // the write goes through, its fsync fails
+	err = l.Close()
+	require.ErrorIs(t, err, vfs.ErrInjected)
+	require.ErrorContains(t, err, "sync", "the failed fsync, not what failed after it")
+
+	l, m = quietLog(t, Batched)
+	m.FailAfter(1, nil) // nothing to write: the trim is the first operation
+	err = l.Close()
+	require.ErrorIs(t, err, vfs.ErrInjected)
+	require.ErrorContains(t, err, "trim")
+}
