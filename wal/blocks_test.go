@@ -104,3 +104,35 @@ func TestBlocksAcrossRotations(t *testing.T) {
 		require.Equal(t, len(all)-cutAt[k], after, "records from cut %d's segment on", k)
 	}
 }
+
+// TestBlockFilledExactly: records fill a block to its last byte before the
+// next block is taken, and a block never grows past its size.
+func TestBlockFilledExactly(t *testing.T) {
+	var b blockBuf
+	var free [][]byte
+	p := make([]byte, blockSize/4-HeaderSize)
+	for range 4 {
+		b.appendRecord(&free, TypeUser, p)
+	}
+	require.Len(t, b.blocks, 1, "four records of a quarter block fill one block")
+	require.Equal(t, blockSize, len(b.blocks[0]))
+	b.appendRecord(&free, TypeUser, []byte("x"))
+	require.Len(t, b.blocks, 2)
+	for _, blk := range b.blocks {
+		require.Equal(t, blockSize, cap(blk), "no block grew")
+	}
+	// A record that fills a whole block takes a kept one.
+	free = [][]byte{make([]byte, 0, blockSize)}
+	var c blockBuf
+	c.appendRecord(&free, TypeUser, make([]byte, blockSize-HeaderSize))
+	require.Empty(t, free)
+	require.Equal(t, blockSize, len(c.blocks[0]))
+}
+
+// TestTopUpTarget: after a round that wrote n blocks, the syncer readies
+// room for twice that backlog, up to keepBlocks.
+func TestTopUpTarget(t *testing.T) {
+	for _, c := range [][2]int{{0, 0}, {1, 2}, {5, 10}, {keepBlocks / 2, keepBlocks}, {keepBlocks, keepBlocks}, {100, keepBlocks}} {
+		require.Equal(t, c[1], topUpTarget(c[0]), "after %d blocks", c[0])
+	}
+}
