@@ -132,3 +132,44 @@ func TestCloseReportsWhatFailed(t *testing.T) {
 	require.ErrorIs(t, err, vfs.ErrInjected)
 	require.ErrorContains(t, err, "trim")
 }
+
+// TestBatchedSyncerPollsAfterWriting: after a round that wrote, a Batched
+// syncer polls (for idleAfter) instead of waiting to be woken, so the
+// appends that follow need not wake it; and the blocks it wrote are kept
+// for the next appends, with room for twice the backlog.
+func TestBatchedSyncerPollsAfterWriting(t *testing.T) {
+	l, _ := quietLog(t, Batched)
+	defer l.Close()
+	_, err := l.Append(TypeUser, payload(1))
+	require.NoError(t, err)
+	require.NoError(t, l.Sync())
+	time.Sleep(20 * time.Millisecond) // several polls, far below idleAfter
+	l.mu.Lock()
+	free := len(l.free)
+	l.mu.Unlock()
+	require.GreaterOrEqual(t, free, topUpTarget(1), "the written block and one more are ready")
+	_, wake, err := l.AppendNoWake(TypeUser, payload(2))
+	require.NoError(t, err)
+	require.False(t, wake, "the syncer is polling: no need to wake it")
+}
+
+// TestBatchedIntervalLongerThanIdle: a lone Batched record is made durable
+// at the interval's tick even when the interval is longer than the
+// syncer's polling lasts (idleAfter) and nothing wakes it.
+func TestBatchedIntervalLongerThanIdle(t *testing.T) {
+	m := vfs.NewMemFS(1)
+	require.NoError(t, m.MkdirAll(memDir))
+	l, err := Create(Options{FS: m, Dir: memDir, Mode: Batched, Interval: idleAfter + 200*time.Millisecond, MaxPending: 100}, 1)
+	require.NoError(t, err)
+	defer l.Close()
+	g, err := l.Append(TypeUser, payload(1))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("the record was never made durable")
+	}
+}
