@@ -4,9 +4,12 @@
 // itself.
 //
 // The package has no non-test code; everything lives in _test.go files,
-// plus two commands: bench/ann measures vector search on the shared data
-// set through the public API, and bench/cmd/table turns `go test -bench`
-// output into the table `make bench` prints.
+// plus three commands: bench/ann measures vector search through the public
+// API on a data set in the fvecs/ivecs layout of the shared annbench
+// generator (its rank-16 set, full-rank ones, off-distribution queries),
+// bench/cmd/anngen writes a set whose queries do not come from the base's
+// distribution, and bench/cmd/table turns `go test -bench` output into the
+// table `make bench` prints.
 //
 //   - peers_test.go: the peers behind one small store interface (put, get,
 //     scan, bulk load), so that every workload runs the same loop over
