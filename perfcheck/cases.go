@@ -29,9 +29,11 @@ type Case struct {
 type Env struct {
 	Scale   float64 // multiplies every case's ops per round and data size
 	Vectors int     // base vectors of the vector-search case
+	Rank    int     // rank of the vector-search data (16: the shared annbench set)
 	Dir     string  // a fresh directory, removed after the run
 	Rounds  int
 	Params  map[string]string // case name -> sizes, filled by Setup
+	Data    map[string]string // case name -> its data set, where that decides its numbers
 	Extra   map[string]map[string]float64
 	mu      sync.Mutex
 }
@@ -42,6 +44,12 @@ func (e *Env) setParams(c, p string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.Params[c] = p
+}
+
+func (e *Env) setData(c, d string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.Data[c] = d
 }
 
 func (e *Env) setExtra(c, metric string, v float64) {

@@ -6,6 +6,7 @@
 //	go run ./perfcheck                 # the suite, the gate, a table
 //	go run ./perfcheck -json           # the same report as JSON, for CI dashboards
 //	go run ./perfcheck -scale 0.1 -vectors 10000   # a quick run (no baseline comparison)
+//	go run ./perfcheck -case vector-search -vector-rank 128 -baseline none   # full-rank vectors
 //	go run ./perfcheck -write-baseline perfcheck/baseline.json   # a new baseline
 //	go run ./perfcheck -slowdown 20us  # a deliberate regression: the gate fails
 //	go run ./perfcheck -case agent-step -cpuprofile cpu.out      # and -memprofile,
@@ -17,6 +18,15 @@
 // set is, searched with ef=64). Each op is timed on its own into a
 // log-linear histogram (hist.go: within 0.8% at any magnitude), which gives
 // p50, p99, p99.9 and max; ops/s is ops over wall time.
+//
+// vector-search's data is the shared set: a rank-16 linear structure in
+// 128 dimensions plus noise of deviation 0.1 (SIFT-like, nearly
+// 16-dimensional), queries from the same structure; the report names it.
+// Its recall@10 target (0.9 at ef=64) is met on that set only: on
+// full-rank data (-vector-rank 128, annbench's -rank 128) recall@10 at
+// ef=64 is about 0.65, hnswlib's too, so that run fails the target.
+// -vector-rank other than 16 puts the rank in the case's params, so it is
+// never compared with the baseline, which is the shared set's.
 //
 // A shared 2-core machine is noisy, so the run is made of rounds (-rounds,
 // default 5), and every round of every case follows a round of a reference

@@ -39,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rounds     = fs.Int("rounds", 5, "rounds; every metric is the median over rounds")
 		scale      = fs.Float64("scale", 1, "multiplies ops per round and data sizes (0.1 for a quick run; baselines compare only at the same scale)")
 		vectors    = fs.Int("vectors", 100_000, "base vectors (dim 128) of vector-search")
+		vectorRank = fs.Int("vector-rank", sharedRank, "rank of vector-search's data: 16 is the shared annbench set (the baseline's), 128 full rank (no baseline comparison)")
 		slowdown   = fs.Duration("slowdown", 0, "busy-wait added to every library op: a deliberate regression, to see the gate fail")
 		targetsF   = fs.String("targets", "", "targets file (default: perfcheck/targets.json as built in)")
 		baselineF  = fs.String("baseline", "", "baseline report to compare with (default: perfcheck/baseline.json as built in; \"none\" to skip)")
@@ -96,7 +97,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	cfg := Config{Rounds: *rounds, Scale: *scale, Vectors: *vectors, Slowdown: *slowdown}
+	if *vectorRank < 1 || *vectorRank > vecDim {
+		return fail(fmt.Errorf("-vector-rank %d: want 1 to %d", *vectorRank, vecDim))
+	}
+	cfg := Config{Rounds: *rounds, Scale: *scale, Vectors: *vectors, Rank: *vectorRank, Slowdown: *slowdown}
 	if *cases != "" {
 		cfg.Cases = strings.Split(*cases, ",")
 	}
@@ -236,6 +240,9 @@ func printReport(w io.Writer, rep *Report) {
 	tw.Flush()
 	fmt.Fprintln(w, "floor p99: a busy loop as long as the case's p50, timed the same way after each round: the machine's own tail at that speed")
 	for _, c := range rep.Cases {
+		if c.Data != "" {
+			fmt.Fprintf(w, "%s data: %s\n", c.Name, c.Data)
+		}
 		for k, v := range c.Extra {
 			fmt.Fprintf(w, "%s %s: %.4g\n", c.Name, k, v)
 		}

@@ -96,6 +96,22 @@ func TestSlowdownFailsGate(t *testing.T) {
 	}
 }
 
+// TestVectorData checks that the report names vector-search's data, and
+// that other data than the shared set's never shares the baseline's params.
+func TestVectorData(t *testing.T) {
+	_, rep := runJSON(t, "-case", "vector-search", "-baseline", "none", "-targets", noTargets(t))
+	require.Contains(t, rep.Cases[0].Data, "rank-16")
+	require.Equal(t, "n=300 dim=128 ef=64 k=10", rep.Cases[0].Params, "the baseline's params")
+	_, rep = runJSON(t, "-case", "vector-search", "-baseline", "none", "-targets", noTargets(t), "-vector-rank", "128")
+	require.Contains(t, rep.Cases[0].Data, "rank-128")
+	require.Equal(t, "n=300 dim=128 ef=64 k=10 rank=128", rep.Cases[0].Params)
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitPass, run(append([]string{"-case", "vector-search", "-baseline", "none", "-targets", noTargets(t)}, tiny...), &out, &errOut))
+	require.Contains(t, out.String(), "vector-search data: shared annbench set")
+	require.Equal(t, exitError, run(append([]string{"-vector-rank", "129"}, tiny...), &out, &errOut))
+}
+
 func TestFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitPass, run([]string{"-list"}, &out, &errOut))

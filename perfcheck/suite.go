@@ -19,6 +19,7 @@ type Config struct {
 	Rounds   int           // rounds; each case is measured once per round, next to the reference
 	Scale    float64       // multiplies ops per round and data sizes (1 is the fixed suite)
 	Vectors  int           // base vectors of vector-search
+	Rank     int           // rank of vector-search's data; 0 is the shared set's 16
 	Slowdown time.Duration // busy-wait added to every library op, to prove the gate fails
 	Progress io.Writer     // progress lines; nil: none
 	// During, if set, runs around the timed rounds (setup excluded): the
@@ -56,6 +57,7 @@ type CaseResult struct {
 	Name   string `json:"name"`
 	Doc    string `json:"doc,omitempty"`
 	Params string `json:"params"`
+	Data   string `json:"data,omitempty"` // the data set, where it decides the numbers
 	Ops    uint64 `json:"ops"`
 	// OpsPerSec is all ops over all rounds' wall time.
 	OpsPerSec float64 `json:"ops_per_s"`
@@ -129,8 +131,12 @@ func RunSuite(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	env := &Env{Scale: cfg.Scale, Vectors: cfg.Vectors, Dir: dir, Rounds: cfg.Rounds,
-		Params: map[string]string{}, Extra: map[string]map[string]float64{}}
+	rank := cfg.Rank
+	if rank == 0 {
+		rank = sharedRank
+	}
+	env := &Env{Scale: cfg.Scale, Vectors: cfg.Vectors, Rank: rank, Dir: dir, Rounds: cfg.Rounds,
+		Params: map[string]string{}, Data: map[string]string{}, Extra: map[string]map[string]float64{}}
 	progress := func(format string, args ...any) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
@@ -317,7 +323,7 @@ func spin(d time.Duration) {
 }
 
 func summarise(c Case, env *Env, rounds, refs []roundResult) CaseResult {
-	res := CaseResult{Name: c.Name, Doc: c.Doc, Params: env.Params[c.Name], Extra: env.Extra[c.Name],
+	res := CaseResult{Name: c.Name, Doc: c.Doc, Params: env.Params[c.Name], Data: env.Data[c.Name], Extra: env.Extra[c.Name],
 		Round: map[string]float64{}, Norm: map[string]float64{}, Noise: map[string]float64{}}
 	all := new(Histogram)
 	var wall time.Duration
