@@ -29,7 +29,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./arena ./hnsw   # arena's Linux memory mapping; hnsw at full size
-	$(GO) test -count=1 -run 'Allocs' . ./occ
+	$(GO) test -count=1 -run 'Allocs' . ./occ ./wal
 	$(GO) test -count=1 -tags invariants ./skiplist   # walk lengths, counted
 	$(GO) test -count=1 -run 'TestReclaimBound|TestReclaimRetained' .   # millions of writes: too slow under -race
 	$(GO) test -count=$(STRESS) -run 'TestVectorChurnReopen$$|TestVectorVacuumConcurrent$$' .

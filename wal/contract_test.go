@@ -1,6 +1,8 @@
 package wal
 
 import (
+	"bytes"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -171,5 +173,133 @@ func TestBatchedIntervalLongerThanIdle(t *testing.T) {
 		require.NoError(t, err)
 	case <-time.After(time.Minute):
 		t.Fatal("the record was never made durable")
+	}
+}
+
+// TestBatchedFsyncsAtMaxPending: the MaxPending-th unsynced record makes
+// the fsync due, however far the interval.
+func TestBatchedFsyncsAtMaxPending(t *testing.T) {
+	l, _ := quietLog(t, Batched) // MaxPending 10, interval an hour
+	defer l.Close()
+	var last *Group
+	for i := range 10 {
+		g, err := l.Append(TypeUser, payload(i))
+		require.NoError(t, err)
+		last = g
+	}
+	requireDurableSoon(t, last, "the tenth record")
+}
+
+// TestAsyncFsyncsAtTheInterval: an Async log makes a lone record durable
+// once its interval has passed.
+func TestAsyncFsyncsAtTheInterval(t *testing.T) {
+	m := vfs.NewMemFS(1)
+	require.NoError(t, m.MkdirAll(memDir))
+	l, err := Create(Options{FS: m, Dir: memDir, Mode: Async, Interval: 20 * time.Millisecond}, 1)
+	require.NoError(t, err)
+	defer l.Close()
+	g, err := l.Append(TypeUser, payload(1))
+	require.NoError(t, err)
+	requireDurableSoon(t, g, "a lone Async record")
+}
+
+// requireDurableSoon waits for g, failing after a minute: a generous
+// bound, only to end a test whose record would never be made durable.
+func requireDurableSoon(t *testing.T, g *Group, what string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatalf("%s was never made durable", what)
+	}
+}
+
+// TestSyncerIdlesAfterAnEmptyRound: a round that wrote nothing (a Sync
+// with nothing pending) leaves a Batched syncer waiting to be woken, not
+// polling for idleAfter.
+func TestSyncerIdlesAfterAnEmptyRound(t *testing.T) {
+	l, _ := quietLog(t, Batched)
+	defer l.Close()
+	require.NoError(t, l.Sync())
+	deadline := time.Now().Add(idleAfter / 2)
+	for !l.idle.Load() {
+		require.True(t, time.Now().Before(deadline), "the syncer polls after a round that wrote nothing")
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTopUpAllocatesOnlyWhatIsMissing: the syncer makes new blocks only
+// when the free list is short of twice the round's blocks.
+func TestTopUpAllocatesOnlyWhatIsMissing(t *testing.T) {
+	block := func() []byte { return make([]byte, 0, blockSize) }
+	l := &Log{}
+	l.free = [][]byte{block()}
+	l.topUp([][]byte{block()})
+	require.Len(t, l.free, topUpTarget(1), "exactly enough already")
+	l.free = [][]byte{block()}
+	l.topUp([][]byte{block(), block()})
+	require.Len(t, l.free, topUpTarget(2), "one short: one made")
+	for range 3 {
+		l.free = append(l.free, block())
+	}
+	l.topUp(nil)
+	require.Len(t, l.free, topUpTarget(2)+3, "more than enough: none made, none dropped")
+}
+
+// TestRollAtExactlySegmentSize: a segment that reaches SegmentSize exactly
+// is rolled; the next record starts the next segment.
+func TestRollAtExactlySegmentSize(t *testing.T) {
+	m := vfs.NewMemFS(1)
+	require.NoError(t, m.MkdirAll(memDir))
+	rec := HeaderSize + len(payload(0))
+	l, err := Create(memOpts(m, int64(len(segmentHeader(1))+3*rec)), 1)
+	require.NoError(t, err)
+	for i := range 4 {
+		commit(t, l, i)
+	}
+	require.NoError(t, l.Close())
+	sr, err := ScanSegment(m, memDir, 1, func(int64, byte, []byte) error { return nil })
+	require.NoError(t, err)
+	require.Equal(t, 3, sr.Records)
+	sr, err = ScanSegment(m, memDir, 2, func(int64, byte, []byte) error { return nil })
+	require.NoError(t, err)
+	require.Equal(t, 1, sr.Records)
+}
+
+// TestDecodeRecordLengthLimit: a header claiming exactly MaxRecord bytes
+// is a frame the file ends inside of (torn at the tail); one claiming more
+// is corruption.
+func TestDecodeRecordLengthLimit(t *testing.T) {
+	h := AppendRecord(nil, TypeUser, nil)
+	binary.LittleEndian.PutUint32(h, MaxRecord)
+	_, _, _, err := DecodeRecord(h)
+	require.ErrorIs(t, err, errTorn)
+	binary.LittleEndian.PutUint32(h, MaxRecord+1)
+	_, _, _, err = DecodeRecord(h)
+	require.ErrorIs(t, err, ErrCorruption)
+}
+
+// TestValidFrameAfter: what counts as a valid frame after damage: any
+// complete record of a type the log writes, its own segment header and an
+// empty record included, to the very last byte; not a frame of another
+// type, even with a good checksum.
+func TestValidFrameAfter(t *testing.T) {
+	junk := []byte{1, 2, 3}
+	for _, b := range [][]byte{
+		AppendRecord(nil, TypeUser, nil),
+		append(bytes.Clone(junk), AppendRecord(nil, TypeUser+maxTypes-1, []byte("x"))...),
+		append(bytes.Clone(junk), segmentHeader(3)...),
+	} {
+		require.True(t, validFrameAfter(b), "%x", b)
+	}
+	for _, b := range [][]byte{
+		junk,
+		AppendRecord(nil, TypeUser+maxTypes, []byte("x")),
+		AppendRecord(nil, TypeUser, []byte("x"))[:HeaderSize],
+	} {
+		require.False(t, validFrameAfter(b), "%x", b)
 	}
 }

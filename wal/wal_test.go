@@ -250,6 +250,7 @@ func TestMissingMiddleSegment(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, SegmentName(2))))
 	_, err = Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
 	require.ErrorIs(t, err, ErrCorruption)
+	require.ErrorContains(t, err, "segment 000002.log missing before 000003.log")
 }
 
 func TestSegmentHeaderMismatch(t *testing.T) {
