@@ -167,3 +167,28 @@ func TestGateKnownMiss(t *testing.T) {
 	require.True(t, r.Pass)
 	require.Len(t, r.Notes, 1)
 }
+
+// TestGateTargetMetrics: with TargetMetrics set, only those metrics'
+// targets gate the run; a missed latency target is reported, not failed.
+func TestGateTargetMetrics(t *testing.T) {
+	targets := &Targets{Targets: []Target{
+		{Case: "get", Metric: "p99", Max: "2us"},
+		{Case: "get", Metric: "recall@10", Min: minTarget(0.9)},
+	}}
+	r := synthetic(1, 0, 3000) // p99 3us: missed; recall 0.95: met
+	opt := DefaultGate
+	opt.TargetMetrics = []string{"recall@10"}
+	Gate(r, targets, nil, opt)
+	require.True(t, r.Pass, "the latency target is not gated")
+	require.False(t, r.Checks[0].Pass)
+	require.True(t, r.Checks[0].Ungated)
+	require.Contains(t, r.Checks[0].Detail, "not gated")
+	require.False(t, r.Checks[1].Ungated)
+
+	targets.Targets[1].Min = minTarget(0.99) // recall missed: still gated
+	Gate(r, targets, nil, opt)
+	require.False(t, r.Pass)
+
+	Gate(r, targets, nil, DefaultGate)
+	require.False(t, r.Checks[0].Ungated, "by default every target gates")
+}

@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		baselineF  = fs.String("baseline", "", "baseline report to compare with (default: perfcheck/baseline.json as built in; \"none\" to skip)")
 		writeBase  = fs.String("write-baseline", "", "write this run's report to this file, to become the baseline")
 		enforceAll = fs.Bool("enforce-all", false, "fail on targets marked known_miss too")
+		targetMets = fs.String("target-metrics", "", "comma-separated metrics whose absolute targets gate the run (default all); the others are reported, OVER when missed")
 		threshold  = fs.Float64("threshold", DefaultGate.Threshold, "regression threshold: ratio to the baseline, both normalised by the reference workload, before the noise allowance")
 		jsonOut    = fs.Bool("json", false, "print the report as JSON (for CI dashboards) instead of a table")
 		cpuProf    = fs.String("cpuprofile", "", "write a CPU profile of the timed rounds to this file")
@@ -158,6 +159,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opt := DefaultGate
 	opt.Threshold = *threshold
 	opt.EnforceAll = *enforceAll
+	if *targetMets != "" {
+		opt.TargetMetrics = strings.Split(*targetMets, ",")
+	}
 	Gate(rep, targets, base, opt)
 	if *writeBase != "" {
 		if err := writeReport(*writeBase, rep); err != nil {
@@ -253,6 +257,8 @@ func printReport(w io.Writer, rep *Report) {
 		switch {
 		case !c.Pass && c.Known:
 			verdict = "MISS"
+		case !c.Pass && c.Ungated:
+			verdict = "OVER"
 		case !c.Pass:
 			verdict = "FAIL"
 		}
