@@ -190,12 +190,6 @@ func TestLocateNearClimbs(t *testing.T) {
 	}
 }
 
-func sortedKeys(es []entry) []string {
-	out := keysOf(es)
-	slices.Sort(out)
-	return out
-}
-
 // TestLocateNearWithExactLevels: a finger that remembers exactly as many
 // levels as the node has serves it.
 func TestLocateNearWithExactLevels(t *testing.T) {
