@@ -34,3 +34,23 @@ func FuzzElementOfKey(f *testing.F) {
 		require.LessOrEqual(t, taken, 1)
 	})
 }
+
+// TestElementOfKey: the record key of every element is taken by its own
+// function, the shortest names and the largest ids included.
+func TestElementOfKey(t *testing.T) {
+	for _, name := range []string{"x", "cell", string(make([]byte, MaxName))} {
+		got, ok := CellOfKey(key(cellEntry, []byte(name)))
+		require.True(t, ok, "cell %q", name)
+		require.Equal(t, name, got)
+	}
+	for _, id := range []uint64{0, 1, 1<<64 - 1} {
+		seq, ok := EventOfKey(EventKey(id))
+		require.True(t, ok)
+		require.Equal(t, id, seq)
+		span, ok := SpanOfKey(key(spanEntry, be64(id)))
+		require.True(t, ok)
+		require.Equal(t, SpanID(id), span)
+	}
+	_, ok := CellOfKey([]byte{cellEntry})
+	require.False(t, ok, "a cell has a name")
+}
