@@ -496,10 +496,11 @@ func TestPowerLossStrict(t *testing.T) {
 	plGCTune(t)
 	start := time.Now()
 	strict := func(int64) Durability { return Strict() }
-	points, crashed, rec := plPowerLoss(t, strict, 8, 2, 30, 10, true, func(r *plResult) int {
+	seeds := shortOr(8, 2)
+	points, crashed, rec := plPowerLoss(t, strict, seeds, 2, 30, 10, true, func(r *plResult) int {
 		return r.lastAck // Strict: every acknowledged commit survives
 	})
-	require.GreaterOrEqual(t, points, 1000)
+	require.GreaterOrEqual(t, points, 125*seeds)
 	t.Logf("Strict: %d crash points (%d crashed the workload), %d of them also crashed during recovery, in %v",
 		points, crashed, rec, time.Since(start).Round(time.Millisecond))
 }
@@ -515,12 +516,13 @@ func TestPowerLossBatched(t *testing.T) {
 		}
 		return Batched(time.Millisecond, 8)
 	}
-	points, crashed, rec := plPowerLoss(t, batched, 6, 3, 45, 15, false, func(r *plResult) int {
+	seeds := shortOr(6, 2)
+	points, crashed, rec := plPowerLoss(t, batched, seeds, 3, 45, 15, false, func(r *plResult) int {
 		// Batched: what a successful Checkpoint fsynced survives; later
 		// acknowledged commits may be lost, but only as a suffix.
 		return r.synced
 	})
-	require.GreaterOrEqual(t, crashed, 200, "too few runs reached their crash point")
+	require.GreaterOrEqual(t, crashed, 200*seeds/6, "too few runs reached their crash point")
 	t.Logf("Batched: %d crash points (%d crashed the workload), %d of them also crashed during recovery, in %v",
 		points, crashed, rec, time.Since(start).Round(time.Millisecond))
 }
@@ -539,9 +541,10 @@ func TestFsyncErrorPoisons(t *testing.T) {
 	w.segSize = plSmallSegments // faults also hit rolls and segments being prepared
 	d := Strict()
 	total := plCountOps(t, w, d, 1)
-	failed := 0
-	for n := 1; n <= total+1; n++ {
+	failed, points := 0, 0
+	for n := 1; n <= total+1; n += shortOr(1, 3) {
 		for _, transient := range []bool{false, true} {
+			points++
 			err := plFailPoint(w, d, n, total, transient)
 			if err != nil {
 				failed++
@@ -552,9 +555,9 @@ func TestFsyncErrorPoisons(t *testing.T) {
 		}
 	}
 	if failed > 0 {
-		t.Errorf("%d of %d fault points failed", failed, 2*(total+1))
+		t.Errorf("%d of %d fault points failed", failed, points)
 	}
-	t.Logf("%d fault points", 2*(total+1))
+	t.Logf("%d fault points", points)
 }
 
 func plFailPoint(w *plWorkload, d Durability, n, total int, transient bool) error {
@@ -865,7 +868,7 @@ func TestSnapshotCorruptionMatrix(t *testing.T) {
 	// Each byte of the newest snapshot: the older one and the WAL after it
 	// give back exactly the same data, or the open fails with ErrCorruption.
 	var cases []plDamage
-	for i := range orig {
+	for i := 0; i < len(orig); i += shortOr(1, 3) {
 		mask := plMasks[i%len(plMasks)]
 		b := bytes.Clone(orig)
 		b[i] ^= mask
@@ -966,7 +969,7 @@ func TestWALCorruptionMatrix(t *testing.T) {
 	}
 	require.Equal(t, w.commits+1, records, "segment header and one record per commit")
 	var cases []plDamage
-	for i := range orig {
+	for i := 0; i < len(orig); i += shortOr(1, 3) {
 		mask := plMasks[i%len(plMasks)]
 		b := bytes.Clone(orig)
 		b[i] ^= mask

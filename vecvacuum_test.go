@@ -96,7 +96,8 @@ func TestVectorChurnStaysBounded(t *testing.T) {
 	defer db.Close()
 	sh := db.Shared(Namespace{Tenant: "churn"})
 	vs := sh.Vectors()
-	const dim, keys, rounds = 16, 1000, 50
+	const dim, keys = 16, 1000
+	rounds := shortOr(50, 20)
 	require.NoError(t, vs.CreateCollection("mem", VectorConfig{Dim: dim, Metric: Euclidean, M: 8, EfConstruction: 32}))
 	rng := rand.New(rand.NewPCG(21, 21))
 	buildGraph(t, vs, rng, dim)
