@@ -34,7 +34,11 @@ import (
 //     released between slices); each new list is worked out from a copy
 //     and written under the list's stripe lock if no insert changed it
 //     meanwhile.
-//  3. Free: holding the storage lock exclusively — which waits for the
+//  3. Reconnect: a node that only removed nodes linked to on level 0 is
+//     picked by no rebuilt list now and then, and a node nothing links to
+//     is never found again. Such nodes get a link from a neighbour (see
+//     reconnect), under the storage lock held for reading.
+//  4. Free: holding the storage lock exclusively — which waits for the
 //     searches that might still stand on a dying node — the dying slots
 //     are cleared and, if the entry point was one of them, the highest
 //     surviving node becomes the entry. This costs a pass over the removed
@@ -78,6 +82,7 @@ func (x *Index) Vacuum(horizon uint64) ([]uint32, error) {
 		}
 		runtime.Gosched() // on a small machine, let waiting searches run
 	}
+	x.reconnect(s)
 
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -146,6 +151,150 @@ func (x *Index) Reclaimable(horizon uint64) int {
 		}
 	}
 	return k
+}
+
+// reconnect links every node that a search can no longer reach on level 0
+// (its in-links came only from removed nodes, which no rebuilt list picked
+// up) from a node it can: one of its own neighbours with a free slot, else
+// the nearest one in place of its farthest link whose target keeps another
+// in-link; a node with no reachable neighbour is linked from the nearest
+// nodes a search from the entry finds. Reachability is worked out by a walk
+// from the node that is the entry once the dying ones are gone, over copies
+// of the lists taken under their stripes. Inserts may go on meanwhile:
+// they only link to nodes they reached, and an in-link their pruning drops
+// is found missing by the next vacuum. It returns how many nodes it linked.
+func (x *Index) reconnect(s *scratch) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	ready := func(id uint32) bool { return atomic.LoadUint32(&x.meta[id].state) == stateReady }
+	ep, top, ok := unpackEntry(x.entry.Load())
+	if !ok {
+		return 0
+	}
+	if !ready(ep) { // dying: the free phase will pick the highest ready node
+		top = -1
+		for id := range x.capacity {
+			if ready(uint32(id)) && int(x.meta[id].level) > top {
+				ep, top = uint32(id), int(x.meta[id].level)
+			}
+		}
+		if top < 0 {
+			return 0
+		}
+	}
+	in := make([]int32, x.capacity)
+	for id := range x.capacity {
+		if ready(uint32(id)) {
+			s.nbuf = x.neighbors(uint32(id), 0, s.nbuf)
+			for _, nb := range s.nbuf {
+				in[nb]++
+			}
+		}
+	}
+	reached := make([]bool, x.capacity)
+	x.reach(s, ep, reached)
+	linked := 0
+	for id := range x.capacity {
+		if !reached[id] && ready(uint32(id)) && x.linkFromReached(s, uint32(id), ep, top, reached, in) {
+			linked++
+			x.reach(s, uint32(id), reached)
+		}
+	}
+	return linked
+}
+
+// reach marks in reached every ready node a walk on level 0 from id gets
+// to, id included.
+func (x *Index) reach(s *scratch, id uint32, reached []bool) {
+	reached[id] = true
+	s.eps = append(s.eps[:0], id)
+	for len(s.eps) > 0 {
+		c := s.eps[len(s.eps)-1]
+		s.eps = s.eps[:len(s.eps)-1]
+		s.nbuf = x.neighbors(c, 0, s.nbuf)
+		for _, nb := range s.nbuf {
+			if !reached[nb] && atomic.LoadUint32(&x.meta[nb].state) == stateReady {
+				reached[nb] = true
+				s.eps = append(s.eps, nb)
+			}
+		}
+	}
+}
+
+// linkFromReached links id from a reached node on level 0 (see
+// reconnect), keeping in, the in-link counts, up to date. It reports
+// whether it did.
+func (x *Index) linkFromReached(s *scratch, id, ep uint32, top int, reached []bool, in []int32) bool {
+	s.nbuf = x.neighbors(id, 0, s.nbuf)
+	s.kept = s.kept[:0]
+	for _, nb := range s.nbuf {
+		if reached[nb] {
+			s.kept = append(s.kept, item{x.distIDs(id, nb), nb})
+		}
+	}
+	if len(s.kept) == 0 {
+		// None of its neighbours is reached: the nearest nodes a search
+		// from the entry finds are.
+		off := int(id) * x.dim
+		q := x.vecs[off : off+x.dim]
+		c, cd := ep, x.distTo(q, ep)
+		for l := top; l > 0; l-- {
+			c, cd = x.greedy(s, q, c, cd, l)
+		}
+		all := accept{all: true}
+		s.eps = append(s.eps[:0], c)
+		x.searchLayer(s, q, s.eps, x.efCons, 0, &all)
+		s.sorted = s.res.drainSorted(s.sorted)
+		for _, it := range s.sorted {
+			if it.id != id && reached[it.id] {
+				s.kept = append(s.kept, it)
+			}
+		}
+	}
+	slices.SortFunc(s.kept, cmpItem)
+	for _, c := range s.kept {
+		mu := &x.stripes[c.id%nStripes]
+		mu.Lock()
+		links := x.linksAt(c.id, 0)
+		switch {
+		case slices.Contains(links, id):
+			mu.Unlock()
+			return true // linked meanwhile
+		case len(links) < x.m0:
+			base := int(c.id) * (1 + x.m0)
+			x.links0[base+1+len(links)] = id
+			x.links0[base]++
+			in[id]++
+			mu.Unlock()
+			return true
+		}
+		mu.Unlock()
+	}
+	// Every candidate's list is full: the nearest gives up its farthest
+	// link that something else also links to.
+	for _, c := range s.kept {
+		mu := &x.stripes[c.id%nStripes]
+		mu.Lock()
+		links := x.linksAt(c.id, 0)
+		far, farD := -1, float32(0)
+		for j, l := range links {
+			if in[l] < 2 {
+				continue
+			}
+			if d := x.distIDs(c.id, l); far < 0 || d > farD {
+				far, farD = j, d
+			}
+		}
+		if far >= 0 {
+			in[links[far]]--
+			links[far] = id
+			in[id]++
+			mu.Unlock()
+			return true
+		}
+		mu.Unlock()
+	}
+	return false
 }
 
 // Bounds on one slice of the repair phase: the ids it looks at and the
