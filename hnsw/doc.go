@@ -32,7 +32,9 @@
 // tombstones no snapshot at or after horizon can see: every node that linked
 // to one has its list rebuilt, with the heuristic and then the nearest of
 // the rest, from its surviving links and the live nodes it used to reach
-// through the removed ones; the freed ids may then be inserted again.
+// through the removed ones, and a node no search could reach any more (its
+// in-links all came from removed nodes) is linked again from a neighbour;
+// the freed ids may then be inserted again.
 //
 // Searches route through every node — deleted, not yet visible at the
 // snapshot, or rejected by the filter — but only return acceptable ones, and
