@@ -121,7 +121,9 @@ func TestSyncMakesDurable(t *testing.T) {
 // unused reservation.
 func TestCloseReportsWhatFailed(t *testing.T) {
 	l, m := quietLog(t, Batched)
-	_, err := l.Append(TypeUser, payload(1))
+	// Not woken, the syncer cannot write and fsync the record before the
+	// fault is armed: Close does both.
+	_, _, err := l.AppendNoWake(TypeUser, payload(1))
 	require.NoError(t, err)
 	m.FailAfter(2, nil) // the write goes through, its fsync fails
 	err = l.Close()
