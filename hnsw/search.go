@@ -139,6 +139,12 @@ func (x *Index) Search(q []float32, k int, opts SearchOptions) ([]Result, error)
 			}
 		}
 		a.useAllowed = true
+	} else if ef >= x.Len()+x.Deleted() {
+		// The walk would have to reach every node, and HNSW's pruning
+		// leaves one now and then with no in-link until a vacuum links it
+		// again: an exact scan costs the same and misses none.
+		x.bruteForce(s, s.q, k, &a, nil)
+		return x.results(s, k), nil
 	}
 	ep, top, ok := unpackEntry(x.entry.Load())
 	if !ok {
@@ -191,20 +197,34 @@ func (x *Index) results(s *scratch, k int) []Result {
 	return out
 }
 
-// bruteForce scores every allowed id exactly, keeping the best k in s.res.
+// bruteForce scores every allowed id exactly (every node when allowed is
+// nil), keeping the best k in s.res.
 func (x *Index) bruteForce(s *scratch, q []float32, k int, a *accept, allowed []uint32) {
+	if allowed == nil {
+		for id := range min(int(x.used.Load()), x.capacity) {
+			if x.accepts(s, a, uint32(id)) {
+				x.keepBest(s, q, k, uint32(id))
+			}
+		}
+		return
+	}
 	s.visited.reset(x.capacity)
 	for _, id := range allowed {
 		if int(id) >= x.capacity || s.visited.add(id) || !x.accepts(s, a, id) {
 			continue
 		}
-		d := x.distTo(q, id)
-		if len(s.res) < k {
-			s.res.push(item{d, id})
-		} else if d < s.res[0].d {
-			s.res.pop()
-			s.res.push(item{d, id})
-		}
+		x.keepBest(s, q, k, id)
+	}
+}
+
+// keepBest scores id and keeps it in s.res if it is among the best k.
+func (x *Index) keepBest(s *scratch, q []float32, k int, id uint32) {
+	d := x.distTo(q, id)
+	if len(s.res) < k {
+		s.res.push(item{d, id})
+	} else if d < s.res[0].d {
+		s.res.pop()
+		s.res.push(item{d, id})
 	}
 }
 

@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -152,5 +153,59 @@ func TestVacuumKeepsEveryNodeReachable(t *testing.T) {
 		free = append(free, freed...)
 		checkGraph(t, x)
 		requireReachable(t, x)
+	}
+}
+
+// TestSearchForEveryNodeFindsUnreachableOnes: HNSW's pruning leaves a node
+// with no in-link now and then (until a vacuum links it again), and a walk
+// never reaches such a node. A search whose ef covers every node the index
+// holds must still return all of them: it scans exactly, at any snapshot.
+func TestSearchForEveryNodeFindsUnreachableOnes(t *testing.T) {
+	data := clustered(7, 300, 8, 4)
+	x := build(t, Config{Dim: 8, Metric: Euclidean, EfConstruction: 32, Seed: 7}, data)
+	ep, _, _ := unpackEntry(x.entry.Load())
+	orphan := (ep + 1) % 300
+	x.mu.RLock()
+	for id := range uint32(300) {
+		for l := 0; l <= int(x.meta[id].level); l++ {
+			links := x.linksAt(id, l)
+			if i := slices.Index(links, orphan); i >= 0 {
+				if l == 0 {
+					base := int(id) * (1 + x.m0)
+					links[i] = links[len(links)-1]
+					x.links0[base]--
+				} else {
+					x.upper[id][l-1] = slices.Delete(links, i, i+1)
+				}
+			}
+		}
+	}
+	x.mu.RUnlock()
+
+	got, err := x.Search(data[orphan], 1, SearchOptions{})
+	require.NoError(t, err)
+	require.NotEqual(t, orphan, got[0].ID, "a walk cannot reach a node nothing links to")
+
+	all, err := x.Search(data[orphan], 300, SearchOptions{})
+	require.NoError(t, err)
+	require.Len(t, all, 300)
+	require.Equal(t, orphan, all[0].ID)
+	got, err = x.Search(data[orphan], 1, SearchOptions{Ef: 300})
+	require.NoError(t, err)
+	require.Equal(t, orphan, got[0].ID, "ef covering every node scans exactly")
+
+	// A tombstone is one of the nodes a snapshot before it sees.
+	require.NoError(t, x.Delete(orphan, 2))
+	got, err = x.Search(data[orphan], 300, SearchOptions{})
+	require.NoError(t, err)
+	require.Len(t, got, 299)
+	require.NotContains(t, ids(got), orphan)
+	got, err = x.Search(data[orphan], 1, SearchOptions{Ef: 300, Snapshot: 1})
+	require.NoError(t, err)
+	require.Equal(t, orphan, got[0].ID, "at snapshot 1 the deleted node is there, and nearest")
+	got, err = x.Search(data[orphan], 300, SearchOptions{Snapshot: 1, Filter: func(id uint32) bool { return id%2 == 0 }})
+	require.NoError(t, err)
+	for _, r := range got {
+		require.Zero(t, r.ID%2, "the exact scan applies the filter")
 	}
 }
