@@ -151,3 +151,68 @@ func TestProbeKeyMatchesBlob(t *testing.T) {
 	}
 	require.Equal(t, fmt.Sprintf("key%016d", 1<<31), probeKey(&buf, 1<<31))
 }
+
+// TestConfirmFailures: only the cases that fail the gate are measured
+// again; a case passes if a later measurement passes, and the run fails
+// if any case fails every one.
+func TestConfirmFailures(t *testing.T) {
+	check := func(name, metric string, pass bool) Check {
+		return Check{Kind: "baseline", Case: name, Metric: metric, Pass: pass, Detail: "d"}
+	}
+	first := func() *Report {
+		return &Report{Checks: []Check{
+			check("get", "p99", false), check("put", "p99", true),
+			check("agent-step", "p99", false), check("vector-search", "ns/op", false),
+			{Kind: "target", Case: "put", Metric: "p99", Known: true},
+			{Kind: "target", Case: "batched-put", Metric: "p99", Ungated: true},
+		}}
+	}
+	var asked [][]string
+	measure := func(verdicts map[string]bool) func([]string) (*Report, error) {
+		return func(cases []string) (*Report, error) {
+			asked = append(asked, cases)
+			again := &Report{Pass: true}
+			for _, c := range cases {
+				again.Checks = append(again.Checks, check(c, "p99", verdicts[c]))
+				again.Pass = again.Pass && verdicts[c]
+			}
+			return again, nil
+		}
+	}
+
+	rep := first()
+	require.NoError(t, confirmFailures(rep, 0, measure(nil)))
+	require.False(t, rep.Pass)
+	require.Empty(t, asked, "-confirm 0 measures nothing again")
+
+	rep = first()
+	require.NoError(t, confirmFailures(rep, 2, measure(map[string]bool{"get": true, "agent-step": true, "vector-search": true})))
+	require.True(t, rep.Pass)
+	require.Equal(t, [][]string{{"get", "agent-step", "vector-search"}}, asked, "only the failed cases, once each")
+	require.Len(t, rep.Notes, 3)
+	require.Equal(t, "get measured again (1 of 2): passed", rep.Notes[0])
+	require.Len(t, failedCases(rep), 3, "the first measurement's checks are kept")
+
+	asked = nil
+	rep = first()
+	require.NoError(t, confirmFailures(rep, 2, measure(map[string]bool{"get": true})))
+	require.False(t, rep.Pass)
+	require.Equal(t, [][]string{{"get", "agent-step", "vector-search"}, {"agent-step", "vector-search"}}, asked)
+	require.Contains(t, rep.Notes, "vector-search measured again (2 of 2): failed again: p99 d")
+
+	failing := func([]string) (*Report, error) { return nil, os.ErrDeadlineExceeded }
+	require.ErrorIs(t, confirmFailures(first(), 1, failing), os.ErrDeadlineExceeded)
+}
+
+// TestConfirmKeepsARegression: a regression fails every measurement, so
+// -confirm does not pass it.
+func TestConfirmKeepsARegression(t *testing.T) {
+	code, rep := runJSON(t, "-case", "get", "-scale", "0.0003", "-baseline", "none", "-slowdown", "1ms", "-confirm", "1")
+	require.Equal(t, exitRegression, code)
+	require.False(t, rep.Pass)
+	require.Len(t, rep.Notes, 1)
+	require.Contains(t, rep.Notes[0], "get measured again (1 of 1): failed again")
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitError, run(append([]string{"-confirm", "-1"}, tiny...), &out, &errOut))
+}
