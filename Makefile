@@ -34,7 +34,7 @@ test:
 	$(GO) test -count=1 -run 'TestReclaimBound|TestReclaimRetained' .   # millions of writes: too slow under -race
 	$(GO) test -count=$(STRESS) -run 'TestVectorChurnReopen$$|TestVectorVacuumConcurrent$$' .
 	$(GO) test -count=$(STRESS) -run 'TestInsertDuringVacuum' ./hnsw
-	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -run '^$$' -bench '^$$' ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Raw results in bench/bench.out (benchstat reads it); the table on stdout.
 bench:
