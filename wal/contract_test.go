@@ -168,14 +168,7 @@ func TestBatchedIntervalLongerThanIdle(t *testing.T) {
 	defer l.Close()
 	g, err := l.Append(TypeUser, payload(1))
 	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- g.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(time.Minute):
-		t.Fatal("the record was never made durable")
-	}
+	requireDurableSoon(t, g, "the record")
 }
 
 // TestBatchedFsyncsAtMaxPending: the MaxPending-th unsynced record makes
