@@ -633,12 +633,19 @@ func TestTxReadsOwnWrites(t *testing.T) {
 	}
 	require.NoError(t, tx.KV().Delete("m/07"))
 	isoPut(t, tx, "m/03", "three")
+	// Found through the key index the transaction builds past 32 writes,
+	// not through the writes it indexed then.
+	isoPut(t, tx, "m/39", "last")
+	require.NoError(t, tx.KV().Delete("m/38"))
 	ms := isoList(t, tx, "m/")
-	require.Len(t, ms, 39)
+	require.Len(t, ms, 38)
 	require.Equal(t, "m/00=0", ms[0])
 	require.Equal(t, "m/03=three", ms[3])
 	require.Equal(t, "m/08=8", ms[7])
+	require.Equal(t, "m/39=last", ms[37])
 	require.Equal(t, "<absent>", isoGet(t, tx, "m/07"))
+	require.Equal(t, "<absent>", isoGet(t, tx, "m/38"))
+	require.Equal(t, "last", isoGet(t, tx, "m/39"))
 	require.Equal(t, "three", isoGet(t, tx, "m/03"))
 	require.Equal(t, "own-d", isoGet(t, tx, "d"))
 
