@@ -35,6 +35,11 @@ func TestTxSizeLimit(t *testing.T) {
 		}
 		require.NoError(t, kv.Put("mid", big[:mid]))
 		require.NoError(t, kv.Put("last", big[:last]), "%d KiB under 256 MiB", margin>>10)
+		// A written key counts with its latest value only: rewriting it at
+		// the same size, or shrinking it and growing it back, adds nothing.
+		require.NoError(t, kv.Put("mid", big[:mid]), "the same size again")
+		require.NoError(t, kv.Put("mid", big[:1]), "shrunk")
+		require.NoError(t, kv.Put("mid", big[:mid]), "grown back")
 		// Each refused write is far under the 16 MiB a value may have: what
 		// refuses it is the transaction's size.
 		err := kv.Put("over", big[:2*margin])
