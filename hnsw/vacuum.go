@@ -36,8 +36,8 @@ import (
 //     meanwhile.
 //  3. Reconnect: a node that only removed nodes linked to on level 0 is
 //     picked by no rebuilt list now and then, and a node nothing links to
-//     is never found again. Such nodes get a link from a neighbour (see
-//     reconnect), under the storage lock held for reading.
+//     is never found again. Such nodes get a link from a node a search
+//     reaches (see reconnect), under the storage lock held for reading.
 //  4. Free: holding the storage lock exclusively — which waits for the
 //     searches that might still stand on a dying node — the dying slots
 //     are cleared and, if the entry point was one of them, the highest
@@ -155,21 +155,44 @@ func (x *Index) Reclaimable(horizon uint64) int {
 
 // reconnect links every node that a search can no longer reach on level 0
 // (its in-links came only from removed nodes, which no rebuilt list picked
-// up) from a node it can: one of its own neighbours with a free slot, else
-// the nearest one in place of its farthest link whose target keeps another
-// in-link; a node with no reachable neighbour is linked from the nearest
-// nodes a search from the entry finds. Reachability is worked out by a walk
+// up, or an insert's pruning dropped its last one) from a node a search
+// does reach (see linkFromReached). Reachability is worked out by a walk
 // from the node that is the entry once the dying ones are gone, over copies
 // of the lists taken under their stripes. Inserts may go on meanwhile:
 // they only link to nodes they reached, and an in-link their pruning drops
-// is found missing by the next vacuum. It returns how many nodes it linked.
+// is found missing by the next vacuum.
+//
+// When no candidate can take a link without giving one up, the link it
+// gives up may cut off what only its target led to, so the walk is made
+// again after each pass, and a pass links what the previous one cut off,
+// up to reconnectPasses passes. It returns how many links it made.
 func (x *Index) reconnect(s *scratch) int {
+	linked := 0
+	for range reconnectPasses {
+		n, unreached := x.reconnectPass(s)
+		linked += n
+		if unreached == 0 {
+			break
+		}
+	}
+	return linked
+}
+
+// reconnectPasses bounds reconnect's passes; what is left unreached after
+// them waits for the next vacuum. A pass costs a walk of level 0 (some
+// 10 ms at 100k nodes); in TestReconnectReplacesLinks's graphs, where most
+// lists are full, a second pass is seldom needed and a third never was.
+const reconnectPasses = 4
+
+// reconnectPass is one pass of reconnect: it returns how many links it
+// made and how many unreached nodes it found.
+func (x *Index) reconnectPass(s *scratch) (linked, unreached int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	ready := func(id uint32) bool { return atomic.LoadUint32(&x.meta[id].state) == stateReady }
 	ep, top, ok := unpackEntry(x.entry.Load())
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	if !ready(ep) { // dying: the free phase will pick the highest ready node
 		top = -1
@@ -179,7 +202,7 @@ func (x *Index) reconnect(s *scratch) int {
 			}
 		}
 		if top < 0 {
-			return 0
+			return 0, 0
 		}
 	}
 	in := make([]int32, x.capacity)
@@ -193,14 +216,17 @@ func (x *Index) reconnect(s *scratch) int {
 	}
 	reached := make([]bool, x.capacity)
 	x.reach(s, ep, reached)
-	linked := 0
 	for id := range x.capacity {
-		if !reached[id] && ready(uint32(id)) && x.linkFromReached(s, uint32(id), ep, top, reached, in) {
+		if reached[id] || !ready(uint32(id)) {
+			continue
+		}
+		unreached++
+		if x.linkFromReached(s, uint32(id), ep, top, reached, in) {
 			linked++
 			x.reach(s, uint32(id), reached)
 		}
 	}
-	return linked
+	return linked, unreached
 }
 
 // reach marks in reached every ready node a walk on level 0 from id gets
@@ -222,37 +248,70 @@ func (x *Index) reach(s *scratch, id uint32, reached []bool) {
 }
 
 // linkFromReached links id from a reached node on level 0 (see
-// reconnect), keeping in, the in-link counts, up to date. It reports
-// whether it did.
+// reconnect), keeping in, the in-link counts, up to date. Candidates are,
+// in turn, id's reached neighbours, the nearest reached nodes a search
+// from the entry finds, and (when neither has one that can take the link
+// without cutting another node off) the nearest reached nodes of all;
+// the first with a free slot, or a link it can give up safely, takes it.
+// Only if none can does one give up a link that may cut a node off, which
+// the next pass of reconnect then finds. It reports whether it linked id.
 func (x *Index) linkFromReached(s *scratch, id, ep uint32, top int, reached []bool, in []int32) bool {
-	s.nbuf = x.neighbors(id, 0, s.nbuf)
-	s.kept = s.kept[:0]
-	for _, nb := range s.nbuf {
-		if reached[nb] {
-			s.kept = append(s.kept, item{x.distIDs(id, nb), nb})
-		}
-	}
-	if len(s.kept) == 0 {
-		// None of its neighbours is reached: the nearest nodes a search
-		// from the entry finds are.
-		off := int(id) * x.dim
-		q := x.vecs[off : off+x.dim]
-		c, cd := ep, x.distTo(q, ep)
-		for l := top; l > 0; l-- {
-			c, cd = x.greedy(s, q, c, cd, l)
-		}
-		all := accept{all: true}
-		s.eps = append(s.eps[:0], c)
-		x.searchLayer(s, q, s.eps, x.efCons, 0, &all)
-		s.sorted = s.res.drainSorted(s.sorted)
-		for _, it := range s.sorted {
-			if it.id != id && reached[it.id] {
-				s.kept = append(s.kept, it)
+	own := x.neighbors(id, 0, nil) // rare: only nodes left unreachable get here
+	var first []item
+	for k := range 3 {
+		var cands []item
+		switch k {
+		case 0:
+			for _, nb := range own {
+				if reached[nb] {
+					cands = append(cands, item{x.distIDs(id, nb), nb})
+				}
 			}
+			slices.SortFunc(cands, cmpItem)
+		case 1:
+			off := int(id) * x.dim
+			q := x.vecs[off : off+x.dim]
+			c, cd := ep, x.distTo(q, ep)
+			for l := top; l > 0; l-- {
+				c, cd = x.greedy(s, q, c, cd, l)
+			}
+			all := accept{all: true}
+			s.eps = append(s.eps[:0], c)
+			x.searchLayer(s, q, s.eps, x.efCons, 0, &all)
+			for _, it := range s.res.drainSorted(nil) {
+				if it.id != id && reached[it.id] && !slices.Contains(own, it.id) {
+					cands = append(cands, it)
+				}
+			}
+		case 2:
+			// The search can end in a corner that is cut off itself.
+			s.res = s.res[:0]
+			for c := range x.capacity {
+				if reached[c] && uint32(c) != id && !slices.Contains(own, uint32(c)) {
+					if d := x.distIDs(id, uint32(c)); len(s.res) < x.efCons {
+						s.res.push(item{d, uint32(c)})
+					} else if d < s.res[0].d {
+						s.res.pop()
+						s.res.push(item{d, uint32(c)})
+					}
+				}
+			}
+			cands = s.res.drainSorted(nil)
+		}
+		if x.linkFree(cands, id, in) || x.replaceLink(cands, id, true, in) {
+			return true
+		}
+		if first == nil {
+			first = cands
 		}
 	}
-	slices.SortFunc(s.kept, cmpItem)
-	for _, c := range s.kept {
+	return x.replaceLink(first, id, false, in)
+}
+
+// linkFree links id from the first of cands with a free slot on level 0,
+// and reports whether it found one (or one that links id already).
+func (x *Index) linkFree(cands []item, id uint32, in []int32) bool {
+	for _, c := range cands {
 		mu := &x.stripes[c.id%nStripes]
 		mu.Lock()
 		links := x.linksAt(c.id, 0)
@@ -270,15 +329,45 @@ func (x *Index) linkFromReached(s *scratch, id, ep uint32, top int, reached []bo
 		}
 		mu.Unlock()
 	}
-	// Every candidate's list is full: the nearest gives up its farthest
-	// link that something else also links to.
-	for _, c := range s.kept {
+	return false
+}
+
+// reachLimit bounds the walk from an unreachable node that tells which of
+// a candidate's links it can give up safely.
+const reachLimit = 256
+
+// replaceLink links id from the first node c of cands whose level-0 list
+// holds a link it may give up, the farthest such: with safe, a link to a
+// node that a walk from id that never leaves c reaches (so c still
+// reaches it, through id); else a link to a node something else also
+// links to. It reports whether it found one.
+func (x *Index) replaceLink(cands []item, id uint32, safe bool, in []int32) bool {
+	var seen map[uint32]bool
+	var stack, tmp []uint32
+	for _, c := range cands {
+		if safe {
+			// Copied under each node's stripe, one at a time, before c's
+			// is taken.
+			seen = map[uint32]bool{id: true, c.id: true}
+			stack = append(stack[:0], id)
+			for len(stack) > 0 && len(seen) < reachLimit {
+				n := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				tmp = x.neighbors(n, 0, tmp)
+				for _, nb := range tmp {
+					if !seen[nb] {
+						seen[nb] = true
+						stack = append(stack, nb)
+					}
+				}
+			}
+		}
 		mu := &x.stripes[c.id%nStripes]
 		mu.Lock()
 		links := x.linksAt(c.id, 0)
 		far, farD := -1, float32(0)
 		for j, l := range links {
-			if in[l] < 2 {
+			if safe && (l == c.id || !seen[l]) || !safe && in[l] < 2 {
 				continue
 			}
 			if d := x.distIDs(c.id, l); far < 0 || d > farD {

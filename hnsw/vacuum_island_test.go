@@ -156,6 +156,71 @@ func TestVacuumKeepsEveryNodeReachable(t *testing.T) {
 	}
 }
 
+// orphan removes every link to v, on every level.
+func orphan(x *Index, v uint32) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for id := range uint32(x.used.Load()) {
+		for l := 0; l <= int(x.meta[id].level); l++ {
+			links := x.linksAt(id, l)
+			if i := slices.Index(links, v); i >= 0 {
+				if l == 0 {
+					base := int(id) * (1 + x.m0)
+					links[i] = links[len(links)-1]
+					x.links0[base]--
+				} else {
+					x.upper[id][l-1] = slices.Delete(links, i, i+1)
+				}
+			}
+		}
+	}
+}
+
+// TestReconnectReplacesLinks: nodes nothing links to, whose neighbours'
+// lists are all full, get a link in place of one a candidate can give up,
+// and no node reached before is cut off. With M = 2 (four links on level
+// 0) most lists are full, and the orphans' neighbours are topped up to
+// full. Before a candidate gave up only links to nodes the new one itself
+// reaches (and the walk was made again after a pass), a node was left
+// unreachable in some of these graphs.
+func TestReconnectReplacesLinks(t *testing.T) {
+	for seed := range uint64(20) {
+		data := clustered(seed, 300, 4, 3)
+		// At M = 2 inserts alone leave some nodes unreachable too: the
+		// reconnect links those as well.
+		x := build(t, Config{Dim: 4, Metric: Euclidean, M: 2, EfConstruction: 16, Seed: seed}, data)
+		ep, _, _ := unpackEntry(x.entry.Load())
+		r := rand.New(rand.NewPCG(seed, 9))
+		var orphans []uint32
+		for len(orphans) < 12 {
+			v := uint32(r.IntN(300))
+			if v != ep && !slices.Contains(orphans, v) {
+				orphans = append(orphans, v)
+			}
+		}
+		for _, v := range orphans {
+			orphan(x, v)
+		}
+		for _, v := range orphans {
+			for _, c := range x.linksAt(v, 0) {
+				base := int(c) * (1 + x.m0)
+				for n := uint32(0); int(x.links0[base]) < x.m0; n++ {
+					if links := x.linksAt(c, 0); n != c && !slices.Contains(orphans, n) && !slices.Contains(links, n) {
+						x.links0[base+1+len(links)] = n
+						x.links0[base]++
+					}
+				}
+			}
+		}
+		s := x.getScratch()
+		linked := x.reconnect(s)
+		x.pool.Put(s)
+		require.Positive(t, linked, "seed %d", seed)
+		requireReachable(t, x)
+		checkGraph(t, x)
+	}
+}
+
 // TestSearchForEveryNodeFindsUnreachableOnes: HNSW's pruning leaves a node
 // with no in-link now and then (until a vacuum links it again), and a walk
 // never reaches such a node. A search whose ef covers every node the index
