@@ -32,15 +32,18 @@
 // tombstones no snapshot at or after horizon can see: every node that linked
 // to one has its list rebuilt, with the heuristic and then the nearest of
 // the rest, from its surviving links and the live nodes it used to reach
-// through the removed ones, and a node no search could reach any more (its
-// in-links all came from removed nodes) is linked again from a neighbour;
-// the freed ids may then be inserted again.
+// through the removed ones, and every node no search could reach any more
+// (its in-links all came from removed nodes, or an insert's pruning dropped
+// its last one) is linked again from a node a search reaches; the freed
+// ids may then be inserted again.
 //
 // Searches route through every node — deleted, not yet visible at the
 // snapshot, or rejected by the filter — but only return acceptable ones, and
 // only acceptable nodes count toward ef, so the walk widens by itself when
 // the filter or tombstones reject most of what it reaches. A small
-// SearchOptions.Allowed set is instead searched exactly by brute force.
+// SearchOptions.Allowed set is instead searched exactly by brute force, and
+// so is the whole index when ef covers every node it holds (such a walk
+// would visit them all, and could miss one nothing links to yet).
 // When the index holds no tombstone and no node newer than the snapshot,
 // every node a walk can reach is visible, and the walk skips the per-node
 // check; because a node may be inserted or deleted while it runs, it then
