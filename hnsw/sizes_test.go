@@ -17,15 +17,16 @@ var (
 	testQueries = 200
 	testHardN   = 20000 // TestRecallIsotropic
 	testSmallN  = 2000  // round-trip and vacuum-style tests
+	testGraphs  = 300   // TestReconnectReplacesLinks
 )
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	switch {
 	case raceEnabled:
-		testN, testDim, testQueries, testHardN, testSmallN = 3000, 32, 60, 1500, 600
+		testN, testDim, testQueries, testHardN, testSmallN, testGraphs = 3000, 32, 60, 1500, 600, 60
 	case testing.Short():
-		testN, testDim, testQueries, testHardN, testSmallN = 6000, 32, 60, 3000, 600
+		testN, testDim, testQueries, testHardN, testSmallN, testGraphs = 6000, 32, 60, 3000, 600, 300
 	}
 	os.Exit(m.Run())
 }

@@ -184,11 +184,16 @@ func orphan(x *Index, v uint32) {
 // reaches (and the walk was made again after a pass), a node was left
 // unreachable in some of these graphs.
 func TestReconnectReplacesLinks(t *testing.T) {
-	for seed := range uint64(20) {
+	for seed := range uint64(testGraphs) {
 		data := clustered(seed, 300, 4, 3)
 		// At M = 2 inserts alone leave some nodes unreachable too: the
-		// reconnect links those as well.
-		x := build(t, Config{Dim: 4, Metric: Euclidean, M: 2, EfConstruction: 16, Seed: seed}, data)
+		// reconnect links those as well. Inserted in order, so each seed
+		// is one graph.
+		x, err := New(Config{Dim: 4, Metric: Euclidean, M: 2, EfConstruction: 16, Seed: seed})
+		require.NoError(t, err)
+		for i, v := range data {
+			require.NoError(t, x.Insert(uint32(i), v, 1))
+		}
 		ep, _, _ := unpackEntry(x.entry.Load())
 		r := rand.New(rand.NewPCG(seed, 9))
 		var orphans []uint32
