@@ -279,3 +279,61 @@ func TestSearchForEveryNodeFindsUnreachableOnes(t *testing.T) {
 		require.Zero(t, r.ID%2, "the exact scan applies the filter")
 	}
 }
+
+// TestReconnectWalksAgain: a graph drawn by hand, on level 0 only, where
+// the one way to link the orphan O (no links of its own, every list full)
+// is to give up a link that cuts two nodes off: C's link to T, whose other
+// in-link comes from W, which only T leads to. The next pass must find T
+// and W and link them again.
+func TestReconnectWalksAgain(t *testing.T) {
+	const e, c, x1, x2, x3, x4, x5, tt, w, o = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+	pos := [][]float32{{0, 0}, {1, 0}, {1, 1}, {2, 0}, {1, -1}, {0, 1}, {0, -1}, {10, 0}, {11, 0}, {1.2, 0.1}}
+	lists := [][]uint32{
+		e:  {c, x1, x4, x5},
+		c:  {tt, x1, x2, x3},
+		x1: {e, c, x2, x4},
+		x2: {c, x1, x3, e},
+		x3: {c, x2, x5, e},
+		x4: {e, x1, x5, c},
+		x5: {e, x3, x4, c},
+		tt: {w, x1, x2, x3},
+		w:  {tt, x2, x1, x3},
+		o:  {},
+	}
+	x, err := New(Config{Dim: 2, Metric: Euclidean, M: 2, Seed: 1})
+	require.NoError(t, err)
+	require.Equal(t, 4, x.m0)
+	for id, v := range pos {
+		require.NoError(t, x.Insert(uint32(id), v, 1))
+	}
+	for id, l := range lists {
+		base := id * (1 + x.m0)
+		x.links0[base] = uint32(len(l))
+		copy(x.links0[base+1:], l)
+		x.meta[id].level = 0
+		x.upper[id] = nil
+	}
+	x.entry.Store(packEntry(e, 0))
+
+	s := x.getScratch()
+	defer x.pool.Put(s)
+	n, unreached := x.reconnectPass(s)
+	require.Equal(t, 1, unreached, "O alone is cut off")
+	require.Equal(t, 1, n)
+	require.NotContains(t, x.linksAt(c, 0), uint32(tt), "C gave up its farthest link, to T, for O")
+	// That cut off T and W. The next pass finds T (and, once T is linked,
+	// reaches W through it).
+	n, unreached = x.reconnectPass(s)
+	require.Equal(t, 1, unreached)
+	require.Equal(t, 1, n)
+	requireReachable(t, x)
+
+	// reconnect makes the passes itself, on the same graph drawn again.
+	for id, l := range lists {
+		base := id * (1 + x.m0)
+		x.links0[base] = uint32(len(l))
+		copy(x.links0[base+1:], l)
+	}
+	require.Equal(t, 2, x.reconnect(s))
+	requireReachable(t, x)
+}
