@@ -234,46 +234,31 @@ func TestSearchForEveryNodeFindsUnreachableOnes(t *testing.T) {
 	data := clustered(7, 300, 8, 4)
 	x := build(t, Config{Dim: 8, Metric: Euclidean, EfConstruction: 32, Seed: 7}, data)
 	ep, _, _ := unpackEntry(x.entry.Load())
-	orphan := (ep + 1) % 300
-	x.mu.RLock()
-	for id := range uint32(300) {
-		for l := 0; l <= int(x.meta[id].level); l++ {
-			links := x.linksAt(id, l)
-			if i := slices.Index(links, orphan); i >= 0 {
-				if l == 0 {
-					base := int(id) * (1 + x.m0)
-					links[i] = links[len(links)-1]
-					x.links0[base]--
-				} else {
-					x.upper[id][l-1] = slices.Delete(links, i, i+1)
-				}
-			}
-		}
-	}
-	x.mu.RUnlock()
+	lone := (ep + 1) % 300
+	orphan(x, lone)
 
-	got, err := x.Search(data[orphan], 1, SearchOptions{})
+	got, err := x.Search(data[lone], 1, SearchOptions{})
 	require.NoError(t, err)
-	require.NotEqual(t, orphan, got[0].ID, "a walk cannot reach a node nothing links to")
+	require.NotEqual(t, lone, got[0].ID, "a walk cannot reach a node nothing links to")
 
-	all, err := x.Search(data[orphan], 300, SearchOptions{})
+	all, err := x.Search(data[lone], 300, SearchOptions{})
 	require.NoError(t, err)
 	require.Len(t, all, 300)
-	require.Equal(t, orphan, all[0].ID)
-	got, err = x.Search(data[orphan], 1, SearchOptions{Ef: 300})
+	require.Equal(t, lone, all[0].ID)
+	got, err = x.Search(data[lone], 1, SearchOptions{Ef: 300})
 	require.NoError(t, err)
-	require.Equal(t, orphan, got[0].ID, "ef covering every node scans exactly")
+	require.Equal(t, lone, got[0].ID, "ef covering every node scans exactly")
 
 	// A tombstone is one of the nodes a snapshot before it sees.
-	require.NoError(t, x.Delete(orphan, 2))
-	got, err = x.Search(data[orphan], 300, SearchOptions{})
+	require.NoError(t, x.Delete(lone, 2))
+	got, err = x.Search(data[lone], 300, SearchOptions{})
 	require.NoError(t, err)
 	require.Len(t, got, 299)
-	require.NotContains(t, ids(got), orphan)
-	got, err = x.Search(data[orphan], 1, SearchOptions{Ef: 300, Snapshot: 1})
+	require.NotContains(t, ids(got), lone)
+	got, err = x.Search(data[lone], 1, SearchOptions{Ef: 300, Snapshot: 1})
 	require.NoError(t, err)
-	require.Equal(t, orphan, got[0].ID, "at snapshot 1 the deleted node is there, and nearest")
-	got, err = x.Search(data[orphan], 300, SearchOptions{Snapshot: 1, Filter: func(id uint32) bool { return id%2 == 0 }})
+	require.Equal(t, lone, got[0].ID, "at snapshot 1 the deleted node is there, and nearest")
+	got, err = x.Search(data[lone], 300, SearchOptions{Snapshot: 1, Filter: func(id uint32) bool { return id%2 == 0 }})
 	require.NoError(t, err)
 	for _, r := range got {
 		require.Zero(t, r.ID%2, "the exact scan applies the filter")
@@ -306,14 +291,17 @@ func TestReconnectWalksAgain(t *testing.T) {
 	for id, v := range pos {
 		require.NoError(t, x.Insert(uint32(id), v, 1))
 	}
-	for id, l := range lists {
-		base := id * (1 + x.m0)
-		x.links0[base] = uint32(len(l))
-		copy(x.links0[base+1:], l)
-		x.meta[id].level = 0
-		x.upper[id] = nil
+	draw := func() {
+		for id, l := range lists {
+			base := id * (1 + x.m0)
+			x.links0[base] = uint32(len(l))
+			copy(x.links0[base+1:], l)
+			x.meta[id].level = 0
+			x.upper[id] = nil
+		}
+		x.entry.Store(packEntry(e, 0))
 	}
-	x.entry.Store(packEntry(e, 0))
+	draw()
 
 	s := x.getScratch()
 	defer x.pool.Put(s)
@@ -329,11 +317,7 @@ func TestReconnectWalksAgain(t *testing.T) {
 	requireReachable(t, x)
 
 	// reconnect makes the passes itself, on the same graph drawn again.
-	for id, l := range lists {
-		base := id * (1 + x.m0)
-		x.links0[base] = uint32(len(l))
-		copy(x.links0[base+1:], l)
-	}
+	draw()
 	require.Equal(t, 2, x.reconnect(s))
 	requireReachable(t, x)
 }
