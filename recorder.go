@@ -26,22 +26,65 @@ const (
 // the recorded results in the same order without calling anything.
 type Recorder struct {
 	run  *Run
+	tx   *Tx // set for a recorder of a transaction: spans join it
 	kind SpanKind
 }
 
-// Recorder returns a recorder over the run's traces. Its spans are
-// ToolCall spans; WithKind picks another kind.
+// Recorder returns a recorder over the run's traces. Each call it records
+// is a step of its own. Its spans are ToolCall spans; WithKind picks
+// another kind.
 func (r *Run) Recorder() *Recorder { return &Recorder{run: r, kind: ToolCall} }
 
+// Recorder returns a recorder whose spans are written in tx, so a recorded
+// call and the agent's other writes of the same step commit together, or
+// not at all. A Replayer returns calls recorded this way in order with the
+// others. Inside Run.Update, the call runs each time the update function
+// runs: a conflict that retries the function calls it again (and only the
+// committed attempt is recorded). Use Run.Begin when a call must not be
+// repeated.
+func (tx *Tx) Recorder() *Recorder { return &Recorder{tx: tx, kind: ToolCall} }
+
 // WithKind returns a recorder that writes spans of kind k (LLMCall, say).
-func (rec *Recorder) WithKind(k SpanKind) *Recorder { return &Recorder{run: rec.run, kind: k} }
+func (rec *Recorder) WithKind(k SpanKind) *Recorder {
+	return &Recorder{run: rec.run, tx: rec.tx, kind: k}
+}
 
 func inputHash(input []byte) string { return strconv.FormatUint(xxh3.Hash(input), 16) }
 
+// writable returns why the recorder could not record a call now:
+// checked before the call, so that a call whose result would be lost is
+// never made.
+func (rec *Recorder) writable() error {
+	if tx := rec.tx; tx != nil {
+		if err := tx.usable(true); err != nil {
+			return err
+		}
+		return runWritable(tx.rs)
+	}
+	if err := rec.run.usable(); err != nil {
+		return err
+	}
+	return runWritable(rec.run.st)
+}
+
+// runWritable fails when rs refuses data writes: a run that ended or was
+// deleted.
+func runWritable(rs *runState) error {
+	switch st := RunStatus(rs.status.Load()); {
+	case st == statusDeleted:
+		return fmt.Errorf("run %s: %w", rs.id, ErrRunNotFound)
+	case st.Ended():
+		return fmt.Errorf("run %s is %s: %w", rs.id, st, ErrRunEnded)
+	}
+	return nil
+}
+
 // Do runs call and records it as a span named name, then returns what call
-// returned. If the call succeeded but recording failed, the recording
-// error is returned with the output: the call's effect happened, but a
-// replay would not know it.
+// returned. A run that ended (or a read-only transaction) is refused
+// before call runs, with ErrRunEnded (ErrReadOnly). If the call
+// succeeded but recording failed (the run ended meanwhile, say), the
+// recording error is returned with the output: the call's effect
+// happened, but a replay would not know it.
 func (rec *Recorder) Do(name string, input []byte, call func() ([]byte, error)) ([]byte, error) {
 	if call == nil {
 		return nil, fmt.Errorf("record %q: nil call: %w", name, ErrInvalidArgument)
@@ -49,10 +92,11 @@ func (rec *Recorder) Do(name string, input []byte, call func() ([]byte, error)) 
 	if name == "" {
 		return nil, fmt.Errorf("record: empty call name: %w", ErrInvalidArgument)
 	}
-	if err := rec.run.usable(); err != nil {
-		return nil, err
+	if err := rec.writable(); err != nil {
+		return nil, fmt.Errorf("record %q: %w", name, err)
 	}
-	clock := rec.run.db.opts.clock
+	db := rec.db()
+	clock := db.opts.clock
 	start := clock()
 	out, cerr := call()
 	s := Span{
@@ -70,10 +114,24 @@ func (rec *Recorder) Do(name string, input []byte, call func() ([]byte, error)) 
 		s.Status = StatusError
 		s.Attrs[AttrError] = cerr.Error()
 	}
-	if _, err := rec.run.Traces().Record(s); err != nil {
+	if _, err := rec.traces().Record(s); err != nil {
 		return out, errors.Join(cerr, fmt.Errorf("record %q: %w", name, err))
 	}
 	return out, cerr
+}
+
+func (rec *Recorder) db() *DB {
+	if rec.tx != nil {
+		return rec.tx.db
+	}
+	return rec.run.db
+}
+
+func (rec *Recorder) traces() *Traces {
+	if rec.tx != nil {
+		return rec.tx.Traces()
+	}
+	return rec.run.Traces()
 }
 
 // DivergenceError reports a replayed call that is not the call recorded
