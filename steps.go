@@ -23,8 +23,10 @@ type Step struct {
 
 // StepWrites names the elements a step wrote (put or deleted), per
 // primitive, in key order: KV keys, event seqs in decimal, cell names, span
-// IDs in decimal, vector keys. Heads, counters and index entries the
-// primitives keep are not listed.
+// IDs in decimal, vector keys. Vectors also names each collection the step
+// created, before the step's vector keys, so that every step lists
+// something. Heads, counters and index entries the primitives keep are not
+// listed.
 type StepWrites struct {
 	KV, Events, State, Traces, Vectors []string
 }
@@ -69,6 +71,21 @@ func elementOf(rest []byte) (slot int, name string, ok bool) {
 		}
 	}
 	return 0, "", false
+}
+
+// writeOf names what a key of a scope (the bytes after the scope) wrote,
+// for Steps: an element, or a vector collection's configuration, named by
+// the collection. Diff compares elements only; a collection is compared
+// through its vectors.
+func writeOf(rest []byte) (slot int, name string, ok bool) {
+	if len(rest) > 1 && rest[0] == keys.TagVector && rest[1] == vecConfig {
+		n, w := binary.Uvarint(rest[2:])
+		if w <= 0 || n != uint64(len(rest)-2-w) {
+			return 0, "", false
+		}
+		return elemVectors, string(rest[2+w:]), true
+	}
+	return elementOf(rest)
 }
 
 // vectorOfKey splits a vector record key into collection and key.
@@ -124,7 +141,7 @@ func (r *Run) Steps() ([]Step, error) {
 		if !ok {
 			return
 		}
-		if slot, name, ok := elementOf(k[len(rs.scope):]); ok {
+		if slot, name, ok := writeOf(k[len(rs.scope):]); ok {
 			p := out[i].Writes.slot(slot)
 			*p = append(*p, name)
 		}
