@@ -7,8 +7,45 @@ import (
 
 // Span is one recorded step of agent reasoning. Attrs use OpenTelemetry
 // GenAI attribute names where one exists (gen_ai.request.model,
-// gen_ai.usage.input_tokens, gen_ai.tool.name, ...).
+// gen_ai.usage.input_tokens, gen_ai.tool.name, ...). Attrs holds string
+// values; Values holds typed ones (IntValue, Float64Value, BoolValue,
+// StringValue), which keep their type in exports: token counts belong
+// there. A name may be in one map or the other, not both, and the two
+// together hold at most 256 attributes.
 type Span = primitives.Span
+
+// AttrValue is a typed span attribute value: an int64, a float64, a bool
+// or a string. The zero AttrValue is unset, and Record refuses it. In JSON
+// it is the plain value, an integer without and a float64 always with a
+// fraction or exponent, so that the kind survives a round trip.
+type AttrValue = primitives.AttrValue
+
+// AttrKind is the type of an AttrValue.
+type AttrKind = primitives.AttrKind
+
+// Attribute value kinds.
+const (
+	AttrKindInt64   = primitives.AttrKindInt64
+	AttrKindFloat64 = primitives.AttrKindFloat64
+	AttrKindBool    = primitives.AttrKindBool
+	AttrKindString  = primitives.AttrKindString
+)
+
+// Int64Value returns an AttrValue holding v.
+func Int64Value(v int64) AttrValue { return primitives.Int64Value(v) }
+
+// IntValue returns an AttrValue holding v as an int64.
+func IntValue(v int) AttrValue { return primitives.IntValue(v) }
+
+// Float64Value returns an AttrValue holding v; Record refuses NaN and
+// infinities, which JSON cannot carry.
+func Float64Value(v float64) AttrValue { return primitives.Float64Value(v) }
+
+// BoolValue returns an AttrValue holding v.
+func BoolValue(v bool) AttrValue { return primitives.BoolValue(v) }
+
+// StringValue returns an AttrValue holding v.
+func StringValue(v string) AttrValue { return primitives.StringValue(v) }
 
 // SpanID identifies a span within its run, counting from 1.
 type SpanID = primitives.SpanID
@@ -59,7 +96,8 @@ func (tx *Tx) Traces() *Traces {
 
 // Record stores a span and returns its ID. Kind and Name are required; a
 // zero Start is the record time; a Parent must be a span of the same run
-// (else ErrNotFound).
+// (else ErrNotFound). A name in both Attrs and Values, or an unset or
+// non-finite value, is ErrInvalidArgument.
 func (tr *Traces) Record(s Span) (SpanID, error) {
 	var id SpanID
 	err := tr.h.do(true, func(t primitives.Txn) (err error) {

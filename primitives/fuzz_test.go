@@ -76,6 +76,16 @@ func seedSpans() []Span {
 		// Decoders do not judge kind or status; Record does.
 		{ID: 4, Kind: 0, Name: "", Status: "weird"},
 		{ID: 5, Kind: 255, Name: "k", Input: bytes.Repeat([]byte{1}, 200)},
+		{
+			ID: 6, Kind: LLMCall, Name: "typed",
+			Attrs: map[string]string{"gen_ai.request.model": "m"},
+			Values: map[string]AttrValue{
+				"gen_ai.usage.input_tokens": IntValue(812), "min": Int64Value(math.MinInt64),
+				"t": Float64Value(0.7), "neg0": Float64Value(math.Copysign(0, -1)),
+				"ok": BoolValue(true), "no": BoolValue(false), "s": StringValue(""),
+			},
+		},
+		{ID: 7, Kind: Thought, Name: "one", Values: map[string]AttrValue{"x": StringValue(strings.Repeat("v", 200))}},
 	}
 	for i, tm := range seedTimes {
 		out = append(out, Span{ID: SpanID(10 + i), Kind: Thought, Name: "t", Start: tm, End: tm})

@@ -49,6 +49,11 @@ const (
 // retrieval, a decision. Attribute names follow the OpenTelemetry GenAI
 // conventions where one exists (gen_ai.request.model,
 // gen_ai.usage.input_tokens, gen_ai.tool.name, ...).
+//
+// Attrs holds string attributes and Values typed ones: numbers such as
+// gen_ai.usage.input_tokens (an integer in those conventions) belong in
+// Values, so that they keep their type when exported. A name may be in one
+// of the two maps, not both; together they hold at most MaxAttrs.
 type Span struct {
 	ID     SpanID // assigned by Record
 	Parent SpanID // 0 for a root span; otherwise a span of the same run
@@ -61,6 +66,9 @@ type Span struct {
 	Output []byte
 	Attrs  map[string]string
 	Tags   []string
+	// Values is omitted from JSON when empty, so that spans without it
+	// read as they did before it existed.
+	Values map[string]AttrValue `json:",omitempty"`
 }
 
 // SpanTree is a span with its descendants.
@@ -116,8 +124,8 @@ func sortedAttrs(m map[string]string, buf *[16]attr) []attr {
 	return as
 }
 
-// checkSpan validates s, whose attributes are attrs.
-func checkSpan(s *Span, attrs []attr) error {
+// checkSpan validates s, whose attributes are attrs and values.
+func checkSpan(s *Span, attrs []attr, values []typedAttr) error {
 	if s.Kind < LLMCall || s.Kind > Custom {
 		return fmt.Errorf("span kind %d: %w", s.Kind, ErrInvalidArgument)
 	}
@@ -130,14 +138,25 @@ func checkSpan(s *Span, attrs []attr) error {
 	if err := checkPayload("span output", s.Output); err != nil {
 		return err
 	}
-	if len(s.Attrs) > MaxAttrs || len(s.Tags) > MaxAttrs {
-		return fmt.Errorf("span with %d attributes and %d tags (max %d each): %w", len(s.Attrs), len(s.Tags), MaxAttrs, ErrTooLarge)
+	if len(s.Attrs)+len(s.Values) > MaxAttrs || len(s.Tags) > MaxAttrs {
+		return fmt.Errorf("span with %d attributes and %d tags (max %d each): %w", len(s.Attrs)+len(s.Values), len(s.Tags), MaxAttrs, ErrTooLarge)
 	}
 	for _, a := range attrs {
 		if err := checkName("attribute name", a.name); err != nil {
 			return err
 		}
 		if err := checkPayload("attribute value", []byte(a.value)); err != nil {
+			return err
+		}
+	}
+	for _, a := range values {
+		if err := checkName("attribute name", a.name); err != nil {
+			return err
+		}
+		if _, dup := s.Attrs[a.name]; dup {
+			return fmt.Errorf("attribute %s in both Attrs and Values: %w", a.name, ErrInvalidArgument)
+		}
+		if err := checkValue(a.name, a.value); err != nil {
 			return err
 		}
 	}
@@ -164,8 +183,9 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 		s.Start = t.Now() // before the checks: End must not precede it
 	}
 	var abuf [16]attr
-	attrs := sortedAttrs(s.Attrs, &abuf)
-	if err := checkSpan(&s, attrs); err != nil {
+	var vbuf [8]typedAttr
+	attrs, values := sortedAttrs(s.Attrs, &abuf), sortedValues(s.Values, &vbuf)
+	if err := checkSpan(&s, attrs, values); err != nil {
 		return 0, err
 	}
 	if s.Parent != 0 {
@@ -187,7 +207,7 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 	}
 	var ib, sb, pb [8]byte
 	idb, st := put64(&ib, uint64(id)), put64(&sb, uint64(unixNano(s.Start))^1<<63)
-	if err := t.Put(wkey(t, spanEntry, idb), appendSpan(scratch(t, spanSize(&s, attrs)), &s, attrs)); err != nil {
+	if err := t.Put(wkey(t, spanEntry, idb), appendSpan(scratch(t, spanSize(&s, attrs, values)), &s, attrs, values)); err != nil {
 		return 0, err
 	}
 	if err := t.PutIndex(wkey(t, spanKind, []byte{byte(s.Kind)}, st, idb)); err != nil {
@@ -213,16 +233,19 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 }
 
 // encodeSpan: parent | kind | start | end | status | name | input | output
-// | attrs (count, then name, value sorted by name) | tags (count, tags).
+// | attrs (count, then name, value sorted by name) | tags (count, tags)
+// | typed attrs, only if there are any (count, then name, kind, value
+// sorted by name; see appendValues).
 func encodeSpan(s *Span) []byte {
 	var abuf [16]attr
-	attrs := sortedAttrs(s.Attrs, &abuf)
-	return appendSpan(make([]byte, 0, spanSize(s, attrs)), s, attrs)
+	var vbuf [8]typedAttr
+	attrs, values := sortedAttrs(s.Attrs, &abuf), sortedValues(s.Values, &vbuf)
+	return appendSpan(make([]byte, 0, spanSize(s, attrs, values)), s, attrs, values)
 }
 
 // spanSize bounds the encoded size of s (uvarint lengths of names and
 // payloads under MaxPayload take at most 3 bytes, counts at most 10).
-func spanSize(s *Span, attrs []attr) int {
+func spanSize(s *Span, attrs []attr, values []typedAttr) int {
 	size := 64 + len(s.Status) + len(s.Name) + len(s.Input) + len(s.Output)
 	for _, a := range attrs {
 		size += len(a.name) + len(a.value) + 6
@@ -230,12 +253,12 @@ func spanSize(s *Span, attrs []attr) int {
 	for _, tag := range s.Tags {
 		size += len(tag) + 3
 	}
-	return size
+	return size + valuesSize(values)
 }
 
-// appendSpan appends s, whose attributes in name order are attrs, encoded
-// as encodeSpan does.
-func appendSpan(b []byte, s *Span, attrs []attr) []byte {
+// appendSpan appends s, whose attributes in name order are attrs and
+// values, encoded as encodeSpan does.
+func appendSpan(b []byte, s *Span, attrs []attr, values []typedAttr) []byte {
 	b = binary.AppendUvarint(b, uint64(s.Parent))
 	b = append(b, byte(s.Kind))
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(s.Start)))
@@ -253,7 +276,7 @@ func appendSpan(b []byte, s *Span, attrs []attr) []byte {
 	for _, tag := range s.Tags {
 		b = appendString(b, tag)
 	}
-	return b
+	return appendValues(b, values)
 }
 
 // DecodeSpan decodes the span stored for id.
@@ -290,6 +313,7 @@ func DecodeSpan(id SpanID, v []byte) (Span, error) {
 			}
 		}
 	}
+	s.Values = decodeValues(&d, s.Attrs)
 	if err := d.done(); err != nil {
 		return Span{}, fmt.Errorf("span %d: %w", id, err)
 	}
