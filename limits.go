@@ -1,5 +1,7 @@
 package inmem
 
+import "github.com/inmem-db/inmem/primitives"
+
 // Limits. Exceeding one returns ErrTooLarge; an empty key returns
 // ErrInvalidArgument.
 const (
@@ -11,4 +13,17 @@ const (
 	MaxTxSize = 256 << 20
 	// MaxNameSize bounds each Namespace field and a run's name.
 	MaxNameSize = 256
+	// MaxLabelSize bounds, in bytes, each tag (of a run or a span), run
+	// metadata key, event type, cell name, span name and attribute name.
+	// None of them may be empty.
+	MaxLabelSize = primitives.MaxName
+	// MaxRunTags bounds the number of a run's tags.
+	MaxRunTags = 256
+	// MaxRunMeta bounds the number of a run's metadata entries.
+	MaxRunMeta = 256
+	// MaxRunTextSize bounds, in bytes, each run metadata value and the
+	// reason given to End. A run's record holds all of them and is
+	// rewritten at every status change, so they are kept far below a
+	// value's limit.
+	MaxRunTextSize = 64 << 10
 )

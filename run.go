@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/occ"
@@ -81,18 +82,23 @@ type runConfig struct {
 	nsSet bool // InNamespace given: do not inherit the parent's
 }
 
-// Name sets the run's human-readable name.
+// Name sets the run's human-readable name: UTF-8, at most MaxNameSize
+// bytes.
 func Name(name string) RunOption { return func(c *runConfig) { c.info.Name = name } }
 
 // Parent makes the run a child of id, which must exist.
 func Parent(id RunID) RunOption { return func(c *runConfig) { c.info.Parent = id } }
 
-// Tags attaches tags to the run.
+// Tags attaches tags to the run: at most MaxRunTags, each 1 to
+// MaxLabelSize bytes of UTF-8 (else BeginRun fails with ErrInvalidArgument
+// or ErrTooLarge).
 func Tags(tags ...string) RunOption {
 	return func(c *runConfig) { c.info.Tags = append(c.info.Tags, tags...) }
 }
 
-// Meta attaches key/value metadata to the run. The map is copied.
+// Meta attaches key/value metadata to the run. The map is copied. At most
+// MaxRunMeta entries; keys are 1 to MaxLabelSize bytes and values at most
+// MaxRunTextSize bytes, of UTF-8.
 func Meta(m map[string]string) RunOption {
 	return func(c *runConfig) {
 		if c.info.Meta == nil {
@@ -274,26 +280,31 @@ func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
 		}
 		o(&cfg)
 	}
-	return db.beginRun(cfg, nil)
+	r, err := db.beginRun(cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	return r, nil
 }
 
 // beginRun validates and commits a new run's record and registers it.
+// Its errors are wrapped by its callers, which name the operation.
 func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	info := cfg.info
-	if len(info.Name) > MaxNameSize {
-		return nil, fmt.Errorf("begin run: name of %d bytes (max %d): %w", len(info.Name), MaxNameSize, ErrTooLarge)
+	if err := checkRunInfo(&info); err != nil {
+		return nil, err
 	}
 	if !info.Parent.IsZero() {
 		p, err := db.runState(info.Parent)
 		if err != nil {
-			return nil, fmt.Errorf("begin run: parent: %w", err)
+			return nil, fmt.Errorf("parent: %w", err)
 		}
 		if !cfg.nsSet {
 			info.Namespace = p.ns
 		}
 	}
 	if err := info.Namespace.validate(); err != nil {
-		return nil, fmt.Errorf("begin run: %w", err)
+		return nil, err
 	}
 	info.ID = db.ids.next(info.CreatedAt)
 	rs := newRunState(db, info.ID, info.Namespace, false)
@@ -301,13 +312,70 @@ func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	rs.bases = bases
 	rs.updated.Store(info.CreatedAt.UnixNano())
 	if err := db.writeRunRecord(&info, bases, 0, nil); err != nil {
-		return nil, fmt.Errorf("begin run: %w", err)
+		return nil, err
 	}
 	db.runsMu.Lock()
 	db.runs[info.ID] = rs
 	db.index.add(&info)
 	db.runsMu.Unlock()
 	return db.handle(rs, nil), nil
+}
+
+// checkRunInfo checks the name, tags and metadata a run is given against
+// the limits. They are stored as JSON, which would silently replace bytes
+// that are not UTF-8, so those are refused too.
+func checkRunInfo(info *RunInfo) error {
+	if len(info.Name) > MaxNameSize {
+		return fmt.Errorf("name of %d bytes (max %d): %w", len(info.Name), MaxNameSize, ErrTooLarge)
+	}
+	if !utf8.ValidString(info.Name) {
+		return fmt.Errorf("name is not UTF-8: %w", ErrInvalidArgument)
+	}
+	if len(info.Tags) > MaxRunTags {
+		return fmt.Errorf("%d tags (max %d): %w", len(info.Tags), MaxRunTags, ErrTooLarge)
+	}
+	for i, t := range info.Tags {
+		if err := checkLabel(fmt.Sprintf("tag %d", i), t); err != nil {
+			return err
+		}
+	}
+	if len(info.Meta) > MaxRunMeta {
+		return fmt.Errorf("%d meta entries (max %d): %w", len(info.Meta), MaxRunMeta, ErrTooLarge)
+	}
+	for k, v := range info.Meta {
+		if err := checkLabel("meta key", k); err != nil {
+			return err
+		}
+		if err := checkRunText(fmt.Sprintf("meta %q value", k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLabel checks a tag or key: 1 to MaxLabelSize bytes of UTF-8.
+func checkLabel(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("empty %s: %w", what, ErrInvalidArgument)
+	case len(s) > MaxLabelSize:
+		return fmt.Errorf("%s of %d bytes (max %d): %w", what, len(s), MaxLabelSize, ErrTooLarge)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not UTF-8: %w", what, ErrInvalidArgument)
+	}
+	return nil
+}
+
+// checkRunText checks a metadata value or end reason: up to
+// MaxRunTextSize bytes of UTF-8.
+func checkRunText(what, s string) error {
+	if len(s) > MaxRunTextSize {
+		return fmt.Errorf("%s of %d bytes (max %d): %w", what, len(s), MaxRunTextSize, ErrTooLarge)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not UTF-8: %w", what, ErrInvalidArgument)
+	}
+	return nil
 }
 
 func (db *DB) runState(id RunID) (*runState, error) {
@@ -419,8 +487,8 @@ func (rs *runState) snapshotInfo() RunInfo {
 }
 
 // End finishes the run with Completed, Failed or Cancelled; reason is kept
-// as RunInfo.Error. Later writes to the run return ErrRunEnded; ending an
-// ended run returns ErrRunEnded too.
+// as RunInfo.Error (UTF-8, at most MaxRunTextSize bytes). Later writes to
+// the run return ErrRunEnded; ending an ended run returns ErrRunEnded too.
 func (r *Run) End(status RunStatus, reason string) error {
 	if err := r.usable(); err != nil {
 		return err
@@ -430,6 +498,9 @@ func (r *Run) End(status RunStatus, reason string) error {
 	}
 	if status != Completed && status != Failed && status != Cancelled {
 		return fmt.Errorf("end with %s: want completed, failed or cancelled: %w", status, ErrInvalidArgument)
+	}
+	if err := checkRunText("reason", reason); err != nil {
+		return fmt.Errorf("end: %w", err)
 	}
 	return r.st.setStatus(status, reason)
 }
