@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -14,19 +16,31 @@ import (
 )
 
 // runDemo shows what the database does, step by step, on a fresh durable
-// database: in DIR with -dir, else in a temporary directory that is
-// removed at the end, so that the walk-through can close and reopen it.
+// database: in DIR when given, which must be new or an empty directory,
+// else in a temporary directory that is removed at the end, so that the
+// walk-through can close and reopen it.
 func runDemo(args []string, out io.Writer) error { return demo(args, out, nil) }
 
 // demo is runDemo. When after is not nil it is called with the database
 // directory once the walk-through has closed the database, before a
 // temporary directory is removed: tests read the database back there.
 func demo(args []string, out io.Writer, after func(dir string) error) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(out)
-	dir := fs.String("dir", "", "database directory, kept afterwards (default: a temporary one, removed at the end)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage{err}
+	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
+	dirFlag := flags.String("dir", "", "the same as DIR")
+	asJSON := flags.Bool("json", false, "refused: the demo is a walk-through for people")
+	pos, err := parseArgs(flags, args)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return errUsage{errors.New("the demo prints a walk-through, not JSON; keep its database (inmem demo DIR) and read it with inmem runs DIR --json")}
+	}
+	dir := *dirFlag
+	if len(pos) == 1 {
+		if dir != "" && dir != pos[0] {
+			return errUsage{fmt.Errorf("DIR %q and -dir %q: give one", pos[0], dir)}
+		}
+		dir = pos[0]
 	}
 	walk := func(dir string) error {
 		err := walkThrough(dir, out)
@@ -35,15 +49,18 @@ func demo(args []string, out io.Writer, after func(dir string) error) error {
 		}
 		return err
 	}
-	if *dir != "" {
-		fmt.Fprintf(out, "database in %s\n", *dir)
-		return walk(*dir)
+	if dir != "" {
+		if err := freshDir(dir); err != nil {
+			return errUsage{err}
+		}
+		fmt.Fprintf(out, "database in %s\n", dir)
+		return walk(dir)
 	}
 	tmp, err := os.MkdirTemp("", "inmem-demo-")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "database in %s, a temporary directory (-dir DIR keeps one)\n", tmp)
+	fmt.Fprintf(out, "database in %s, a temporary directory (inmem demo DIR keeps one)\n", tmp)
 	err = walk(tmp)
 	if rerr := os.RemoveAll(tmp); rerr != nil {
 		return errors.Join(err, rerr)
@@ -52,6 +69,26 @@ func demo(args []string, out io.Writer, after func(dir string) error) error {
 		fmt.Fprintf(out, "removed %s\n", tmp)
 	}
 	return err
+}
+
+// freshDir accepts a directory the demo may write its database in: one
+// that does not exist yet, or an empty one. The demo writes its own runs,
+// so it must not mix them into a database, nor its files into a
+// directory of something else.
+func freshDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case len(entries) == 0:
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wal")); err == nil {
+		return fmt.Errorf("%s already holds a database; the demo writes a fresh one: give a new or empty directory", dir)
+	}
+	return fmt.Errorf("%s is not empty; the demo writes a fresh database: give a new or empty directory", dir)
 }
 
 // walkThrough is the demo proper, on the database in dir.

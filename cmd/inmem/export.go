@@ -17,7 +17,9 @@ import (
 // runExport writes one run out: inmem export DIR RUN --format jsonl|otlp-json.
 //
 // jsonl: one JSON object per line: the run, then its events, state cells,
-// KV entries and spans, each tagged with "kind".
+// KV entries and spans, each tagged with "kind", the data in the shape
+// show --json prints (events with their prev_hash too). It is JSON
+// already, so --json asks for it.
 //
 // otlp-json: the run's spans as an OTLP/JSON ExportTraceServiceRequest, the
 // body an OpenTelemetry collector's OTLP/HTTP receiver accepts at
@@ -26,32 +28,17 @@ import (
 // When stderr is a terminal a progress bar counts the records written.
 func runExport(args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(out)
 	format := fs.String("format", "jsonl", "jsonl or otlp-json")
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--format" || a == "-format":
-			flags = append(flags, a)
-			if i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		case strings.HasPrefix(a, "-"):
-			flags = append(flags, a)
-		default:
-			pos = append(pos, a)
-		}
-	}
-	if err := fs.Parse(flags); err != nil {
-		return errUsage{err}
-	}
-	if len(pos) != 2 {
-		return errUsage{fmt.Errorf("usage: inmem export DIR RUN [--format jsonl|otlp-json]")}
+	asJSON := fs.Bool("json", false, "the same as --format jsonl")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if *format != "jsonl" && *format != "otlp-json" {
 		return errUsage{fmt.Errorf("format %q: want jsonl or otlp-json", *format)}
+	}
+	if *asJSON && *format != "jsonl" {
+		return errUsage{fmt.Errorf("--json is --format jsonl; give one format")}
 	}
 	db, id, err := openWithRun(pos[0], pos[1], errOut)
 	if err != nil {
@@ -72,50 +59,135 @@ func runExport(args []string, out, errOut io.Writer) error {
 	defer bar.finish()
 	line := func(kind string, v any) error {
 		bar.add(1)
-		return enc.Encode(map[string]any{"kind": kind, "data": v})
+		return enc.Encode(exportLine{kind, v})
 	}
-	if err := line("run", info); err != nil {
+	if err := line("run", runOf(info)); err != nil {
 		return err
 	}
 	for _, e := range events {
-		ev := exportEvent{Seq: e.Seq, Type: e.Type, Payload: e.Payload, Time: e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"),
-			PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])}
-		if err := line("event", ev); err != nil {
+		if err := line("event", exportEvent{eventOf(e), hex.EncodeToString(e.PrevHash[:])}); err != nil {
 			return err
 		}
 	}
 	for _, c := range cells {
-		if err := line("cell", c); err != nil {
+		if err := line("cell", cellOf(c)); err != nil {
 			return err
 		}
 	}
 	for _, e := range kv {
-		if err := line("kv", e); err != nil {
+		if err := line("kv", entryOf(e)); err != nil {
 			return err
 		}
 	}
 	for _, s := range spans {
-		if err := line("span", s); err != nil {
+		if err := line("span", exportSpanOf(s)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// exportEvent is an event as JSON, hashes in hex.
+// exportLine is one line of a jsonl export.
+type exportLine struct {
+	Kind string `json:"kind"` // run, event, cell, kv or span
+	Data any    `json:"data"`
+}
+
+// exportEvent is an event as export writes it: show's shape and the hash
+// of the event before it, so that the chain can be checked from the file.
 type exportEvent struct {
-	Seq      uint64 `json:"seq"`
-	Type     string `json:"type"`
-	Payload  []byte `json:"payload"`
-	Time     string `json:"time"`
+	eventOut
 	PrevHash string `json:"prev_hash"`
-	Hash     string `json:"hash"`
+}
+
+// exportSpan is a span as export writes it: show's shape, and the typed
+// attribute values when the span has any.
+type exportSpan struct {
+	spanOut
+	Values json.RawMessage `json:"values,omitempty"`
+}
+
+// exportSpanOf takes the typed values from the span's own JSON, so that
+// they carry over in whatever shape the library gives them.
+func exportSpanOf(s inmem.Span) exportSpan {
+	out := exportSpan{spanOut: spanOf(s)}
+	if b, err := json.Marshal(s); err == nil {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(b, &fields) == nil && len(fields["Values"]) > 0 && string(fields["Values"]) != "null" {
+			out.Values = fields["Values"]
+		}
+	}
+	return out
 }
 
 // OTLP/JSON shapes (opentelemetry-proto, JSON mapping: IDs as hex, 64-bit
 // integers as decimal strings, enums as integers).
+
+// otlpValue is an OTLP AnyValue: a string, an int, a double or a bool. It
+// is written with only the field its kind names, since a receiver reads
+// whichever field is present as the value's type.
 type otlpValue struct {
-	StringValue string `json:"stringValue"`
+	StringValue string  `json:"stringValue"`
+	IntValue    string  `json:"intValue"` // decimal: protobuf's JSON mapping of int64
+	DoubleValue float64 `json:"doubleValue"`
+	BoolValue   bool    `json:"boolValue"`
+
+	kind inmem.AttrKind // the field set; 0 for StringValue
+}
+
+// MarshalJSON writes the one field the value's kind names.
+func (v otlpValue) MarshalJSON() ([]byte, error) {
+	switch v.kind {
+	case inmem.AttrKindInt64:
+		return json.Marshal(struct {
+			V string `json:"intValue"`
+		}{v.IntValue})
+	case inmem.AttrKindFloat64:
+		return json.Marshal(struct {
+			V float64 `json:"doubleValue"`
+		}{v.DoubleValue})
+	case inmem.AttrKindBool:
+		return json.Marshal(struct {
+			V bool `json:"boolValue"`
+		}{v.BoolValue})
+	}
+	return json.Marshal(struct {
+		V string `json:"stringValue"`
+	}{v.StringValue})
+}
+
+func otlpString(s string) otlpValue { return otlpValue{StringValue: s} }
+
+// otlpAttrValue maps a typed span attribute to OTLP; Record refuses the
+// unset value and non-finite floats, so each maps to a valid AnyValue.
+func otlpAttrValue(a inmem.AttrValue) otlpValue {
+	switch a.Kind() {
+	case inmem.AttrKindInt64:
+		return otlpValue{IntValue: strconv.FormatInt(a.Int64(), 10), kind: inmem.AttrKindInt64}
+	case inmem.AttrKindFloat64:
+		return otlpValue{DoubleValue: a.Float64(), kind: inmem.AttrKindFloat64}
+	case inmem.AttrKindBool:
+		return otlpValue{BoolValue: a.Bool(), kind: inmem.AttrKindBool}
+	}
+	return otlpString(a.String())
+}
+
+// otlpSpanAttributes lists a span's attributes for OTLP: its kind, then
+// its string and typed attributes together in name order, then its tags.
+func otlpSpanAttributes(s inmem.Span) []otlpKV {
+	attrs := make([]otlpKV, 0, 2+len(s.Attrs)+len(s.Values))
+	attrs = append(attrs, otlpKV{"inmem.span.kind", otlpString(s.Kind.String())})
+	for k, v := range s.Attrs {
+		attrs = append(attrs, otlpKV{k, otlpString(v)})
+	}
+	for k, v := range s.Values {
+		attrs = append(attrs, otlpKV{k, otlpAttrValue(v)})
+	}
+	sort.Slice(attrs[1:], func(i, j int) bool { return attrs[1+i].Key < attrs[1+j].Key })
+	if len(s.Tags) > 0 {
+		attrs = append(attrs, otlpKV{"inmem.span.tags", otlpString(strings.Join(s.Tags, ","))})
+	}
+	return attrs
 }
 
 type otlpKV struct {
@@ -177,10 +249,10 @@ func otlpRequest(info inmem.RunInfo, spans []inmem.Span) otlpExport {
 	trace := hex.EncodeToString(info.ID[:])
 	var rs otlpResourceSpans
 	rs.Resource.Attributes = []otlpKV{
-		{"service.name", otlpValue{orDefault(info.Namespace.Agent, "inmem-agent")}},
-		{"inmem.run.id", otlpValue{info.ID.String()}},
-		{"inmem.run.name", otlpValue{info.Name}},
-		{"inmem.namespace", otlpValue{info.Namespace.String()}},
+		{"service.name", otlpString(orDefault(info.Namespace.Agent, "inmem-agent"))},
+		{"inmem.run.id", otlpString(info.ID.String())},
+		{"inmem.run.name", otlpString(info.Name)},
+		{"inmem.namespace", otlpString(info.Namespace.String())},
 	}
 	var ss otlpScopeSpans
 	ss.Scope.Name = "github.com/inmem-db/inmem"
@@ -210,18 +282,7 @@ func otlpRequest(info inmem.RunInfo, spans []inmem.Span) otlpExport {
 		case inmem.StatusError:
 			o.Status.Code = statusError
 		}
-		keys := make([]string, 0, len(s.Attrs))
-		for k := range s.Attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		o.Attributes = append(o.Attributes, otlpKV{"inmem.span.kind", otlpValue{s.Kind.String()}})
-		for _, k := range keys {
-			o.Attributes = append(o.Attributes, otlpKV{k, otlpValue{s.Attrs[k]}})
-		}
-		if len(s.Tags) > 0 {
-			o.Attributes = append(o.Attributes, otlpKV{"inmem.span.tags", otlpValue{strings.Join(s.Tags, ",")}})
-		}
+		o.Attributes = otlpSpanAttributes(s)
 		ss.Spans = append(ss.Spans, o)
 	}
 	rs.ScopeSpans = []otlpScopeSpans{ss}

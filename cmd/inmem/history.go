@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,33 +15,25 @@ import (
 // runAsOf prints a run as it was right after a step: inmem asof DIR RUN
 // STEP. The JSON form is show's, with the step and its time added.
 func runAsOf(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("asof", args, out, 3, "DIR RUN STEP")
+	asJSON, pos, err := jsonFlags("asof", args)
 	if err != nil {
 		return err
-	}
-	id, err := inmem.ParseRunID(pos[1])
-	if err != nil {
-		return errUsage{err}
 	}
 	step, err := strconv.Atoi(pos[2])
 	if err != nil {
 		return errUsage{fmt.Errorf("step %q: want a step number (0 for before the first)", pos[2])}
 	}
-	db, err := openExisting(pos[0], errOut)
+	db, id, err := openWithRun(pos[0], pos[1], errOut)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rd, view, err := readAsOf(db, id, step)
+	rd, view, err := runAsOfStep(db, id, step)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(out, struct {
-			Step int
-			Time time.Time
-			runData
-		}{view.Step(), view.Time(), rd})
+		return printJSON(out, asofOut{Step: view.Step(), Time: timeString(view.Time()), runDataOut: rd.out()})
 	}
 	info := rd.Run
 	fmt.Fprintf(out, "run %s %q as of step %d of %d", info.ID, info.Name, view.Step(), info.Steps)
@@ -48,15 +41,42 @@ func runAsOf(args []string, out, errOut io.Writer) error {
 		fmt.Fprintf(out, " (%s)", view.Time().UTC().Format(time.RFC3339Nano))
 	}
 	fmt.Fprintln(out)
+	printLineage(out, db, info)
 	printRunData(out, rd)
 	return nil
+}
+
+// asofOut is what asof prints with --json.
+type asofOut struct {
+	Step int    `json:"step"`
+	Time string `json:"time,omitempty"` // when that step committed
+	runDataOut
+}
+
+// runAsOfStep reads everything run id held right after step. AsOf's error
+// already names the step, the run and its number of steps, so it is
+// returned as is.
+func runAsOfStep(db *inmem.DB, id inmem.RunID, step int) (runData, *inmem.View, error) {
+	var rd runData
+	run, err := db.Run(id)
+	if err != nil {
+		return rd, nil, err
+	}
+	if rd.Run, err = run.Info(); err != nil {
+		return rd, nil, err
+	}
+	view, err := run.AsOf(step)
+	if err != nil {
+		return rd, nil, err
+	}
+	return rd, view, view.Read(func(tx *inmem.Tx) error { return rd.read(tx) })
 }
 
 // runReplay rebuilds a run from its recorded history and checks it
 // against the live state: inmem replay DIR RUN. It lists the steps with
 // what each wrote, then the verdict; a mismatch exits 1.
 func runReplay(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("replay", args, out, 2, "DIR RUN")
+	asJSON, pos, err := jsonFlags("replay", args)
 	if err != nil {
 		return err
 	}
@@ -128,32 +148,54 @@ func clipList(keys []string) string {
 
 // runDiff compares two runs' current state: inmem diff DIR A B. Added
 // elements are only in B, removed ones only in A; a change shows A's
-// value, then B's.
+// value, then B's. As diff(1), it exits 0 when the runs hold the same
+// state, 1 when they differ and 2 on trouble, so that a script can test
+// the result.
 func runDiff(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("diff", args, out, 3, "DIR A B")
+	err := diffRuns(args, out, errOut)
+	if err != nil && !errors.As(err, new(errExit)) && !errors.As(err, new(errUsage)) {
+		err = errExit{err: err, code: 2}
+	}
+	return err
+}
+
+// errDiffer is diff's verdict "the runs differ": exit status 1, nothing
+// more to print.
+var errDiffer = errExit{code: 1}
+
+func diffRuns(args []string, out, errOut io.Writer) error {
+	asJSON, pos, err := jsonFlags("diff", args)
 	if err != nil {
 		return err
 	}
-	a, err := inmem.ParseRunID(pos[1])
-	if err != nil {
-		return errUsage{err}
-	}
-	b, err := inmem.ParseRunID(pos[2])
-	if err != nil {
-		return errUsage{err}
-	}
-	db, err := openExisting(pos[0], errOut)
+	db, a, err := openWithRun(pos[0], pos[1], errOut)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	b, err := resolveRun(db, pos[2])
+	if err != nil {
+		return err
+	}
 	d, err := db.Diff(a, b)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(out, diffOf(d))
+		if err := printJSON(out, diffOf(d)); err != nil {
+			return err
+		}
+	} else if err := printDiff(out, a, b, d); err != nil {
+		return err
 	}
+	if !d.Empty() {
+		return errDiffer
+	}
+	return nil
+}
+
+// printDiff prints a diff as a table.
+func printDiff(out io.Writer, a, b inmem.RunID, d inmem.RunDiff) error {
 	if d.Empty() {
 		fmt.Fprintf(out, "runs %s and %s hold the same state\n", a, b)
 		return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,11 +51,7 @@ func TestHistoryCommands(t *testing.T) {
 	require.Contains(t, out, "events (0):")
 	out, code = run(t, "asof", dir, p, "3", "--json")
 	require.Equal(t, 0, code, out)
-	var asof struct {
-		Step   int
-		KV     []inmem.Entry
-		Events []inmem.Event
-	}
+	var asof asofOut
 	require.NoError(t, json.Unmarshal([]byte(out), &asof))
 	require.Equal(t, 3, asof.Step)
 	require.Len(t, asof.KV, 2)
@@ -87,7 +84,7 @@ func TestHistoryCommands(t *testing.T) {
 	require.Equal(t, []string{"a"}, rep.Steps[0].Writes.KV)
 
 	out, code = run(t, "diff", dir, p, f)
-	require.Equal(t, 0, code, out)
+	require.Equal(t, 1, code, "diff exits 1 when the runs differ: "+out)
 	var rows []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		rows = append(rows, strings.Join(strings.Fields(l), " "))
@@ -95,7 +92,7 @@ func TestHistoryCommands(t *testing.T) {
 	require.Equal(t, []string{"PRIMITIVE KEY A B", "kv - d (only in A)", "kv + c (only in B)", `kv ~ a "1" "changed"`,
 		"events - 0 (only in A)", "state - phase (only in A)"}, rows)
 	out, code = run(t, "diff", dir, p, f, "--json")
-	require.Equal(t, 0, code, out)
+	require.Equal(t, 1, code, out)
 	var d diffOut
 	require.NoError(t, json.Unmarshal([]byte(out), &d))
 	require.False(t, d.Same)
@@ -107,6 +104,9 @@ func TestHistoryCommands(t *testing.T) {
 	out, code = run(t, "diff", dir, p, p)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "hold the same state")
-	_, code = run(t, "diff", dir, p, "nope")
-	require.Equal(t, 2, code)
+	out, code = run(t, "diff", dir, p, "nope")
+	require.Equal(t, 2, code, "trouble is 2, as for diff(1): "+out)
+	require.Contains(t, out, `no run named or prefixed "nope"`)
+	out, code = run(t, "diff", filepath.Join(dir, "missing"), p, p)
+	require.Equal(t, 2, code, out)
 }

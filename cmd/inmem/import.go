@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"unicode"
 
 	"github.com/inmem-db/inmem"
 )
@@ -29,7 +30,7 @@ import (
 //
 // A run that fails to import is deleted, so no half-imported run remains.
 func runImport(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("import", args, out, 2, "DIR FILE")
+	asJSON, pos, err := jsonFlags("import", args)
 	if err != nil {
 		return err
 	}
@@ -105,6 +106,10 @@ type importer struct {
 	res     importResult
 	pending []func(tx *inmem.Tx) error // writes not yet committed
 	spans   []inmem.Span               // recorded at the end, parents first
+	// legacy: the run's records are in the shape exports had before
+	// they printed show's JSON: the library's structs, capitalised keys,
+	// bytes in base64.
+	legacy bool
 }
 
 // record is one line of a jsonl export.
@@ -183,15 +188,51 @@ func (imp *importer) line(b []byte) error {
 		if err := imp.finishRun(); err != nil {
 			return err
 		}
-		var info inmem.RunInfo
-		if err := decode(&info); err != nil {
+		var keys map[string]json.RawMessage
+		if err := decode(&keys); err != nil {
 			return err
+		}
+		imp.legacy = false
+		for k := range keys {
+			// The legacy shape's keys are Go field names; the current
+			// one's are all lower case.
+			if k != "" && unicode.IsUpper(rune(k[0])) {
+				imp.legacy = true
+			}
+		}
+		var info inmem.RunInfo
+		if imp.legacy {
+			if err := decode(&info); err != nil {
+				return err
+			}
+		} else {
+			var r runOut
+			if err := decode(&r); err != nil {
+				return err
+			}
+			var err error
+			if info, err = runInfoOf(r); err != nil {
+				return fmt.Errorf("run record: %w", err)
+			}
 		}
 		return imp.beginRun(info)
 	case "event":
 		var e exportEvent
-		if err := decode(&e); err != nil {
-			return err
+		var payload []byte
+		if imp.legacy {
+			var old legacyEvent
+			if err := decode(&old); err != nil {
+				return err
+			}
+			e.Seq, e.Type, payload = old.Seq, old.Type, old.Payload
+		} else {
+			if err := decode(&e); err != nil {
+				return err
+			}
+			var err error
+			if payload, err = inBytes("payload", e.Payload, e.PayloadBase64); err != nil {
+				return err
+			}
 		}
 		want := uint64(imp.res.Events)
 		if e.Seq != want {
@@ -199,13 +240,25 @@ func (imp *importer) line(b []byte) error {
 		}
 		imp.res.Events++
 		return imp.write(func(tx *inmem.Tx) error {
-			_, err := tx.Events().Append(e.Type, e.Payload)
+			_, err := tx.Events().Append(e.Type, payload)
 			return err
 		})
 	case "cell":
 		var c inmem.Cell
-		if err := decode(&c); err != nil {
-			return err
+		if imp.legacy {
+			if err := decode(&c); err != nil {
+				return err
+			}
+		} else {
+			var co cellOut
+			if err := decode(&co); err != nil {
+				return err
+			}
+			v, err := inBytes("value", co.Value, co.ValueBase64)
+			if err != nil {
+				return err
+			}
+			c.Name, c.Value = co.Name, v
 		}
 		imp.res.Cells++
 		return imp.write(func(tx *inmem.Tx) error {
@@ -214,20 +267,103 @@ func (imp *importer) line(b []byte) error {
 		})
 	case "kv":
 		var e inmem.Entry
-		if err := decode(&e); err != nil {
-			return err
+		if imp.legacy {
+			if err := decode(&e); err != nil {
+				return err
+			}
+		} else {
+			var eo entryOut
+			if err := decode(&eo); err != nil {
+				return err
+			}
+			v, err := inBytes("value", eo.Value, eo.ValueBase64)
+			if err != nil {
+				return err
+			}
+			e.Key, e.Value = eo.Key, v
 		}
 		imp.res.KV++
 		return imp.write(func(tx *inmem.Tx) error { return tx.KV().Put(e.Key, e.Value) })
 	case "span":
 		var s inmem.Span
-		if err := decode(&s); err != nil {
-			return err
+		if imp.legacy {
+			if err := decode(&s); err != nil {
+				return err
+			}
+		} else {
+			var so exportSpan
+			if err := decode(&so); err != nil {
+				return err
+			}
+			var err error
+			if s, err = spanFromOut(so); err != nil {
+				return fmt.Errorf("span record: %w", err)
+			}
 		}
 		imp.spans = append(imp.spans, s)
 		return nil
 	}
 	return fmt.Errorf("unknown record kind %q: %w", rec.Kind, inmem.ErrInvalidArgument)
+}
+
+// legacyEvent is an event record of the legacy shape.
+type legacyEvent struct {
+	Seq     uint64 `json:"seq"`
+	Type    string `json:"type"`
+	Payload []byte `json:"payload"`
+}
+
+// runInfoOf reads back what import needs of a run record.
+func runInfoOf(r runOut) (inmem.RunInfo, error) {
+	info := inmem.RunInfo{Name: r.Name, Namespace: r.Namespace.namespace(), Error: r.Error, Tags: r.Tags, Meta: r.Meta}
+	var err error
+	if info.ID, err = parseOptionalRun("id", r.ID); err != nil {
+		return info, err
+	}
+	if info.Parent, err = parseOptionalRun("parent", r.Parent); err != nil {
+		return info, err
+	}
+	if r.Status != "" {
+		if info.Status, err = parseStatus(r.Status); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+func parseOptionalRun(field, s string) (inmem.RunID, error) {
+	if s == "" {
+		return inmem.RunID{}, nil
+	}
+	return parseRun(field, s)
+}
+
+// spanFromOut reads back a span record.
+func spanFromOut(so exportSpan) (inmem.Span, error) {
+	s := inmem.Span{ID: inmem.SpanID(so.ID), Parent: inmem.SpanID(so.Parent), Name: so.Name,
+		Status: inmem.SpanStatus(so.Status), Attrs: so.Attrs, Tags: so.Tags}
+	var err error
+	if s.Kind, err = parseKind(so.Kind); err != nil {
+		return s, err
+	}
+	if s.Start, err = parseTime("start", so.Start); err != nil {
+		return s, err
+	}
+	if s.End, err = parseTime("end", so.End); err != nil {
+		return s, err
+	}
+	if s.Input, err = inBytes("input", so.Input, so.InputBase64); err != nil {
+		return s, err
+	}
+	if s.Output, err = inBytes("output", so.Output, so.OutputBase64); err != nil {
+		return s, err
+	}
+	if len(so.Values) > 0 {
+		if err := json.Unmarshal(fmt.Appendf(nil, `{"Values":%s}`, so.Values), &s); err != nil {
+			return s, fmt.Errorf("values: %v: %w", err, inmem.ErrInvalidArgument)
+		}
+	}
+	return s, nil
 }
 
 func (imp *importer) beginRun(info inmem.RunInfo) error {

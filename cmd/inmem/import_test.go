@@ -23,8 +23,8 @@ func normalizeExport(t *testing.T, out string) []map[string]any {
 		var rec map[string]any
 		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
 		data := rec["data"].(map[string]any)
-		for _, k := range []string{"ID", "Parent", "CreatedAt", "UpdatedAt", "EndedAt", "Steps", "Version", "time", "hash", "prev_hash"} {
-			if rec["kind"] == "span" && (k == "ID" || k == "Parent") {
+		for _, k := range []string{"id", "parent", "created_at", "updated_at", "ended_at", "steps", "version", "time", "hash", "prev_hash"} {
+			if rec["kind"] == "span" && (k == "id" || k == "parent") {
 				continue // span IDs and parents carry over
 			}
 			delete(data, k)
@@ -34,11 +34,11 @@ func normalizeExport(t *testing.T, out string) []map[string]any {
 	return recs
 }
 
-func listRuns(t *testing.T, dir string) []inmem.RunInfo {
+func listRuns(t *testing.T, dir string) []runOut {
 	t.Helper()
 	out, code := run(t, "runs", dir, "--json")
 	require.Equal(t, 0, code, out)
-	var runs []inmem.RunInfo
+	var runs []runOut
 	require.NoError(t, json.Unmarshal([]byte(out), &runs))
 	return runs
 }
@@ -50,9 +50,9 @@ func listRuns(t *testing.T, dir string) []inmem.RunInfo {
 // reason carry over, and the recomputed hash chains verify.
 func TestImportRoundTrip(t *testing.T) {
 	src := demoDir(t)
-	var runs []inmem.RunInfo
+	var runs []runOut
 	for _, r := range listRuns(t, src) {
-		if r.ForkOf.IsZero() { // the demo's fork is left out: an import makes plain runs
+		if r.ForkOf == "" { // the demo's fork is left out: an import makes plain runs
 			runs = append(runs, r)
 		}
 	}
@@ -60,7 +60,7 @@ func TestImportRoundTrip(t *testing.T) {
 	var file strings.Builder
 	var before []map[string]any
 	for _, r := range runs {
-		out, code := run(t, "export", src, r.ID.String())
+		out, code := run(t, "export", src, r.ID)
 		require.Equal(t, 0, code, out)
 		file.WriteString(out)
 		before = append(before, normalizeExport(t, out)...)
@@ -85,7 +85,7 @@ func TestImportRoundTrip(t *testing.T) {
 
 	var after []map[string]any
 	for _, r := range imported {
-		out, code := run(t, "export", dst, r.ID.String())
+		out, code := run(t, "export", dst, r.ID)
 		require.Equal(t, 0, code, out)
 		after = append(after, normalizeExport(t, out)...)
 	}
@@ -103,7 +103,7 @@ func TestImportRoundTrip(t *testing.T) {
 	var res []importResult
 	require.NoError(t, json.Unmarshal(b, &res))
 	require.Len(t, res, 2)
-	require.Equal(t, runs[0].ID, res[0].From)
+	require.Equal(t, runs[0].ID, res[0].From.String())
 	require.Len(t, listRuns(t, dst), 4)
 }
 

@@ -5,39 +5,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/inmem-db/inmem"
 )
 
-// inspectFlags parses the flags every inspect command shares and returns
-// the positional arguments, which must number want.
-func inspectFlags(name string, args []string, out io.Writer, want int, usage string) (asJSON bool, pos []string, err error) {
+// jsonFlags parses the arguments of a command whose only flag is the
+// --json every command takes.
+func jsonFlags(name string, args []string) (asJSON bool, pos []string, err error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	j := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() { fmt.Fprintf(out, "usage: inmem %s %s [--json]\n", name, usage) }
-	// Flags may follow the positional arguments: inmem runs DIR --json.
-	var flags, rest []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") && a != "-" { // "-": stdin, an argument
-			flags = append(flags, a)
-		} else {
-			rest = append(rest, a)
-		}
-	}
-	if err := fs.Parse(flags); err != nil {
-		return false, nil, errUsage{err}
-	}
-	if len(rest) != want {
-		fs.Usage()
-		return false, nil, errUsage{fmt.Errorf("want %d arguments, got %d", want, len(rest))}
-	}
-	return *j, rest, nil
+	j := fs.Bool("json", false, "print JSON instead of text")
+	pos, err = parseArgs(fs, args)
+	return *j, pos, err
 }
 
+// printJSON prints v as the one JSON shape of every command: snake_case
+// keys, enums by name, IDs and hashes as strings, times in RFC 3339.
 func printJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
@@ -53,7 +37,7 @@ func shortTime(t time.Time) string {
 
 // runRuns lists the runs of a database: inmem runs DIR.
 func runRuns(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("runs", args, out, 1, "DIR")
+	asJSON, pos, err := jsonFlags("runs", args)
 	if err != nil {
 		return err
 	}
@@ -67,21 +51,26 @@ func runRuns(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if asJSON {
-		if runs == nil {
-			runs = []inmem.RunInfo{}
-		}
-		return printJSON(out, runs)
+		return printJSON(out, mapSlice(runs, runOf))
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tNAMESPACE\tSTATUS\tSTEPS\tCREATED\tPARENT")
 	for _, r := range runs {
-		parent := "-"
-		if !r.Parent.IsZero() {
-			parent = r.Parent.String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, r.Namespace, r.Status, r.Steps, shortTime(r.CreatedAt), parent)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, r.Namespace, r.Status, r.Steps, shortTime(r.CreatedAt), parentOf(r))
 	}
 	return tw.Flush()
+}
+
+// parentOf is the PARENT column of inmem runs: the run a fork was forked
+// from and at which step, else the run that started this one.
+func parentOf(r inmem.RunInfo) string {
+	switch {
+	case !r.ForkOf.IsZero():
+		return fmt.Sprintf("fork of %s@%d", r.ForkOf, r.ForkStep)
+	case !r.Parent.IsZero():
+		return r.Parent.String()
+	}
+	return "-"
 }
 
 // runData is everything a run holds, read at one snapshot.
@@ -128,9 +117,24 @@ func (rd *runData) read(tx *inmem.Tx) error {
 	return err
 }
 
+// runDataOut is a run and what it holds, as show and asof print it with
+// --json.
+type runDataOut struct {
+	Run    runOut     `json:"run"`
+	Events []eventOut `json:"events"`
+	State  []cellOut  `json:"state"`
+	KV     []entryOut `json:"kv"`
+	Spans  []spanOut  `json:"spans"`
+}
+
+func (rd runData) out() runDataOut {
+	return runDataOut{Run: runOf(rd.Run), Events: mapSlice(rd.Events, eventOf), State: mapSlice(rd.State, cellOf),
+		KV: mapSlice(rd.KV, entryOf), Spans: mapSlice(rd.Spans, spanOf)}
+}
+
 // runShow prints one run: inmem show DIR RUN.
 func runShow(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("show", args, out, 2, "DIR RUN")
+	asJSON, pos, err := jsonFlags("show", args)
 	if err != nil {
 		return err
 	}
@@ -143,17 +147,35 @@ func runShow(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	info := rd.Run
 	if asJSON {
-		return printJSON(out, rd)
+		return printJSON(out, rd.out())
 	}
+	info := rd.Run
 	fmt.Fprintf(out, "run %s %q  namespace %s  status %s  steps %d  created %s\n",
 		info.ID, info.Name, info.Namespace, info.Status, info.Steps, shortTime(info.CreatedAt))
+	printLineage(out, db, info)
 	if info.Error != "" {
 		fmt.Fprintf(out, "  reason: %s\n", info.Error)
 	}
 	printRunData(out, rd)
 	return nil
+}
+
+// printLineage says where a run comes from: the run and step it was
+// forked from, or the run that started it, by ID and name.
+func printLineage(out io.Writer, db *inmem.DB, info inmem.RunInfo) {
+	name := func(id inmem.RunID) string {
+		if r, err := db.Runs().Get(id); err == nil && r.Name != "" {
+			return fmt.Sprintf(" %q", r.Name)
+		}
+		return ""
+	}
+	if !info.ForkOf.IsZero() {
+		fmt.Fprintf(out, "  fork of run %s%s at step %d\n", info.ForkOf, name(info.ForkOf), info.ForkStep)
+	}
+	if !info.Parent.IsZero() {
+		fmt.Fprintf(out, "  child of run %s%s\n", info.Parent, name(info.Parent))
+	}
 }
 
 // printRunData prints a run's events, state, KV and span tree as tables.
@@ -237,7 +259,7 @@ func clip(b []byte) string {
 // looks like a torn tail). Then every run's event hash chain is
 // recomputed, with a progress bar over the runs when stderr is a terminal.
 func runVerify(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := inspectFlags("verify", args, out, 1, "DIR")
+	asJSON, pos, err := jsonFlags("verify", args)
 	if err != nil {
 		return err
 	}
@@ -251,7 +273,7 @@ func runVerify(args []string, out, errOut io.Writer) error {
 	}
 	if !files.OK() {
 		if asJSON {
-			if err := printJSON(out, map[string]any{"ok": false, "files": files}); err != nil {
+			if err := printJSON(out, verifyOut{OK: false, Files: filesOf(files), Runs: []chainResult{}}); err != nil {
 				return err
 			}
 		}
@@ -262,7 +284,7 @@ func runVerify(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if asJSON {
-		if err := printJSON(out, map[string]any{"ok": bad == 0, "files": files, "runs": results}); err != nil {
+		if err := printJSON(out, verifyOut{OK: bad == 0, Files: filesOf(files), Runs: results}); err != nil {
 			return err
 		}
 	} else {
@@ -280,6 +302,60 @@ func runVerify(args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+// verifyOut is what verify prints with --json: the files report, the same
+// one the text describes, and each run's chain.
+type verifyOut struct {
+	OK    bool          `json:"ok"`
+	Files filesOut      `json:"files"`
+	Runs  []chainResult `json:"runs"`
+}
+
+// filesOut is an inmem.FilesReport. Segments are named as the text names
+// them, and counted as the text counts them.
+type filesOut struct {
+	OK           bool          `json:"ok"`
+	Snapshots    []snapshotOut `json:"snapshots"`
+	Segments     []string      `json:"segments"`
+	SegmentCount int           `json:"segment_count"`
+	Commits      int           `json:"commits"`
+	FirstVersion uint64        `json:"first_version"`
+	LastVersion  uint64        `json:"last_version"`
+	Notes        []problemOut  `json:"notes"`
+	Problems     []problemOut  `json:"problems"`
+}
+
+type snapshotOut struct {
+	Name    string `json:"name"`
+	Version uint64 `json:"version"`
+	Segment string `json:"segment"` // the first WAL segment after it
+	Entries uint64 `json:"entries"`
+	Runs    int    `json:"runs"`
+	OK      bool   `json:"ok"`
+}
+
+type problemOut struct {
+	File    string `json:"file"`
+	Offset  int64  `json:"offset"` // -1: the file as a whole
+	Message string `json:"message"`
+}
+
+func segmentName(n uint64) string { return fmt.Sprintf("%06d.log", n) }
+
+func filesOf(r inmem.FilesReport) filesOut {
+	problems := func(ps []inmem.FileProblem) []problemOut {
+		return mapSlice(ps, func(p inmem.FileProblem) problemOut { return problemOut{p.File, p.Offset, p.What} })
+	}
+	return filesOut{
+		OK: r.OK(),
+		Snapshots: mapSlice(r.Snapshots, func(s inmem.SnapshotFile) snapshotOut {
+			return snapshotOut{s.Name, s.Version, segmentName(s.Segment), s.Entries, s.Runs, s.OK}
+		}),
+		Segments: mapSlice(r.Segments, segmentName), SegmentCount: len(r.Segments),
+		Commits: r.Records, FirstVersion: r.FirstVersion, LastVersion: r.LastVersion,
+		Notes: problems(r.Notes), Problems: problems(r.Problems),
+	}
+}
+
 // printFilesReport prints what VerifyFiles found: one line per snapshot,
 // one for the WAL, then notes and problems.
 func printFilesReport(out io.Writer, r inmem.FilesReport) {
@@ -295,10 +371,10 @@ func printFilesReport(out io.Writer, r inmem.FilesReport) {
 	case n == 0:
 		fmt.Fprintf(out, "wal: no segments\n")
 	case r.Records == 0:
-		fmt.Fprintf(out, "wal: %s (%06d.log to %06d.log), no commits\n", plural(n, "segment"), r.Segments[0], r.Segments[n-1])
+		fmt.Fprintf(out, "wal: %s (%s to %s), no commits\n", plural(n, "segment"), segmentName(r.Segments[0]), segmentName(r.Segments[n-1]))
 	default:
-		fmt.Fprintf(out, "wal: %s (%06d.log to %06d.log), %s, versions %d to %d\n",
-			plural(n, "segment"), r.Segments[0], r.Segments[n-1], plural(r.Records, "commit"), r.FirstVersion, r.LastVersion)
+		fmt.Fprintf(out, "wal: %s (%s to %s), %s, versions %d to %d\n",
+			plural(n, "segment"), segmentName(r.Segments[0]), segmentName(r.Segments[n-1]), plural(r.Records, "commit"), r.FirstVersion, r.LastVersion)
 	}
 	for _, p := range r.Notes {
 		fmt.Fprintf(out, "note: %s\n", p)
@@ -321,11 +397,11 @@ func plural(n int, noun string) string {
 
 // chainResult is one run's event hash chain check.
 type chainResult struct {
-	Run    inmem.RunID
-	Events uint64
-	OK     bool
-	Bad    *uint64 `json:",omitempty"`
-	Reason string  `json:",omitempty"`
+	Run    inmem.RunID `json:"run"`
+	Events uint64      `json:"events"`
+	OK     bool        `json:"ok"`
+	Bad    *uint64     `json:"bad_seq,omitempty"` // the first event whose hash does not hold
+	Reason string      `json:"reason,omitempty"`
 }
 
 // verifyChains opens the database and recomputes every run's event hash
@@ -365,7 +441,7 @@ func verifyChains(dir string, errOut io.Writer) (results []chainResult, bad int,
 
 // runCheckpoint writes a snapshot now: inmem checkpoint DIR.
 func runCheckpoint(args []string, out, errOut io.Writer) error {
-	_, pos, err := inspectFlags("checkpoint", args, out, 1, "DIR")
+	asJSON, pos, err := jsonFlags("checkpoint", args)
 	if err != nil {
 		return err
 	}
@@ -381,6 +457,15 @@ func runCheckpoint(args []string, out, errOut io.Writer) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
+	if asJSON {
+		return printJSON(out, checkpointOut{Version: st.Version, Entries: st.Entries})
+	}
 	fmt.Fprintf(out, "checkpoint written: version %d, %d entries\n", st.Version, st.Entries)
 	return nil
+}
+
+// checkpointOut is what checkpoint prints with --json.
+type checkpointOut struct {
+	Version uint64 `json:"version"` // the last commit the snapshot holds
+	Entries int64  `json:"entries"`
 }

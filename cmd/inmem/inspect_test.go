@@ -73,24 +73,21 @@ func TestInspectCommands(t *testing.T) {
 
 	out, code = run(t, "runs", dir, "--json")
 	require.Equal(t, 0, code, out)
-	var runs []inmem.RunInfo
+	var runs []runOut
 	require.NoError(t, json.Unmarshal([]byte(out), &runs))
 	require.Len(t, runs, 3)
 	require.Equal(t, runs[0].ID, runs[1].Parent)
 	require.Equal(t, runs[0].ID, runs[2].ForkOf, "the demo forks the run")
 	require.Equal(t, 1013, runs[0].Steps)
 
-	out, code = run(t, "show", dir, runs[0].ID.String())
+	out, code = run(t, "show", dir, runs[0].ID)
 	require.Equal(t, 0, code, out)
 	for _, want := range []string{"events (3):", "step.observe", `phase                = "done"  (version 4)`, "tool_calls", `└─ [4] tool_call "unlock_account"`} {
 		require.Contains(t, out, want)
 	}
-	out, code = run(t, "show", dir, runs[0].ID.String(), "--json")
+	out, code = run(t, "show", dir, runs[0].ID, "--json")
 	require.Equal(t, 0, code, out)
-	var shown struct {
-		Events []inmem.Event
-		Spans  []inmem.Span
-	}
+	var shown runDataOut
 	require.NoError(t, json.Unmarshal([]byte(out), &shown))
 	require.Len(t, shown.Events, 3)
 	require.Len(t, shown.Spans, 7) // 4 agent spans, 3 recorded calls
@@ -109,8 +106,9 @@ func TestInspectCommands(t *testing.T) {
 	// Usage errors exit 2.
 	_, code = run(t, "show", dir)
 	require.Equal(t, 2, code)
-	_, code = run(t, "show", dir, "not-a-run-id")
-	require.Equal(t, 2, code)
+	out, code = run(t, "show", dir, "not-a-run-id")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, `no run named or prefixed "not-a-run-id"`)
 	out, code = run(t, "show", dir, inmem.RunID{1}.String())
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "run not found")
@@ -165,9 +163,10 @@ func TestExport(t *testing.T) {
 	dir := demoDir(t)
 	out, code := run(t, "runs", dir, "--json")
 	require.Equal(t, 0, code, out)
-	var runs []inmem.RunInfo
+	var runs []runOut
 	require.NoError(t, json.Unmarshal([]byte(out), &runs))
-	id := runs[0].ID
+	id, err := inmem.ParseRunID(runs[0].ID)
+	require.NoError(t, err)
 
 	out, code = run(t, "export", dir, id.String())
 	require.Equal(t, 0, code, out)

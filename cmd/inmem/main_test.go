@@ -32,7 +32,7 @@ func TestDemoDefaultDir(t *testing.T) {
 	first, _, _ := strings.Cut(s, "\n")
 	dir, ok := strings.CutPrefix(first, "database in ")
 	require.True(t, ok, first)
-	dir, ok = strings.CutSuffix(dir, ", a temporary directory (-dir DIR keeps one)")
+	dir, ok = strings.CutSuffix(dir, ", a temporary directory (inmem demo DIR keeps one)")
 	require.True(t, ok, first)
 	require.Equal(t, dir, checked, "the database checked is the one the demo named")
 	require.Contains(t, s, "12. reopened "+dir+": run ")

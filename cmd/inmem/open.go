@@ -60,13 +60,17 @@ func (r *recoveryBar) finish() {
 	}
 }
 
-// openWithRun opens dir and parses the RUN argument of a command that reads
-// one run; a malformed ID is the caller's mistake (exit status 2).
+// openWithRun opens dir and finds the run a command's RUN argument names
+// (resolveRun): its ID, its name or a prefix of its ID.
 func openWithRun(dir, run string, errOut io.Writer) (*inmem.DB, inmem.RunID, error) {
-	id, err := inmem.ParseRunID(run)
-	if err != nil {
-		return nil, id, errUsage{err}
-	}
 	db, err := openExisting(dir, errOut)
-	return db, id, err
+	if err != nil {
+		return nil, inmem.RunID{}, err
+	}
+	id, err := resolveRun(db, run)
+	if err != nil {
+		db.Close()
+		return nil, id, err
+	}
+	return db, id, nil
 }

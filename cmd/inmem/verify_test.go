@@ -67,15 +67,13 @@ func TestVerifyMissingMiddleSegment(t *testing.T) {
 
 	out, code = run(t, "verify", dir, "--json")
 	require.Equal(t, 1, code, out)
-	var rep struct {
-		OK    bool `json:"ok"`
-		Files inmem.FilesReport
-	}
+	var rep verifyOut
 	require.NoError(t, json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep), out)
 	require.False(t, rep.OK)
 	require.Len(t, rep.Files.Problems, 2)
 	require.Equal(t, "wal/000004.log", rep.Files.Problems[1].File)
 	require.Equal(t, int64(25), rep.Files.Problems[1].Offset)
+	require.Contains(t, rep.Files.Problems[1].Message, "versions 1026..1029 missing")
 }
 
 // TestVerifySnapshotSegmentMissing: the segment the snapshot continues in
