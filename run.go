@@ -251,6 +251,15 @@ func (g *statusGuard) Admit(uint64) error {
 	return nil
 }
 
+// recordErr wraps an error of a write of the run's record by op. The
+// guards' refusals already name the run and are returned as they are.
+func (rs *runState) recordErr(op string, err error) error {
+	if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) || errors.Is(err, ErrRunNotFound) {
+		return err
+	}
+	return fmt.Errorf("run %s: %s: %w", rs.id, op, err)
+}
+
 // Run is a handle to a run or to a namespace's shared scope. Handles are
 // cheap; any number may refer to the same run.
 type Run struct {
@@ -524,10 +533,7 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		compacted = max(compacted, rs.log.len())
 	}
 	if err := rs.db.writeRunRecord(&info, rs.bases, compacted, &statusGuard{rs: rs, to: to}); err != nil {
-		if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) {
-			return err
-		}
-		return fmt.Errorf("run %s: status: %w", rs.id, err)
+		return rs.recordErr("status", err)
 	}
 	from := rs.info.Status
 	rs.info = info

@@ -344,7 +344,7 @@ func (rx *Runs) Compact(id RunID) error {
 		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
 	}
 	if err := db.writeRunRecord(&info, rs.bases, n, notDeleted{rs}); err != nil {
-		return fmt.Errorf("compact run %s: %w", id, err)
+		return rs.recordErr("compact", err)
 	}
 	rs.compacted.Store(int64(n))
 	db.release(rs)
