@@ -34,6 +34,9 @@ func (db *DB) checkpoint() error {
 	// new segment. Step counters are read at the same point.
 	s.oracle.Exclusive(func(last uint64) {
 		meta.version = last
+		if last == db.snapAt.Load() {
+			return // the newest snapshot already holds all of it
+		}
 		cut, err = s.log.Rotate()
 		db.runsMu.RLock()
 		for id, rs := range db.runs {
@@ -48,6 +51,12 @@ func (db *DB) checkpoint() error {
 	})
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if cut == nil {
+		// Nothing committed since the newest snapshot: writing it again
+		// would only start another segment.
+		db.walAtCheckpoint.Store(s.log.Stats().Appended)
+		return nil
 	}
 	// Step logs are append-only: the first n entries read now are the ones
 	// at the cut.

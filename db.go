@@ -39,13 +39,15 @@ type DB struct {
 	// Durable databases only.
 	fs              vfs.FS
 	lock            io.Closer
-	walNext         uint64 // first WAL segment to write after recovery
+	walNext         uint64 // WAL segment to create after recovery, if walLast cannot go on
+	walLast         uint64 // last WAL segment recovery kept (0: none), to append to
 	walReplayed     int64  // bytes of WAL recovery replayed: they count toward the next checkpoint
 	ckptMu          sync.Mutex
 	ckptRunning     atomic.Bool
 	checkpoints     atomic.Uint64
 	walAtCheckpoint atomic.Int64
 	lastSnapBytes   atomic.Int64 // size of the newest snapshot, written or recovered
+	snapAt          atomic.Uint64 // version of that snapshot (0: none)
 
 	reclaims       atomic.Uint64
 	reclaimWaits   atomic.Uint64 // commits that waited for a reclaim they outran

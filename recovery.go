@@ -43,10 +43,16 @@ func (db *DB) openDurable() error {
 	}
 	d := db.opts.durability
 	mode := map[durabilityMode]wal.Mode{modeStrict: wal.Strict, modeBatched: wal.Batched, modeAsync: wal.Async}[d.mode]
-	log, err := wal.Create(wal.Options{
+	wopts := wal.Options{
 		FS: fs, Dir: walDir(dir), Mode: mode,
 		Interval: d.interval, MaxPending: d.maxCommits, SegmentSize: db.opts.segmentSize,
-	}, db.walNext)
+	}
+	// Go on in the last segment, so that an open without a commit leaves
+	// the log as it was; a full one (or none) gets a successor.
+	log, err := wal.Resume(wopts, db.walLast)
+	if db.walLast == 0 || errors.Is(err, wal.ErrSegmentFull) {
+		log, err = wal.Create(wopts, db.walNext)
+	}
 	if err != nil {
 		lock.Close()
 		return fmt.Errorf("open %s: %w", dir, err)
@@ -86,6 +92,7 @@ func (db *DB) recover() error {
 			logs = meta.logs
 			db.loadVectorRecords(meta.vectors)
 			db.lastSnapBytes.Store(meta.bytes)
+			db.snapAt.Store(meta.version)
 			db.opts.logger.Info("recovered snapshot", "file", path, "version", v)
 			break
 		}
@@ -183,7 +190,7 @@ func (db *DB) recover() error {
 	if err := fs.SyncDir(walDir(dir)); err != nil {
 		return fmt.Errorf("open %s: sync wal dir: %w", dir, err)
 	}
-	db.walNext = res.Next
+	db.walNext, db.walLast = res.Next, res.Last
 	db.walReplayed = res.Bytes
 	db.store.oracle = occ.New(last)
 	if err := db.loadRuns(steps, logs); err != nil {

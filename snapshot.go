@@ -198,6 +198,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		return fmt.Errorf("snapshot: sync dir: %w", err)
 	}
 	db.lastSnapBytes.Store(size)
+	db.snapAt.Store(meta.version)
 	return nil
 }
 

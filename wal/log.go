@@ -109,6 +109,70 @@ type Log struct {
 // returns. Segment seg+1 is prepared in the background once records are
 // written, so a log that is closed without any makes no second segment.
 func Create(opts Options, seg uint64) (*Log, error) {
+	l, err := newLog(opts)
+	if err != nil {
+		return nil, err
+	}
+	f, alloc, err := l.makeSegment(seg)
+	if err != nil {
+		return nil, err
+	}
+	l.start(f, seg, headerBytes, alloc)
+	return l, nil
+}
+
+// Resume starts a log that appends to segment seg, the last one Replay
+// kept (ReplayResult.Last), after the records it holds: a database opened
+// and closed without a commit then leaves its log as it found it. Replay
+// must have run first (it cuts a torn tail off, so the segment ends on a
+// whole record) and the segment must be durable (the caller fsynced what
+// it replayed). A segment already at SegmentSize is not resumed
+// (ErrSegmentFull): the caller creates Next instead. Segment seg+1, if a
+// crash left one unfinished (Replay found it holds no record), is removed
+// as Close removes a prepared one.
+func Resume(opts Options, seg uint64) (*Log, error) {
+	l, err := newLog(opts)
+	if err != nil {
+		return nil, err
+	}
+	path := segmentPath(opts.Dir, seg)
+	f, err := opts.FS.OpenAppend(path)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: size of %s: %w", path, err)
+	}
+	if size < headerBytes {
+		f.Close()
+		return nil, fmt.Errorf("wal: %s holds no header (%d bytes): %w", path, size, ErrCorruption)
+	}
+	if size >= l.opts.SegmentSize {
+		f.Close()
+		return nil, ErrSegmentFull
+	}
+	if err := opts.FS.Remove(segmentPath(opts.Dir, seg+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.Close()
+		return nil, fmt.Errorf("wal: remove unused %s: %w", SegmentName(seg+1), err)
+	}
+	// Reserve ahead as a new segment does; Close gives back what is unused.
+	alloc := min(l.opts.SegmentSize, maxPreallocate)
+	if err := f.Preallocate(alloc); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
+	}
+	l.start(f, seg, size, max(alloc, size))
+	return l, nil
+}
+
+// ErrSegmentFull is returned by Resume for a segment that has reached the
+// segment size: the log goes on in a new one.
+var ErrSegmentFull = errors.New("wal: segment full")
+
+// newLog checks opts and makes a log with no segment yet.
+func newLog(opts Options) (*Log, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 64 << 20
 	}
@@ -128,21 +192,21 @@ func Create(opts Options, seg uint64) (*Log, error) {
 	default:
 		return nil, fmt.Errorf("wal: unknown mode %d", opts.Mode)
 	}
-	l := &Log{
+	return &Log{
 		opts:     opts,
 		grp:      newGroup(),
 		kick:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 		lastSync: time.Now(),
-	}
-	f, alloc, err := l.makeSegment(seg)
-	if err != nil {
-		return nil, err
-	}
-	l.f, l.seg, l.size, l.alloc = f, seg, headerBytes, alloc
+	}, nil
+}
+
+// start makes f, segment seg of size bytes with alloc reserved, the one
+// being written, and starts the syncer.
+func (l *Log) start(f vfs.File, seg uint64, size, alloc int64) {
+	l.f, l.seg, l.size, l.alloc = f, seg, size, alloc
 	l.segNo.Store(seg)
 	go l.syncer()
-	return l, nil
 }
 
 // headerBytes is the size of a segment's header record.

@@ -10,11 +10,25 @@ import (
 	"testing"
 
 	"github.com/inmem-db/inmem"
+	"github.com/inmem-db/inmem/internal/vfs"
+	"github.com/inmem-db/inmem/wal"
 	"github.com/stretchr/testify/require"
 )
 
-// addSession opens dir, writes a few keys to a new run and closes it: one
-// more WAL segment with commits in it.
+// rollWAL adds an empty segment after the last one, as a log rolled at a
+// segment's end leaves it: the next Open goes on in it.
+func rollWAL(t *testing.T, dir string) {
+	t.Helper()
+	segs, err := wal.Segments(vfs.OS, filepath.Join(dir, "wal"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	l, err := wal.Create(wal.Options{FS: vfs.OS, Dir: filepath.Join(dir, "wal"), Mode: wal.Strict}, segs[len(segs)-1]+1)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+}
+
+// addSession opens dir, writes a few keys to a new run and closes it: four
+// commits at the end of the last WAL segment.
 func addSession(t *testing.T, dir string) {
 	t.Helper()
 	db, err := inmem.Open(dir)
@@ -37,33 +51,39 @@ func TestVerifyFiles(t *testing.T) {
 	dir := demoDir(t)
 	out, code := run(t, "verify", dir)
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "wal: 2 segments (000001.log to 000002.log), 1025 commits, versions 1 to 1025")
+	require.Contains(t, out, "wal: 1 segment (000001.log to 000001.log), 1025 commits, versions 1 to 1025")
 	require.Contains(t, out, "files: every checksum holds, the snapshots and the WAL agree")
-	_, code = run(t, "checkpoint", dir) // opens (000004.log after the verify's 000003.log), checkpoints into 000005.log
+	_, code = run(t, "checkpoint", dir) // goes on in 000001.log, checkpoints into 000002.log
 	require.Equal(t, 0, code)
-	addSession(t, dir) // 000006.log
+	addSession(t, dir) // at the end of 000002.log
 	out, code = run(t, "verify", dir)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "snapshot snap-00000000000000001025.snap: version 1025, ")
-	require.Contains(t, out, "WAL from 000005.log: ok")
-	require.Contains(t, out, "wal: 2 segments (000005.log to 000006.log), 4 commits, versions 1026 to 1029")
+	require.Contains(t, out, "WAL from 000002.log: ok")
+	require.Contains(t, out, "wal: 1 segment (000002.log to 000002.log), 4 commits, versions 1026 to 1029")
 }
 
 // TestVerifyMissingMiddleSegment: with a segment gone from the middle of
 // the log, verify names it and the version gap at the next segment's first
 // record, exits 1, and does not open the database (no new segment).
 func TestVerifyMissingMiddleSegment(t *testing.T) {
-	dir := demoDir(t) // 000001.log with the demo, 000002.log from its reopen
-	addSession(t, dir)
-	addSession(t, dir)
-	require.NoError(t, os.Remove(segPath(dir, 3)))
+	dir := demoDir(t) // 000001.log
+	rollWAL(t, dir)
+	addSession(t, dir) // 000002.log
+	rollWAL(t, dir)
+	addSession(t, dir) // 000003.log
+	require.NoError(t, os.Remove(segPath(dir, 2)))
+	before, err := os.Stat(segPath(dir, 3))
+	require.NoError(t, err)
 	out, code := run(t, "verify", dir)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "problem: wal/000003.log: missing: the log jumps from 000002.log to 000004.log\n")
-	require.Contains(t, out, "problem: wal/000004.log at offset 25: version 1030 after version 1025")
+	require.Contains(t, out, "problem: wal/000002.log: missing: the log jumps from 000001.log to 000003.log\n")
+	require.Contains(t, out, "problem: wal/000003.log at offset 25: version 1030 after version 1025")
 	require.Contains(t, out, "versions 1026..1029 missing")
 	require.Contains(t, out, "2 problems in the files of "+dir+", so it was not opened")
-	require.NoFileExists(t, segPath(dir, 5), "verify opened the database")
+	after, err := os.Stat(segPath(dir, 3))
+	require.NoError(t, err)
+	require.Equal(t, before.ModTime(), after.ModTime(), "verify opened the database")
 
 	out, code = run(t, "verify", dir, "--json")
 	require.Equal(t, 1, code, out)
@@ -71,7 +91,7 @@ func TestVerifyMissingMiddleSegment(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep), out)
 	require.False(t, rep.OK)
 	require.Len(t, rep.Files.Problems, 2)
-	require.Equal(t, "wal/000004.log", rep.Files.Problems[1].File)
+	require.Equal(t, "wal/000003.log", rep.Files.Problems[1].File)
 	require.Equal(t, int64(25), rep.Files.Problems[1].Offset)
 	require.Contains(t, rep.Files.Problems[1].Message, "versions 1026..1029 missing")
 }
@@ -80,12 +100,12 @@ func TestVerifyMissingMiddleSegment(t *testing.T) {
 // is gone: verify exits 1 naming it.
 func TestVerifySnapshotSegmentMissing(t *testing.T) {
 	dir := demoDir(t)
-	_, code := run(t, "checkpoint", dir) // opens (000003.log), checkpoints into 000004.log
+	_, code := run(t, "checkpoint", dir) // goes on in 000001.log, checkpoints into 000002.log
 	require.Equal(t, 0, code)
-	require.NoError(t, os.Remove(segPath(dir, 4)))
+	require.NoError(t, os.Remove(segPath(dir, 2)))
 	out, code := run(t, "verify", dir)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "problem: wal/000004.log: missing: snapshot snap-00000000000000001025.snap continues in it, so Open fails")
+	require.Contains(t, out, "problem: wal/000002.log: missing: snapshot snap-00000000000000001025.snap continues in it, so Open fails")
 }
 
 // TestVerifyLockedDirectory: a database another handle holds gets the
