@@ -1,6 +1,8 @@
 package inmem_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/inmem-db/inmem"
@@ -117,5 +119,41 @@ func TestTxRecorderJoinsTheStep(t *testing.T) {
 		require.NoError(t, err, c.name)
 		require.Equal(t, c.out, string(out))
 	}
+	require.Zero(t, rp.Remaining())
+}
+
+// TestTxRecorderInRetriedUpdate: a conflict re-runs the update function,
+// and the call with it; only the attempt that commits is recorded.
+func TestTxRecorderInRetriedUpdate(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	calls := 0
+	require.NoError(t, run.Update(func(tx *inmem.Tx) error {
+		if _, err := tx.KV().Get("x"); err != nil && !errors.Is(err, inmem.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.Recorder().Do("llm", nil, func() ([]byte, error) {
+			calls++
+			return []byte(fmt.Sprint(calls)), nil
+		}); err != nil {
+			return err
+		}
+		if calls == 1 {
+			// A write the first attempt read past: its commit conflicts.
+			if err := run.KV().Put("x", nil); err != nil {
+				return err
+			}
+		}
+		return tx.KV().Put("y", nil)
+	}))
+	require.Equal(t, 2, calls)
+	rp, err := db.Replayer(run.ID())
+	require.NoError(t, err)
+	out, err := rp.Do("llm", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, "2", string(out))
 	require.Zero(t, rp.Remaining())
 }
