@@ -2,7 +2,9 @@ package inmem
 
 import (
 	"fmt"
+	"iter"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/inmem-db/inmem/internal/keys"
@@ -189,8 +191,19 @@ func (kv *KV) Scan(prefix string, fn func(key string, value []byte) bool) error 
 }
 
 func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint64) bool) error {
+	return kv.scanFrom(prefix, "", fn)
+}
+
+// scanFrom is scan starting at the first key >= from; a from that does not
+// sort after prefix starts at prefix.
+func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, version uint64) bool) error {
 	if len(prefix) > MaxKeySize {
 		return fmt.Errorf("prefix of %d bytes (max %d): %w", len(prefix), MaxKeySize, ErrTooLarge)
+	}
+	if from <= prefix {
+		from = prefix
+	} else if !strings.HasPrefix(from, prefix) {
+		return nil // from sorts after every key with prefix
 	}
 	var rs *runState
 	if kv.tx != nil {
@@ -205,21 +218,79 @@ func (kv *KV) scan(prefix string, fn func(key string, value []byte, version uint
 		rs = kv.run.st
 	}
 	p := rs.kvKey(nil, prefix)
+	start := p
+	if len(from) > len(prefix) {
+		start = rs.kvKey(nil, from)
+	}
 	base := len(rs.scope) + 1
 	var cb copyBuf
 	emit := func(k, v []byte, ver uint64) bool { return fn(cb.string(k[base:]), cb.bytes(v), ver) }
 	if kv.tx != nil {
-		kv.tx.scan(p, emit)
+		kv.tx.scanFrom(p, start, emit)
 		return nil
 	}
 	if kv.run.layered() {
 		return kv.run.View(func(tx *Tx) error {
-			tx.scan(p, emit)
+			tx.scanFrom(p, start, emit)
 			return nil
 		})
 	}
 	g, snap := kv.run.db.store.readAt()
-	g.scan(p, snap, kv.run.db.opts.clock, emit)
+	g.scanFrom(p, start, snap, kv.run.db.opts.clock, emit)
 	runtime.KeepAlive(g)
 	return nil
+}
+
+// Entries returns the live entries whose key starts with prefix, in key
+// order, as a sequence for range:
+//
+//	for e, err := range kv.Entries("ticket/") {
+//		if err != nil {
+//			return err
+//		}
+//		use(e.Key, e.Value)
+//	}
+//
+// Entries are read one at a time from the snapshot taken when the loop
+// starts, so the loop may stop early (break or return) without reading the
+// rest, and a long loop keeps that snapshot's memory alive until it ends.
+// An error (ErrClosed, ErrTooLarge for a long prefix, ...) is yielded once,
+// with a zero Entry, and ends the sequence. Through Tx.KV the reads join
+// the transaction, and the whole prefix counts as read, as for List.
+func (kv *KV) Entries(prefix string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		stopped := false
+		err := kv.scan(prefix, func(k string, v []byte, ver uint64) bool {
+			stopped = !yield(Entry{Key: k, Value: v, Version: ver}, nil)
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(Entry{}, err)
+		}
+	}
+}
+
+// ListAfter is List for one page: at most limit live entries (0: no
+// limit) whose key starts with prefix and sorts after after, in key order.
+// To page through a prefix, pass "" first and then the last key returned,
+// until a page comes back shorter than limit. Each page is its own read,
+// so a key written between pages shows up if it sorts after the cursor.
+// A negative limit is ErrInvalidArgument.
+func (kv *KV) ListAfter(prefix, after string, limit int) ([]Entry, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("list limit %d: %w", limit, ErrInvalidArgument)
+	}
+	if len(after) > MaxKeySize {
+		return nil, fmt.Errorf("list cursor of %d bytes (max %d): %w", len(after), MaxKeySize, ErrTooLarge)
+	}
+	from := ""
+	if after != "" {
+		from = after + "\x00" // the least key after it
+	}
+	var out []Entry
+	err := kv.scanFrom(prefix, from, func(k string, v []byte, ver uint64) bool {
+		out = append(out, Entry{Key: k, Value: v, Version: ver})
+		return limit == 0 || len(out) < limit
+	})
+	return out, err
 }
