@@ -40,8 +40,9 @@ func (r *Run) Recorder() *Recorder { return &Recorder{run: r, kind: ToolCall} }
 // not at all. A Replayer returns calls recorded this way in order with the
 // others. Inside Run.Update, the call runs each time the update function
 // runs: a conflict that retries the function calls it again (and only the
-// committed attempt is recorded). Use Run.Begin when a call must not be
-// repeated.
+// committed attempt is recorded). With Run.Begin the call runs once, and a
+// conflict at Commit leaves it made but unrecorded: the caller decides
+// what that means.
 func (tx *Tx) Recorder() *Recorder { return &Recorder{tx: tx, kind: ToolCall} }
 
 // WithKind returns a recorder that writes spans of kind k (LLMCall, say).
