@@ -80,7 +80,7 @@ func runExport(args []string, out, errOut io.Writer) error {
 		}
 	}
 	for _, s := range spans {
-		if err := line("span", exportSpanOf(s)); err != nil {
+		if err := line("span", spanOf(s)); err != nil {
 			return err
 		}
 	}
@@ -98,26 +98,6 @@ type exportLine struct {
 type exportEvent struct {
 	eventOut
 	PrevHash string `json:"prev_hash"`
-}
-
-// exportSpan is a span as export writes it: show's shape, and the typed
-// attribute values when the span has any.
-type exportSpan struct {
-	spanOut
-	Values json.RawMessage `json:"values,omitempty"`
-}
-
-// exportSpanOf takes the typed values from the span's own JSON, so that
-// they carry over in whatever shape the library gives them.
-func exportSpanOf(s inmem.Span) exportSpan {
-	out := exportSpan{spanOut: spanOf(s)}
-	if b, err := json.Marshal(s); err == nil {
-		var fields map[string]json.RawMessage
-		if json.Unmarshal(b, &fields) == nil && len(fields["Values"]) > 0 && string(fields["Values"]) != "null" {
-			out.Values = fields["Values"]
-		}
-	}
-	return out
 }
 
 // OTLP/JSON shapes (opentelemetry-proto, JSON mapping: IDs as hex, 64-bit

@@ -291,7 +291,7 @@ func (imp *importer) line(b []byte) error {
 				return err
 			}
 		} else {
-			var so exportSpan
+			var so importSpan
 			if err := decode(&so); err != nil {
 				return err
 			}
@@ -338,10 +338,21 @@ func parseOptionalRun(field, s string) (inmem.RunID, error) {
 	return parseRun(field, s)
 }
 
-// spanFromOut reads back a span record.
-func spanFromOut(so exportSpan) (inmem.Span, error) {
+// importSpan is a span record as import reads it: attribute values are
+// kept as JSON until their type is known.
+type importSpan struct {
+	spanOut
+	Attrs  map[string]json.RawMessage `json:"attrs,omitempty"`
+	Values map[string]json.RawMessage `json:"values,omitempty"`
+}
+
+// spanFromOut reads back a span record. A string in attrs goes back to
+// Attrs; any other value, and every value in values, goes to Values,
+// parsed as inmem.AttrValue reads it, so that an integer stays an integer
+// and a float a float.
+func spanFromOut(so importSpan) (inmem.Span, error) {
 	s := inmem.Span{ID: inmem.SpanID(so.ID), Parent: inmem.SpanID(so.Parent), Name: so.Name,
-		Status: inmem.SpanStatus(so.Status), Attrs: so.Attrs, Tags: so.Tags}
+		Status: inmem.SpanStatus(so.Status), Tags: so.Tags}
 	var err error
 	if s.Kind, err = parseKind(so.Kind); err != nil {
 		return s, err
@@ -358,9 +369,33 @@ func spanFromOut(so exportSpan) (inmem.Span, error) {
 	if s.Output, err = inBytes("output", so.Output, so.OutputBase64); err != nil {
 		return s, err
 	}
-	if len(so.Values) > 0 {
-		if err := json.Unmarshal(fmt.Appendf(nil, `{"Values":%s}`, so.Values), &s); err != nil {
-			return s, fmt.Errorf("values: %v: %w", err, inmem.ErrInvalidArgument)
+	setValue := func(k string, raw json.RawMessage) error {
+		var v inmem.AttrValue
+		if err := v.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("attribute %q: %w", k, err)
+		}
+		if s.Values == nil {
+			s.Values = map[string]inmem.AttrValue{}
+		}
+		s.Values[k] = v
+		return nil
+	}
+	for k, raw := range so.Attrs {
+		var str string
+		if json.Unmarshal(raw, &str) != nil {
+			if err := setValue(k, raw); err != nil {
+				return s, err
+			}
+			continue
+		}
+		if s.Attrs == nil {
+			s.Attrs = map[string]string{}
+		}
+		s.Attrs[k] = str
+	}
+	for k, raw := range so.Values {
+		if err := setValue(k, raw); err != nil {
+			return s, err
 		}
 	}
 	return s, nil

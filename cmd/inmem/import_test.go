@@ -140,7 +140,8 @@ func TestImportBadInput(t *testing.T) {
 }
 
 // TestImportStatusesAndSpans: runs in every status come back in it (a
-// failed run's reason too), binary values survive, and spans whose start
+// failed run's reason too), binary values and typed span attributes
+// survive, and spans whose start
 // order differs from their ID order are re-recorded parents first.
 func TestImportStatusesAndSpans(t *testing.T) {
 	src := t.TempDir()
@@ -163,7 +164,9 @@ func TestImportStatusesAndSpans(t *testing.T) {
 	r, err := db.Run(ids[inmem.Active])
 	require.NoError(t, err)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	parent, err := r.Traces().Record(inmem.Span{Kind: inmem.Decision, Name: "parent", Start: t0})
+	values := map[string]inmem.AttrValue{"tokens": inmem.IntValue(812), "temperature": inmem.Float64Value(3), "stream": inmem.BoolValue(true)}
+	parent, err := r.Traces().Record(inmem.Span{Kind: inmem.Decision, Name: "parent", Start: t0,
+		Attrs: map[string]string{"model": "m"}, Values: values})
 	require.NoError(t, err)
 	_, err = r.Traces().Record(inmem.Span{Kind: inmem.ToolCall, Name: "child", Parent: parent, Start: t0.Add(-time.Second)})
 	require.NoError(t, err)
@@ -209,6 +212,8 @@ func TestImportStatusesAndSpans(t *testing.T) {
 			tree, err := r.Traces().Tree(1)
 			require.NoError(t, err)
 			require.Equal(t, "parent", tree.Span.Name)
+			require.Equal(t, map[string]string{"model": "m"}, tree.Span.Attrs)
+			require.Equal(t, values, tree.Span.Values, "typed attributes keep their types")
 			require.Len(t, tree.Children, 1)
 			require.Equal(t, "child", tree.Children[0].Span.Name)
 			require.True(t, tree.Children[0].Span.Start.Equal(t0.Add(-time.Second)))
