@@ -15,6 +15,9 @@ func (db *DB) Checkpoint() error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
+	if db.store.readOnly {
+		return fmt.Errorf("checkpoint: %w", errReadOnlyDB)
+	}
 	if db.store.log == nil {
 		return nil
 	}

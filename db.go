@@ -2,8 +2,10 @@ package inmem
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 
@@ -46,7 +48,7 @@ type DB struct {
 	ckptRunning     atomic.Bool
 	checkpoints     atomic.Uint64
 	walAtCheckpoint atomic.Int64
-	lastSnapBytes   atomic.Int64 // size of the newest snapshot, written or recovered
+	lastSnapBytes   atomic.Int64  // size of the newest snapshot, written or recovered
 	snapAt          atomic.Uint64 // version of that snapshot (0: none)
 
 	reclaims       atomic.Uint64
@@ -63,27 +65,78 @@ type DB struct {
 // Open opens (creating if needed) the database in dir: it recovers the
 // newest valid snapshot and the write-ahead log after it, then logs every
 // commit with the configured durability. Only one handle may have dir open
-// at a time (ErrLocked).
+// at a time (ErrLocked); WithReadOnly handles take no lock.
 func Open(dir string, opts ...Option) (*DB, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("open: empty directory: %w", ErrInvalidArgument)
 	}
-	db, err := open(opts)
+	for attempt := 1; ; attempt++ {
+		db, err := open(opts)
+		if err != nil {
+			return nil, err
+		}
+		db.dir = dir
+		db.fs = db.opts.fs
+		if err := db.checkExists(); err != nil {
+			return nil, err
+		}
+		if !db.opts.readOnly {
+			if err := db.openDurable(); err != nil {
+				return nil, err
+			}
+			return db, nil
+		}
+		err = db.recover()
+		if err == nil {
+			db.store.readOnly = true
+			return db, nil
+		}
+		db.store.current().list.Wait()
+		// A writer at work moves files under a reader (a checkpoint retires
+		// segments, a roll makes a torn tail look like damage in the middle):
+		// read again. Damage that is really there stays and is reported.
+		if attempt == readOnlyAttempts || !(errors.Is(err, ErrCorruption) || errors.Is(err, fs.ErrNotExist)) {
+			return nil, err
+		}
+	}
+}
+
+// readOnlyAttempts bounds how often a read-only Open reads files a writer
+// changed under it.
+const readOnlyAttempts = 5
+
+// checkExists fails with ErrNotFound, when the options ask for it, if dir
+// holds no database: neither a WAL directory nor a snapshot.
+func (db *DB) checkExists() error {
+	if !db.opts.mustExist {
+		return nil
+	}
+	names, err := db.fs.List(db.dir)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("open %s: no such directory: %w", db.dir, ErrNotFound)
+		}
+		return fmt.Errorf("open %s: %w", db.dir, err)
 	}
-	db.dir = dir
-	db.fs = db.opts.fs
-	if err := db.openDurable(); err != nil {
-		return nil, err
+	for _, n := range names {
+		if _, ok := parseSnapshotName(n); ok {
+			return nil
+		}
 	}
-	return db, nil
+	if _, err := db.fs.List(walDir(db.dir)); err == nil {
+		return nil
+	}
+	return fmt.Errorf("open %s: no database here (no wal/ directory, no snapshot): %w", db.dir, ErrNotFound)
 }
 
 // OpenInMemory opens a database that writes no files. Its data is gone when
 // it is closed.
 func OpenInMemory(opts ...Option) (*DB, error) {
-	return open(opts)
+	db, err := open(opts)
+	if err == nil && (db.opts.readOnly || db.opts.mustExist) {
+		return nil, fmt.Errorf("open in memory: WithReadOnly and WithMustExist need a directory: %w", ErrInvalidArgument)
+	}
+	return db, err
 }
 
 func open(opts []Option) (*DB, error) {
@@ -125,7 +178,7 @@ func (db *DB) Close() error {
 	db.bgMu.Unlock()
 	db.store.current().list.Wait() // no background work outlives the handle
 	if db.store.log == nil {
-		return nil
+		return nil // in memory, or read-only: no log, no lock
 	}
 	err := db.store.log.Close()
 	if lerr := db.lock.Close(); err == nil {

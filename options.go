@@ -70,6 +70,8 @@ type options struct {
 	progress        func(done, total int64) // recovery progress; nil: none
 	fs              vfs.FS
 	segmentSize     int64  // WAL segment size; 0: the log's default
+	readOnly        bool   // WithReadOnly
+	mustExist       bool   // WithMustExist (implied by readOnly)
 	vacuumGate      func() // runs as each background vector vacuum starts; tests only
 	reclaimGate     func() // runs as each background reclaim starts; tests only
 	err             error
@@ -95,6 +97,26 @@ func WithDurability(d Durability) Option {
 		}
 		o.durability = d
 	}
+}
+
+// WithReadOnly opens a database to read it without changing a byte of its
+// directory: no lock is taken and nothing is created, recovered in place or
+// logged, so it works beside the process that has the database open (an
+// agent, `inmem serve`). It reads the durable state on disk as of Open:
+// the newest snapshot that checks out and the WAL after it, up to the last
+// whole record (a record being written is read as the log's end). Commits
+// that land later are not seen; open again to see them. Every write, and
+// Checkpoint, returns ErrReadOnly. A directory that holds no database is
+// ErrNotFound. Only for Open: OpenInMemory refuses it.
+func WithReadOnly() Option {
+	return func(o *options) { o.readOnly, o.mustExist = true, true }
+}
+
+// WithMustExist makes Open fail with ErrNotFound, creating nothing, when
+// dir holds no database (no WAL directory and no snapshot): a mistyped
+// path is then an error rather than a new, empty database.
+func WithMustExist() Option {
+	return func(o *options) { o.mustExist = true }
 }
 
 // WithCheckpointEvery writes a snapshot after this many bytes of WAL

@@ -66,11 +66,13 @@ func (db *DB) openDurable() error {
 }
 
 // recover loads the newest snapshot that checks out (falling back to older
-// ones) and replays the WAL after it.
+// ones) and replays the WAL after it. Read-only, it changes no file.
 func (db *DB) recover() error {
-	fs, dir := db.fs, db.dir
-	if err := removeTemps(fs, dir); err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+	fs, dir, write := db.fs, db.dir, !db.opts.readOnly
+	if write {
+		if err := removeTemps(fs, dir); err != nil {
+			return fmt.Errorf("open %s: %w", dir, err)
+		}
 	}
 	snaps, err := snapshots(fs, dir)
 	if err != nil {
@@ -118,7 +120,7 @@ func (db *DB) recover() error {
 
 	ld := newLoader(db.store.current().list)
 	prog.wal(from)
-	res, err := wal.Replay(fs, walDir(dir), from, db.opts.logger, func(typ byte, p []byte) error {
+	apply := func(typ byte, p []byte) error {
 		prog.record(len(p))
 		if typ != recBatch && typ != recBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
@@ -158,7 +160,13 @@ func (db *DB) recover() error {
 			logs[run] = append(logs[run], stepRec{version: version, time: ts})
 		}
 		return err
-	})
+	}
+	var res wal.ReplayResult
+	if write {
+		res, err = wal.Replay(fs, walDir(dir), from, db.opts.logger, apply)
+	} else {
+		res, err = wal.Read(fs, walDir(dir), from, apply)
+	}
 	ld.finish()
 	if err != nil {
 		if errors.Is(err, wal.ErrCorruption) && !errors.Is(err, ErrCorruption) {
@@ -167,6 +175,28 @@ func (db *DB) recover() error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	prog.finish()
+	if write {
+		if err := db.syncRecovered(res); err != nil {
+			return err
+		}
+	}
+	db.walNext, db.walLast = res.Next, res.Last
+	db.walReplayed = res.Bytes
+	db.store.oracle = occ.New(last)
+	if err := db.loadRuns(steps, logs); err != nil {
+		return err
+	}
+	if err := db.mendVectors(); err != nil {
+		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
+		clear(db.vecs)
+	}
+	return nil
+}
+
+// syncRecovered makes what recovery read durable before anything is
+// written after it.
+func (db *DB) syncRecovered(res wal.ReplayResult) error {
+	fs, dir := db.fs, db.dir
 	// What was replayed may sit only in the page cache (a process that died
 	// without fsyncing): make it durable before writing after it, or a
 	// later power loss could keep the new segment and lose the old data.
@@ -189,16 +219,6 @@ func (db *DB) recover() error {
 	}
 	if err := fs.SyncDir(walDir(dir)); err != nil {
 		return fmt.Errorf("open %s: sync wal dir: %w", dir, err)
-	}
-	db.walNext, db.walLast = res.Next, res.Last
-	db.walReplayed = res.Bytes
-	db.store.oracle = occ.New(last)
-	if err := db.loadRuns(steps, logs); err != nil {
-		return err
-	}
-	if err := db.mendVectors(); err != nil {
-		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
-		clear(db.vecs)
 	}
 	return nil
 }

@@ -23,7 +23,8 @@ type store struct {
 	// then record what they link, so the copy misses nothing.
 	rebuild atomic.Pointer[rebuild]
 
-	log         *wal.Log // nil for OpenInMemory
+	log         *wal.Log // nil for OpenInMemory and WithReadOnly
+	readOnly    bool     // WithReadOnly: every commit is refused
 	strict      bool     // wait for the WAL fsync before acknowledging
 	afterCommit func()   // runs after each logged commit (checkpoint trigger)
 	// reclaimCheck runs after every reclaimCheckEvery-th version.
@@ -98,6 +99,9 @@ func (s *store) beginAt() (*generation, uint64) {
 	}
 }
 
+// errReadOnlyDB is what a write to a database opened WithReadOnly returns.
+var errReadOnlyDB = fmt.Errorf("database opened read-only: %w", ErrReadOnly)
+
 // fingerprint is a key's hash in read and write sets. It is the hash the
 // skiplist's point index takes (Splice.Hash, List.GetHashed), so a commit
 // hashes each key once.
@@ -107,6 +111,9 @@ func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 // before the critical section so the oracle's record can alias the arena
 // copy of the key: nothing is allocated on the Go heap.
 func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint64, error) {
+	if s.readOnly {
+		return 0, errReadOnlyDB
+	}
 	gen := s.gen.Load()
 	// From where the run's last commit linked, as Commit does: one-key
 	// writes of a run are mostly appends next to its previous write.

@@ -245,6 +245,9 @@ func (tx *Tx) commit() error {
 		return nil
 	}
 	s := tx.db.store
+	if s.readOnly {
+		return errReadOnlyDB
+	}
 	// Copy every write into the arena before taking a version, so nothing
 	// can fail between the version and the publish.
 	// Locating each node now keeps the list search out of the window in

@@ -41,6 +41,21 @@ type ReplayResult struct {
 // ErrCorruption that names the file and offset, after the records before
 // it were delivered.
 func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
+	return replay(fs, dir, from, logger, fn, true)
+}
+
+// Read is Replay for a reader that must not change the log, perhaps one
+// another process is writing: a torn tail is read as the log's end and not
+// cut off, and a segment left unfinished is skipped, not removed. What a
+// writer is in the middle of writing can look like damage that is not at
+// the end (a segment it rolled away from, read before the roll): a reader
+// that gets ErrCorruption from a live log reads it again.
+func Read(fs vfs.FS, dir string, from uint64, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
+	return replay(fs, dir, from, nil, fn, false)
+}
+
+// replay is Replay, and Read when write is false.
+func replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error, write bool) (ReplayResult, error) {
 	var res ReplayResult
 	segs, err := Segments(fs, dir)
 	if err != nil {
@@ -92,8 +107,10 @@ func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ
 		}
 		switch {
 		case sr.Records > 0:
-			if err := cutTorn(fs, path, sr.BadAt, logger); err != nil {
-				return res, err
+			if write {
+				if err := cutTorn(fs, path, sr.BadAt, logger); err != nil {
+					return res, err
+				}
 			}
 			res.Torn, res.TornAt = true, sr.BadAt
 		case keep == len(todo):
@@ -107,7 +124,7 @@ func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ
 		res.Next = todo[0]
 	}
 	// Highest first, so that a crash part way leaves no gap.
-	for j := len(todo) - 1; j > keep; j-- {
+	for j := len(todo) - 1; write && j > keep; j-- {
 		path := segmentPath(dir, todo[j])
 		if err := fs.Remove(path); err != nil {
 			return res, fmt.Errorf("wal: remove unused %s: %w", path, err)
