@@ -110,3 +110,46 @@ func TestHistoryCommands(t *testing.T) {
 	out, code = run(t, "diff", filepath.Join(dir, "missing"), p, p)
 	require.Equal(t, 2, code, out)
 }
+
+// TestForkShown: runs names a fork's parent run and step in its PARENT
+// column, and show and asof say the run is a fork and of what; a run a
+// run started shows that one.
+func TestForkShown(t *testing.T) {
+	dir, parent, fork := historyDir(t)
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	child, err := db.BeginRun(inmem.Name("sub"), inmem.Parent(parent))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	out, code := run(t, "runs", dir)
+	require.Equal(t, 0, code, out)
+	rows := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		rows[strings.Fields(l)[0]] = l
+	}
+	require.True(t, strings.HasSuffix(rows[parent.String()], "  -"), out)
+	require.True(t, strings.HasSuffix(rows[fork.String()], "  fork of "+parent.String()+"@2"), out)
+	require.True(t, strings.HasSuffix(rows[child.ID().String()], "  "+parent.String()), out)
+
+	out, code = run(t, "show", dir, fork.String())
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\n  fork of run "+parent.String()+` "plan" at step 2`+"\n")
+	out, code = run(t, "asof", dir, "plan b", "1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\n  fork of run "+parent.String()+` "plan" at step 2`+"\n")
+	out, code = run(t, "show", dir, "sub")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\n  child of run "+parent.String()+` "plan"`+"\n")
+	out, code = run(t, "show", dir, "plan")
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "fork of")
+	require.NotContains(t, out, "child of")
+
+	out, code = run(t, "show", dir, "plan b", "--json")
+	require.Equal(t, 0, code, out)
+	var shown runDataOut
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.Equal(t, parent.String(), shown.Run.ForkOf)
+	require.Equal(t, 2, shown.Run.ForkStep)
+}

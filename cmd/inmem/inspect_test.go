@@ -56,7 +56,7 @@ func run(t *testing.T, args ...string) (string, int) {
 func demoDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, code := run(t, "demo", "-dir", dir)
+	out, code := run(t, "demo", dir)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "12. reopened")
 	return dir

@@ -59,18 +59,50 @@ func TestDemoDefaultDir(t *testing.T) {
 	require.Contains(t, s, "replay diverged at call 4")
 }
 
-// TestDemoOnDisk: with -dir the demo keeps its database there, and what
-// it printed holds when the test opens that database itself.
+// TestDemoOnDisk: given DIR the demo keeps its database there, and what
+// it printed holds when the test opens that database itself; -dir DIR
+// still works.
 func TestDemoOnDisk(t *testing.T) {
+	for _, args := range [][]string{{"DIR"}, {"-dir", "DIR"}} {
+		var out, errOut bytes.Buffer
+		dir := filepath.Join(t.TempDir(), "new") // Open makes it
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "DIR", dir)
+		}
+		require.Equal(t, 0, dispatch(append([]string{"demo"}, args...), &out, &errOut), errOut.String())
+		require.True(t, strings.HasPrefix(out.String(), "database in "+dir+"\n"))
+		require.Contains(t, out.String(), "12. reopened")
+		require.NotContains(t, out.String(), "removed "+dir)
+		require.DirExists(t, filepath.Join(dir, "wal"), "the database is kept")
+		require.Contains(t, out.String(), "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
+		checkDemoDB(t, dir, out.String())
+	}
+}
+
+// TestDemoRefusesUsedDir: the demo writes a fresh database, so it refuses
+// a directory that holds one, or anything else, and writes nothing there.
+func TestDemoRefusesUsedDir(t *testing.T) {
+	db := t.TempDir()
 	var out, errOut bytes.Buffer
-	dir := t.TempDir()
-	require.Equal(t, 0, dispatch([]string{"demo", "-dir", dir}, &out, &errOut), errOut.String())
-	require.True(t, strings.HasPrefix(out.String(), "database in "+dir+"\n"))
-	require.Contains(t, out.String(), "12. reopened")
-	require.NotContains(t, out.String(), "removed "+dir)
-	require.DirExists(t, filepath.Join(dir, "wal"), "the database is kept")
-	require.Contains(t, out.String(), "is completed with 1013 steps, tool_calls = 1000, 3 events (chain ok: true)")
-	checkDemoDB(t, dir, out.String())
+	require.Equal(t, 0, dispatch([]string{"demo", db}, &out, &errOut), errOut.String())
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644))
+	for dir, want := range map[string]string{
+		db:    db + " already holds a database",
+		other: other + " is not empty",
+	} {
+		before, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		out.Reset()
+		errOut.Reset()
+		require.Equal(t, 2, dispatch([]string{"demo", dir}, &out, &errOut))
+		require.Contains(t, errOut.String(), want)
+		require.Contains(t, errOut.String(), "give a new or empty directory")
+		require.Empty(t, out.String())
+		after, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Equal(t, len(before), len(after), "nothing written in %s", dir)
+	}
 }
 
 // checkDemoDB opens the database the demo left in dir, closed, and
@@ -236,4 +268,69 @@ func TestUsage(t *testing.T) {
 	require.True(t, strings.Contains(errOut.String(), "unknown command"))
 	require.Equal(t, 2, dispatch([]string{"demo", "-bogus"}, &out, &errOut))
 	require.Equal(t, 0, dispatch([]string{"help"}, &out, &errOut))
+}
+
+// TestCommandHelp: -h and --help, anywhere among a command's arguments,
+// print its usage line (positional arguments and flags) on stdout and
+// exit 0.
+func TestCommandHelp(t *testing.T) {
+	for _, c := range commands {
+		for _, args := range [][]string{{"-h"}, {"--help"}, {"DIR", "-h"}} {
+			var out, errOut bytes.Buffer
+			require.Equal(t, 0, dispatch(append([]string{c.name}, args...), &out, &errOut), "%s %v: %s", c.name, args, errOut.String())
+			require.Empty(t, errOut.String())
+			require.True(t, strings.HasPrefix(out.String(), "usage: inmem "+c.name+" "+usages[c.name]+"\n"), out.String())
+			require.Contains(t, out.String(), c.summary)
+		}
+	}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, dispatch([]string{"show", "-h"}, &out, &errOut))
+	require.Equal(t, "usage: inmem show DIR RUN [--json]\n", strings.SplitAfter(out.String(), "\n")[0])
+	require.Contains(t, out.String(), "its name (when unique) or an unambiguous ID prefix")
+	out.Reset()
+	require.Equal(t, 0, dispatch([]string{"diff", "--help"}, &out, &errOut))
+	require.Contains(t, out.String(), "exit 0 same, 1 different, 2 trouble")
+}
+
+// TestArgumentCount: every command refuses a positional argument it does
+// not use and names a missing one, with its usage line, exit status 2,
+// before touching DIR.
+func TestArgumentCount(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "none")
+	extra := map[string][]string{
+		"demo":       {dir, "x"},
+		"runs":       {dir, "x"},
+		"show":       {dir, "r", "x"},
+		"verify":     {dir, "x", "--json"},
+		"export":     {dir, "r", "x", "--format", "otlp-json"},
+		"import":     {dir, "f", "x"},
+		"asof":       {dir, "r", "1", "x"},
+		"replay":     {dir, "r", "x"},
+		"diff":       {dir, "a", "b", "x"},
+		"checkpoint": {dir, "x"},
+		"serve":      {dir, "x", "--mcp"},
+	}
+	for _, c := range commands {
+		args, ok := extra[c.name]
+		require.True(t, ok, "no case for command %s", c.name)
+		var out, errOut bytes.Buffer
+		require.Equal(t, 2, dispatch(append([]string{c.name}, args...), &out, &errOut), "%s %v", c.name, args)
+		require.Contains(t, errOut.String(), "usage: inmem "+c.name)
+		if c.name != "serve" { // serve has its own message
+			require.Contains(t, errOut.String(), `unexpected argument "x"`)
+		}
+		if c.name == "demo" {
+			continue // DIR is optional
+		}
+		out.Reset()
+		errOut.Reset()
+		require.Equal(t, 2, dispatch([]string{c.name}, &out, &errOut), c.name)
+		if c.name != "serve" {
+			require.Contains(t, errOut.String(), "missing DIR")
+		}
+	}
+	require.NoDirExists(t, dir)
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, dispatch([]string{"asof", dir, "r"}, &out, &errOut))
+	require.Contains(t, errOut.String(), "inmem asof: missing STEP\nusage: inmem asof DIR RUN STEP [--json]\n")
 }
