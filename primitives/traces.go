@@ -183,8 +183,12 @@ func RecordSpan(t Txn, s Span) (SpanID, error) {
 		s.Start = t.Now() // before the checks: End must not precede it
 	}
 	var abuf [16]attr
-	var vbuf [8]typedAttr
-	attrs, values := sortedAttrs(s.Attrs, &abuf), sortedValues(s.Values, &vbuf)
+	attrs := sortedAttrs(s.Attrs, &abuf)
+	var values []typedAttr
+	if len(s.Values) > 0 {
+		var vbuf [8]typedAttr // zeroed only for spans that have typed values
+		values = sortedValues(s.Values, &vbuf)
+	}
 	if err := checkSpan(&s, attrs, values); err != nil {
 		return 0, err
 	}
