@@ -218,3 +218,23 @@ func TestAttrValueJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, s.Values, back.Values)
 }
+
+// Whatever JSON decodes into an AttrValue encodes back to JSON that
+// decodes to the same value.
+func FuzzAttrValueJSON(f *testing.F) {
+	for _, s := range []string{`812`, `-9223372036854775808`, `9223372036854775808`, `3.0`, `-0.0`, `1e+21`, `2E3`,
+		`1e999`, `true`, `false`, `null`, `"x"`, `"\u00e9"`, `[]`, `{}`, ` 7 `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v AttrValue
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		var again AttrValue
+		require.NoError(t, json.Unmarshal(b, &again), "%s", b)
+		require.Equal(t, v, again, "%s -> %s", data, b)
+	})
+}
