@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -156,8 +157,8 @@ func dispatch(args []string, out, errOut io.Writer) int {
 // after the positional arguments (inmem runs DIR --json), and checks the
 // positional ones against the command's usage: names in brackets are
 // optional. A flag that takes a value takes the next argument unless
-// written --name=value; "-" (stdin) is an argument, and "--" ends the
-// flags.
+// written --name=value; "-" (stdin) and negative numbers are arguments,
+// and "--" ends the flags.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard) // dispatch prints usage and errors
 	var flags, pos []string
@@ -167,7 +168,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			pos = append(pos, args[i+1:]...)
 			break
 		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
+		if !strings.HasPrefix(a, "-") || a == "-" || isNumber(a) { // asof DIR RUN -1: a step, if a bad one
 			pos = append(pos, a)
 			continue
 		}
@@ -216,6 +217,11 @@ func takes(want, optional []string) string {
 		return "no arguments"
 	}
 	return strings.Join(parts, " ")
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 func isBoolFlag(f *flag.Flag) bool {

@@ -334,3 +334,78 @@ func TestArgumentCount(t *testing.T) {
 	require.Equal(t, 2, dispatch([]string{"asof", dir, "r"}, &out, &errOut))
 	require.Contains(t, errOut.String(), "inmem asof: missing STEP\nusage: inmem asof DIR RUN STEP [--json]\n")
 }
+
+// repeatedPhrase returns a phrase a message says twice: a run of three
+// words, or a "x: x:" prefix; "" when there is none. Words are compared
+// without case and surrounding punctuation.
+func repeatedPhrase(msg string) string {
+	var words []string
+	for _, w := range strings.Fields(msg) {
+		if w = strings.ToLower(strings.Trim(w, `:;,."'()`)); w != "" {
+			words = append(words, w)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+3 <= len(words); i++ {
+		k := strings.Join(words[i:i+3], " ")
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	segs := strings.Split(msg, ": ")
+	for i := 1; i < len(segs); i++ {
+		if segs[i] == segs[i-1] {
+			return segs[i]
+		}
+	}
+	return ""
+}
+
+// TestErrorsSayThingsOnce: the messages of the command's error paths (a
+// bad or unknown run, a step out of range, bad flags, missing arguments)
+// never repeat a phrase, as they did when each layer wrapped the one
+// below with what it had already said.
+func TestErrorsSayThingsOnce(t *testing.T) {
+	for msg, want := range map[string]string{
+		"inmem asof: run 01a2 has 41 steps; step 99: as of step 99: run 01a2 has 41 steps: inmem: no such step": "run 01a2 has",
+		"inmem show: run id: run id: bad":                              "run id",
+		"inmem show: no run named or prefixed \"x\": inmem: not found": "",
+	} {
+		require.Equal(t, want, repeatedPhrase(msg), msg)
+	}
+
+	dir, parent, _ := historyDir(t)
+	p := parent.String()
+	used := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(used, "f"), nil, 0o644))
+	for _, args := range [][]string{
+		{"show", dir, "nope"},
+		{"show", dir, inmem.RunID{1}.String()},
+		{"show", dir, p[:2]}, // ambiguous
+		{"show", dir, p, "--bogus"},
+		{"show", dir},
+		{"runs"},
+		{"asof", dir, p, "99"},
+		{"asof", dir, p, "-1"},
+		{"asof", dir, p, "two"},
+		{"asof", dir, "nope", "1"},
+		{"replay", dir, "nope"},
+		{"export", dir, p, "--format", "csv"},
+		{"export", dir, p, "--json", "--format", "otlp-json"},
+		{"export", dir, "nope"},
+		{"diff", dir, p, "nope"},
+		{"diff", dir, p},
+		{"import", dir, filepath.Join(dir, "missing.jsonl")},
+		{"demo", used},
+		{"demo", "--json"},
+		{"checkpoint", dir, "x"},
+	} {
+		var out, errOut bytes.Buffer
+		code := dispatch(args, &out, &errOut)
+		require.NotEqual(t, 0, code, "%v", args)
+		first, _, _ := strings.Cut(errOut.String(), "\n") // later lines: candidates, usage
+		require.NotEmpty(t, first, "%v", args)
+		require.Empty(t, repeatedPhrase(first), "%v: %s", args, first)
+	}
+}
