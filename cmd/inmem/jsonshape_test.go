@@ -171,3 +171,35 @@ func scalarProblems(path, key string, v any) []string {
 	}
 	return nil
 }
+
+// TestVerifyJSONMatchesText: verify's JSON counts the segments and
+// commits its text names, and neither changes when commands that only
+// read run in between: they used to add a WAL segment each, so that a
+// verify --json after a verify counted one more.
+func TestVerifyJSONMatchesText(t *testing.T) {
+	dir := richDir(t)
+	text := func() string {
+		out, code := run(t, "verify", dir)
+		require.Equal(t, 0, code, out)
+		line := regexp.MustCompile(`(?m)^wal: .*$`).FindString(out)
+		require.NotEmpty(t, line, out)
+		return line
+	}
+	asJSON := func() string {
+		out, code := run(t, "verify", dir, "--json")
+		require.Equal(t, 0, code, out)
+		var v verifyOut
+		require.NoError(t, json.Unmarshal([]byte(out), &v))
+		f := v.Files
+		require.Len(t, f.Segments, f.SegmentCount)
+		return fmt.Sprintf("wal: %s (%s to %s), %s, versions %d to %d", plural(f.SegmentCount, "segment"),
+			f.Segments[0], f.Segments[len(f.Segments)-1], plural(f.Commits, "commit"), f.FirstVersion, f.LastVersion)
+	}
+	first := text()
+	require.Equal(t, first, asJSON())
+	for _, args := range [][]string{{"runs", dir}, {"show", dir, "rich"}, {"asof", dir, "rich", "1"}, {"replay", dir, "rich"}, {"export", dir, "rich"}} {
+		out, code := run(t, args...)
+		require.Equal(t, 0, code, out)
+	}
+	require.Equal(t, first, text(), "reading commands leave the WAL as it was")
+}
