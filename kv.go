@@ -200,11 +200,6 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 	if len(prefix) > MaxKeySize {
 		return fmt.Errorf("prefix of %d bytes (max %d): %w", len(prefix), MaxKeySize, ErrTooLarge)
 	}
-	if from <= prefix {
-		from = prefix
-	} else if !strings.HasPrefix(from, prefix) {
-		return nil // from sorts after every key with prefix
-	}
 	var rs *runState
 	if kv.tx != nil {
 		if err := kv.tx.usable(false); err != nil {
@@ -216,6 +211,11 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 			return err
 		}
 		rs = kv.run.st
+	}
+	if from <= prefix {
+		from = prefix
+	} else if !strings.HasPrefix(from, prefix) {
+		return nil // from sorts after every key with prefix
 	}
 	p := rs.kvKey(nil, prefix)
 	start := p

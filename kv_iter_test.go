@@ -76,6 +76,8 @@ func TestKVEntries(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = collect(t, kv.Entries("a/"))
 	require.ErrorIs(t, err, inmem.ErrClosed)
+	_, err = kv.ListAfter("a/", "b", 1)
+	require.ErrorIs(t, err, inmem.ErrClosed, "even with a cursor past the prefix")
 }
 
 // Through a transaction the sequence sees the transaction's own writes,
