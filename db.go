@@ -111,22 +111,31 @@ func (db *DB) checkExists() error {
 	if !db.opts.mustExist {
 		return nil
 	}
-	names, err := db.fs.List(db.dir)
+	if err := isDatabase(db.fs, db.dir); err != nil {
+		return fmt.Errorf("open %s: %w", db.dir, err)
+	}
+	return nil
+}
+
+// isDatabase returns an error wrapping ErrNotFound unless dir holds a WAL
+// directory or a snapshot.
+func isDatabase(fsys vfs.FS, dir string) error {
+	names, err := fsys.List(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("open %s: no such directory: %w", db.dir, ErrNotFound)
+			return fmt.Errorf("no database here, no such directory: %w", ErrNotFound)
 		}
-		return fmt.Errorf("open %s: %w", db.dir, err)
+		return err
 	}
 	for _, n := range names {
 		if _, ok := parseSnapshotName(n); ok {
 			return nil
 		}
 	}
-	if _, err := db.fs.List(walDir(db.dir)); err == nil {
+	if _, err := fsys.List(walDir(dir)); err == nil {
 		return nil
 	}
-	return fmt.Errorf("open %s: no database here (no wal/ directory, no snapshot): %w", db.dir, ErrNotFound)
+	return fmt.Errorf("no database here, no wal/ directory and no snapshot: %w", ErrNotFound)
 }
 
 // OpenInMemory opens a database that writes no files. Its data is gone when

@@ -79,11 +79,11 @@ func VerifyFiles(dir string) (FilesReport, error) {
 
 func verifyFiles(fs vfs.FS, dir string) (FilesReport, error) {
 	var r FilesReport
-	if _, err := fs.List(dir); err != nil {
+	if err := isDatabase(fs, dir); err != nil {
 		return r, fmt.Errorf("verify %s: %w", dir, err)
 	}
 	if _, err := fs.List(walDir(dir)); err != nil {
-		return r, fmt.Errorf("verify %s: not a database (no wal directory): %w", dir, err)
+		return r, fmt.Errorf("verify %s: no wal/ directory: %w", dir, err)
 	}
 	lock, err := fs.Lock(filepath.Join(dir, lockName))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"testing"
 	"time"
 
@@ -77,7 +76,7 @@ func TestVerifyFilesAfterPowerLoss(t *testing.T) {
 		r, err := verifyFiles(disk, verifyCrashDir)
 		if err != nil {
 			// A crash before the directories existed leaves no database.
-			require.ErrorIs(t, err, os.ErrNotExist, "crash at op %d", k)
+			require.ErrorIs(t, err, ErrNotFound, "crash at op %d", k)
 			continue
 		}
 		require.Empty(t, problemsOf(r), "crash at op %d", k)

@@ -323,7 +323,8 @@ func TestVerifyFilesLocked(t *testing.T) {
 	_, err = VerifyFiles(filepath.Join(t.TempDir(), "nope"))
 	require.Error(t, err)
 	_, err = VerifyFiles(t.TempDir())
-	require.ErrorContains(t, err, "not a database")
+	require.ErrorContains(t, err, "no database here")
+	require.ErrorIs(t, err, ErrNotFound)
 }
 
 // TestVerifyFilesPreparedSegment: a segment after the last one with

@@ -133,16 +133,23 @@ func TestVerifyFailsOnFlippedByte(t *testing.T) {
 	require.Contains(t, out, "corruption")
 }
 
-// TestInspectLockedDirectory: a directory another process holds gives a
-// clear message, not a hang.
+// TestInspectLockedDirectory: the commands that only read work on a
+// directory another handle holds, and see what it committed; one that
+// writes gets a clear message, not a hang.
 func TestInspectLockedDirectory(t *testing.T) {
 	dir := demoDir(t)
 	db, err := inmem.Open(dir)
 	require.NoError(t, err)
 	defer db.Close()
+	r, err := db.BeginRun(inmem.Name("while held"))
+	require.NoError(t, err)
 	out, code := run(t, "runs", dir)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "while held")
+	out, code = run(t, "checkpoint", dir)
 	require.Equal(t, 1, code, out)
 	require.True(t, strings.Contains(out, "open in another process"), out)
+	require.NoError(t, r.End(inmem.Completed, ""))
 }
 
 var (

@@ -8,11 +8,18 @@ import (
 	"github.com/inmem-db/inmem"
 )
 
+// openReadOnly opens the database in dir for a command that only reads: it
+// changes nothing there, works while another process (an agent, `inmem
+// serve`) holds the database, and refuses a directory with no database.
+func openReadOnly(dir string, errOut io.Writer) (*inmem.DB, error) {
+	return openExisting(dir, errOut, inmem.WithReadOnly())
+}
+
 // openExisting opens the database in dir for a command, with a clear
-// message when another process holds it. When errOut is a terminal a bar
-// shows recovery of a large database, which can take a while.
-func openExisting(dir string, errOut io.Writer) (*inmem.DB, error) {
-	var opts []inmem.Option
+// message when another process holds it or there is none. When errOut is
+// a terminal a bar shows recovery of a large database, which can take a
+// while.
+func openExisting(dir string, errOut io.Writer, opts ...inmem.Option) (*inmem.DB, error) {
 	var bar *recoveryBar
 	if isTerminal(errOut) {
 		bar = &recoveryBar{w: errOut}
@@ -26,11 +33,14 @@ func openExisting(dir string, errOut io.Writer) (*inmem.DB, error) {
 	return db, nil
 }
 
-// lockedMessage says what to do about a directory another process holds;
-// other errors pass through.
+// lockedMessage says what to do about a directory another process holds,
+// or one that holds no database; other errors pass through.
 func lockedMessage(dir string, err error) error {
-	if errors.Is(err, inmem.ErrLocked) {
-		return fmt.Errorf("%s is open in another process (close it, or inspect a copy): %w", dir, err)
+	switch {
+	case errors.Is(err, inmem.ErrLocked):
+		return fmt.Errorf("%s is open in another process (close it; runs, show, export, asof, replay and diff work beside it): %w", dir, err)
+	case errors.Is(err, inmem.ErrNotFound):
+		return fmt.Errorf("%w (`inmem demo %s` makes one)", err, dir)
 	}
 	return err
 }
@@ -63,7 +73,7 @@ func (r *recoveryBar) finish() {
 // openWithRun opens dir and finds the run a command's RUN argument names
 // (resolveRun): its ID, its name or a prefix of its ID.
 func openWithRun(dir, run string, errOut io.Writer) (*inmem.DB, inmem.RunID, error) {
-	db, err := openExisting(dir, errOut)
+	db, err := openReadOnly(dir, errOut)
 	if err != nil {
 		return nil, inmem.RunID{}, err
 	}
