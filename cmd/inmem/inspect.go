@@ -41,7 +41,7 @@ func runRuns(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(pos[0], errOut)
+	db, err := openReadOnly(pos[0], errOut)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ type chainResult struct {
 // verifyChains opens the database and recomputes every run's event hash
 // chain; bad counts the broken ones.
 func verifyChains(dir string, errOut io.Writer) (results []chainResult, bad int, err error) {
-	db, err := openExisting(dir, errOut)
+	db, err := openReadOnly(dir, errOut)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open: %w", err)
 	}
@@ -445,7 +445,7 @@ func runCheckpoint(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(pos[0], errOut)
+	db, err := openExisting(pos[0], errOut, inmem.WithMustExist())
 	if err != nil {
 		return err
 	}
