@@ -18,7 +18,7 @@ PERFCHECK_FLAGS ?=
 PROFILE_CASE ?= agent-step
 PROFILE_DIR  ?= perfcheck/prof
 
-.PHONY: test bench lint fuzz demo perfcheck profile mutants
+.PHONY: test bench lint fuzz demo perfcheck profile mutants readme-check
 
 # Besides the race-enabled run, some tests only mean something without
 # -race: the race detector allocates (allocation counts), slows the vector
@@ -104,3 +104,8 @@ demo:
 MUTANTS ?=
 mutants:
 	scripts/mutants $(MUTANTS)
+
+# The README tried as a newcomer does: a fresh clone in a temporary
+# directory, the demo, the build, every inmem command, the embedding recipe.
+readme-check:
+	./scripts/readme-check
