@@ -1,11 +1,14 @@
 package inmem
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -181,6 +184,71 @@ func (vs *Vectors) CreateCollection(name string, cfg VectorConfig) error {
 	})
 }
 
+// DropCollection removes a collection: its configuration and every vector
+// in it, in one commit; ErrNotFound if it does not exist. The name is free
+// again for a CreateCollection with any configuration. A run's earlier
+// steps still hold the collection (AsOf and Fork before the drop see it).
+// The drop writes a deletion per vector, so a collection too large for one
+// transaction (MaxTxSize) returns ErrTooLarge and stays.
+func (vs *Vectors) DropCollection(name string) error {
+	if err := checkCollection(name); err != nil {
+		return err
+	}
+	return vs.h.do(true, func(t primitives.Txn) error {
+		cfg, err := readVecConfig(t, name)
+		if err != nil {
+			return err
+		}
+		var recs [][]byte
+		t.Scan(vecRecordPrefix(name), nil, func(k, _ []byte) bool {
+			recs = append(recs, append([]byte(nil), k...))
+			return true
+		})
+		for _, k := range recs {
+			if err := t.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := t.Delete(vecConfigKey(name)); err != nil {
+			return err
+		}
+		pt := t.(*primTx)
+		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: name, drop: true, cfg: cfg})
+		return nil
+	})
+}
+
+// CollectionInfo names a collection and its configuration.
+type CollectionInfo struct {
+	Name   string
+	Config VectorConfig
+}
+
+// Collections lists the collections, by name.
+func (vs *Vectors) Collections() ([]CollectionInfo, error) {
+	var out []CollectionInfo
+	err := vs.h.do(false, func(t primitives.Txn) error {
+		var ferr error
+		t.Scan([]byte{vecConfig}, nil, func(k, v []byte) bool {
+			n, w := binary.Uvarint(k[1:])
+			if w <= 0 || n != uint64(len(k)-1-w) {
+				ferr = fmt.Errorf("collection key %q: %w", k, ErrCorruption)
+				return false
+			}
+			c := CollectionInfo{Name: string(k[1+w:])}
+			if err := json.Unmarshal(v, &c.Config); err != nil {
+				ferr = fmt.Errorf("collection %q: config: %v: %w", c.Name, err, ErrCorruption)
+				return false
+			}
+			out = append(out, c)
+			return true
+		})
+		return ferr
+	})
+	slices.SortFunc(out, func(a, b CollectionInfo) int { return cmp.Compare(a.Name, b.Name) })
+	return out, err
+}
+
 // checkVector validates v for cfg before anything is stored.
 func checkVector(cfg VectorConfig, v []float32) error {
 	if len(v) != cfg.Dim {
@@ -305,7 +373,9 @@ func (vs *Vectors) Delete(coll, key string) error {
 }
 
 // Search returns the k stored vectors most similar to query that the
-// options allow, best first, as of the reading transaction's snapshot.
+// options allow, best first, as of the reading transaction's snapshot
+// plus its own writes: what it upserted is scored exactly, and what it
+// deleted or replaced is not returned from the snapshot.
 func (vs *Vectors) Search(coll string, query []float32, k int, opts ...SearchOption) ([]Match, error) {
 	if k <= 0 {
 		return nil, fmt.Errorf("search with k = %d: %w", k, ErrInvalidArgument)
@@ -334,11 +404,117 @@ func (vs *Vectors) Search(coll string, query []float32, k int, opts ...SearchOpt
 		if err := checkVector(cfg, query); err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
-		pt := t.(*primTx)
-		out, err = pt.tx.db.searchLayers(pt.tx, coll, cfg, query, k, sc)
-		return err
+		tx := t.(*primTx).tx
+		own, err := tx.ownVectors(coll, cfg)
+		if err != nil {
+			return err
+		}
+		if own == nil {
+			out, err = tx.db.searchLayers(tx, coll, cfg, query, k, sc)
+			return err
+		}
+		if !own.created {
+			// k more, one per key the transaction wrote: the graph may
+			// return those keys' committed vectors, which its writes hide.
+			graph, err := tx.db.searchLayers(tx, coll, cfg, query, k+len(own.written), sc)
+			if err != nil {
+				return err
+			}
+			for _, m := range graph {
+				if !own.written[m.Key] {
+					out = append(out, m)
+				}
+			}
+		}
+		mine, err := own.search(cfg, query, k, sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, mine...)
+		slices.SortStableFunc(out, func(a, b Match) int { return cmp.Compare(b.Score, a.Score) })
+		out = out[:min(k, len(out))]
+		return nil
 	})
 	return out, err
+}
+
+// ownVectors are a transaction's uncommitted writes to a collection, which
+// its searches see as Get does; the graph holds committed writes only.
+type ownVectors struct {
+	created bool            // the transaction created the collection: nothing committed is in it
+	written map[string]bool // every key it upserted or deleted
+	live    []VectorRecord  // what it upserted, in write order
+}
+
+// ownVectors returns the transaction's writes to coll, or nil when it has
+// none (the usual case: a read-only transaction has none at all).
+func (tx *Tx) ownVectors(coll string, cfg VectorConfig) (*ownVectors, error) {
+	if len(tx.writes) == 0 {
+		return nil, nil
+	}
+	scoped := func(k []byte) []byte {
+		return append(append(append([]byte(nil), tx.rs.scope...), keys.TagVector), k...)
+	}
+	prefix, cfgKey := scoped(vecRecordPrefix(coll)), scoped(vecConfigKey(coll))
+	var own ownVectors
+	_, own.created = tx.find(cfgKey)
+	for _, w := range tx.writes {
+		if !bytes.HasPrefix(w.key, prefix) {
+			continue
+		}
+		key := string(w.key[len(prefix):])
+		if own.written == nil {
+			own.written = map[string]bool{}
+		}
+		own.written[key] = true
+		user, live := decodeValue(w.val, nil)
+		if !live {
+			continue
+		}
+		v, meta, err := decodeVecRecord(cfg.Dim, user)
+		if err != nil {
+			return nil, err
+		}
+		own.live = append(own.live, VectorRecord{Key: key, Vector: v, Meta: meta})
+	}
+	if own.written == nil && !own.created {
+		return nil, nil
+	}
+	return &own, nil
+}
+
+// search scores the transaction's vectors that the filter allows against
+// q exactly, with a graph of their own so the scores are the collection's.
+func (own *ownVectors) search(cfg VectorConfig, q []float32, k int, sc searchConfig) ([]Match, error) {
+	var recs []VectorRecord
+	for _, r := range own.live {
+		if sc.filter == nil || sc.filter.match(r.Meta) {
+			recs = append(recs, r)
+		}
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	idx, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch})
+	if err != nil {
+		return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
+	}
+	all := make([]uint32, len(recs))
+	for i, r := range recs {
+		all[i] = uint32(i)
+		if err := idx.Insert(uint32(i), r.Vector, 1); err != nil {
+			return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
+		}
+	}
+	res, err := idx.Search(q, k, hnsw.SearchOptions{Ef: sc.ef, Snapshot: 1, Allowed: all})
+	if err != nil {
+		return nil, fmt.Errorf("search: %v: %w", err, ErrInvalidArgument)
+	}
+	out := make([]Match, len(res))
+	for i, r := range res {
+		out[i] = Match{Key: recs[r.ID].Key, Score: r.Score, Meta: recs[r.ID].Meta}
+	}
+	return out, nil
 }
 
 // vecApply is a committed vector write, applied to the in-memory index
@@ -349,6 +525,7 @@ type vecApply struct {
 	vec         []float32
 	meta        []byte
 	del         bool
+	drop        bool // the collection was dropped: forget its graph
 	cfg         VectorConfig
 }
 
@@ -399,7 +576,13 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 		if vi.err != nil {
 			return nil, vi.err
 		}
-		return vi, nil
+		if vi.cfg == cfg {
+			return vi, nil
+		}
+		// Built for another incarnation of the collection (dropped and
+		// created again with another configuration): build this one.
+		db.evictVectorIndex(k, vi)
+		return db.vectorIndex(scope, history, coll, cfg)
 	}
 	idx, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch})
 	if err != nil {
@@ -417,10 +600,17 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	prefix := append(append([]byte(nil), scope...), keys.TagVector)
 	prefix = append(prefix, vecRecordPrefix(coll)...)
 	var berr error
-	if history {
+	inc := db.incarnationsOf(g, scope, coll, snap, cfg)
+	switch {
+	case history && inc == nil:
 		berr = vi.buildHistory(g, prefix, snap, cfg.Dim)
-	} else {
+	case history:
+		berr = vi.buildIncarnation(g, prefix, snap, inc)
+	default:
 		g.scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
+			if inc != nil && !inc.ours(ver) {
+				return true // a search that read the collection before a drop, built after it
+			}
 			v, meta, err := decodeVecRecord(cfg.Dim, val)
 			if err != nil {
 				berr = err
@@ -552,6 +742,13 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 	if vi.err != nil {
 		return
 	}
+	k := vecIndexKey{a.scope, a.coll}
+	if a.drop || vi.cfg != a.cfg {
+		// The collection is gone, or the graph is of an incarnation this
+		// write is not in; the next search builds what it needs.
+		db.evictVectorIndex(k, vi)
+		return
+	}
 	var err error
 	if a.del {
 		err = vi.remove(a.key, version)
@@ -562,7 +759,6 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 		}
 		err = vi.upsert(a.key, a.vec, meta, version)
 	}
-	k := vecIndexKey{a.scope, a.coll}
 	if err == nil {
 		db.maybeVacuum(k, vi)
 		return
@@ -570,6 +766,11 @@ func (db *DB) applyVector(a vecApply, version uint64) {
 	// The stored data is committed; only the in-memory graph missed it.
 	// Rebuild it on next use.
 	db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
+	db.evictVectorIndex(k, vi)
+}
+
+// evictVectorIndex forgets vi, if it is still k's index.
+func (db *DB) evictVectorIndex(k vecIndexKey, vi *vecIndex) {
 	db.vecMu.Lock()
 	if db.vecs[k] == vi {
 		delete(db.vecs, k)
@@ -652,4 +853,155 @@ func (db *DB) dropVectors(scope []byte) {
 		}
 	}
 	db.vecMu.Unlock()
+}
+
+// incarnations tells which stored vector writes of a scope belong to the
+// collection a graph is built for. A collection dropped and created again
+// with another configuration has records of other dimensions or metrics
+// under the same keys: a graph holds only its configuration's, and takes
+// the others as deletions (each replaced or removed what the key held).
+type incarnations struct {
+	cfgs []cfgWrite // the scope's writes of the configuration, oldest first
+	// inherited reports whether records written before the scope's first
+	// configuration write (a fork's, under its base's collection) are the
+	// graph's.
+	inherited func() bool
+}
+
+type cfgWrite struct {
+	version uint64
+	ours    bool // live and the graph's configuration
+}
+
+// ours reports whether a record written at version is the graph's.
+func (inc *incarnations) ours(version uint64) bool {
+	i, found := slices.BinarySearchFunc(inc.cfgs, version, func(w cfgWrite, v uint64) int { return cmp.Compare(w.version, v) })
+	switch {
+	case found:
+		return inc.cfgs[i].ours
+	case i > 0:
+		return inc.cfgs[i-1].ours
+	}
+	return inc.inherited()
+}
+
+// incarnationsOf reads the history of coll's configuration in scope up to
+// snap, or returns nil when every record there is cfg's: the
+// configuration was never written (a fork's inherited collection), or
+// written once, as cfg, and never dropped.
+func (db *DB) incarnationsOf(g *generation, scope []byte, coll string, snap uint64, cfg VectorConfig) *incarnations {
+	key := append(append([]byte(nil), scope...), keys.TagVector)
+	key = append(key, vecConfigKey(coll)...)
+	var ws []cfgWrite
+	it := g.list.Iter()
+	for it.SeekGE(key, ^uint64(0)); it.Valid() && bytes.Equal(it.Key(), key); it.Next() {
+		if it.Version() > snap {
+			continue
+		}
+		w := cfgWrite{version: it.Version()}
+		if user, live := decodeValue(it.Value(), nil); live {
+			var c VectorConfig
+			w.ours = json.Unmarshal(user, &c) == nil && c == cfg
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 || len(ws) == 1 && ws[0].ours {
+		return nil
+	}
+	slices.Reverse(ws)
+	inc := &incarnations{cfgs: ws}
+	inc.inherited = sync.OnceValue(func() bool {
+		c, ok := db.inheritedVecConfig(g, scope, coll)
+		return !ok || c == cfg // none known: nothing was written under it
+	})
+	return inc
+}
+
+// inheritedVecConfig returns the configuration of coll that the fork whose
+// scope is scope inherited from its bases, if any.
+func (db *DB) inheritedVecConfig(g *generation, scope []byte, coll string) (VectorConfig, bool) {
+	var bases []forkBase
+	db.runsMu.RLock()
+	for _, rs := range db.runs {
+		if bytes.Equal(rs.scope, scope) {
+			bases = rs.bases
+			break
+		}
+	}
+	db.runsMu.RUnlock()
+	for _, b := range bases {
+		k := append(append([]byte(nil), b.scope...), keys.TagVector)
+		raw, _, found := g.list.Get(append(k, vecConfigKey(coll)...), b.version)
+		if !found {
+			continue
+		}
+		var c VectorConfig
+		user, live := decodeValue(raw, nil)
+		if !live || json.Unmarshal(user, &c) != nil {
+			return c, false
+		}
+		return c, true
+	}
+	return VectorConfig{}, false
+}
+
+// buildIncarnation is buildHistory for a scope whose collection was
+// dropped: only the writes inc says are the graph's insert vectors; every
+// other write deletes what its key held.
+func (vi *vecIndex) buildIncarnation(g *generation, prefix []byte, snap uint64, inc *incarnations) error {
+	type ver struct {
+		v   uint64
+		raw []byte
+	}
+	var (
+		cur  []byte
+		vers []ver
+	)
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		key := string(cur[len(prefix):])
+		slices.Reverse(vers) // oldest first
+		for _, x := range vers {
+			old, had := vi.byKey[key]
+			if had && !old.deleted {
+				if err := vi.idx.Delete(old.id, x.v); err != nil {
+					return err
+				}
+			}
+			user, live := decodeValue(x.raw, nil) // vectors never expire
+			if !live || !inc.ours(x.v) {
+				vi.byKey[key] = vecEntry{id: old.id, version: x.v, deleted: true, ready: closed}
+				continue
+			}
+			v, meta, err := decodeVecRecord(vi.cfg.Dim, user)
+			if err != nil {
+				return err
+			}
+			id := vi.allocLocked(vecNode{key: key, meta: meta})
+			if err := vi.idx.Insert(id, v, x.v); err != nil {
+				return err
+			}
+			vi.byKey[key] = vecEntry{id: id, version: x.v, ready: closed}
+		}
+		return nil
+	}
+	it := g.list.Iter()
+	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, prefix) {
+			break
+		}
+		if !bytes.Equal(k, cur) {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, vers = k, vers[:0]
+		}
+		if it.Version() <= snap {
+			vers = append(vers, ver{it.Version(), it.Value()})
+		}
+	}
+	return flush()
 }
