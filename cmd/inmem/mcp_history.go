@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/inmem-db/inmem"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -133,7 +132,7 @@ func readAsOf(db *inmem.DB, id inmem.RunID, step int) (runData, *inmem.View, err
 	}
 	view, err := run.AsOf(step)
 	if err != nil {
-		return rd, nil, fmt.Errorf("run %s has %d steps; step %d: %w", id, rd.Run.Steps, step, err)
+		return rd, nil, err // names the step and how many the run has
 	}
 	return rd, view, view.Read(func(tx *inmem.Tx) error { return rd.read(tx) })
 }

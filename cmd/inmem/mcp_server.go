@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/inmem-db/inmem"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -36,7 +38,9 @@ type tool struct {
 	name, title, desc string
 	readOnly          bool
 	additive          bool // only adds (appends, new runs); never overwrites
-	inputSchema       any  // nil: inferred from the input type
+	// schema, if set, amends the input schema inferred from the input
+	// type, for fields whose Go type says less than the tool accepts.
+	schema func(*jsonschema.Schema)
 }
 
 // addTool registers a typed handler. A panic in a handler becomes the
@@ -48,7 +52,7 @@ func addTool[In, Out any](srv *mcp.Server, t tool, h func(ctx context.Context, i
 	if t.additive {
 		ann.DestructiveHint = &f
 	}
-	mcp.AddTool(srv, &mcp.Tool{Name: t.name, Title: t.title, Description: t.desc, Annotations: ann, InputSchema: t.inputSchema},
+	mcp.AddTool(srv, &mcp.Tool{Name: t.name, Title: t.title, Description: t.desc, Annotations: ann, InputSchema: inputSchema[In](t.schema)},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in In) (_ *mcp.CallToolResult, out Out, err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -71,4 +75,37 @@ func limitOr(n, def, max int) (int, error) {
 		return max, nil
 	}
 	return n, nil
+}
+
+// inputSchema is the schema inferred from In, amended by amend, with no
+// field typed null: a nil slice or pointer is how Go says "not given", and
+// clients should send such a field as an array or object, or leave it out.
+func inputSchema[In any](amend func(*jsonschema.Schema)) *jsonschema.Schema {
+	s, err := jsonschema.For[In](nil)
+	if err != nil {
+		panic(err) // a static type: fails at startup in every test, never later
+	}
+	if amend != nil {
+		amend(s)
+	}
+	dropNull(s)
+	return s
+}
+
+// dropNull turns every type list of null and one other type into that type.
+func dropNull(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if i := slices.Index(s.Types, "null"); i >= 0 && len(s.Types) == 2 {
+		s.Type, s.Types = s.Types[1-i], nil
+	}
+	for _, c := range s.Properties {
+		dropNull(c)
+	}
+	for _, c := range s.Defs {
+		dropNull(c)
+	}
+	dropNull(s.Items)
+	dropNull(s.AdditionalProperties)
 }

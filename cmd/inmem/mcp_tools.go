@@ -81,14 +81,9 @@ func (s *mcpServer) addRunTools(srv *mcp.Server) {
 			if err != nil {
 				return runOut{}, err
 			}
-			st := inmem.Completed
-			if in.Status != "" {
-				if st, err = parseStatus(in.Status); err != nil {
-					return runOut{}, err
-				}
-				if st != inmem.Completed && st != inmem.Failed && st != inmem.Cancelled {
-					return runOut{}, fmt.Errorf("status %q: a run ends completed, failed or cancelled: %w", in.Status, inmem.ErrInvalidArgument)
-				}
+			st, err := parseEndStatus(in.Status)
+			if err != nil {
+				return runOut{}, err
 			}
 			if err := run.End(st, in.Reason); err != nil {
 				return runOut{}, err
@@ -98,7 +93,7 @@ func (s *mcpServer) addRunTools(srv *mcp.Server) {
 		})
 
 	addTool(srv, tool{name: "runs_list", title: "List runs", readOnly: true,
-		desc: "List runs, oldest first, optionally only those of a namespace, status, tag or parent."},
+		desc: "List runs, oldest first, archived ones included, optionally only those of a namespace, status (active, paused, completed, failed, cancelled or archived), tag or parent."},
 		func(_ context.Context, in runsListIn) (runsListOut, error) {
 			limit, err := limitOr(in.Limit, defaultList, maxList)
 			if err != nil {
@@ -144,6 +139,17 @@ func (s *mcpServer) addRunTools(srv *mcp.Server) {
 		})
 }
 
+// parseEndStatus reads the status a run ends in; "" is completed.
+func parseEndStatus(s string) (inmem.RunStatus, error) {
+	switch s {
+	case "":
+		return inmem.Completed, nil
+	case inmem.Completed.String(), inmem.Failed.String(), inmem.Cancelled.String():
+		return parseStatus(s)
+	}
+	return 0, fmt.Errorf("status %q: a run ends completed, failed or cancelled: %w", s, inmem.ErrInvalidArgument)
+}
+
 func (s *mcpServer) runByID(field, id string) (*inmem.Run, error) {
 	rid, err := parseRun(field, id)
 	if err != nil {
@@ -160,10 +166,15 @@ type (
 	}
 	kvPutIn struct {
 		scopeArg
-		Key         string  `json:"key"`
-		Value       string  `json:"value,omitempty" jsonschema:"the value as UTF-8 text"`
+		Key string `json:"key"`
+		// A pointer, so that "" (an empty value) differs from no value.
+		Value       *string `json:"value,omitempty" jsonschema:"the value as UTF-8 text; this or value_base64 is required"`
 		ValueBase64 string  `json:"value_base64,omitempty" jsonschema:"the value as base64, for binary values, instead of value"`
 		TTLSeconds  float64 `json:"ttl_seconds,omitempty" jsonschema:"if set, the key reads as absent after this many seconds"`
+	}
+	kvDeleteIn struct {
+		scopeArg
+		Key string `json:"key" jsonschema:"the key; an absent key is not an error"`
 	}
 	kvListIn struct {
 		scopeArg
@@ -199,6 +210,12 @@ type (
 		scopeArg
 		Name string `json:"name" jsonschema:"the cell's name"`
 	}
+	stateDefineIn struct {
+		scopeArg
+		Name    string              `json:"name" jsonschema:"the new cell's name"`
+		Initial string              `json:"initial" jsonschema:"the state the cell starts in"`
+		Allow   map[string][]string `json:"allow,omitempty" jsonschema:"for each state, the states it may move to; a state with no entry is final"`
+	}
 	stateCASIn struct {
 		scopeArg
 		Name        string `json:"name" jsonschema:"the cell's name"`
@@ -208,18 +225,18 @@ type (
 	}
 	tracesRecordIn struct {
 		scopeArg
-		Kind         string            `json:"kind" jsonschema:"llm_call, tool_call, retrieval, decision, thought, error or custom"`
-		Name         string            `json:"name" jsonschema:"what was called or decided, such as the tool's name"`
-		Parent       uint64            `json:"parent,omitempty" jsonschema:"the ID of the enclosing span, if any"`
-		Start        string            `json:"start,omitempty" jsonschema:"RFC 3339 start time (default: now)"`
-		End          string            `json:"end,omitempty" jsonschema:"RFC 3339 end time"`
-		Status       string            `json:"status,omitempty" jsonschema:"ok or error"`
-		Input        string            `json:"input,omitempty"`
-		InputBase64  string            `json:"input_base64,omitempty" jsonschema:"the input as base64, instead of input"`
-		Output       string            `json:"output,omitempty"`
-		OutputBase64 string            `json:"output_base64,omitempty" jsonschema:"the output as base64, instead of output"`
-		Attrs        map[string]string `json:"attrs,omitempty" jsonschema:"attributes, with OpenTelemetry GenAI names where one exists (gen_ai.request.model, gen_ai.usage.input_tokens, gen_ai.tool.name)"`
-		Tags         []string          `json:"tags,omitempty"`
+		Kind         string         `json:"kind" jsonschema:"llm_call, tool_call, retrieval, decision, thought, error or custom"`
+		Name         string         `json:"name" jsonschema:"what was called or decided, such as the tool's name"`
+		Parent       uint64         `json:"parent,omitempty" jsonschema:"the ID of the enclosing span, if any"`
+		Start        string         `json:"start,omitempty" jsonschema:"RFC 3339 start time (default: now)"`
+		End          string         `json:"end,omitempty" jsonschema:"RFC 3339 end time"`
+		Status       string         `json:"status,omitempty" jsonschema:"ok or error"`
+		Input        string         `json:"input,omitempty"`
+		InputBase64  string         `json:"input_base64,omitempty" jsonschema:"the input as base64, instead of input"`
+		Output       string         `json:"output,omitempty"`
+		OutputBase64 string         `json:"output_base64,omitempty" jsonschema:"the output as base64, instead of output"`
+		Attrs        map[string]any `json:"attrs,omitempty"`
+		Tags         []string       `json:"tags,omitempty"`
 	}
 	tracesRecordOut struct {
 		ID uint64 `json:"id" jsonschema:"the new span's ID"`
@@ -248,11 +265,24 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 			if err != nil {
 				return entryOut{}, err
 			}
-			v, err := run.KV().Get(in.Key)
+			var e inmem.Entry
+			err = run.View(func(tx *inmem.Tx) error {
+				// List is what reports versions; the key sorts first among
+				// the keys it prefixes.
+				es, err := tx.KV().List(in.Key)
+				if err != nil {
+					return err
+				}
+				if len(es) == 0 || es[0].Key != in.Key {
+					return fmt.Errorf("key %q: %w", in.Key, inmem.ErrNotFound)
+				}
+				e = es[0]
+				return nil
+			})
 			if err != nil {
-				return entryOut{}, fmt.Errorf("key %q: %w", in.Key, err)
+				return entryOut{}, err
 			}
-			return entryOf(inmem.Entry{Key: in.Key, Value: v}), nil
+			return entryOf(e), nil
 		})
 
 	addTool(srv, tool{name: "kv_put", title: "Put a key",
@@ -262,7 +292,10 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 			if err != nil {
 				return okOut{}, err
 			}
-			v, err := inBytes("value", in.Value, in.ValueBase64)
+			if in.Value == nil && in.ValueBase64 == "" {
+				return okOut{}, fmt.Errorf("value is required (\"\" for an empty one), or value_base64: %w", inmem.ErrInvalidArgument)
+			}
+			v, err := inBytes("value", deref(in.Value), in.ValueBase64)
 			if err != nil {
 				return okOut{}, err
 			}
@@ -274,6 +307,17 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 			default:
 				err = run.KV().Put(in.Key, v)
 			}
+			return okOut{OK: err == nil}, err
+		})
+
+	addTool(srv, tool{name: "kv_delete", title: "Delete a key",
+		desc: "Delete a key of a run's (or a shared scope's) key-value store; an absent key is not an error."},
+		func(_ context.Context, in kvDeleteIn) (okOut, error) {
+			run, err := s.scope(in.scopeArg)
+			if err != nil {
+				return okOut{}, err
+			}
+			err = run.KV().Delete(in.Key)
 			return okOut{OK: err == nil}, err
 		})
 
@@ -337,12 +381,15 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 					return err
 				}
 				out.Len = n
+				switch {
+				case in.To != 0 && in.From > in.To:
+					return fmt.Errorf("from %d is past to %d: %w", in.From, in.To, inmem.ErrInvalidArgument)
+				case in.From > n:
+					return fmt.Errorf("from %d is past the end of the log (%d events): %w", in.From, n, inmem.ErrInvalidArgument)
+				}
 				to := in.To
 				if to == 0 || to > n {
 					to = n
-				}
-				if in.From > to {
-					return fmt.Errorf("from %d is past to %d: %w", in.From, to, inmem.ErrInvalidArgument)
 				}
 				var evs []inmem.Event
 				if in.Type != "" {
@@ -381,7 +428,24 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 			}
 			c, err := run.State().Get(in.Name)
 			if err != nil {
-				return cellOut{}, fmt.Errorf("cell %q: %w", in.Name, err)
+				return cellOut{}, err
+			}
+			return cellOf(c), nil
+		})
+
+	addTool(srv, tool{name: "state_define", title: "Declare a state machine",
+		desc: `Create a state cell that holds a state name, starting in initial, and may only move along the allowed transitions: {"initial": "plan", "allow": {"plan": ["act"], "act": ["plan", "done"]}}. A state_cas to a state not allowed from the current one fails with invalid transition.`},
+		func(_ context.Context, in stateDefineIn) (cellOut, error) {
+			run, err := s.scope(in.scopeArg)
+			if err != nil {
+				return cellOut{}, err
+			}
+			if err := run.State().Define(in.Name, inmem.Machine{Initial: in.Initial, Allow: in.Allow}); err != nil {
+				return cellOut{}, err
+			}
+			c, err := run.State().Get(in.Name)
+			if err != nil {
+				return cellOut{}, err
 			}
 			return cellOf(c), nil
 		})
@@ -404,19 +468,24 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 				c, err = run.State().CAS(in.Name, in.Version, v)
 			}
 			if err != nil {
-				return cellOut{}, fmt.Errorf("cell %q: %w", in.Name, err)
+				return cellOut{}, err // names the cell
 			}
 			return cellOf(c), nil
 		})
 
-	addTool(srv, tool{name: "traces_record", title: "Record a span", additive: true,
+	addTool(srv, tool{name: "traces_record", title: "Record a span", additive: true, schema: attrsProperty,
 		desc: "Record one span of the agent's reasoning (an LLM call, a tool call, a retrieval, a decision) and return its ID."},
 		func(_ context.Context, in tracesRecordIn) (tracesRecordOut, error) {
 			run, err := s.scope(in.scopeArg)
 			if err != nil {
 				return tracesRecordOut{}, err
 			}
-			sp := inmem.Span{Parent: inmem.SpanID(in.Parent), Name: in.Name, Attrs: in.Attrs, Tags: in.Tags}
+			sp := inmem.Span{Parent: inmem.SpanID(in.Parent), Name: in.Name, Tags: in.Tags}
+			for name, v := range in.Attrs {
+				if err := setAttr(&sp, name, v); err != nil {
+					return tracesRecordOut{}, err
+				}
+			}
 			if sp.Kind, err = parseKind(in.Kind); err != nil {
 				return tracesRecordOut{}, err
 			}

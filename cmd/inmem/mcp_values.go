@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/inmem-db/inmem"
 )
 
@@ -59,10 +62,13 @@ func (s *mcpServer) scope(a scopeArg) (*inmem.Run, error) {
 
 func parseRun(field, s string) (inmem.RunID, error) {
 	id, err := inmem.ParseRunID(s)
-	if err != nil {
-		return id, fmt.Errorf("%s %q is not a run ID: %v: %w", field, s, err, inmem.ErrInvalidArgument)
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.Is(err, inmem.ErrInvalidArgument): // and names s
+		return id, fmt.Errorf("%s is not a run ID: %w", field, err)
 	}
-	return id, nil
+	return id, fmt.Errorf("%s %q is not a run ID: %v: %w", field, s, err, inmem.ErrInvalidArgument)
 }
 
 // inBytes reads a value given as text or as base64, not both.
@@ -205,18 +211,77 @@ type spanOut struct {
 	InputBase64  string            `json:"input_base64,omitempty"`
 	Output       string            `json:"output,omitempty"`
 	OutputBase64 string            `json:"output_base64,omitempty"`
-	Attrs        map[string]string `json:"attrs,omitempty"`
+	Attrs        map[string]string `json:"attrs,omitempty" jsonschema:"string attributes"`
 	Tags         []string          `json:"tags,omitempty"`
+	// Values are the typed attributes by their plain JSON values; any,
+	// not inmem.AttrValue, whose inferred schema would be an object.
+	Values map[string]any `json:"values,omitempty" jsonschema:"typed attributes: numbers and booleans"`
 }
 
 func spanOf(s inmem.Span) spanOut {
 	in, inB := outBytes(s.Input)
 	o, oB := outBytes(s.Output)
-	return spanOut{
+	out := spanOut{
 		ID: uint64(s.ID), Parent: uint64(s.Parent), Kind: s.Kind.String(), Name: s.Name,
 		Start: timeString(s.Start), End: timeString(s.End), Status: string(s.Status),
 		Input: in, InputBase64: inB, Output: o, OutputBase64: oB, Attrs: s.Attrs, Tags: s.Tags,
 	}
+	if len(s.Values) > 0 {
+		out.Values = make(map[string]any, len(s.Values))
+		for k, v := range s.Values {
+			out.Values[k] = v // marshals as its plain value
+		}
+	}
+	return out
+}
+
+// setAttr sets a span attribute given as JSON: a string in Attrs, a
+// number or boolean in Values, typed, so that token counts stay numbers.
+func setAttr(sp *inmem.Span, name string, v any) error {
+	var tv inmem.AttrValue
+	switch v := v.(type) {
+	case string:
+		if sp.Attrs == nil {
+			sp.Attrs = map[string]string{}
+		}
+		sp.Attrs[name] = v
+		return nil
+	case bool:
+		tv = inmem.BoolValue(v)
+	case float64:
+		// JSON has one number type; a whole number is an integer, as
+		// OpenTelemetry's token counts are.
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			tv = inmem.Int64Value(int64(v))
+		} else {
+			tv = inmem.Float64Value(v)
+		}
+	default:
+		return fmt.Errorf("attrs[%q]: want a string, number or boolean, got %s: %w", name, jsonKind(v), inmem.ErrInvalidArgument)
+	}
+	if sp.Values == nil {
+		sp.Values = map[string]inmem.AttrValue{}
+	}
+	sp.Values[name] = tv
+	return nil
+}
+
+// attrsProperty types traces_record's attrs: the Go type (any) says
+// nothing of what is accepted.
+func attrsProperty(s *jsonschema.Schema) {
+	s.Properties["attrs"] = &jsonschema.Schema{
+		Type:                 "object",
+		Description:          "attributes: strings, numbers and booleans, with OpenTelemetry GenAI names where one exists (gen_ai.request.model, gen_ai.usage.input_tokens, gen_ai.tool.name)",
+		AdditionalProperties: &jsonschema.Schema{Types: []string{"string", "number", "boolean"}},
+	}
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // parseKind reads a span kind by name ("tool_call"); "" is unset.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -39,6 +38,26 @@ type (
 	vectorsSearchOut struct {
 		Matches []matchOut `json:"matches"`
 	}
+	vectorsDeleteIn struct {
+		scopeArg
+		Collection string `json:"collection"`
+		Key        string `json:"key" jsonschema:"the vector's key; an absent key is not an error"`
+	}
+	vectorsDropIn struct {
+		scopeArg
+		Collection string `json:"collection" jsonschema:"the collection to remove with every vector in it"`
+	}
+	vectorsCollectionsIn struct {
+		scopeArg
+	}
+	collectionOut struct {
+		Name   string `json:"name"`
+		Dim    int    `json:"dim" jsonschema:"the dimension of its vectors"`
+		Metric string `json:"metric" jsonschema:"cosine, euclidean or dot"`
+	}
+	vectorsCollectionsOut struct {
+		Collections []collectionOut `json:"collections"`
+	}
 )
 
 func (s *mcpServer) addVectorTools(srv *mcp.Server) {
@@ -56,24 +75,68 @@ func (s *mcpServer) addVectorTools(srv *mcp.Server) {
 			if len(in.Vector) == 0 {
 				return vectorsUpsertOut{}, fmt.Errorf("vector is empty: %w", inmem.ErrInvalidArgument)
 			}
-			vs := run.Vectors()
-			err = vs.Upsert(in.Collection, in.Key, in.Vector, in.Meta)
-			if !isNotFound(err) {
+			// One transaction, so that a collection is never left created
+			// by an upsert that failed (say, of a zero vector under cosine).
+			var out vectorsUpsertOut
+			err = run.Update(func(tx *inmem.Tx) error {
+				out = vectorsUpsertOut{}
+				vs := tx.Vectors()
+				err := vs.Upsert(in.Collection, in.Key, in.Vector, in.Meta)
+				if !isNotFound(err) {
+					return err
+				}
+				// Only a missing collection makes Upsert report not found.
+				if err := vs.CreateCollection(in.Collection, inmem.VectorConfig{Dim: len(in.Vector), Metric: metric}); err != nil {
+					return err
+				}
+				out.Created = true
+				return vs.Upsert(in.Collection, in.Key, in.Vector, in.Meta)
+			})
+			if err != nil {
 				return vectorsUpsertOut{}, err
 			}
-			// Only a missing collection makes Upsert report not found.
-			var out vectorsUpsertOut
-			cerr := vs.CreateCollection(in.Collection, inmem.VectorConfig{Dim: len(in.Vector), Metric: metric})
-			switch {
-			case cerr == nil:
-				out.Created = true
-			case !errors.Is(cerr, inmem.ErrExists): // else another call created it first
-				return out, cerr
-			}
-			return out, vs.Upsert(in.Collection, in.Key, in.Vector, in.Meta)
+			return out, nil
 		})
 
-	addTool(srv, tool{name: "vectors_search", title: "Search vectors", readOnly: true, inputSchema: vectorsSearchSchema(),
+	addTool(srv, tool{name: "vectors_delete", title: "Delete a vector",
+		desc: "Delete one vector of a collection by key; an absent key is not an error."},
+		func(_ context.Context, in vectorsDeleteIn) (okOut, error) {
+			run, err := s.scope(in.scopeArg)
+			if err != nil {
+				return okOut{}, err
+			}
+			err = run.Vectors().Delete(in.Collection, in.Key)
+			return okOut{OK: err == nil}, err
+		})
+
+	addTool(srv, tool{name: "vectors_drop_collection", title: "Drop a collection",
+		desc: "Remove a collection and every vector in it, in one step; its name is then free for a collection of another dimension or metric. A run's earlier steps still hold it (history_asof, history_fork)."},
+		func(_ context.Context, in vectorsDropIn) (okOut, error) {
+			run, err := s.scope(in.scopeArg)
+			if err != nil {
+				return okOut{}, err
+			}
+			err = run.Vectors().DropCollection(in.Collection)
+			return okOut{OK: err == nil}, err
+		})
+
+	addTool(srv, tool{name: "vectors_list_collections", title: "List collections", readOnly: true,
+		desc: "List the vector collections of a run or shared scope, by name, with their dimension and metric."},
+		func(_ context.Context, in vectorsCollectionsIn) (vectorsCollectionsOut, error) {
+			run, err := s.scope(in.scopeArg)
+			if err != nil {
+				return vectorsCollectionsOut{}, err
+			}
+			cs, err := run.Vectors().Collections()
+			if err != nil {
+				return vectorsCollectionsOut{}, err
+			}
+			return vectorsCollectionsOut{Collections: mapSlice(cs, func(c inmem.CollectionInfo) collectionOut {
+				return collectionOut{Name: c.Name, Dim: c.Config.Dim, Metric: c.Config.Metric.String()}
+			})}, nil
+		})
+
+	addTool(srv, tool{name: "vectors_search", title: "Search vectors", readOnly: true, schema: filterProperty,
 		desc: `Find the k vectors of a collection nearest to a query vector, best first, optionally only those whose metadata match a filter. Filter examples: {"field": "lang", "eq": "en"}; {"field": "year", "gte": 2020, "lt": 2024}; {"and": [{"field": "lang", "in": ["en", "de"]}, {"not": {"field": "draft", "eq": true}}]}.`},
 		func(_ context.Context, in vectorsSearchIn) (vectorsSearchOut, error) {
 			run, err := s.scope(in.scopeArg)
@@ -108,13 +171,12 @@ func (s *mcpServer) addVectorTools(srv *mcp.Server) {
 		})
 }
 
-// vectorsSearchSchema is the inferred input schema with the recursive
-// filter language put in place of the untyped filter field.
-func vectorsSearchSchema() *jsonschema.Schema {
-	s, err := jsonschema.For[vectorsSearchIn](nil)
-	if err != nil {
-		panic(err) // a static type: fails at startup in every test, never later
-	}
-	s.Properties["filter"] = filterSchema(s)
-	return s
+// filterProperty gives the search's filter field the filter language's
+// schema in place, not only as a reference, for clients that do not
+// follow references; the nested filters refer to the same definition.
+func filterProperty(s *jsonschema.Schema) {
+	desc := filterSchema(s).Description
+	f := s.Defs["filter"].CloneSchemas()
+	f.Description = desc + "; " + f.Description
+	s.Properties["filter"] = f
 }

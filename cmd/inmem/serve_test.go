@@ -113,9 +113,9 @@ func TestMCPTools(t *testing.T) {
 		require.Equal(t, "object", schema["type"], tl.Name)
 		require.NotEmpty(t, tl.Description, tl.Name)
 	}
-	for _, n := range []string{"runs_begin", "runs_end", "runs_list", "runs_show", "kv_get", "kv_put", "kv_list",
-		"events_append", "events_range", "state_get", "state_cas", "traces_record", "traces_query",
-		"vectors_upsert", "vectors_search", "history_steps", "history_asof", "history_fork", "history_diff", "history_replay"} {
+	for _, n := range []string{"runs_begin", "runs_end", "runs_list", "runs_show", "kv_get", "kv_put", "kv_delete", "kv_list",
+		"events_append", "events_range", "state_get", "state_cas", "state_define", "traces_record", "traces_query",
+		"vectors_upsert", "vectors_search", "vectors_delete", "vectors_drop_collection", "vectors_list_collections", "history_steps", "history_asof", "history_fork", "history_diff", "history_replay"} {
 		require.True(t, names[n], "tool %s listed", n)
 	}
 
