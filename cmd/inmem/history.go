@@ -69,7 +69,10 @@ func runAsOfStep(db *inmem.DB, id inmem.RunID, step int) (runData, *inmem.View, 
 	if err != nil {
 		return rd, nil, err
 	}
-	return rd, view, view.Read(func(tx *inmem.Tx) error { return rd.read(tx) })
+	if err := view.Read(func(tx *inmem.Tx) error { return rd.read(tx) }); err != nil {
+		return rd, nil, err
+	}
+	return rd, view, rd.readVectors(db, view.Vectors(), step)
 }
 
 // runReplay rebuilds a run from its recorded history and checks it

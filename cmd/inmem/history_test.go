@@ -153,3 +153,71 @@ func TestForkShown(t *testing.T) {
 	require.Equal(t, parent.String(), shown.Run.ForkOf)
 	require.Equal(t, 2, shown.Run.ForkStep)
 }
+
+// TestShowVectors: show and asof list a run's vector collections with
+// their records (key, dimension, metadata), a fork's inherited ones
+// included and its deleted ones left out, as text and as JSON.
+func TestShowVectors(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	r, err := db.BeginRun(inmem.Name("vec"))
+	require.NoError(t, err)
+	vs := r.Vectors()
+	require.NoError(t, vs.CreateCollection("notes", inmem.VectorConfig{Dim: 2, Metric: inmem.Cosine}))
+	require.NoError(t, vs.Upsert("notes", "a", []float32{1, 0}, map[string]any{"lang": "en"}))
+	require.NoError(t, vs.Upsert("notes", "b", []float32{0, 1}, nil))
+	require.NoError(t, vs.CreateCollection("docs", inmem.VectorConfig{Dim: 3, Metric: inmem.Dot}))
+	require.NoError(t, vs.Upsert("docs", "a", []float32{1, 0, 0}, nil))
+	f, err := db.Fork(r.ID(), 3, inmem.Name("vec fork")) // before docs
+	require.NoError(t, err)
+	require.NoError(t, f.Vectors().Delete("notes", "a"))
+	require.NoError(t, f.Vectors().Upsert("notes", "c", []float32{1, 1}, nil))
+	require.NoError(t, db.Close())
+
+	out, code := run(t, "show", dir, "vec")
+	require.Equal(t, 0, code, out)
+	_, vecs, ok := strings.Cut(out, "\nvectors (2 collections):\n")
+	require.True(t, ok, out)
+	require.Equal(t, `  docs: dim 3, dot, 1 record
+    a                    dim 3
+  notes: dim 2, cosine, 2 records
+    a                    dim 2 {"lang":"en"}
+    b                    dim 2
+`, vecs)
+
+	out, code = run(t, "show", dir, "vec fork", "--json")
+	require.Equal(t, 0, code, out)
+	var shown runDataOut
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.Equal(t, []vectorCollOut{{Name: "notes", Dim: 2, Metric: "cosine", Records: []vectorRecOut{{Key: "b", Dim: 2}, {Key: "c", Dim: 2}}}}, shown.Vectors)
+
+	out, code = run(t, "asof", dir, "vec fork", "0", "--json")
+	require.Equal(t, 0, code, out)
+	var asof asofOut
+	require.NoError(t, json.Unmarshal([]byte(out), &asof))
+	require.Equal(t, []vectorCollOut{{Name: "notes", Dim: 2, Metric: "cosine", Records: []vectorRecOut{
+		{Key: "a", Dim: 2, Meta: map[string]any{"lang": "en"}}, {Key: "b", Dim: 2}}}}, asof.Vectors, "the parent's at the fork step")
+
+	out, code = run(t, "asof", dir, "vec", "2")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\nvectors (1 collection):\n  notes: dim 2, cosine, 1 record\n    a ")
+	out, code = run(t, "asof", dir, "vec", "0")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\nvectors (0 collections):\n")
+	require.NotContains(t, out, "compacted")
+
+	// A compacted history no longer says which keys were written: show
+	// says its list may be short.
+	db, err = inmem.Open(dir)
+	require.NoError(t, err)
+	require.NoError(t, db.Runs().Compact(r.ID()))
+	require.NoError(t, db.Close())
+	out, code = run(t, "show", dir, "vec")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "(history compacted: vectors written before the compaction are not listed)")
+	out, code = run(t, "show", dir, "vec", "--json")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.True(t, shown.VectorsPartial)
+}

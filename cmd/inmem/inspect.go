@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -80,6 +82,17 @@ type runData struct {
 	State  []inmem.Cell
 	Spans  []inmem.Span
 	KV     []inmem.Entry
+	// Vectors are read by show and asof only (readVectors).
+	Vectors []vectorColl
+	// VectorsPartial: the history of the run, or of a run it was forked
+	// from, was compacted, so records written before that are missing.
+	VectorsPartial bool
+}
+
+// vectorColl is one vector collection of a run and its records.
+type vectorColl struct {
+	inmem.CollectionInfo
+	Records []inmem.VectorRecord
 }
 
 // readRun reads a run's description and all of its events, cells, spans
@@ -120,16 +133,103 @@ func (rd *runData) read(tx *inmem.Tx) error {
 // runDataOut is a run and what it holds, as show and asof print it with
 // --json.
 type runDataOut struct {
-	Run    runOut     `json:"run"`
-	Events []eventOut `json:"events"`
-	State  []cellOut  `json:"state"`
-	KV     []entryOut `json:"kv"`
-	Spans  []spanOut  `json:"spans"`
+	Run     runOut          `json:"run"`
+	Events  []eventOut      `json:"events"`
+	State   []cellOut       `json:"state"`
+	KV      []entryOut      `json:"kv"`
+	Spans   []spanOut       `json:"spans"`
+	Vectors []vectorCollOut `json:"vectors"`
+	// VectorsPartial: see runData.
+	VectorsPartial bool `json:"vectors_partial,omitempty"`
+}
+
+// vectorCollOut is a vector collection; records leave out the vectors
+// themselves, hundreds of numbers each.
+type vectorCollOut struct {
+	Name    string         `json:"name"`
+	Dim     int            `json:"dim"`
+	Metric  string         `json:"metric"`
+	Records []vectorRecOut `json:"records"`
+}
+
+type vectorRecOut struct {
+	Key  string         `json:"key"`
+	Dim  int            `json:"dim"`
+	Meta map[string]any `json:"meta,omitempty"`
 }
 
 func (rd runData) out() runDataOut {
 	return runDataOut{Run: runOf(rd.Run), Events: mapSlice(rd.Events, eventOf), State: mapSlice(rd.State, cellOf),
-		KV: mapSlice(rd.KV, entryOf), Spans: mapSlice(rd.Spans, spanOf)}
+		KV: mapSlice(rd.KV, entryOf), Spans: mapSlice(rd.Spans, spanOf),
+		Vectors: mapSlice(rd.Vectors, func(c vectorColl) vectorCollOut {
+			return vectorCollOut{Name: c.Name, Dim: c.Config.Dim, Metric: c.Config.Metric.String(),
+				Records: mapSlice(c.Records, func(r inmem.VectorRecord) vectorRecOut {
+					return vectorRecOut{Key: r.Key, Dim: len(r.Vector), Meta: r.Meta}
+				})}
+		}),
+		VectorsPartial: rd.VectorsPartial}
+}
+
+// readVectors reads the run's vector collections and their records as vs
+// (the run's, or a view's at step upTo; upTo < 0: the live run) holds
+// them. The library lists collections but not the records of one, so the
+// candidates are the keys the run's steps wrote vectors under, up to
+// upTo, and, for a fork, those its parent's steps wrote up to the fork
+// step, and so on up; each is looked up in each collection. A compacted
+// history no longer lists the steps before the compaction: then records
+// may be missing, and VectorsPartial says so.
+func (rd *runData) readVectors(db *inmem.DB, vs *inmem.Vectors, upTo int) error {
+	colls, err := vs.Collections()
+	if err != nil || len(colls) == 0 {
+		return err
+	}
+	seen := map[string]bool{}
+	var keys []string
+	for id := rd.Run.ID; !id.IsZero(); {
+		run, err := db.Run(id)
+		if err != nil {
+			return err
+		}
+		steps, err := run.Steps()
+		if err != nil {
+			return err
+		}
+		for _, st := range steps {
+			if upTo >= 0 && st.N > upTo {
+				break
+			}
+			for _, k := range st.Writes.Vectors {
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+		info, err := run.Info()
+		if err != nil {
+			return err
+		}
+		if len(steps) < info.Steps { // Steps lists only those after a compaction
+			rd.VectorsPartial = true
+		}
+		id, upTo = info.ForkOf, info.ForkStep
+	}
+	sort.Strings(keys)
+	for _, c := range colls {
+		vc := vectorColl{CollectionInfo: c}
+		for _, k := range keys {
+			r, err := vs.Get(c.Name, k)
+			if errors.Is(err, inmem.ErrNotFound) {
+				continue // deleted, or a key of another collection
+			}
+			if err != nil {
+				return err
+			}
+			vc.Records = append(vc.Records, r)
+		}
+		rd.Vectors = append(rd.Vectors, vc)
+	}
+	return nil
 }
 
 // runShow prints one run: inmem show DIR RUN.
@@ -145,6 +245,13 @@ func runShow(args []string, out, errOut io.Writer) error {
 	defer db.Close()
 	rd, err := readRun(db, id)
 	if err != nil {
+		return err
+	}
+	run, err := db.Run(id)
+	if err != nil {
+		return err
+	}
+	if err := rd.readVectors(db, run.Vectors(), -1); err != nil {
 		return err
 	}
 	if asJSON {
@@ -195,6 +302,21 @@ func printRunData(out io.Writer, rd runData) {
 	}
 	fmt.Fprintf(out, "spans (%d):\n", len(spans))
 	printSpanForest(out, spans)
+	fmt.Fprintf(out, "vectors (%s):\n", plural(len(rd.Vectors), "collection"))
+	for _, c := range rd.Vectors {
+		fmt.Fprintf(out, "  %s: dim %d, %s, %s\n", c.Name, c.Config.Dim, c.Config.Metric, plural(len(c.Records), "record"))
+		for _, r := range c.Records {
+			meta := ""
+			if len(r.Meta) > 0 {
+				b, _ := json.Marshal(r.Meta)
+				meta = " " + string(b)
+			}
+			fmt.Fprintf(out, "    %-20s dim %d%s\n", r.Key, len(r.Vector), meta)
+		}
+	}
+	if rd.VectorsPartial {
+		fmt.Fprintf(out, "  (history compacted: vectors written before the compaction are not listed)\n")
+	}
 }
 
 // printSpanForest draws spans as trees, children under their parent in
@@ -457,8 +579,13 @@ func runCheckpoint(args []string, out, errOut io.Writer) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
+	written := st.Checkpoints > 0
 	if asJSON {
-		return printJSON(out, checkpointOut{Version: st.Version, Entries: st.Entries})
+		return printJSON(out, checkpointOut{Version: st.Version, Entries: st.Entries, Written: written})
+	}
+	if !written {
+		fmt.Fprintf(out, "nothing new since the snapshot at version %d: nothing written\n", st.Version)
+		return nil
 	}
 	fmt.Fprintf(out, "checkpoint written: version %d, %d entries\n", st.Version, st.Entries)
 	return nil
@@ -468,4 +595,5 @@ func runCheckpoint(args []string, out, errOut io.Writer) error {
 type checkpointOut struct {
 	Version uint64 `json:"version"` // the last commit the snapshot holds
 	Entries int64  `json:"entries"`
+	Written bool   `json:"written"` // false: the newest snapshot already held everything
 }
