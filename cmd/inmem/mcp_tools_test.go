@@ -229,7 +229,7 @@ func TestMCPErrorMessages(t *testing.T) {
 		args anyMap
 		want string
 	}{
-		{"events_range", anyMap{"run": id, "from": 5, "to": 2}, "from 5 is past to 2"},
+		{"events_range", anyMap{"run": id, "from": 5, "to": 3}, "from 5 is past to 3"}, // the log has 2: to as given
 		{"events_range", anyMap{"run": id, "from": 5}, "from 5 is past the end of the log (2 events)"},
 		{"events_range", anyMap{"run": id, "limit": -1}, "limit -1"},
 		{"kv_get", anyMap{"run": id, "key": "nope"}, `key "nope"`},

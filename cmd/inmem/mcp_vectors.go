@@ -62,7 +62,7 @@ type (
 
 func (s *mcpServer) addVectorTools(srv *mcp.Server) {
 	addTool(srv, tool{name: "vectors_upsert", title: "Store a vector",
-		desc: "Store a vector with metadata under a key in a collection of a run (or of a shared scope, for long-term memory). The first upsert creates the collection."},
+		desc: "Store a vector with metadata under a key in a collection of a run (or of a shared scope, for long-term memory). The first upsert creates the collection, with the vector's dimension, in the same step: an upsert that fails creates nothing."},
 		func(_ context.Context, in vectorsUpsertIn) (vectorsUpsertOut, error) {
 			run, err := s.scope(in.scopeArg)
 			if err != nil {
