@@ -49,8 +49,8 @@ var commands = []command{
 	{"serve", "serve the database to MCP clients over stdio or HTTP", runServe},
 }
 
-// runRefHelp says how a RUN argument can be written, for the usage.
-const runRefHelp = "RUN, A and B name a run by its ID, its name (when unique) or an unambiguous ID prefix."
+// runRefWays says how a RUN argument can be written, for the usage.
+const runRefWays = "by its ID, its name (when unique) or an unambiguous ID prefix."
 
 // outOnly adapts a command that writes nothing but its result.
 func outOnly(f func(args []string, out io.Writer) error) func(args []string, out, errOut io.Writer) error {
@@ -64,7 +64,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, usages[c.name])
 		fmt.Fprintf(w, "  %-10s   %s\n", "", c.summary)
 	}
-	fmt.Fprintln(w, runRefHelp)
+	fmt.Fprintln(w, "RUN, A and B name a run "+runRefWays)
 	fmt.Fprintln(w, "inmem <command> -h describes one command.")
 }
 
@@ -124,8 +124,11 @@ func dispatch(args []string, out, errOut io.Writer) int {
 			if isHelp(a) {
 				fmt.Fprintln(out, usageLine(c.name))
 				fmt.Fprintf(out, "%s\n", c.summary)
-				if strings.Contains(usages[c.name], "RUN") || c.name == "diff" {
-					fmt.Fprintln(out, runRefHelp)
+				switch {
+				case c.name == "diff":
+					fmt.Fprintln(out, "A and B each name a run "+runRefWays)
+				case strings.Contains(usages[c.name], "RUN"):
+					fmt.Fprintln(out, "RUN names a run "+runRefWays)
 				}
 				return 0
 			}
