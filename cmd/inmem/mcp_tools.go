@@ -265,24 +265,19 @@ func (s *mcpServer) addPrimitiveTools(srv *mcp.Server) {
 			if err != nil {
 				return entryOut{}, err
 			}
-			var e inmem.Entry
-			err = run.View(func(tx *inmem.Tx) error {
-				// List is what reports versions; the key sorts first among
-				// the keys it prefixes.
-				es, err := tx.KV().List(in.Key)
-				if err != nil {
-					return err
-				}
-				if len(es) == 0 || es[0].Key != in.Key {
-					return fmt.Errorf("key %q: %w", in.Key, inmem.ErrNotFound)
-				}
-				e = es[0]
-				return nil
-			})
+			if in.Key == "" {
+				return entryOut{}, fmt.Errorf("key is empty: %w", inmem.ErrInvalidArgument)
+			}
+			// Listing is what reports versions; the key sorts first among
+			// the keys it prefixes, so one entry is enough.
+			es, err := run.KV().ListAfter(in.Key, "", 1)
 			if err != nil {
 				return entryOut{}, err
 			}
-			return entryOf(e), nil
+			if len(es) == 0 || es[0].Key != in.Key {
+				return entryOut{}, fmt.Errorf("key %q: %w", in.Key, inmem.ErrNotFound)
+			}
+			return entryOf(es[0]), nil
 		})
 
 	addTool(srv, tool{name: "kv_put", title: "Put a key",

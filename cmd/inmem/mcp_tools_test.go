@@ -234,6 +234,7 @@ func TestMCPErrorMessages(t *testing.T) {
 		{"events_range", anyMap{"run": id, "limit": -1}, "limit -1"},
 		{"kv_get", anyMap{"run": id, "key": "nope"}, `key "nope"`},
 		{"kv_get", anyMap{"run": unknown, "key": "k"}, "run not found"},
+		{"kv_get", anyMap{"run": id, "key": ""}, "key is empty"},
 		{"kv_put", anyMap{"run": id, "key": "k", "value": "a", "value_base64": "YQ=="}, "not both"},
 		{"kv_put", anyMap{"run": id, "key": "k", "value": "a", "ttl_seconds": -1}, "ttl_seconds -1"},
 		{"kv_list", anyMap{"run": id, "limit": -2}, "limit -2"},
