@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// dirState is every file under dir (the lock included) with its size and
-// a hash of its bytes: equal states mean nothing was created, removed or
-// written.
+// dirState is every file under dir (the lock included) with its size,
+// modification time and a hash of its bytes: equal states mean nothing was
+// created, removed or written.
 func dirState(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
@@ -32,7 +32,7 @@ func dirState(t *testing.T, dir string) []string {
 			return nil
 		}
 		b, err := os.ReadFile(p)
-		out = append(out, fmt.Sprintf("%s %d %x", rel, info.Size(), sha256.Sum256(b)))
+		out = append(out, fmt.Sprintf("%s %d %d %x", rel, info.Size(), info.ModTime().UnixNano(), sha256.Sum256(b)))
 		return err
 	}))
 	sort.Strings(out)

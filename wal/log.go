@@ -90,6 +90,8 @@ type Log struct {
 	size  int64
 	alloc int64 // space reserved for f (see makeSegment)
 	dirty bool  // f was written since its last successful fsync
+	// reserve: a resumed segment gets its space reserved at its first write.
+	reserve bool
 	// next is segment seg+1, being made ready by its own goroutine so that
 	// a roll only has to switch to it; nil until the first segment is
 	// written to, and after a roll that failed.
@@ -157,13 +159,10 @@ func Resume(opts Options, seg uint64) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("wal: remove unused %s: %w", SegmentName(seg+1), err)
 	}
-	// Reserve ahead as a new segment does; Close gives back what is unused.
-	alloc := min(l.opts.SegmentSize, maxPreallocate)
-	if err := f.Preallocate(alloc); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
-	}
-	l.start(f, seg, size, max(alloc, size))
+	// Space is reserved ahead, as for a new segment, at the first write:
+	// a log closed without one leaves the file untouched, times included.
+	l.reserve = true
+	l.start(f, seg, size, size)
 	return l, nil
 }
 
@@ -733,6 +732,14 @@ func (l *Log) writeRange(buf *blockBuf, from, to int) error {
 func (l *Log) writeOut(b []byte) error {
 	if len(b) == 0 {
 		return nil
+	}
+	if l.reserve {
+		l.reserve = false
+		// Without the reservation space is allocated as written: slower
+		// fsyncs, nothing lost, so a failure here fails nothing.
+		if alloc := min(l.opts.SegmentSize, maxPreallocate); alloc > l.size && l.f.Preallocate(alloc) == nil {
+			l.alloc = alloc
+		}
 	}
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("wal: write %s: %w", SegmentName(l.seg), err)

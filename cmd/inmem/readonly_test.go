@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 )
 
-// listing names every file and directory under dir, with file sizes.
+// listing names every file and directory under dir, with its size and
+// modification time.
 func listing(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
@@ -22,7 +26,7 @@ func listing(t *testing.T, dir string) []string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		out = append(out, rel+" "+info.Mode().String()+" "+string(rune('0'+info.Size()%10)))
+		out = append(out, fmt.Sprint(rel, " ", info.Mode(), " ", info.Size(), " ", info.ModTime().UnixNano()))
 		return nil
 	}))
 	sort.Strings(out)
@@ -95,11 +99,13 @@ func TestReadCommandsBesideServe(t *testing.T) {
 	out, code = run(t, "diff", dir, r.ID, r.ID)
 	require.Equal(t, 0, code, out)
 
-	// A later commit is seen by the next command.
+	// A later commit is seen once the server's log has written it out (in
+	// the default Batched mode, within milliseconds of the commit).
 	callTool[okOut](t, cs, "kv_put", anyMap{"run": r.ID, "key": "later", "value": "seen"})
-	out, code = run(t, "show", dir, r.ID)
-	require.Equal(t, 0, code, out)
-	require.Contains(t, out, `later                = "seen"`)
+	require.Eventually(t, func() bool {
+		out, code = run(t, "show", dir, r.ID)
+		return code == 0 && strings.Contains(out, `later                = "seen"`)
+	}, 10*time.Second, 10*time.Millisecond, out)
 
 	// Writing commands still get the holder's name for it.
 	out, code = run(t, "checkpoint", dir)
