@@ -220,3 +220,53 @@ func TestImportStatusesAndSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestImportLegacyShape: an export written before export took show's
+// JSON shape (Go field names, statuses and kinds as numbers, bytes in
+// base64) still imports, values decoded from base64.
+func TestImportLegacyShape(t *testing.T) {
+	legacy := strings.Join([]string{
+		`{"kind":"run","data":{"ID":"01a24c6a-39bd-739b-9188-a85c40c40960","Name":"old","Namespace":{"Tenant":"acme","App":"","Agent":""},"Parent":"00000000-0000-0000-0000-000000000000","Status":3,"Error":"","Tags":["x"],"Steps":4}}`,
+		`{"kind":"event","data":{"seq":0,"type":"step","payload":"Z28=","time":"2026-01-02T03:04:05Z","prev_hash":"00","hash":"00"}}`,
+		`{"kind":"cell","data":{"Name":"phase","Value":"YWN0","Version":1}}`,
+		`{"kind":"kv","data":{"Key":"k","Value":"AP8=","Version":3}}`,
+		`{"kind":"span","data":{"ID":1,"Parent":0,"Kind":4,"Name":"plan","Start":"2026-01-02T03:04:05Z","End":"0001-01-01T00:00:00Z","Status":"ok","Input":null,"Output":"ZG9uZQ==","Attrs":{"model":"m"},"Tags":null}}`,
+	}, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "old.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(legacy), 0o644))
+	dst := t.TempDir()
+	db, err := inmem.Open(dst)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, dispatch([]string{"import", dst, path, "--json"}, &out, &errOut), errOut.String())
+	var res []importResult
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+	require.Len(t, res, 1)
+
+	db, err = inmem.Open(dst)
+	require.NoError(t, err)
+	defer db.Close()
+	r, err := db.Run(res[0].Run)
+	require.NoError(t, err)
+	info, err := r.Info()
+	require.NoError(t, err)
+	require.Equal(t, "old", info.Name)
+	require.Equal(t, inmem.Completed, info.Status)
+	require.Equal(t, "acme", info.Namespace.Tenant)
+	evs, err := r.Events().Range(0, 1)
+	require.NoError(t, err)
+	require.Equal(t, "go", string(evs[0].Payload))
+	c, err := r.State().Get("phase")
+	require.NoError(t, err)
+	require.Equal(t, "act", string(c.Value))
+	v, err := r.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, []byte{0, 0xff}, v)
+	spans, err := r.Traces().Query(inmem.SpanQuery{})
+	require.NoError(t, err)
+	require.Len(t, spans, 1)
+	require.Equal(t, inmem.Decision, spans[0].Kind)
+	require.Equal(t, "done", string(spans[0].Output))
+	require.Equal(t, map[string]string{"model": "m"}, spans[0].Attrs)
+}
