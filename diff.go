@@ -189,9 +189,10 @@ func describe(slot int, name string, k, v []byte, dims map[string]int) (element,
 			Name          string
 			Status        string
 			Input, Output []byte
-			Attrs         map[string]string `json:",omitempty"`
-			Tags          []string          `json:",omitempty"`
-		}{s.Parent, s.Kind.String(), s.Name, string(s.Status), s.Input, s.Output, s.Attrs, s.Tags})
+			Attrs         map[string]string    `json:",omitempty"`
+			Values        map[string]AttrValue `json:",omitempty"`
+			Tags          []string             `json:",omitempty"`
+		}{s.Parent, s.Kind.String(), s.Name, string(s.Status), s.Input, s.Output, s.Attrs, s.Values, s.Tags})
 		if err != nil {
 			return e, err
 		}
