@@ -372,7 +372,7 @@ func spanFromOut(so importSpan) (inmem.Span, error) {
 	setValue := func(k string, raw json.RawMessage) error {
 		var v inmem.AttrValue
 		if err := v.UnmarshalJSON(raw); err != nil {
-			return fmt.Errorf("attribute %q: %w", k, err)
+			return fmt.Errorf("attrs[%q]: %w", k, err) // the library names the value
 		}
 		if s.Values == nil {
 			s.Values = map[string]inmem.AttrValue{}
