@@ -9,8 +9,9 @@ import (
 )
 
 // Checkpoint writes a snapshot of everything committed so far and retires
-// the WAL it makes redundant. Recovery then starts from the snapshot. For
-// OpenInMemory there is nothing to write.
+// the WAL it makes redundant. Recovery then starts from the snapshot. With
+// nothing committed since the newest snapshot, and for OpenInMemory, there
+// is nothing to write; a WithReadOnly handle returns ErrReadOnly.
 func (db *DB) Checkpoint() error {
 	if db.closed.Load() {
 		return ErrClosed
