@@ -125,10 +125,16 @@ func TestImportBadInput(t *testing.T) {
 		{runLine + `{"kind":"blob","data":{}}` + "\n", "unknown record kind"},
 		{runLine + `{"kind":"span","data":{"ID":2,"Parent":1,"Kind":1,"Name":"n"}}` + "\n", "parent 1 is not in the export"},
 		{runLine + `{"kind":"kv","data":{"Key":"","Value":"djE="}}` + "\n", "empty key"},
+		// The current shape.
+		{`{"kind":"run","data":{"name":"x","status":"bogus"}}` + "\n", `line 1: run record: status "bogus": want active`},
+		{`{"kind":"run","data":{"name":"x"}}` + "\n" + `{"kind":"span","data":{"id":1,"kind":"weird","name":"n"}}` + "\n", `span record: kind "weird"`},
+		{`{"kind":"run","data":{"name":"x"}}` + "\n" + `{"kind":"kv","data":{"key":"k","value":"a","value_base64":"YQ=="}}` + "\n", "give value or value_base64, not both"},
+		{`{"kind":"run","data":{"name":"x"}}` + "\n" + `{"kind":"span","data":{"id":1,"kind":"decision","name":"n","attrs":{"n":[1]}}}` + "\n", `span record: attrs["n"]: attribute value [1]`},
 	} {
 		out, code := run(t, "import", dst, write(c.in))
 		require.Equal(t, 1, code, out)
 		require.Contains(t, out, c.want)
+		require.Empty(t, repeatedPhrase(out), out)
 	}
 	require.Empty(t, listRuns(t, dst), "failed imports leave no run")
 
