@@ -2,6 +2,8 @@ package inmem_test
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/inmem-db/inmem"
@@ -300,4 +302,74 @@ func TestVectorsCollections(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"notes"}, []string{cs[0].Name})
 	require.Len(t, cs, 1)
+}
+
+// TestVectorsDropConcurrent: searches and upserts beside drops that make
+// the collection again with another dimension either succeed against the
+// collection they read or fail cleanly (not found, wrong dimension); at
+// the end the collection answers exactly, in a run and in a shared scope.
+func TestVectorsDropConcurrent(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	for name, r := range map[string]*inmem.Run{"run": run, "shared": db.Shared(inmem.Namespace{})} {
+		t.Run(name, func(t *testing.T) {
+			vs := r.Vectors()
+			vec := func(dim, i int) []float32 {
+				v := make([]float32, dim)
+				v[i%dim] = 1
+				v[(i+1)%dim] = float32(i%7) / 10
+				return v
+			}
+			// Failures a reader racing a drop may see.
+			benign := func(err error) bool {
+				return err == nil || errors.Is(err, inmem.ErrNotFound) || errors.Is(err, inmem.ErrInvalidArgument) || errors.Is(err, inmem.ErrConflict)
+			}
+			done := make(chan struct{})
+			errs := make(chan error, 4)
+			var found atomic.Int64
+			for w := range 3 {
+				go func() {
+					var bad error
+					for i := 0; ; i++ {
+						select {
+						case <-done:
+							errs <- bad
+							return
+						default:
+						}
+						for _, dim := range []int{3, 5} {
+							if err := vs.Upsert("c", fmt.Sprintf("w%d-%d", w, i%20), vec(dim, i), nil); !benign(err) {
+								bad = err
+							}
+							ms, err := vs.Search("c", vec(dim, i), 3)
+							if !benign(err) {
+								bad = err
+							}
+							if len(ms) > 0 {
+								found.Add(1)
+							}
+						}
+					}
+				}()
+			}
+			for i := range 30 {
+				dim := 3 + 2*(i%2)
+				_ = vs.DropCollection("c")
+				require.NoError(t, vs.CreateCollection("c", inmem.VectorConfig{Dim: dim, Metric: inmem.Euclidean}))
+			}
+			close(done)
+			for range 3 {
+				require.NoError(t, <-errs)
+			}
+			require.NotZero(t, found.Load(), "searches found vectors between the drops")
+			require.NoError(t, vs.DropCollection("c"))
+			require.NoError(t, vs.CreateCollection("c", inmem.VectorConfig{Dim: 2, Metric: inmem.Euclidean}))
+			require.NoError(t, vs.Upsert("c", "a", []float32{1, 0}, nil))
+			require.NoError(t, vs.Upsert("c", "b", []float32{0, 3}, nil))
+			requireSearch(t, vs, "c", []float32{1, 0}, 10, []string{"a", "b"})
+		})
+	}
 }
