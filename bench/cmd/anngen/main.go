@@ -1,13 +1,17 @@
-// Command anngen writes a vector data set whose queries do not come from
-// the base vectors' distribution, in the layout the shared annbench
-// generator writes (base.fvecs, query.fvecs, gt.ivecs: the ids of the 100
-// nearest base vectors by L2, nearest first), so that bench/ann and any
-// other program read the same vectors.
+// Command anngen writes the vector data sets the benchmarks read, in the
+// fvecs/ivecs layout (base.fvecs, query.fvecs, gt.ivecs: the ids of the
+// 100 nearest base vectors by L2, nearest first), so that bench/ann and
+// any other program (hnswlib's, say) read the same vectors.
 //
-//	go run ../shared/annbench/main.go -out /tmp/ann
-//	cd bench && go run ./cmd/anngen -base /tmp/ann -out /tmp/ann-offdist
+//	go run ./cmd/anngen -rank 16 -out /tmp/ann                   # the SIFT-like set
+//	go run ./cmd/anngen -base /tmp/ann -out /tmp/ann-offdist     # its off-distribution queries
 //
-// It copies base.fvecs from -base and draws the queries from an isotropic
+// With -rank it draws the base and its queries as perfcheck's vector case
+// does: 100k x 128 vectors on a linear structure of that rank plus Gaussian
+// noise of deviation 0.1, seed 42, queries from the same structure (rank
+// 128 is full rank).
+//
+// With -base it copies base.fvecs from there and draws the queries from an isotropic
 // Gaussian with the base's mean and the base's mean squared distance to
 // that mean. annbench's queries come from the same rank-16 linear structure
 // as its base, so they lie on the subspace the graph was built on; these
@@ -32,15 +36,28 @@ import (
 )
 
 func main() {
-	baseDir := flag.String("base", "", "directory with the base.fvecs to use (required)")
+	baseDir := flag.String("base", "", "directory with the base.fvecs to draw off-distribution queries for")
+	rank := flag.Int("rank", 0, "draw the base and its queries on a linear structure of this rank instead (16: the SIFT-like set)")
+	n := flag.Int("n", 100000, "base vectors, with -rank")
+	dim := flag.Int("d", 128, "dimension, with -rank")
 	out := flag.String("out", "", "output directory (required)")
 	nq := flag.Int("q", 1000, "queries")
 	k := flag.Int("k", 100, "ground-truth neighbours per query")
-	seed := flag.Int64("seed", 7, "random seed of the queries")
+	seed := flag.Int64("seed", 7, "random seed of the queries, with -base")
 	flag.Parse()
-	if *baseDir == "" || *out == "" {
+	if (*baseDir == "") == (*rank == 0) || *out == "" || *rank < 0 || *rank > *dim {
+		fmt.Fprintln(os.Stderr, "anngen: give -out and one of -base DIR or -rank R (1 to -d)")
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *rank > 0 {
+		base, queries := structured(*n, *nq, *dim, *rank)
+		check(os.MkdirAll(*out, 0o755))
+		check(writeVecs(filepath.Join(*out, "base.fvecs"), base, math.Float32bits))
+		check(writeVecs(filepath.Join(*out, "query.fvecs"), queries, math.Float32bits))
+		check(writeVecs(filepath.Join(*out, "gt.ivecs"), groundTruth(base, queries, *k), func(x int32) uint32 { return uint32(x) }))
+		fmt.Printf("wrote %d base and %d query vectors of dim %d (rank %d), ground truth top-%d, to %s\n", *n, *nq, *dim, *rank, *k, *out)
+		return
 	}
 	raw, err := os.ReadFile(filepath.Join(*baseDir, "base.fvecs"))
 	check(err)
@@ -55,6 +72,40 @@ func main() {
 	check(writeVecs(filepath.Join(*out, "gt.ivecs"), gt, func(x int32) uint32 { return uint32(x) }))
 	fmt.Printf("wrote %d base vectors (from %s) and %d isotropic queries of dim %d, ground truth top-%d, to %s\n",
 		len(base), *baseDir, len(queries), len(base[0]), *k, *out)
+}
+
+// structured draws n base vectors and nq queries on a random linear
+// structure of the given rank in d dimensions, plus Gaussian noise of
+// deviation 0.1, from seed 42: the structure's matrix first, then each
+// vector's rank coordinates and its noise in turn (the order fixes the
+// data, so it must not change).
+func structured(n, nq, d, rank int) (base, queries [][]float32) {
+	const noise, seed = 0.1, 42
+	rng := rand.New(rand.NewSource(seed))
+	w := make([]float64, d*rank)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	draw := func(count int) [][]float32 {
+		vs := make([][]float32, count)
+		z := make([]float64, rank)
+		for i := range vs {
+			for j := range z {
+				z[j] = rng.NormFloat64()
+			}
+			v := make([]float32, d)
+			for r := range v {
+				s := 0.0
+				for j, zj := range z {
+					s += w[r*rank+j] * zj
+				}
+				v[r] = float32(s + noise*rng.NormFloat64())
+			}
+			vs[i] = v
+		}
+		return vs
+	}
+	return draw(n), draw(nq)
 }
 
 // isotropicQueries draws n vectors from N(mean, s²I), with mean the base's
