@@ -3,6 +3,7 @@ package inmem_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -355,10 +356,13 @@ func TestVectorsDropConcurrent(t *testing.T) {
 					}
 				}()
 			}
-			for i := range 30 {
+			// At least 30 drops, and on until the workers found something
+			// (without -race the drops can outrun their first search).
+			for i := 0; i < 30 || (found.Load() == 0 && i < 100000); i++ {
 				dim := 3 + 2*(i%2)
 				_ = vs.DropCollection("c")
 				require.NoError(t, vs.CreateCollection("c", inmem.VectorConfig{Dim: dim, Metric: inmem.Euclidean}))
+				runtime.Gosched()
 			}
 			close(done)
 			for range 3 {
