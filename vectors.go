@@ -349,6 +349,37 @@ func (vs *Vectors) Get(coll, key string) (VectorRecord, error) {
 	return rec, err
 }
 
+// List returns every record of the collection in key order, or
+// ErrNotFound if there is no such collection. Through a Tx it sees the
+// transaction's own writes; through a View, the records as of its step.
+func (vs *Vectors) List(coll string) ([]VectorRecord, error) {
+	var out []VectorRecord
+	err := vs.h.do(false, func(t primitives.Txn) error {
+		out = out[:0]
+		cfg, err := readVecConfig(t, coll)
+		if err != nil {
+			return err
+		}
+		prefix := vecRecordPrefix(coll)
+		var ferr error
+		t.Scan(prefix, nil, func(k, v []byte) bool {
+			key := string(k[len(prefix):])
+			vec, meta, err := decodeVecRecord(cfg.Dim, v)
+			if err != nil {
+				ferr = fmt.Errorf("vector %q in %q: %w", key, coll, err)
+				return false
+			}
+			out = append(out, VectorRecord{Key: key, Vector: vec, Meta: meta})
+			return true
+		})
+		return ferr
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Delete removes key from the collection. An absent key is not an error.
 func (vs *Vectors) Delete(coll, key string) error {
 	if err := checkKey(key); err != nil {

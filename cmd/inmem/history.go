@@ -72,7 +72,7 @@ func runAsOfStep(db *inmem.DB, id inmem.RunID, step int) (runData, *inmem.View, 
 	if err := view.Read(func(tx *inmem.Tx) error { return rd.read(tx) }); err != nil {
 		return rd, nil, err
 	}
-	return rd, view, rd.readVectors(db, view.Vectors(), step)
+	return rd, view, rd.readVectors(view.Vectors())
 }
 
 // runReplay rebuilds a run from its recorded history and checks it

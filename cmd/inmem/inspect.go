@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -84,9 +82,6 @@ type runData struct {
 	KV     []inmem.Entry
 	// Vectors are read by show and asof only (readVectors).
 	Vectors []vectorColl
-	// VectorsPartial: the history of the run, or of a run it was forked
-	// from, was compacted, so records written before that are missing.
-	VectorsPartial bool
 }
 
 // vectorColl is one vector collection of a run and its records.
@@ -139,8 +134,6 @@ type runDataOut struct {
 	KV      []entryOut      `json:"kv"`
 	Spans   []spanOut       `json:"spans"`
 	Vectors []vectorCollOut `json:"vectors"`
-	// VectorsPartial: see runData.
-	VectorsPartial bool `json:"vectors_partial,omitempty"`
 }
 
 // vectorCollOut is a vector collection; records leave out the vectors
@@ -166,68 +159,22 @@ func (rd runData) out() runDataOut {
 				Records: mapSlice(c.Records, func(r inmem.VectorRecord) vectorRecOut {
 					return vectorRecOut{Key: r.Key, Dim: len(r.Vector), Meta: r.Meta}
 				})}
-		}),
-		VectorsPartial: rd.VectorsPartial}
+		})}
 }
 
 // readVectors reads the run's vector collections and their records as vs
-// (the run's, or a view's at step upTo; upTo < 0: the live run) holds
-// them. The library lists collections but not the records of one, so the
-// candidates are the keys the run's steps wrote vectors under, up to
-// upTo, and, for a fork, those its parent's steps wrote up to the fork
-// step, and so on up; each is looked up in each collection. A compacted
-// history no longer lists the steps before the compaction: then records
-// may be missing, and VectorsPartial says so.
-func (rd *runData) readVectors(db *inmem.DB, vs *inmem.Vectors, upTo int) error {
+// (the run's, or a view's at a step) holds them.
+func (rd *runData) readVectors(vs *inmem.Vectors) error {
 	colls, err := vs.Collections()
-	if err != nil || len(colls) == 0 {
+	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	var keys []string
-	for id := rd.Run.ID; !id.IsZero(); {
-		run, err := db.Run(id)
-		if err != nil {
-			return err
-		}
-		steps, err := run.Steps()
-		if err != nil {
-			return err
-		}
-		for _, st := range steps {
-			if upTo >= 0 && st.N > upTo {
-				break
-			}
-			for _, k := range st.Writes.Vectors {
-				if !seen[k] {
-					seen[k] = true
-					keys = append(keys, k)
-				}
-			}
-		}
-		info, err := run.Info()
-		if err != nil {
-			return err
-		}
-		if len(steps) < info.Steps { // Steps lists only those after a compaction
-			rd.VectorsPartial = true
-		}
-		id, upTo = info.ForkOf, info.ForkStep
-	}
-	sort.Strings(keys)
 	for _, c := range colls {
-		vc := vectorColl{CollectionInfo: c}
-		for _, k := range keys {
-			r, err := vs.Get(c.Name, k)
-			if errors.Is(err, inmem.ErrNotFound) {
-				continue // deleted, or a key of another collection
-			}
-			if err != nil {
-				return err
-			}
-			vc.Records = append(vc.Records, r)
+		recs, err := vs.List(c.Name)
+		if err != nil {
+			return err
 		}
-		rd.Vectors = append(rd.Vectors, vc)
+		rd.Vectors = append(rd.Vectors, vectorColl{CollectionInfo: c, Records: recs})
 	}
 	return nil
 }
@@ -251,7 +198,7 @@ func runShow(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := rd.readVectors(db, run.Vectors(), -1); err != nil {
+	if err := rd.readVectors(run.Vectors()); err != nil {
 		return err
 	}
 	if asJSON {
@@ -313,9 +260,6 @@ func printRunData(out io.Writer, rd runData) {
 			}
 			fmt.Fprintf(out, "    %-20s dim %d%s\n", r.Key, len(r.Vector), meta)
 		}
-	}
-	if rd.VectorsPartial {
-		fmt.Fprintf(out, "  (history compacted: vectors written before the compaction are not listed)\n")
 	}
 }
 
