@@ -224,6 +224,15 @@ func (db *DB) replayVector(key, raw []byte, version uint64) error {
 	if n < 0 || len(key) <= n || key[n] != keys.TagVector {
 		return nil
 	}
+	if c := key[n+1:]; len(c) > 0 && c[0] == vecConfig {
+		// The collection was made, dropped or made again after the
+		// snapshot: its graph, if one was loaded, is not the one the
+		// records now describe; it is built again on first use.
+		if l, w := binary.Uvarint(c[1:]); w > 0 && l == uint64(len(c)-1-w) {
+			delete(db.vecs, vecIndexKey{string(key[:n]), string(c[1+w:])})
+		}
+		return nil
+	}
 	coll, k, ok := vectorOfKey(key[n+1:])
 	if !ok {
 		return nil

@@ -1,6 +1,7 @@
 package inmem_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/inmem-db/inmem"
@@ -57,4 +58,31 @@ func TestVectorsList(t *testing.T) {
 		require.Equal(t, []string{"b", "c"}, recordKeys(rs))
 		return nil
 	}))
+}
+
+// TestDroppedCollectionLeavesNoGraph: a shared collection whose graph a
+// snapshot holds, dropped after it, has no graph in memory after a reopen
+// (recovery drops the loaded one when it replays the drop).
+func TestDroppedCollectionLeavesNoGraph(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir)
+	require.NoError(t, err)
+	vs := db.Shared(inmem.Namespace{App: "mem"}).Vectors()
+	require.NoError(t, vs.CreateCollection("docs", inmem.VectorConfig{Dim: 2, Metric: inmem.Euclidean}))
+	for i := range 50 {
+		require.NoError(t, vs.Upsert("docs", fmt.Sprint("k", i), []float32{float32(i), 1}, nil))
+	}
+	_, err = vs.Search("docs", []float32{1, 1}, 3)
+	require.NoError(t, err)
+	require.NoError(t, db.Checkpoint())
+	require.NoError(t, vs.DropCollection("docs"))
+	require.NoError(t, db.Close())
+
+	db, err = inmem.Open(dir)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Zero(t, db.Stats().VectorNodes, "the dropped collection's graph is gone")
+	cs, err := db.Shared(inmem.Namespace{App: "mem"}).Vectors().Collections()
+	require.NoError(t, err)
+	require.Empty(t, cs)
 }
