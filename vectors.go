@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -169,8 +170,12 @@ func (vs *Vectors) CreateCollection(name string, cfg VectorConfig) error {
 	if err := checkCollection(name); err != nil {
 		return err
 	}
-	if _, err := hnsw.New(hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch}); err != nil {
-		return fmt.Errorf("collection %q: %v: %w", name, err, ErrInvalidArgument)
+	if err := (hnsw.Config{Dim: cfg.Dim, Metric: cfg.Metric, M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch}).Check(); err != nil {
+		var ce *hnsw.ConfigError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("collection %q: %s: %w", name, ce.Reason, ErrInvalidArgument)
+		}
+		return fmt.Errorf("collection %q: %w", name, err)
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {

@@ -123,13 +123,29 @@ func unpackEntry(e uint64) (id uint32, level int, ok bool) {
 	return uint32(e), int(e>>32) & 0x7fffffff, e&entrySet != 0
 }
 
-// New returns an empty index.
-func New(cfg Config) (*Index, error) {
+// ConfigError is a Config that New refuses. It matches ErrInvalidArgument
+// (errors.Is); Reason says what is wrong without the package's prefix, for
+// a caller that reports it under its own.
+type ConfigError struct{ Reason string }
+
+func (e *ConfigError) Error() string { return ErrInvalidArgument.Error() + ": " + e.Reason }
+
+// Is makes a ConfigError match ErrInvalidArgument.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// Check returns a *ConfigError if New would refuse cfg, and nil otherwise.
+func (cfg Config) Check() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
+// withDefaults fills in the zero fields and checks the result.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Dim <= 0 {
-		return nil, fmt.Errorf("%w: Dim must be positive, got %d", ErrInvalidArgument, cfg.Dim)
+		return cfg, &ConfigError{fmt.Sprintf("Dim must be positive, got %d", cfg.Dim)}
 	}
 	if !cfg.Metric.valid() {
-		return nil, fmt.Errorf("%w: unknown metric %v", ErrInvalidArgument, cfg.Metric)
+		return cfg, &ConfigError{fmt.Sprintf("unknown metric %v", cfg.Metric)}
 	}
 	if cfg.M == 0 {
 		cfg.M = defaultM
@@ -141,10 +157,19 @@ func New(cfg Config) (*Index, error) {
 		cfg.EfSearch = defaultEfSearch
 	}
 	if cfg.M < 2 || cfg.M > 1024 {
-		return nil, fmt.Errorf("%w: M must be in [2, 1024], got %d", ErrInvalidArgument, cfg.M)
+		return cfg, &ConfigError{fmt.Sprintf("M must be in [2, 1024], got %d", cfg.M)}
 	}
 	if cfg.EfConstruction < 1 || cfg.EfSearch < 1 {
-		return nil, fmt.Errorf("%w: ef values must be positive", ErrInvalidArgument)
+		return cfg, &ConfigError{"ef values must be positive"}
+	}
+	return cfg, nil
+}
+
+// New returns an empty index.
+func New(cfg Config) (*Index, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	x := &Index{
 		dim:     cfg.Dim,
