@@ -1,6 +1,8 @@
 package inmem
 
 import (
+	"iter"
+
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -88,4 +90,69 @@ func (ev *Events) Verify() (ChainReport, error) {
 		return err
 	})
 	return rep, err
+}
+
+// All returns the events with seq >= from, in seq order, as a sequence for
+// range:
+//
+//	for e, err := range run.Events().All(0) {
+//		if err != nil {
+//			return err
+//		}
+//		use(e)
+//	}
+//
+// Events are read one at a time from the snapshot taken when the loop
+// starts, so the loop may stop early (break or return) without reading the
+// rest, and a long loop keeps that snapshot's memory alive until it ends.
+// An error (ErrClosed, a damaged event, ...) is yielded once, with a zero
+// Event, and ends the sequence. Through Tx.Events the reads join the
+// transaction and see its own appends, as Range does; appends the loop
+// body makes are not seen by the rest of the loop.
+func (ev *Events) All(from uint64) iter.Seq2[Event, error] {
+	return scanSeq(ev.h, func(t primitives.Txn, fn func(Event) bool) error {
+		return primitives.ScanEvents(t, from, fn)
+	})
+}
+
+// AllByType is ByType as a sequence for range: the events of one type, in
+// seq order, each read from the log when the loop reaches it. It reads
+// from one snapshot, stops early and yields an error as All does.
+func (ev *Events) AllByType(typ string) iter.Seq2[Event, error] {
+	return scanSeq(ev.h, func(t primitives.Txn, fn func(Event) bool) error {
+		return primitives.ScanEventsByType(t, typ, fn)
+	})
+}
+
+// scanSeq turns a primitive's scan into a sequence read in one read-only
+// transaction (or the handle's own transaction). The loop body runs inside
+// the scan, but no lock is held then: the transaction only pins its
+// snapshot.
+func scanSeq[T any](h prim, scan func(t primitives.Txn, fn func(T) bool) error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		stopped := false
+		var ended error
+		err := h.do(false, func(t primitives.Txn) error {
+			return scan(t, func(v T) bool {
+				if !yield(v, nil) {
+					stopped = true
+					return false
+				}
+				if h.tx != nil && h.tx.done {
+					// The loop body committed or discarded the transaction
+					// the scan reads through, whose buffers are released.
+					ended = ErrTxDone
+					return false
+				}
+				return true
+			})
+		})
+		if err == nil {
+			err = ended
+		}
+		if err != nil && !stopped {
+			var zero T
+			yield(zero, err)
+		}
+	}
 }

@@ -506,3 +506,33 @@ func ExampleRuns_All() {
 	// triage 9:01AM
 	// triage again 9:03AM
 }
+
+// All ranges over the event log in seq order, reading one event at a time.
+func ExampleEvents_All() {
+	db, err := inmem.OpenInMemory()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	run, err := db.BeginRun(inmem.Name("triage"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, typ := range []string{"user", "tool_call", "tool_result", "reply"} {
+		if _, err := run.Events().Append(typ, []byte(typ+" payload")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for e, err := range run.Events().All(1) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(e.Seq, e.Type, string(e.Payload))
+		if e.Type == "tool_result" {
+			break // the rest of the log is not read
+		}
+	}
+	// Output:
+	// 1 tool_call tool_call payload
+	// 2 tool_result tool_result payload
+}

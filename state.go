@@ -1,6 +1,8 @@
 package inmem
 
 import (
+	"iter"
+
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -83,4 +85,23 @@ func (st *State) List() ([]Cell, error) {
 		return err
 	})
 	return cs, err
+}
+
+// All returns every cell, by name, as a sequence for range:
+//
+//	for c, err := range run.State().All() {
+//		if err != nil {
+//			return err
+//		}
+//		use(c.Name, c.Value)
+//	}
+//
+// Cells are read one at a time from the snapshot taken when the loop
+// starts, so the loop may stop early without reading the rest. An error
+// is yielded once, with a zero Cell, and ends the sequence. Through
+// Tx.State the reads join the transaction and see its own writes, as List
+// does; whether the rest of the loop sees what the loop body writes
+// through the same transaction is unspecified.
+func (st *State) All() iter.Seq2[Cell, error] {
+	return scanSeq(st.h, primitives.ScanCells)
 }

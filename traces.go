@@ -1,6 +1,8 @@
 package inmem
 
 import (
+	"iter"
+
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -146,4 +148,28 @@ func (tr *Traces) Query(q SpanQuery) ([]Span, error) {
 		return err
 	})
 	return ss, err
+}
+
+// All returns the spans matching q in start order, at most q.Limit of them
+// (0: no limit), as a sequence for range:
+//
+//	for s, err := range run.Traces().All(inmem.SpanQuery{Kind: inmem.ToolCall}) {
+//		if err != nil {
+//			return err
+//		}
+//		use(s)
+//	}
+//
+// It reads the index Query reads, fetching each span when the loop reaches
+// it from the snapshot taken when the loop starts, so the loop may stop
+// early without reading the rest. An error (ErrClosed, a negative
+// q.Limit, a damaged span, ...) is yielded once, with a zero Span, and
+// ends the sequence: a damaged index entry that Query would refuse
+// outright is found only when the loop gets that far. Through Tx.Traces
+// the reads join the transaction and see its own spans, as Query does;
+// spans the loop body records are not seen by the rest of the loop.
+func (tr *Traces) All(q SpanQuery) iter.Seq2[Span, error] {
+	return scanSeq(tr.h, func(t primitives.Txn, fn func(Span) bool) error {
+		return primitives.ScanSpans(t, q, fn)
+	})
 }

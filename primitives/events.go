@@ -200,6 +200,44 @@ func EventsByType(t Txn, typ string) ([]Event, error) {
 	return out, nil
 }
 
+// ScanEvents calls fn with each event whose seq is at least from, in
+// order, until fn returns false. Each event is decoded as the scan reaches
+// it, so stopping early reads no more; fn may use t. An event that does
+// not decode ends the scan with its error.
+func ScanEvents(t Txn, from uint64, fn func(Event) bool) error {
+	var err error
+	t.Scan([]byte{evEntry}, be64(from), func(k, v []byte) bool {
+		var e Event
+		if e, err = DecodeEvent(binary.BigEndian.Uint64(k[1:]), v); err != nil {
+			return false
+		}
+		return fn(e)
+	})
+	return err
+}
+
+// ScanEventsByType is EventsByType calling fn with each event in turn,
+// until fn returns false: each event is read from the log when the index
+// scan reaches it, not after the whole index has been read.
+func ScanEventsByType(t Txn, typ string, fn func(Event) bool) error {
+	if err := checkName("event type", typ); err != nil {
+		return err
+	}
+	prefix := key(evType, lenPrefixed(typ))
+	var err error
+	t.Scan(prefix, nil, func(k, _ []byte) bool {
+		if len(k) != len(prefix)+8 {
+			return true // as EventsByType: not an entry of this type
+		}
+		var e Event
+		if e, err = GetEvent(t, binary.BigEndian.Uint64(k[len(prefix):])); err != nil {
+			return false
+		}
+		return fn(e)
+	})
+	return err
+}
+
 // VerifyEvents recomputes the hash chain from seq 0 and checks every link,
 // the sequence numbering and the head. The report names the first bad
 // event; the error is only for a log that cannot be read at all.

@@ -300,3 +300,17 @@ func ListCells(t Txn) ([]Cell, error) {
 	})
 	return out, err
 }
+
+// ScanCells calls fn with each cell, by name, until fn returns false. Each
+// cell is decoded as the scan reaches it; fn may use t.
+func ScanCells(t Txn, fn func(Cell) bool) error {
+	var err error
+	t.Scan([]byte{cellEntry}, nil, func(k, v []byte) bool {
+		var c Cell
+		if c, err = DecodeCell(string(k[1:]), v); err != nil {
+			return false
+		}
+		return fn(c)
+	})
+	return err
+}

@@ -405,27 +405,7 @@ func QuerySpans(t Txn, q SpanQuery) ([]Span, error) {
 	if q.Limit < 0 {
 		return nil, fmt.Errorf("span query limit %d: %w", q.Limit, ErrInvalidArgument)
 	}
-	var prefix []byte
-	switch {
-	case q.Parent != 0:
-		prefix = key(spanParent, be64(uint64(q.Parent)))
-	case q.Name != "":
-		prefix = key(spanName, lenPrefixed(q.Name))
-	case q.Tag != "":
-		prefix = key(spanTag, lenPrefixed(q.Tag))
-	case q.Kind != 0:
-		prefix = key(spanKind, []byte{byte(q.Kind)})
-	default:
-		prefix = []byte{spanTime}
-	}
-	var start []byte
-	if !q.From.IsZero() {
-		start = startKey(q.From)
-	}
-	var until uint64
-	if !q.Until.IsZero() {
-		until = binary.BigEndian.Uint64(startKey(q.Until))
-	}
+	prefix, start, until := spanIndex(&q)
 	var ids []SpanID
 	var bad error
 	t.Scan(prefix, start, func(k, _ []byte) bool {
@@ -458,6 +438,64 @@ func QuerySpans(t Txn, q SpanQuery) ([]Span, error) {
 		}
 	}
 	return out, nil
+}
+
+// spanIndex picks the index a query reads: its prefix, the key within it
+// to start at, and the sortable start time to stop before (0: none).
+func spanIndex(q *SpanQuery) (prefix, start []byte, until uint64) {
+	switch {
+	case q.Parent != 0:
+		prefix = key(spanParent, be64(uint64(q.Parent)))
+	case q.Name != "":
+		prefix = key(spanName, lenPrefixed(q.Name))
+	case q.Tag != "":
+		prefix = key(spanTag, lenPrefixed(q.Tag))
+	case q.Kind != 0:
+		prefix = key(spanKind, []byte{byte(q.Kind)})
+	default:
+		prefix = []byte{spanTime}
+	}
+	if !q.From.IsZero() {
+		start = startKey(q.From)
+	}
+	if !q.Until.IsZero() {
+		until = binary.BigEndian.Uint64(startKey(q.Until))
+	}
+	return prefix, start, until
+}
+
+// ScanSpans is QuerySpans calling fn with each matching span in turn,
+// until fn returns false or q.Limit spans have been passed: each span is
+// read when the index scan reaches it, so stopping early reads no more.
+// Unlike QuerySpans, it finds a damaged index entry only if the scan gets
+// that far, after the spans before it have been passed to fn.
+func ScanSpans(t Txn, q SpanQuery, fn func(Span) bool) error {
+	if q.Limit < 0 {
+		return fmt.Errorf("span query limit %d: %w", q.Limit, ErrInvalidArgument)
+	}
+	prefix, start, until := spanIndex(&q)
+	n := 0
+	var err error
+	t.Scan(prefix, start, func(k, _ []byte) bool {
+		rest := k[len(prefix):]
+		if len(rest) != 16 {
+			err = fmt.Errorf("span index key: %w", ErrCorruption)
+			return false
+		}
+		if until != 0 && binary.BigEndian.Uint64(rest) >= until {
+			return false
+		}
+		var s Span
+		if s, err = GetSpan(t, SpanID(binary.BigEndian.Uint64(rest[8:]))); err != nil {
+			return false
+		}
+		if !matches(&s, &q) {
+			return true
+		}
+		n++
+		return fn(s) && (q.Limit == 0 || n < q.Limit)
+	})
+	return err
 }
 
 func matches(s *Span, q *SpanQuery) bool {
