@@ -73,6 +73,7 @@ lint:
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 	cd bench && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+	./scripts/importcheck   # imports point down only: see the layers there
 
 # Runs every fuzz target for FUZZTIME each (go test -fuzz takes one target at a
 # time). FUZZTIME is a count of inputs ("200000x") by default: Go 1.26's fuzz
