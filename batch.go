@@ -3,21 +3,6 @@ package inmem
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/inmem-db/inmem/wal"
-)
-
-// recBatchTimed is the WAL record of one committed transaction:
-//
-//	version uint64 LE | step time int64 LE | count uvarint | (keyLen uvarint key valLen uvarint value)*
-//
-// The step time is the unix-nano time the commit was admitted as a step of
-// its run (0 for writes outside a run). Values are stored exactly as in the
-// engine (header included), so replay reinserts the same bytes at the same
-// version. recBatch is the older form without the time, still read.
-const (
-	recBatch      = wal.TypeUser
-	recBatchTimed = wal.TypeUser + 4
 )
 
 // batchHeader is the size of the fixed part of a recBatchTimed record.

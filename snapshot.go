@@ -29,12 +29,8 @@ import (
 // segment holding commits after it. A steps record carries steps first..
 // first+n-1 of a run's step list (records of one run in order). Every record must check out and the
 // trailer must be last: a snapshot is all or nothing.
+// The record types are in records.go.
 const (
-	recSnapHeader  = wal.TypeUser + 1
-	recSnapEntries = wal.TypeUser + 2
-	recSnapTrailer = wal.TypeUser + 3
-	recSnapSteps   = wal.TypeUser + 5
-
 	snapMagic      = "INMEMSNP"
 	snapChunkBytes = 256 << 10
 	snapChunkSteps = 16 << 10

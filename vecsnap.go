@@ -24,8 +24,7 @@ import (
 // invisible, later deletes undone); node i of the lists is graph id i.
 // The WAL after the snapshot is applied on top at recovery, and the graph
 // is then checked against the stored vectors, so a graph that missed an
-// update is mended, not trusted.
-const recSnapVectors = wal.TypeUser + 6
+// update is mended, not trusted. The record type is in records.go.
 
 // encodeVecIndex encodes vi as of version horizon.
 func encodeVecIndex(scope []byte, coll string, cfg VectorConfig, vi *vecIndex, horizon uint64) ([]byte, error) {
