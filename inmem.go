@@ -1,7 +1,87 @@
+// Package inmem is an embedded database for AI agents.
+//
+// Every write belongs to a run (one agent execution, see BeginRun) or to a
+// namespace's shared scope (see DB.Shared). A run is a first-class object:
+// its data is one contiguous key range, its lifecycle is tracked, and once it
+// ends it refuses writes with ErrRunEnded.
+//
+// Transactions are optimistic: a transaction reads the snapshot at its start
+// plus its own writes, buffers its writes, and at commit validates every
+// read (point reads, reads that found nothing, listed prefixes) against what
+// committed since. Histories are serializable; a transaction that lost the
+// race gets ErrConflict and Run.Update retries it. Every primitive method
+// called outside a transaction is a one-operation transaction of its own.
+//
+// The engine is a lock-free skiplist over an arena (package skiplist) with a
+// hash index for point reads, ordered by a commit oracle (package occ). Reads
+// take no locks and allocate nothing but the copy of the value they return.
+// Entries are never changed or unlinked in place; old versions are freed by
+// a reclaim, which copies what is still readable into a new generation
+// (skiplist and arena) and swaps it in. Whoever reads holds the generation
+// it reads (a transaction for its life, a one-off read for its duration),
+// and the garbage collector frees a generation nothing holds.
+//
+// History: every commit that writes a run's data is a step of the run. A
+// run keeps every version it wrote until it is archived, deleted or
+// compacted, so any step can be read back (Run.AsOf), replayed (DB.Replay),
+// forked without a copy (DB.Fork reads through to the parent's versions) and
+// diffed (DB.Diff). Step versions and times are in the WAL and snapshots.
+//
+// Byte slices handed in are copied by the database; byte slices handed out
+// are the caller's to keep. Every method is safe for concurrent use unless
+// its doc says otherwise.
+//
+// # The files
+//
+// The API (what a user calls), one concept per file:
+//
+//	inmem.go        DB, Open, OpenInMemory, Close; this map
+//	options.go      Option, WithDurability and the other options, Durability modes
+//	errors.go       the sentinel errors; limits.go the size limits
+//	namespace.go    Namespace, DB.Shared; runid.go RunID
+//	run.go          Run, BeginRun, End; runs.go, runs_page.go the run index (Runs)
+//	tx.go           Tx, Update, Begin, View (a read-only transaction)
+//	kv.go, events.go, state.go, traces.go, vectors.go, vecfilter.go   the primitives
+//	steps.go        Steps; view.go AsOf and the View it returns; replay.go DB.Replay
+//	fork.go, diff.go, recorder.go (Recorder, Replayer)                 the rest of history
+//	checkpoint.go, reclaim.go, stats.go, verify.go                     upkeep and inspection
+//
+// The engine under it:
+//
+//	store.go        the store and its generations; putBlind, the one-write commit
+//	value.go        the stored value's header (tombstones, TTLs)
+//	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
+//	readthrough.go  reads of a fork through its parents' layers
+//	fingers.go, writeorder.go, copybuf.go, steplog.go   what the commit path keeps per run
+//	runrecord.go    the run record in the system scope
+//	vechistory.go, vecvacuum.go   vector graphs over versions, and their vacuum
+//
+// Durability, along the path of a commit to disk and back:
+//
+//	records.go      every WAL and snapshot record type and its layout
+//	batch.go        a transaction's WAL record; walguard.go its append in the commit
+//	snapshot.go, snapheader.go, vecsnap.go   checkpoint files
+//	recovery.go, loader.go, recoveryprogress.go   Open: snapshot, then the WAL after it
+//
+// # Words
+//
+//   - Run: one agent execution; its data is one contiguous key range. A
+//     shared scope is a namespace's data outside any run.
+//   - Step: one committed transaction that wrote a run's data, numbered from 1.
+//   - Replay (DB.Replay): rebuild a run from its recorded writes and compare
+//     with the live state. Replayer (DB.Replayer): return recorded LLM and
+//     tool calls without calling. Recovery: Open applying the WAL (the wal
+//     package calls reading it back Replay).
+//   - View (Run.AsOf): a run as it was after a step, read-only. Run.View(fn):
+//     a read-only transaction on the live run.
+//   - Durability: when a commit reaches the disk (Strict, Batched, Async);
+//     the WAL append itself is walguard.go.
+//   - Generation: one skiplist and arena; a reclaim copies what is still
+//     readable into a new one. A vacuum does the same for a vector graph.
+//   - Checkpoint: a snapshot file, after which older WAL is retired.
 package inmem
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +89,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/internal/vfs"
-	"github.com/inmem-db/inmem/occ"
 )
 
 // DB is a database handle. Open or OpenInMemory make one; Close releases it.
@@ -193,53 +271,5 @@ func (db *DB) Close() error {
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
 	}
-	return err
-}
-
-// runRecordKey is where the run's record lives in the system scope.
-func (db *DB) runRecordKey(id RunID) []byte {
-	return keys.AppendKey(nil, db.system.scope, keys.TagRunMeta, id[:])
-}
-
-// runRecord is a run's stored record: its description plus, for a fork,
-// the layers it reads through (kept whole in the record, so a fork stays
-// readable whatever happens to its ancestors' records).
-type runRecord struct {
-	RunInfo
-	Bases     []recordBase `json:",omitempty"`
-	Compacted int          `json:",omitempty"` // steps before it were dropped (Runs.Compact)
-}
-
-type recordBase struct {
-	Scope   []byte
-	Version uint64
-}
-
-func recordBases(bs []forkBase) []recordBase {
-	var out []recordBase
-	for _, b := range bs {
-		out = append(out, recordBase{Scope: b.scope, Version: b.version})
-	}
-	return out
-}
-
-func (r *runRecord) forkBases() []forkBase {
-	var out []forkBase
-	for _, b := range r.Bases {
-		out = append(out, forkBase{scope: b.Scope, version: b.Version})
-	}
-	return out
-}
-
-// writeRunRecord commits info (and a fork's bases) as the run's record,
-// with g deciding inside the commit's critical section whether the change
-// is allowed.
-func (db *DB) writeRunRecord(info *RunInfo, bases []forkBase, compacted int, g occ.Guard) error {
-	b, err := json.Marshal(runRecord{RunInfo: *info, Bases: recordBases(bases), Compacted: compacted})
-	if err != nil {
-		return fmt.Errorf("run record: %w", err)
-	}
-	var hdr [maxValueHeader]byte
-	_, err = db.store.putBlind(db.system, db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, g)
 	return err
 }
