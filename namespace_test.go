@@ -27,6 +27,10 @@ func TestNamespaceFieldChecks(t *testing.T) {
 			says  string
 		}{
 			{long, inmem.ErrTooLarge, "namespace " + tc.field + " of 257 bytes"},
+			// JSON would store "\xff" as U+FFFD, moving the run to
+			// another namespace when the database is reopened.
+			{"\xff", inmem.ErrInvalidArgument, "namespace " + tc.field + " is not UTF-8"},
+			{"ok\xc3", inmem.ErrInvalidArgument, "namespace " + tc.field + " is not UTF-8"},
 		} {
 			ns := inmem.Namespace{Tenant: "t", App: "a", Agent: "g"}
 			tc.set(&ns, bad.value)
