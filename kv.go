@@ -260,10 +260,22 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 func (kv *KV) Entries(prefix string) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		stopped := false
+		var ended error
 		err := kv.scan(prefix, func(k string, v []byte, ver uint64) bool {
-			stopped = !yield(Entry{Key: k, Value: v, Version: ver}, nil)
-			return !stopped
+			if stopped = !yield(Entry{Key: k, Value: v, Version: ver}, nil); stopped {
+				return false
+			}
+			if kv.tx != nil && kv.tx.done {
+				// The loop body committed or discarded the transaction
+				// the scan reads through, whose buffers are released.
+				ended = ErrTxDone
+				return false
+			}
+			return true
 		})
+		if err == nil {
+			err = ended
+		}
 		if err != nil && !stopped {
 			yield(Entry{}, err)
 		}

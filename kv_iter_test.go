@@ -216,3 +216,38 @@ func nilIfEmpty(s []string) []string {
 	}
 	return s
 }
+
+// TestKVEntriesTxEndedInLoop: a loop body that commits or discards the
+// transaction its Entries reads through ends the loop with ErrTxDone once
+// (it used to read released buffers and panic).
+func TestKVEntriesTxEndedInLoop(t *testing.T) {
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	r, err := db.BeginRun()
+	require.NoError(t, err)
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, r.KV().Put(k, []byte("v")))
+	}
+	for _, end := range []func(*inmem.Tx){
+		func(tx *inmem.Tx) { tx.Discard() },
+		func(tx *inmem.Tx) { require.NoError(t, tx.Commit()) },
+	} {
+		tx, err := r.Begin(true)
+		require.NoError(t, err)
+		require.NoError(t, tx.KV().Put("d", []byte("v")))
+		var errs []error
+		n := 0
+		for _, err := range tx.KV().Entries("") {
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+			end(tx)
+		}
+		require.Equal(t, 1, n)
+		require.Len(t, errs, 1)
+		require.ErrorIs(t, errs[0], inmem.ErrTxDone)
+	}
+}
