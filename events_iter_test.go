@@ -2,52 +2,11 @@ package inmem_test
 
 import (
 	"fmt"
-	"iter"
 	"testing"
 
 	"github.com/inmem-db/inmem"
 	"github.com/stretchr/testify/require"
 )
-
-// drain collects a sequence up to its first error.
-func drain[T any](seq iter.Seq2[T, error]) ([]T, error) {
-	var out []T
-	for v, err := range seq {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// errorsOf ranges over a sequence that must yield nothing but errors, each
-// with a zero value, and returns them.
-func errorsOf[T any](t *testing.T, seq iter.Seq2[T, error]) []error {
-	t.Helper()
-	var errs []error
-	for v, err := range seq {
-		require.Zero(t, v)
-		require.Error(t, err)
-		errs = append(errs, err)
-	}
-	return errs
-}
-
-// firstN ranges over a sequence and breaks out after n elements; a
-// sequence that called yield again after that would panic.
-func firstN[T any](t *testing.T, seq iter.Seq2[T, error], n int) []T {
-	t.Helper()
-	var out []T
-	for v, err := range seq {
-		require.NoError(t, err)
-		out = append(out, v)
-		if len(out) == n {
-			break
-		}
-	}
-	return out
-}
 
 func appendEvents(t *testing.T, ev *inmem.Events, types ...string) {
 	t.Helper()

@@ -9,19 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// collect drains an Entries sequence, stopping at its first error.
-func collect(t *testing.T, seq func(func(inmem.Entry, error) bool)) ([]inmem.Entry, error) {
-	t.Helper()
-	var out []inmem.Entry
-	for e, err := range seq {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
 func putKeys(t *testing.T, kv *inmem.KV, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
@@ -38,7 +25,7 @@ func TestKVEntries(t *testing.T) {
 
 	want, err := kv.List("a/")
 	require.NoError(t, err)
-	got, err := collect(t, kv.Entries("a/"))
+	got, err := drain(kv.Entries("a/"))
 	require.NoError(t, err)
 	require.Equal(t, want, got, "the same entries, values and versions as List")
 	require.Equal(t, []string{"a/1", "a/2", "a/4", "a/5"}, entryKeys(got))
@@ -57,7 +44,7 @@ func TestKVEntries(t *testing.T) {
 	require.Equal(t, 2, n)
 
 	// The values are the caller's to keep.
-	got, err = collect(t, kv.Entries("a/"))
+	got, err = drain(kv.Entries("a/"))
 	require.NoError(t, err)
 	got[0].Value[0] = 'X'
 	v, err := kv.Get("a/1")
@@ -74,7 +61,7 @@ func TestKVEntries(t *testing.T) {
 	require.ErrorIs(t, errs[0], inmem.ErrTooLarge)
 
 	require.NoError(t, db.Close())
-	_, err = collect(t, kv.Entries("a/"))
+	_, err = drain(kv.Entries("a/"))
 	require.ErrorIs(t, err, inmem.ErrClosed)
 	_, err = kv.ListAfter("a/", "b", 1)
 	require.ErrorIs(t, err, inmem.ErrClosed, "even with a cursor past the prefix")
@@ -92,7 +79,7 @@ func TestKVEntriesInTransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tx.KV().Put("p/2", []byte("mine")))
 	require.NoError(t, tx.KV().Delete("p/3"))
-	got, err := collect(t, tx.KV().Entries("p/"))
+	got, err := drain(tx.KV().Entries("p/"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"p/1", "p/2"}, entryKeys(got))
 	require.Zero(t, got[1].Version, "an uncommitted write has no version yet")
@@ -111,7 +98,7 @@ func TestKVEntriesViewAndFork(t *testing.T) {
 
 	view, err := r.AsOf(2)
 	require.NoError(t, err)
-	got, err := collect(t, view.KV().Entries("k/"))
+	got, err := drain(view.KV().Entries("k/"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"k/1", "k/2"}, entryKeys(got))
 	page, err := view.KV().ListAfter("k/", "k/1", 5)
@@ -121,7 +108,7 @@ func TestKVEntriesViewAndFork(t *testing.T) {
 	child, err := db.Fork(r.ID(), 3)
 	require.NoError(t, err)
 	putKeys(t, child.KV(), "k/0")
-	got, err = collect(t, child.KV().Entries("k/"))
+	got, err = drain(child.KV().Entries("k/"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"k/0", "k/1", "k/2", "k/3"}, entryKeys(got))
 	page, err = child.KV().ListAfter("k/", "k/0", 2)

@@ -18,43 +18,6 @@ import (
 
 // ---- helpers shared by the root package's black-box tests ----
 
-// memDB opens an in-memory database closed at the end of the test.
-func memDB(t testing.TB, opts ...inmem.Option) *inmem.DB {
-	t.Helper()
-	db, err := inmem.OpenInMemory(opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-// freshRun begins a run in db.
-func freshRun(t testing.TB, db *inmem.DB, opts ...inmem.RunOption) *inmem.Run {
-	t.Helper()
-	r, err := db.BeginRun(opts...)
-	require.NoError(t, err)
-	return r
-}
-
-// manualClock is a clock that only moves when told to.
-type manualClock struct{ ns atomic.Int64 }
-
-func newManualClock() *manualClock {
-	c := &manualClock{}
-	c.ns.Store(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *manualClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *manualClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func entryKeys(es []inmem.Entry) []string {
-	out := make([]string, 0, len(es))
-	for _, e := range es {
-		out = append(out, e.Key)
-	}
-	return out
-}
-
 // ---- basic operations ----
 
 func TestKVPutGetDelete(t *testing.T) {
@@ -689,11 +652,6 @@ func TestRunLookupAndParent(t *testing.T) {
 	require.Equal(t, map[string]string{"model": "x"}, info.Meta)
 	require.ErrorIs(t, freshErr(db, inmem.Name(strings.Repeat("n", inmem.MaxNameSize+1))), inmem.ErrTooLarge)
 	require.ErrorIs(t, freshErr(db, inmem.InNamespace(inmem.Namespace{App: strings.Repeat("n", inmem.MaxNameSize+1)})), inmem.ErrTooLarge)
-}
-
-func freshErr(db *inmem.DB, opts ...inmem.RunOption) error {
-	_, err := db.BeginRun(opts...)
-	return err
 }
 
 func TestRunIDFormat(t *testing.T) {

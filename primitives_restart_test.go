@@ -299,8 +299,8 @@ func TestPrimitivesSurviveRestart(t *testing.T) {
 			dir := t.TempDir()
 			db, err := inmem.Open(dir, tc.opts...)
 			require.NoError(t, err)
-			ra := primRun(t, db, inmem.Name("restart"), inmem.InNamespace(primNSA), inmem.Tags("x"))
-			rb := primRun(t, db, inmem.InNamespace(primNSB))
+			ra := freshRun(t, db, inmem.Name("restart"), inmem.InNamespace(primNSA), inmem.Tags("x"))
+			rb := freshRun(t, db, inmem.InNamespace(primNSB))
 			primFill(t, ra)
 			primFill(t, db.Shared(primNSA))
 			if tc.checkpoint {

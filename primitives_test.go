@@ -21,22 +21,6 @@ import (
 
 var errPrimAbort = errors.New("abort on purpose")
 
-// primMemDB opens an in-memory database closed at the end of the test.
-func primMemDB(t testing.TB, opts ...inmem.Option) *inmem.DB {
-	t.Helper()
-	db, err := inmem.OpenInMemory(opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-func primRun(t testing.TB, db *inmem.DB, opts ...inmem.RunOption) *inmem.Run {
-	t.Helper()
-	r, err := db.BeginRun(opts...)
-	require.NoError(t, err)
-	return r
-}
-
 // primTickClock returns a clock that moves 1µs per call, so spans recorded
 // in sequence have distinct, increasing start times.
 func primTickClock() func() time.Time {
@@ -84,8 +68,8 @@ func primSteps(t testing.TB, r *inmem.Run) int {
 // ---- 1. atomicity across primitives ----
 
 func TestPrimitivesUpdateCommitsAllFour(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	_, err := r.State().Init("counter", []byte("0"))
 	require.NoError(t, err)
 
@@ -145,8 +129,8 @@ func TestPrimitivesUpdateCommitsAllFour(t *testing.T) {
 }
 
 func TestPrimitivesAbortedUpdateLeavesNothing(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	_, err := r.State().Init("counter", []byte("0"))
 	require.NoError(t, err)
 	first, err := r.Events().Append("start", []byte("a"))
@@ -219,8 +203,8 @@ func TestPrimitivesAbortedUpdateLeavesNothing(t *testing.T) {
 }
 
 func TestPrimitivesConflictLoserLeavesNothing(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	_, err := r.State().Init("counter", []byte("0"))
 	require.NoError(t, err)
 	_, err = r.Events().Append("start", nil)
@@ -274,8 +258,8 @@ func TestPrimitivesConflictLoserLeavesNothing(t *testing.T) {
 
 func TestPrimitivesConcurrentEventAndCounter(t *testing.T) {
 	const workers, perWorker = 8, 200
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	_, err := r.State().Init("counter", []byte("0"))
 	require.NoError(t, err)
 
@@ -478,14 +462,14 @@ func (s *primScope) check(t *testing.T, db *inmem.DB, at int) {
 }
 
 func TestPrimitivesTenantIsolationRandomized(t *testing.T) {
-	db := primMemDB(t, inmem.WithClock(primTickClock()))
+	db := memDB(t, inmem.WithClock(primTickClock()))
 	// Same App and Agent: only the Tenant tells the namespaces apart.
 	nss := []inmem.Namespace{{Tenant: "acme", App: "support", Agent: "triage"}, {Tenant: "globex", App: "support", Agent: "triage"}}
 	var scopes []*primScope
 	for i, ns := range nss {
 		scopes = append(scopes, &primScope{name: fmt.Sprintf("ns%d/shared", i), ns: ns})
 		for j := range 3 {
-			r := primRun(t, db, inmem.InNamespace(ns))
+			r := freshRun(t, db, inmem.InNamespace(ns))
 			scopes = append(scopes, &primScope{name: fmt.Sprintf("ns%d/run%d", i, j), ns: ns, run: r})
 		}
 	}
@@ -706,13 +690,13 @@ func primWrites(ev *inmem.Events, st *inmem.State, tr *inmem.Traces, kv *inmem.K
 }
 
 func TestPrimitivesUnknownParentSpan(t *testing.T) {
-	db := primMemDB(t)
-	other := primRun(t, db)
+	db := memDB(t)
+	other := freshRun(t, db)
 	for range 3 {
 		_, err := other.Traces().Record(inmem.Span{Kind: inmem.LLMCall, Name: "other-root"})
 		require.NoError(t, err)
 	}
-	r := primRun(t, db)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	before := primRead(t, r)
 
@@ -737,8 +721,8 @@ func TestPrimitivesUnknownParentSpan(t *testing.T) {
 }
 
 func TestPrimitivesEndedRunRefusesWrites(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	early, err := r.Begin(true) // begun before End, committed after
 	require.NoError(t, err)
@@ -781,8 +765,8 @@ func TestPrimitivesEndedRunRefusesWrites(t *testing.T) {
 }
 
 func TestPrimitivesRefusedTransitionUndoesTransaction(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	before := primRead(t, r)
 	err := r.Update(func(tx *inmem.Tx) error {
@@ -800,8 +784,8 @@ func TestPrimitivesRefusedTransitionUndoesTransaction(t *testing.T) {
 }
 
 func TestPrimitivesEmptyNamesInvalid(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	before := primRead(t, r)
 	steps := primSteps(t, r)
@@ -876,8 +860,8 @@ func TestPrimitivesEmptyNamesInvalid(t *testing.T) {
 }
 
 func TestPrimitivesOversizedTooLarge(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	before := primRead(t, r)
 	steps := primSteps(t, r)
@@ -931,7 +915,7 @@ func TestPrimitivesOversizedTooLarge(t *testing.T) {
 	// The limit itself is allowed.
 	atLimit := big[:16<<20]
 	atLimit[len(atLimit)-1] = 1
-	limit := primRun(t, db)
+	limit := freshRun(t, db)
 	require.NoError(t, limit.KV().Put("k", atLimit))
 	got, err := limit.KV().Get("k")
 	require.NoError(t, err)
@@ -939,8 +923,8 @@ func TestPrimitivesOversizedTooLarge(t *testing.T) {
 }
 
 func TestPrimitivesViewTxReadOnly(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	before := primRead(t, r)
 	steps := primSteps(t, r)
@@ -970,7 +954,7 @@ func TestPrimitivesUseAfterClose(t *testing.T) {
 	dir := t.TempDir()
 	db, err := inmem.Open(dir)
 	require.NoError(t, err)
-	r := primRun(t, db)
+	r := freshRun(t, db)
 	primSeed(t, r)
 	ns := inmem.Namespace{Tenant: "acme"}
 	sh := db.Shared(ns)
@@ -1035,9 +1019,9 @@ func TestPrimitivesUseAfterClose(t *testing.T) {
 // ---- 5. RunInfo.Steps ----
 
 func TestPrimitivesStepsCountWritingCommits(t *testing.T) {
-	db := primMemDB(t)
-	r := primRun(t, db)
-	other := primRun(t, db)
+	db := memDB(t)
+	r := freshRun(t, db)
+	other := freshRun(t, db)
 	require.Equal(t, 0, primSteps(t, r))
 	_, err := r.State().Init("counter", []byte("0"))
 	require.NoError(t, err)

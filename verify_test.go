@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -59,22 +58,6 @@ func verifyFixture(t *testing.T) (string, RunID, []string) {
 	return dir, run.ID(), []string{snapshotName(snaps[0]), snapshotName(snaps[1])}
 }
 
-// dirDigest hashes every file of dir but the lock, to show a check
-// changed nothing.
-func dirDigest(t *testing.T, dir string) map[string][32]byte {
-	t.Helper()
-	out := map[string][32]byte{}
-	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || info.Name() == lockName {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		out[p] = sha256.Sum256(b)
-		return err
-	}))
-	return out
-}
-
 // firstRecordAt is the offset of the first record of a segment, after
 // its header.
 func firstRecordAt(t *testing.T, dir string, seg uint64) int64 {
@@ -103,7 +86,7 @@ func problemsOf(r FilesReport) []string {
 // snapshot's on without a gap, and nothing in the directory changes.
 func TestVerifyFilesClean(t *testing.T) {
 	dir, _, names := verifyFixture(t)
-	before := dirDigest(t, dir)
+	before := dirState(t, dir)
 	r, err := VerifyFiles(dir)
 	require.NoError(t, err)
 	require.True(t, r.OK(), "%v", problemsOf(r))
@@ -122,7 +105,7 @@ func TestVerifyFilesClean(t *testing.T) {
 	require.Equal(t, fallback.Version+1, r.FirstVersion)
 	require.Greater(t, r.LastVersion, newest.Version)
 	require.Equal(t, int(r.LastVersion-fallback.Version), r.Records, "one record per version")
-	require.Equal(t, before, dirDigest(t, dir), "verifying changes nothing")
+	require.Equal(t, before, dirState(t, dir), "verifying changes nothing")
 }
 
 // TestVerifyFilesMissingMiddleSegment: a segment removed from the middle
@@ -299,13 +282,13 @@ func TestVerifyFilesTornTail(t *testing.T) {
 	_, err = f.Write(wal.AppendRecord(nil, recBatchTimed, make([]byte, 40))[:20])
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-	before := dirDigest(t, dir)
+	before := dirState(t, dir)
 	r, err := VerifyFiles(dir)
 	require.NoError(t, err)
 	require.True(t, r.OK(), "%v", problemsOf(r))
 	require.Len(t, r.Notes, 1)
 	require.Equal(t, FileProblem{File: "wal/000005.log", Offset: size, What: "a write cut short by a crash; Open cuts the log off here"}, r.Notes[0])
-	require.Equal(t, before, dirDigest(t, dir))
+	require.Equal(t, before, dirState(t, dir))
 }
 
 // TestVerifyFilesLocked: a directory another handle has open is ErrLocked;
