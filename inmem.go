@@ -48,7 +48,8 @@
 //
 // The engine under it:
 //
-//	store.go        the store and its generations; putBlind, the one-write commit
+//	store.go        the store and its generations; putBlind, the one-write entry to the commit
+//	commit.go       store.commit: the one commit path of a transaction and of a one-write put
 //	value.go        the stored value's header (tombstones, TTLs)
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
 //	readthrough.go  reads of a fork through its parents' layers

@@ -1,7 +1,6 @@
 package inmem
 
 import (
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -107,49 +106,15 @@ var errReadOnlyDB = fmt.Errorf("database opened read-only: %w", ErrReadOnly)
 // hashes each key once.
 func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 
-// putBlind commits one write that read nothing. The node is prepared
-// before the critical section so the oracle's record can alias the arena
-// copy of the key: nothing is allocated on the Go heap.
+// putBlind commits one write that read nothing, through the one commit
+// path. The header and value are copied into the node as they are, without
+// being joined first: nothing is allocated on the Go heap.
 func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	if s.readOnly {
 		return 0, errReadOnlyDB
 	}
-	gen := s.gen.Load()
-	// From where the run's last commit linked, as Commit does: one-key
-	// writes of a run are mostly appends next to its previous write.
-	fc, fj := rs.fingers.take(gen, key), 0
-	var sp [1]skiplist.Splice
-	var offs [1]uint64
-	linked := false
-	defer func() { fc.keep(gen, linked, offs[:], sp[:]) }()
-	off, err := gen.list.PrepareIn(fc.block(gen), key, hdr, val)
-	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
-	}
-	offs[0] = off
-	k := gen.list.PreparedKey(off)
-	fp := fingerprint(k)
-	sp[0].Hash = fp // the point index hashes as fingerprint does
-	fc.locate(gen, off, k, &sp[0], nil, &fj)
-	guard, wg := s.logged(g)
-	defer wg.release()
-	if wg != nil {
-		wg.rec = binary.AppendUvarint(wg.rec, 1)
-		wg.rec = appendBatchEntry(wg.rec, key, hdr, val)
-	}
-	v, err := s.oracle.CommitBlind(occ.Write{FP: fp, Key: k}, gen, guard)
-	wg.kick()
-	if err != nil {
-		return 0, err
-	}
-	rs.reserveSteps(fc)
-	lerr := s.link(gen, offs[:], sp[:], v)
-	linked = lerr == nil && s.gen.Load() == gen
-	rs.written.Add(int64(len(key) + len(hdr) + len(val)))
-	if err := s.publish(v, wg); err != nil {
-		return v, err
-	}
-	return v, lerr
+	w := [1]pending{{key: key, val: hdr}}
+	return s.commit(rs, s.gen.Load(), w[:], val, nil, g, int64(len(key)+len(hdr)+len(val)))
 }
 
 // link links a commit's nodes, prepared in generation gen, at version v.

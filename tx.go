@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/inmem-db/inmem/occ"
-	"github.com/inmem-db/inmem/skiplist"
 )
 
 // maxUpdateAttempts bounds how often Update re-runs a conflicting function.
@@ -233,10 +231,10 @@ func (tx *Tx) Commit() error {
 	return tx.commit()
 }
 
-// commit is Commit's work. It is a function of its own so that both its
-// defers and Commit's are open-coded (inlined at each return): one
-// function with all three and this many returns had them pushed on the
-// defer chain at run time, about 1% of an agent step.
+// commit is Commit's work: it puts the writes in key order, hands them
+// with the read set to the store's one commit path (store.commit), then
+// updates what the run derives from the commit (its bookkeeping, its
+// vector graphs).
 func (tx *Tx) commit() error {
 	if tx.db.closed.Load() {
 		return ErrClosed
@@ -248,53 +246,12 @@ func (tx *Tx) commit() error {
 	if s.readOnly {
 		return errReadOnlyDB
 	}
-	// Copy every write into the arena before taking a version, so nothing
-	// can fail between the version and the publish.
-	// Locating each node now keeps the list search out of the window in
-	// which later commits wait for this one to be linked; in key order, each
-	// search starts where the previous one ended.
-	sortWrites(tx.writes, tx.rs.scope)
-	var offBuf [16]uint64
-	offs := offBuf[:0]
-	if len(tx.writes) > len(offBuf) {
-		offs = make([]uint64, 0, len(tx.writes))
-	}
-	offs = offs[:len(tx.writes)]
-	var ws []occ.Write // the oracle copies them
+	sortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
+	var ws []occ.Write                 // the oracle copies them
 	if m := tx.mem; m != nil && len(tx.writes) <= len(m.ws) {
 		ws = m.ws[:len(tx.writes)]
 	} else {
 		ws = make([]occ.Write, len(tx.writes))
-	}
-	var spBuf [16]skiplist.Splice
-	sps := spBuf[:0]
-	if len(tx.writes) > len(spBuf) {
-		sps = make([]skiplist.Splice, 0, len(tx.writes))
-	}
-	var first []byte
-	if len(tx.writes) > 0 {
-		first = tx.writes[0].key
-	}
-	fc, fj := tx.rs.fingers.take(tx.gen, first), 0
-	linked := false
-	defer func() { fc.keep(tx.gen, linked, offs, sps) }()
-	blk := fc.block(tx.gen)
-	for i, w := range tx.writes {
-		off, err := tx.gen.list.PrepareIn(blk, w.key, w.val, nil)
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		offs[i] = off
-		k := tx.gen.list.PreparedKey(off)
-		ws[i] = occ.Write{FP: fingerprint(k), Key: k}
-		sps = sps[:i+1]
-		sps[i].Unindexed = w.scanOnly
-		sps[i].Hash = ws[i].FP // the point index hashes as fingerprint does
-		var hint *skiplist.Splice
-		if i > 0 {
-			hint = &sps[i-1]
-		}
-		fc.locate(tx.gen, off, k, &sps[i], hint, &fj)
 	}
 	var g occ.Guard = tx.rs
 	if tx.guard != nil {
@@ -302,37 +259,10 @@ func (tx *Tx) commit() error {
 	} else {
 		tx.rs.stampNow()
 	}
-	guard, wg := s.logged(g)
-	defer wg.release()
-	if wg != nil {
-		wg.rec = binary.AppendUvarint(wg.rec, uint64(len(tx.writes)))
-		for _, w := range tx.writes {
-			wg.rec = appendBatchEntry(wg.rec, w.key, w.val)
-		}
-	}
-	v, err := s.oracle.Commit(&occ.Txn{
-		Snapshot: tx.snapshot,
-		Reads:    tx.reads,
-		Prefixes: tx.prefixes,
-		Writes:   ws,
-		Keep:     tx.gen, // the keys alias its arena
-	}, guard)
-	wg.kick()
-	if err != nil {
-		if errors.Is(err, occ.ErrConflict) {
-			return fmt.Errorf("commit: %w", ErrConflict)
-		}
-		return err
-	}
-	tx.rs.reserveSteps(fc)
-	lerr := s.link(tx.gen, offs, sps, v)
-	// Fingers only for writes linked where they were located: a reclaim
-	// swap moves them (see link).
-	linked = lerr == nil && s.gen.Load() == tx.gen
-	tx.rs.written.Add(int64(tx.size))
-	err = s.publish(v, wg)
-	if err == nil {
-		err = lerr
+	v, err := s.commit(tx.rs, tx.gen, tx.writes, nil,
+		&occ.Txn{Snapshot: tx.snapshot, Reads: tx.reads, Prefixes: tx.prefixes, Writes: ws}, g, int64(tx.size))
+	if v == 0 {
+		return err // refused: no version was taken
 	}
 	tx.rs.touchAfter(g)
 	if err == nil {

@@ -1,0 +1,112 @@
+package inmem
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/inmem-db/inmem/occ"
+	"github.com/inmem-db/inmem/skiplist"
+)
+
+// commit is the one commit path: a transaction (Tx.commit) and a
+// one-operation write (putBlind) both end here. In order: each write is
+// copied into an arena node and its place in the skiplist located (from
+// the run's fingers), with no version yet, so nothing can fail between
+// the version and the publish; the oracle validates the read set and
+// assigns the version while the guard admits it and the WAL guard appends
+// the record (the only critical section); the step is reserved, the nodes
+// linked, and the version published in commit order (after its fsync, in
+// Strict mode). An error after the version was assigned still publishes
+// it, so later versions are never blocked.
+//
+// writes are in key order, each value stored as is (header included);
+// tail, if any, is appended to the first one's value, so a one-write put
+// needs no buffer to join its header and value. rd is the read set, with
+// Writes a scratch slice of len(writes) (the oracle copies it); a nil rd
+// is a single write that read nothing, which cannot conflict. size counts
+// toward the run's bytes written. The arguments are separate, not a
+// struct, so that escape analysis keeps a caller's stack arrays on the
+// stack (a struct's fields leak together).
+func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []byte, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
+	n := len(writes)
+	var offBuf [16]uint64
+	offs := offBuf[:0]
+	if n > len(offBuf) {
+		offs = make([]uint64, 0, n)
+	}
+	offs = offs[:n]
+	var spBuf [16]skiplist.Splice
+	sps := spBuf[:0]
+	if n > len(spBuf) {
+		sps = make([]skiplist.Splice, 0, n)
+	}
+	fc, fj := rs.fingers.take(gen, writes[0].key), 0
+	linked := false
+	defer func() { fc.keep(gen, linked, offs, sps) }()
+	blk := fc.block(gen)
+	var one occ.Write // a blind write's, beside CommitBlind
+	for i, w := range writes {
+		t := tail
+		if i > 0 {
+			t = nil
+		}
+		off, err := gen.list.PrepareIn(blk, w.key, w.val, t)
+		if err != nil {
+			return 0, fmt.Errorf("commit: %w", err)
+		}
+		offs[i] = off
+		k := gen.list.PreparedKey(off)
+		wr := occ.Write{FP: fingerprint(k), Key: k}
+		if rd != nil {
+			rd.Writes[i] = wr
+		} else {
+			one = wr
+		}
+		sps = sps[:i+1]
+		sps[i].Unindexed = w.scanOnly
+		sps[i].Hash = wr.FP // the point index hashes as fingerprint does
+		var hint *skiplist.Splice
+		if i > 0 {
+			hint = &sps[i-1]
+		}
+		fc.locate(gen, off, k, &sps[i], hint, &fj)
+	}
+	lg, wg := s.logged(guard)
+	defer wg.release()
+	if wg != nil {
+		wg.rec = binary.AppendUvarint(wg.rec, uint64(n))
+		for i, w := range writes {
+			t := tail
+			if i > 0 {
+				t = nil
+			}
+			wg.rec = appendBatchEntry(wg.rec, w.key, w.val, t)
+		}
+	}
+	var v uint64
+	var err error
+	if rd == nil {
+		v, err = s.oracle.CommitBlind(one, gen, lg)
+	} else {
+		rd.Keep = gen // the keys alias its arena
+		v, err = s.oracle.Commit(rd, lg)
+	}
+	wg.kick()
+	if err != nil {
+		if errors.Is(err, occ.ErrConflict) {
+			return 0, fmt.Errorf("commit: %w", ErrConflict)
+		}
+		return 0, err
+	}
+	rs.reserveSteps(fc)
+	lerr := s.link(gen, offs, sps, v)
+	// Fingers only for writes linked where they were located: a reclaim
+	// swap moves them (see link).
+	linked = lerr == nil && s.gen.Load() == gen
+	rs.written.Add(size)
+	if err := s.publish(v, wg); err != nil {
+		return v, err
+	}
+	return v, lerr
+}
