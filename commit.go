@@ -24,23 +24,16 @@ import (
 // tail, if any, is appended to the first one's value, so a one-write put
 // needs no buffer to join its header and value. rd is the read set, with
 // Writes a scratch slice of len(writes) (the oracle copies it); a nil rd
-// is a single write that read nothing, which cannot conflict. size counts
+// is a single write that read nothing, which cannot conflict. offs and
+// sps are scratch of len(writes), zeroed, from the caller's stack: sized
+// for the path (a put's one Splice, not a transaction's sixteen, is what
+// it zeroes). size counts
 // toward the run's bytes written. The arguments are separate, not a
 // struct, so that escape analysis keeps a caller's stack arrays on the
 // stack (a struct's fields leak together).
-func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []byte, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
+func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
 	n := len(writes)
-	var offBuf [16]uint64
-	offs := offBuf[:0]
-	if n > len(offBuf) {
-		offs = make([]uint64, 0, n)
-	}
-	offs = offs[:n]
-	var spBuf [16]skiplist.Splice
-	sps := spBuf[:0]
-	if n > len(spBuf) {
-		sps = make([]skiplist.Splice, 0, n)
-	}
+	sps = sps[:0]
 	fc, fj := rs.fingers.take(gen, writes[0].key), 0
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()

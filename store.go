@@ -114,7 +114,9 @@ func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint6
 		return 0, errReadOnlyDB
 	}
 	w := [1]pending{{key: key, val: hdr}}
-	return s.commit(rs, s.gen.Load(), w[:], val, nil, g, int64(len(key)+len(hdr)+len(val)))
+	var offs [1]uint64
+	var sps [1]skiplist.Splice
+	return s.commit(rs, s.gen.Load(), w[:], val, offs[:], sps[:], nil, g, int64(len(key)+len(hdr)+len(val)))
 }
 
 // link links a commit's nodes, prepared in generation gen, at version v.

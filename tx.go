@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/inmem-db/inmem/skiplist"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -259,7 +260,18 @@ func (tx *Tx) commit() error {
 	} else {
 		tx.rs.stampNow()
 	}
-	v, err := s.commit(tx.rs, tx.gen, tx.writes, nil,
+	n := len(tx.writes)
+	var offBuf [16]uint64
+	offs := offBuf[:]
+	if n > len(offBuf) {
+		offs = make([]uint64, n)
+	}
+	var spBuf [16]skiplist.Splice
+	sps := spBuf[:]
+	if n > len(spBuf) {
+		sps = make([]skiplist.Splice, n)
+	}
+	v, err := s.commit(tx.rs, tx.gen, tx.writes, nil, offs[:n], sps[:n],
 		&occ.Txn{Snapshot: tx.snapshot, Reads: tx.reads, Prefixes: tx.prefixes, Writes: ws}, g, int64(tx.size))
 	if v == 0 {
 		return err // refused: no version was taken
