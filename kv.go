@@ -22,10 +22,12 @@ type Entry struct {
 // KV is the key-value primitive of a run, shared scope or transaction.
 // Through a run each call is its own transaction; through Tx.KV the calls
 // join that transaction.
-type KV struct {
-	run *Run
-	tx  *Tx
-}
+//
+// It holds a prim like the other primitives' handles, but its point reads
+// and one-write puts do not go through prim.do: a Get reads the store at a
+// snapshot and a Put commits through store.putBlind, with no transaction
+// object, which is what keeps both free of heap allocations.
+type KV struct{ h prim }
 
 // KV returns the run's key-value primitive.
 func (r *Run) KV() *KV { return &r.kv }
@@ -70,7 +72,7 @@ func (kv *KV) Get(key string) ([]byte, error) {
 		return nil, err
 	}
 	var buf [keyBufSize]byte
-	if tx := kv.tx; tx != nil {
+	if tx := kv.h.tx; tx != nil {
 		if err := tx.usable(false); err != nil {
 			return nil, err
 		}
@@ -80,7 +82,7 @@ func (kv *KV) Get(key string) ([]byte, error) {
 		}
 		return clone(v), nil
 	}
-	r := kv.run
+	r := kv.h.run
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
@@ -121,10 +123,10 @@ func (kv *KV) PutTTL(key string, value []byte, ttl time.Duration) error {
 		return fmt.Errorf("ttl %v: must be positive: %w", ttl, ErrInvalidArgument)
 	}
 	var clock func() time.Time
-	if kv.tx != nil {
-		clock = kv.tx.db.opts.clock
+	if kv.h.tx != nil {
+		clock = kv.h.tx.db.opts.clock
 	} else {
-		clock = kv.run.db.opts.clock
+		clock = kv.h.run.db.opts.clock
 	}
 	return kv.write(key, value, false, clock().Add(ttl).UnixNano())
 }
@@ -143,7 +145,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	}
 	var hdr [maxValueHeader]byte
 	h := encodeHeader(&hdr, tombstone, expires)
-	if tx := kv.tx; tx != nil {
+	if tx := kv.h.tx; tx != nil {
 		if err := tx.usable(true); err != nil {
 			return err
 		}
@@ -154,7 +156,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 		copy(val[copy(val, h):], value)
 		return tx.put(k, val)
 	}
-	r := kv.run
+	r := kv.h.run
 	if err := r.usable(); err != nil {
 		return err
 	}
@@ -201,16 +203,16 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 		return fmt.Errorf("prefix of %d bytes (max %d): %w", len(prefix), MaxKeySize, ErrTooLarge)
 	}
 	var rs *runState
-	if kv.tx != nil {
-		if err := kv.tx.usable(false); err != nil {
+	if kv.h.tx != nil {
+		if err := kv.h.tx.usable(false); err != nil {
 			return err
 		}
-		rs = kv.tx.rs
+		rs = kv.h.tx.rs
 	} else {
-		if err := kv.run.usable(); err != nil {
+		if err := kv.h.run.usable(); err != nil {
 			return err
 		}
-		rs = kv.run.st
+		rs = kv.h.run.st
 	}
 	if from <= prefix {
 		from = prefix
@@ -225,18 +227,18 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 	base := len(rs.scope) + 1
 	var cb copyBuf
 	emit := func(k, v []byte, ver uint64) bool { return fn(cb.string(k[base:]), cb.bytes(v), ver) }
-	if kv.tx != nil {
-		kv.tx.scanFrom(p, start, emit)
+	if kv.h.tx != nil {
+		kv.h.tx.scanFrom(p, start, emit)
 		return nil
 	}
-	if kv.run.layered() {
-		return kv.run.View(func(tx *Tx) error {
+	if kv.h.run.layered() {
+		return kv.h.run.View(func(tx *Tx) error {
 			tx.scanFrom(p, start, emit)
 			return nil
 		})
 	}
-	g, snap := kv.run.db.store.readAt()
-	g.scanFrom(p, start, snap, kv.run.db.opts.clock, emit)
+	g, snap := kv.h.run.db.store.readAt()
+	g.scanFrom(p, start, snap, kv.h.run.db.opts.clock, emit)
 	runtime.KeepAlive(g)
 	return nil
 }
@@ -265,7 +267,7 @@ func (kv *KV) Entries(prefix string) iter.Seq2[Entry, error] {
 			if stopped = !yield(Entry{Key: k, Value: v, Version: ver}, nil); stopped {
 				return false
 			}
-			if kv.tx != nil && kv.tx.done {
+			if kv.h.tx != nil && kv.h.tx.done {
 				// The loop body committed or discarded the transaction
 				// the scan reads through, whose buffers are released.
 				ended = ErrTxDone

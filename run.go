@@ -272,7 +272,7 @@ type Run struct {
 
 func (db *DB) handle(rs *runState, err error) *Run {
 	r := &Run{db: db, st: rs, err: err}
-	r.kv = KV{run: r}
+	r.kv = KV{prim{run: r, tag: keys.TagKV}}
 	return r
 }
 

@@ -3,6 +3,7 @@ package inmem
 import (
 	"bytes"
 	"fmt"
+	"github.com/inmem-db/inmem/internal/keys"
 	"slices"
 	"time"
 )
@@ -293,7 +294,7 @@ func (rx *Runs) deleteData(rs *runState) error {
 	db := rx.db
 	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}, clock: db.opts.clock}
 	tx.gen, tx.snapshot = db.store.beginAt()
-	tx.kv = KV{tx: tx}
+	tx.kv = KV{prim{tx: tx, tag: keys.TagKV}}
 	defer tx.Discard()
 	var live [][]byte
 	tx.scan(rs.scope, func(k, _ []byte, _ uint64) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/skiplist"
 	"math/rand/v2"
 	"runtime"
@@ -152,7 +153,7 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 	} else {
 		tx.gen, tx.snapshot = r.db.store.beginAt()
 	}
-	tx.kv = KV{tx: tx}
+	tx.kv = KV{prim{tx: tx, tag: keys.TagKV}}
 	return tx, nil
 }
 
