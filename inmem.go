@@ -54,7 +54,9 @@
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
 //	readthrough.go  reads of a fork through its parents' layers
 //	fingers.go, writeorder.go, copybuf.go, steplog.go   what the commit path keeps per run
+//	runstate.go     a run's state on the commit path: the guard that admits its commits and steps
 //	runrecord.go    the run record in the system scope
+//	vecindex.go     a collection's graph in memory: built, kept up to each commit, searched
 //	vechistory.go, vecvacuum.go   vector graphs over versions, and their vacuum
 //
 // Durability, along the path of a commit to disk and back:

@@ -1,0 +1,211 @@
+package inmem
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/occ"
+)
+
+// runState is the in-memory side of a run or shared scope: its key prefix
+// and the lifecycle fields the commit path checks. It is the guard that
+// admits the run's commits and records their steps (Admit), and it keeps
+// the run's fingers and step log. The Run handle users hold (run.go)
+// points at one.
+type runState struct {
+	db      *DB
+	id      RunID
+	ns      Namespace
+	scope   []byte // encoded namespace | run: prefix of every key of the scope
+	shared  bool
+	status  atomic.Uint32 // RunStatus; changed only inside commit guards
+	_       [60]byte      // status is read by every commit; keep it off the written line
+	steps   atomic.Int64  // written inside the commit critical section
+	log     stepLog       // runs only: step -> version and time, written beside steps
+	written atomic.Int64  // bytes committed (keys and values): what reclaim may one day free
+	_       [32]byte
+	updated atomic.Int64 // unix nanos of the last write, see touch
+	stamp   atomic.Int64 // the clock as the latest data commit read it, see stampNow
+	_       [48]byte
+	// lastStep is the time of the step Admit recorded last; guarded by the
+	// oracle's critical section, as log is.
+	lastStep int64
+
+	// bases are the layers a forked run reads through, nearest first; set
+	// when the run is made and never changed.
+	bases []forkBase
+	// compacted is the step before which Runs.Compact dropped the history.
+	compacted atomic.Int64
+	// released is how much of written was reported to reclaim as garbage
+	// (deleted, archived, compacted); reclaimed is written at the last
+	// reclaim, for shared scopes.
+	released, reclaimed atomic.Int64
+
+	mu   sync.Mutex // guards info
+	info RunInfo
+
+	fingers runFingers // where the last commits linked their writes
+}
+
+func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
+	rs := &runState{
+		db:     db,
+		id:     id,
+		ns:     ns,
+		shared: shared,
+		scope:  keys.AppendScope(nil, ns.Tenant, ns.App, ns.Agent, id),
+	}
+	rs.status.Store(uint32(Active))
+	return rs
+}
+
+// touch records a write at now (unix nanos). It stores only when the value
+// moves by a millisecond or more, so concurrent writers of one run mostly
+// read a shared cache line instead of bouncing it between cores.
+func (rs *runState) touch(now int64) {
+	if now-rs.updated.Load() >= int64(time.Millisecond) {
+		rs.updated.Store(now)
+	}
+}
+
+// Admit is the commit guard of data writes: inside the oracle's critical
+// section, so a write either commits before the run ends or fails.
+func (rs *runState) Admit(v uint64) error {
+	if st := RunStatus(rs.status.Load()); st.Ended() {
+		if st == statusDeleted {
+			return fmt.Errorf("run %s: %w", rs.id, ErrRunNotFound)
+		}
+		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
+	}
+	rs.steps.Add(1)
+	if !rs.shared {
+		// One clock read serves the step's time and the run's last write.
+		now := rs.stamp.Load()
+		if now == 0 {
+			now = rs.db.opts.clock().UnixNano()
+		}
+		// Writers of one run stamp in one order and may enter here in
+		// another; steps keep their times in step order.
+		now = max(now, rs.lastStep)
+		rs.lastStep = now
+		rs.log.add(v, now)
+		rs.touch(now)
+	}
+	return nil
+}
+
+// stampNow reads the clock for a data commit about to be admitted by rs,
+// and reserves the step log's first block (reserveSteps reserves the rest).
+// Admit takes the time from here rather than reading the clock itself, so
+// that the read (tens of nanoseconds in a virtual machine) stays out of the
+// oracle's critical section, which every commit of the database passes.
+func (rs *runState) stampNow() {
+	if !rs.shared {
+		rs.stamp.Store(rs.db.opts.clock().UnixNano())
+		if !rs.log.started() {
+			rs.log.reserve()
+		}
+	}
+}
+
+// touchAfter records a write committed under guard g, unless Admit already
+// did (a run's own data writes).
+func (rs *runState) touchAfter(g occ.Guard) {
+	if rs.shared || g != occ.Guard(rs) {
+		rs.touch(rs.db.opts.clock().UnixNano())
+	}
+}
+
+// reserveSteps lets the step log reserve its next block (see
+// stepLog.reserve), on every reserveEvery-th commit through the finger
+// cache fc and on every commit without one: reading the log's step count
+// on every commit cost the run's writers a cache miss each.
+func (rs *runState) reserveSteps(fc *fingerCache) {
+	if !rs.shared && fc.due() {
+		rs.log.reserve()
+	}
+}
+
+// statusGuard admits a run record write that moves the run to a status.
+type statusGuard struct {
+	rs *runState
+	to RunStatus
+}
+
+func (g *statusGuard) Admit(uint64) error {
+	from := RunStatus(g.rs.status.Load())
+	if from == statusDeleted {
+		return fmt.Errorf("run %s: %w", g.rs.id, ErrRunNotFound)
+	}
+	if !CanTransition(from, g.to) {
+		if from.Ended() && g.to.Ended() && g.to != Archived {
+			return fmt.Errorf("run %s is %s: %w", g.rs.id, from, ErrRunEnded)
+		}
+		return fmt.Errorf("run %s: %s -> %s: %w", g.rs.id, from, g.to, ErrInvalidTransition)
+	}
+	g.rs.status.Store(uint32(g.to))
+	return nil
+}
+
+// recordErr wraps an error of a write of the run's record by op. The
+// guards' refusals already name the run and are returned as they are.
+func (rs *runState) recordErr(op string, err error) error {
+	if errors.Is(err, ErrRunEnded) || errors.Is(err, ErrInvalidTransition) || errors.Is(err, ErrRunNotFound) {
+		return err
+	}
+	return fmt.Errorf("run %s: %s: %w", rs.id, op, err)
+}
+
+// snapshotInfo returns a copy of the run's description with its live
+// counters.
+func (rs *runState) snapshotInfo() RunInfo {
+	rs.mu.Lock()
+	info := rs.info
+	info.Tags = slices.Clone(info.Tags)
+	info.Meta = maps.Clone(info.Meta)
+	rs.mu.Unlock()
+	info.Status = RunStatus(rs.status.Load())
+	info.Steps = int(rs.steps.Load())
+	info.UpdatedAt = time.Unix(0, rs.updated.Load())
+	return info
+}
+
+// setStatus commits a status change of the run's record.
+func (rs *runState) setStatus(to RunStatus, reason string) error {
+	now := rs.db.opts.clock()
+	rs.mu.Lock()
+	defer rs.mu.Unlock() // one status change of a run at a time
+	info := rs.info
+	info.Status = to
+	info.UpdatedAt = now
+	info.Steps = int(rs.steps.Load())
+	if to.Ended() && to != Archived {
+		info.EndedAt = now
+		info.Error = reason
+	}
+	// An archived run keeps its latest state, not its history.
+	compacted := int(rs.compacted.Load())
+	if to == Archived && !rs.shared {
+		compacted = max(compacted, rs.log.len())
+	}
+	if err := rs.db.writeRunRecord(&info, rs.bases, compacted, &statusGuard{rs: rs, to: to}); err != nil {
+		return rs.recordErr("status", err)
+	}
+	from := rs.info.Status
+	rs.info = info
+	rs.compacted.Store(int64(compacted))
+	if to == Archived {
+		rs.db.release(rs)
+	}
+	rs.updated.Store(now.UnixNano())
+	rs.db.runsMu.Lock()
+	rs.db.index.setStatus(rs.id, from, to)
+	rs.db.runsMu.Unlock()
+	return nil
+}
