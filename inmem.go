@@ -73,8 +73,8 @@
 //   - Step: one committed transaction that wrote a run's data, numbered from 1.
 //   - Replay (DB.Replay): rebuild a run from its recorded writes and compare
 //     with the live state. Replayer (DB.Replayer): return recorded LLM and
-//     tool calls without calling. Recovery: Open applying the WAL (the wal
-//     package calls reading it back Replay).
+//     tool calls without calling. Recovery: Open applying the WAL
+//     (wal.Recover; wal.Read for a read-only handle). Only a run is replayed.
 //   - View (Run.AsOf): a run as it was after a step, read-only. Run.View(fn):
 //     a read-only transaction on the live run.
 //   - Durability: when a commit reaches the disk (Strict, Batched, Async);

@@ -161,9 +161,9 @@ func (db *DB) recover() error {
 		}
 		return err
 	}
-	var res wal.ReplayResult
+	var res wal.RecoverResult
 	if write {
-		res, err = wal.Replay(fs, walDir(dir), from, db.opts.logger, apply)
+		res, err = wal.Recover(fs, walDir(dir), from, db.opts.logger, apply)
 	} else {
 		res, err = wal.Read(fs, walDir(dir), from, apply)
 	}
@@ -195,7 +195,7 @@ func (db *DB) recover() error {
 
 // syncRecovered makes what recovery read durable before anything is
 // written after it.
-func (db *DB) syncRecovered(res wal.ReplayResult) error {
+func (db *DB) syncRecovered(res wal.RecoverResult) error {
 	fs, dir := db.fs, db.dir
 	// What was replayed may sit only in the page cache (a process that died
 	// without fsyncing): make it durable before writing after it, or a

@@ -99,7 +99,7 @@ func TestBlocksAcrossRotations(t *testing.T) {
 		seg, err := c.Wait()
 		require.NoError(t, err)
 		var after int
-		_, err = Replay(vfs.OS, dir, seg, nil, func(byte, []byte) error { after++; return nil })
+		_, err = Recover(vfs.OS, dir, seg, nil, func(byte, []byte) error { after++; return nil })
 		require.NoError(t, err)
 		require.Equal(t, len(all)-cutAt[k], after, "records from cut %d's segment on", k)
 	}

@@ -42,7 +42,7 @@
 //   - Reading back, damage that no valid frame follows, in a segment that
 //     no segment holding records follows, is a crash's: a torn tail of the
 //     last segment with records is cut off, an unfinished segment holding
-//     none is replaced by the next log (Replay's Next) and any after it
+//     none is replaced by the next log (Recover's Next) and any after it
 //     removed. Any other damage is ErrCorruption naming the file and
 //     offset.
 //

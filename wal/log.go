@@ -106,7 +106,7 @@ type Log struct {
 }
 
 // Create starts a log whose first segment is number seg. A file of that
-// number, if there is one, must hold no record (Replay's Next names such a
+// number, if there is one, must hold no record (Recover's Next names such a
 // one): it is replaced. The segment's header is durable when Create
 // returns. Segment seg+1 is prepared in the background once records are
 // written, so a log that is closed without any makes no second segment.
@@ -123,14 +123,14 @@ func Create(opts Options, seg uint64) (*Log, error) {
 	return l, nil
 }
 
-// Resume starts a log that appends to segment seg, the last one Replay
-// kept (ReplayResult.Last), after the records it holds: a database opened
-// and closed without a commit then leaves its log as it found it. Replay
+// Resume starts a log that appends to segment seg, the last one Recover
+// kept (RecoverResult.Last), after the records it holds: a database opened
+// and closed without a commit then leaves its log as it found it. Recover
 // must have run first (it cuts a torn tail off, so the segment ends on a
 // whole record) and the segment must be durable (the caller fsynced what
 // it replayed). A segment already at SegmentSize is not resumed
 // (ErrSegmentFull): the caller creates Next instead. Segment seg+1, if a
-// crash left one unfinished (Replay found it holds no record), is removed
+// crash left one unfinished (Recover found it holds no record), is removed
 // as Close removes a prepared one.
 func Resume(opts Options, seg uint64) (*Log, error) {
 	l, err := newLog(opts)

@@ -47,10 +47,10 @@ func commit(t *testing.T, l *Log, i int) {
 	require.NoError(t, g.Wait())
 }
 
-func memReplay(t *testing.T, m vfs.FS) ([][]byte, ReplayResult, error) {
+func memReplay(t *testing.T, m vfs.FS) ([][]byte, RecoverResult, error) {
 	t.Helper()
 	var got [][]byte
-	res, err := Replay(m, memDir, 1, nil, func(_ byte, p []byte) error {
+	res, err := Recover(m, memDir, 1, nil, func(_ byte, p []byte) error {
 		got = append(got, bytes.Clone(p))
 		return nil
 	})
@@ -156,7 +156,7 @@ func TestPrepareAhead(t *testing.T) {
 	got, res, err := memReplay(t, m)
 	require.NoError(t, err)
 	require.Len(t, got, i)
-	require.Equal(t, ReplayResult{Segments: 3, Records: i, Bytes: res.Bytes, Last: 3, LastWithRecords: 3, Next: 4}, res)
+	require.Equal(t, RecoverResult{Segments: 3, Records: i, Bytes: res.Bytes, Last: 3, LastWithRecords: 3, Next: 4}, res)
 }
 
 // TestCloseLeavesNoGoroutine: each prepared segment's goroutine ends with
@@ -344,14 +344,14 @@ func TestPrepareFailure(t *testing.T) {
 	require.Equal(t, []uint64{1}, segs)
 }
 
-// TestReplayTrailingEmptySegments: what a crash can leave after the last
+// TestRecoverTrailingEmptySegments: what a crash can leave after the last
 // segment holding records, segments prepared ahead in any state short of
-// a record, is no corruption. Replay delivers everything; segments holding
+// a record, is no corruption. Recover delivers everything; segments holding
 // their header are kept (as one a session without commits leaves); Next
 // names the first one left unfinished, for the new log to replace, and the
 // ones after it go. A torn tail before them is cut. Records after damage
 // make it corruption.
-func TestReplayTrailingEmptySegments(t *testing.T) {
+func TestRecoverTrailingEmptySegments(t *testing.T) {
 	full := func(n uint64) []byte { return segmentHeader(n) }
 	torn := func(n uint64) []byte { return segmentHeader(n)[:7] }
 	garbage := func(n uint64) []byte { return append(segmentHeader(n), 0x17, 0x00, 0xff) }
@@ -439,7 +439,7 @@ func TestReplayTrailingEmptySegments(t *testing.T) {
 	got, res, err := memReplay(t, m)
 	require.NoError(t, err)
 	require.Empty(t, got)
-	require.Equal(t, ReplayResult{Segments: 2, Bytes: headerBytes, Last: 1, Next: 2}, res)
+	require.Equal(t, RecoverResult{Segments: 2, Bytes: headerBytes, Last: 1, Next: 2}, res)
 	// Its first segment unfinished too: replaced, at the number replay
 	// started from.
 	put(t, m, 1, empty(1))

@@ -86,7 +86,7 @@ func TestResume(t *testing.T) {
 	require.Len(t, got, i)
 }
 
-// TestReadChangesNothing: Read delivers what Replay would, but leaves a
+// TestReadChangesNothing: Read delivers what Recover would, but leaves a
 // torn tail and an unfinished segment where they are.
 func TestReadChangesNothing(t *testing.T) {
 	m := vfs.NewMemFS(1)
@@ -121,6 +121,6 @@ func TestReadChangesNothing(t *testing.T) {
 
 	_, _, err = memReplay(t, m)
 	require.NoError(t, err)
-	require.Less(t, len(memFile(t, m, 1)), len(torn), "Replay cuts the tail")
+	require.Less(t, len(memFile(t, m, 1)), len(torn), "Recover cuts the tail")
 	require.False(t, errors.Is(err, ErrCorruption))
 }

@@ -18,7 +18,7 @@ type ScanResult struct {
 	Bad   error
 	BadAt int64
 	// Torn says no valid record follows the damage: in a segment followed
-	// only by Empty ones that is a write a crash cut short, which Replay
+	// only by Empty ones that is a write a crash cut short, which Recover
 	// cuts off; anywhere else it is corruption all the same.
 	Torn bool
 }

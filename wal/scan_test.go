@@ -11,7 +11,7 @@ import (
 
 // TestScanSegmentReadOnly: ScanSegment delivers each record with its
 // offset, and reports a torn tail and damage in the middle apart, leaving
-// the file as it was (Replay is what cuts a torn tail).
+// the file as it was (Recover is what cuts a torn tail).
 func TestScanSegmentReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	path := writeLog(t, dir, 4)

@@ -21,10 +21,10 @@ func opts(dir string, mode Mode) Options {
 
 func payload(i int) []byte { return []byte(fmt.Sprintf("record-%04d", i)) }
 
-func readAll(t *testing.T, dir string) ([][]byte, ReplayResult) {
+func readAll(t *testing.T, dir string) ([][]byte, RecoverResult) {
 	t.Helper()
 	var got [][]byte
-	res, err := Replay(vfs.OS, dir, 1, nil, func(typ byte, p []byte) error {
+	res, err := Recover(vfs.OS, dir, 1, nil, func(typ byte, p []byte) error {
 		require.Equal(t, TypeUser, typ)
 		got = append(got, bytes.Clone(p))
 		return nil
@@ -155,7 +155,7 @@ func TestRotateAndSegmentSize(t *testing.T) {
 	require.Equal(t, seg, res.Last)
 	// Replaying from the cut gives exactly what followed it.
 	var after [][]byte
-	_, err = Replay(vfs.OS, dir, seg, nil, func(_ byte, p []byte) error { after = append(after, bytes.Clone(p)); return nil })
+	_, err = Recover(vfs.OS, dir, seg, nil, func(_ byte, p []byte) error { after = append(after, bytes.Clone(p)); return nil })
 	require.NoError(t, err)
 	require.Equal(t, [][]byte{payload(30)}, after)
 }
@@ -219,7 +219,7 @@ func TestEveryByteFlipDetected(t *testing.T) {
 		mut[i] ^= 0x40
 		require.NoError(t, os.WriteFile(path, mut, 0o644))
 		var got [][]byte
-		res, err := Replay(vfs.OS, dir, 1, nil, func(_ byte, p []byte) error { got = append(got, bytes.Clone(p)); return nil })
+		res, err := Recover(vfs.OS, dir, 1, nil, func(_ byte, p []byte) error { got = append(got, bytes.Clone(p)); return nil })
 		for j, p := range got {
 			require.Equal(t, payload(j), p, "flip at %d delivered a changed record", i)
 		}
@@ -248,7 +248,7 @@ func TestMissingMiddleSegment(t *testing.T) {
 	}
 	require.NoError(t, l.Close())
 	require.NoError(t, os.Remove(filepath.Join(dir, SegmentName(2))))
-	_, err = Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+	_, err = Recover(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
 	require.ErrorIs(t, err, ErrCorruption)
 	require.ErrorContains(t, err, "segment 000002.log missing before 000003.log")
 }
@@ -257,7 +257,7 @@ func TestSegmentHeaderMismatch(t *testing.T) {
 	dir := t.TempDir()
 	path := writeLog(t, dir, 2)
 	require.NoError(t, os.Rename(path, filepath.Join(dir, SegmentName(7))))
-	_, err := Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+	_, err := Recover(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
 	require.ErrorIs(t, err, ErrCorruption)
 }
 
@@ -289,8 +289,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
-// FuzzReplay overwrites a valid log from an arbitrary offset with arbitrary
-// bytes and checks Replay against a model of its contract: the frames are
+// FuzzRecover overwrites a valid log from an arbitrary offset with arbitrary
+// bytes and checks Recover against a model of its contract: the frames are
 // read in order from the start of the file and each valid one delivered,
 // until the first bad frame (a bad checksum or length, a segment header
 // anywhere but at offset 0, a frame the file cuts short); nothing from
@@ -299,7 +299,7 @@ func FuzzDecodeRecord(f *testing.F) {
 // unfinished, for the caller to replace); any other is ErrCorruption naming
 // the file and offset. Every original record wholly before the damage is
 // delivered unchanged, none skipped.
-func FuzzReplay(f *testing.F) {
+func FuzzRecover(f *testing.F) {
 	// The log is written to disk once; each input replays a damaged copy
 	// in memory, so an input costs no fsync (the fuzzer's time goes to
 	// inputs, and none outlives the fuzz time).
@@ -351,7 +351,7 @@ func FuzzReplay(f *testing.F) {
 		require.NoError(t, err)
 		require.NoError(t, w.Close())
 		var got []modelFrame
-		res, err := Replay(m, "wal", 1, nil, func(typ byte, p []byte) error {
+		res, err := Recover(m, "wal", 1, nil, func(typ byte, p []byte) error {
 			got = append(got, modelFrame{typ: typ, payload: bytes.Clone(p)})
 			return nil
 		})
@@ -416,7 +416,7 @@ func mustOpen(t *testing.T, fs vfs.FS, path string) vfs.File {
 	return f
 }
 
-// modelFrame is a frame as FuzzReplay's model reads it.
+// modelFrame is a frame as FuzzRecover's model reads it.
 type modelFrame struct {
 	off, end int
 	typ      byte
@@ -483,11 +483,11 @@ func modelReplay(b, header []byte) (m struct {
 	return m
 }
 
-// TestReplayAcrossWindows replays a segment several times larger than the
+// TestRecoverAcrossWindows replays a segment several times larger than the
 // replay window, with records of mixed sizes (one larger than the window),
 // so frames straddle window boundaries; then damages a record deep inside
 // it and a torn tail at its end.
-func TestReplayAcrossWindows(t *testing.T) {
+func TestRecoverAcrossWindows(t *testing.T) {
 	dir := t.TempDir()
 	o := opts(dir, Async)
 	o.SegmentSize = 1 << 30
@@ -522,7 +522,7 @@ func TestReplayAcrossWindows(t *testing.T) {
 	bad := bytes.Clone(full)
 	bad[len(bad)/2] ^= 0x40
 	require.NoError(t, os.WriteFile(path, bad, 0o644))
-	_, err = Replay(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
+	_, err = Recover(vfs.OS, dir, 1, nil, func(byte, []byte) error { return nil })
 	require.ErrorIs(t, err, ErrCorruption)
 	require.Contains(t, err.Error(), SegmentName(1))
 	// Cut the last record short: a torn tail, cut off, the rest delivered.

@@ -7,8 +7,8 @@ import (
 	"github.com/inmem-db/inmem/internal/vfs"
 )
 
-// ReplayResult describes what Replay read.
-type ReplayResult struct {
+// RecoverResult describes what Recover read.
+type RecoverResult struct {
 	Segments int   // segment files read
 	Records  int   // caller records delivered
 	Bytes    int64 // bytes of valid log read
@@ -28,7 +28,7 @@ type ReplayResult struct {
 	TornAt int64
 }
 
-// Replay reads the segments in dir numbered from on, in order, and calls fn
+// Recover reads the segments in dir numbered from on, in order, and calls fn
 // for every caller record. The payload passed to fn is only valid during
 // the call.
 //
@@ -40,23 +40,23 @@ type ReplayResult struct {
 // either, is removed. Any other damage returns an error wrapping
 // ErrCorruption that names the file and offset, after the records before
 // it were delivered.
-func Replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
-	return replay(fs, dir, from, logger, fn, true)
+func Recover(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error) (RecoverResult, error) {
+	return scanLog(fs, dir, from, logger, fn, true)
 }
 
-// Read is Replay for a reader that must not change the log, perhaps one
+// Read is Recover for a reader that must not change the log, perhaps one
 // another process is writing: a torn tail is read as the log's end and not
 // cut off, and a segment left unfinished is skipped, not removed. What a
 // writer is in the middle of writing can look like damage that is not at
 // the end (a segment it rolled away from, read before the roll): a reader
 // that gets ErrCorruption from a live log reads it again.
-func Read(fs vfs.FS, dir string, from uint64, fn func(typ byte, payload []byte) error) (ReplayResult, error) {
-	return replay(fs, dir, from, nil, fn, false)
+func Read(fs vfs.FS, dir string, from uint64, fn func(typ byte, payload []byte) error) (RecoverResult, error) {
+	return scanLog(fs, dir, from, nil, fn, false)
 }
 
-// replay is Replay, and Read when write is false.
-func replay(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error, write bool) (ReplayResult, error) {
-	var res ReplayResult
+// scanLog is Recover, and Read when write is false.
+func scanLog(fs vfs.FS, dir string, from uint64, logger *slog.Logger, fn func(typ byte, payload []byte) error, write bool) (RecoverResult, error) {
+	var res RecoverResult
 	segs, err := Segments(fs, dir)
 	if err != nil {
 		return res, fmt.Errorf("wal: list %s: %w", dir, err)
