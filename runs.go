@@ -3,9 +3,10 @@ package inmem
 import (
 	"bytes"
 	"fmt"
-	"github.com/inmem-db/inmem/internal/keys"
 	"slices"
 	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
 )
 
 // RunQuery selects runs for Runs.List. A zero field matches anything.
@@ -122,60 +123,7 @@ func (rx *Runs) Get(id RunID) (RunInfo, error) {
 // tag, status, namespace, else the creation-ordered list from Since on);
 // the other fields filter them.
 func (rx *Runs) List(q RunQuery) ([]RunInfo, error) {
-	db := rx.db
-	if db.closed.Load() {
-		return nil, ErrClosed
-	}
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("run query limit %d: %w", q.Limit, ErrInvalidArgument)
-	}
-	if q.Status != 0 && (q.Status < Active || q.Status > Archived) {
-		return nil, fmt.Errorf("run query status %d: %w", q.Status, ErrInvalidArgument)
-	}
-	db.runsMu.RLock()
-	var cand []RunID
-	switch ix := db.index; {
-	case !q.Parent.IsZero():
-		cand = slices.Clone(ix.byParent[q.Parent])
-	case q.Tag != "":
-		cand = slices.Clone(ix.byTag[q.Tag])
-	case q.Status != 0:
-		for id := range ix.byStatus[q.Status] {
-			cand = append(cand, id)
-		}
-	case q.Namespace != (Namespace{}):
-		cand = slices.Clone(ix.byNS[q.Namespace])
-	default:
-		// An ID's time (UUIDv7, milliseconds) is never before its run's
-		// CreatedAt truncated to the millisecond, so runs created at or
-		// after Since all sort at or after the first ID of that millisecond.
-		lo := 0
-		if !q.Since.IsZero() {
-			ms := time.UnixMilli(q.Since.UnixMilli())
-			lo, _ = slices.BinarySearchFunc(ix.order, ms, func(id RunID, t time.Time) int { return id.Time().Compare(t) })
-		}
-		cand = slices.Clone(ix.order[lo:])
-	}
-	states := make([]*runState, 0, len(cand))
-	for _, id := range cand {
-		if rs, ok := db.runs[id]; ok {
-			states = append(states, rs)
-		}
-	}
-	db.runsMu.RUnlock()
-	slices.SortFunc(states, func(a, b *runState) int { return a.id.Compare(b.id) })
-	var out []RunInfo
-	for _, rs := range states {
-		info := rs.snapshotInfo()
-		if !q.matches(&info) {
-			continue
-		}
-		out = append(out, info)
-		if q.Limit > 0 && len(out) == q.Limit {
-			break
-		}
-	}
-	return out, nil
+	return rx.ListAfter(q, RunID{}) // no ID sorts at or before the zero one
 }
 
 func (q *RunQuery) matches(info *RunInfo) bool {

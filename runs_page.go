@@ -25,9 +25,11 @@ func (rx *Runs) ListAfter(q RunQuery, after RunID) ([]RunInfo, error) {
 	if q.Status != 0 && (q.Status < Active || q.Status > Archived) {
 		return nil, fmt.Errorf("run query status %d: %w", q.Status, ErrInvalidArgument)
 	}
-	// Candidates as in List, except that IDs up to the cursor are dropped
-	// before any run's info is copied, so a page costs the runs after the
-	// cursor that the index names, not every run it names.
+	// Candidates come from the most selective index the query names
+	// (parent, tag, status, namespace, else the creation-ordered list from
+	// Since on); IDs up to the cursor are dropped before any run's info is
+	// copied, so a page costs the runs after the cursor that the index
+	// names, not every run it names. The other fields filter them.
 	later := func(id RunID) bool { return id.Compare(after) > 0 }
 	db.runsMu.RLock()
 	var cand []RunID
@@ -45,8 +47,9 @@ func (rx *Runs) ListAfter(q RunQuery, after RunID) ([]RunInfo, error) {
 	case q.Namespace != (Namespace{}):
 		cand = filterIDs(ix.byNS[q.Namespace], later)
 	default:
-		// As in List: runs created at or after Since sort at or after the
-		// first ID of Since's millisecond.
+		// An ID's time (UUIDv7, milliseconds) is never before its run's
+		// CreatedAt truncated to the millisecond, so runs created at or
+		// after Since all sort at or after the first ID of that millisecond.
 		lo := 0
 		if !q.Since.IsZero() {
 			ms := time.UnixMilli(q.Since.UnixMilli())
