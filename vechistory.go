@@ -10,9 +10,12 @@ import (
 // buildHistory fills an empty index with every version at or below snap of
 // the vectors under prefix: each stored version becomes a node inserted at
 // its version and deleted at the version that replaced or deleted it, so
-// a search at any snapshot sees exactly the vectors live then. The index
-// lock is held by the caller.
-func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim int) error {
+// a search at any snapshot sees exactly the vectors live then. When the
+// collection was dropped and made again, only the writes inc says are this
+// graph's insert vectors; every other write deletes what its key held (a
+// nil inc: every write is the graph's). The index lock is held by the
+// caller.
+func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
 	type ver struct {
 		v   uint64
 		raw []byte
@@ -35,7 +38,7 @@ func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim 
 					return err
 				}
 			}
-			if !live {
+			if !live || !inc.ours(x.v) {
 				vi.byKey[key] = vecEntry{id: old.id, version: x.v, deleted: true, ready: closed}
 				continue
 			}

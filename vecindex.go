@@ -103,13 +103,11 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	var berr error
 	inc := db.incarnationsOf(g, scope, coll, snap, cfg)
 	switch {
-	case history && inc == nil:
-		berr = vi.buildHistory(g, prefix, snap, cfg.Dim)
 	case history:
-		berr = vi.buildIncarnation(g, prefix, snap, inc)
+		berr = vi.buildHistory(g, prefix, snap, cfg.Dim, inc)
 	default:
 		g.scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
-			if inc != nil && !inc.ours(ver) {
+			if !inc.ours(ver) {
 				return true // a search that read the collection before a drop, built after it
 			}
 			v, meta, err := decodeVecRecord(cfg.Dim, val)
@@ -376,6 +374,9 @@ type cfgWrite struct {
 
 // ours reports whether a record written at version is the graph's.
 func (inc *incarnations) ours(version uint64) bool {
+	if inc == nil {
+		return true // one incarnation: every write is the graph's
+	}
 	i, found := slices.BinarySearchFunc(inc.cfgs, version, func(w cfgWrite, v uint64) int { return cmp.Compare(w.version, v) })
 	switch {
 	case found:
@@ -444,65 +445,4 @@ func (db *DB) inheritedVecConfig(g *generation, scope []byte, coll string) (Vect
 		return c, true
 	}
 	return VectorConfig{}, false
-}
-
-// buildIncarnation is buildHistory for a scope whose collection was
-// dropped: only the writes inc says are the graph's insert vectors; every
-// other write deletes what its key held.
-func (vi *vecIndex) buildIncarnation(g *generation, prefix []byte, snap uint64, inc *incarnations) error {
-	type ver struct {
-		v   uint64
-		raw []byte
-	}
-	var (
-		cur  []byte
-		vers []ver
-	)
-	flush := func() error {
-		if cur == nil {
-			return nil
-		}
-		key := string(cur[len(prefix):])
-		slices.Reverse(vers) // oldest first
-		for _, x := range vers {
-			old, had := vi.byKey[key]
-			if had && !old.deleted {
-				if err := vi.idx.Delete(old.id, x.v); err != nil {
-					return err
-				}
-			}
-			user, live := decodeValue(x.raw, nil) // vectors never expire
-			if !live || !inc.ours(x.v) {
-				vi.byKey[key] = vecEntry{id: old.id, version: x.v, deleted: true, ready: closed}
-				continue
-			}
-			v, meta, err := decodeVecRecord(vi.cfg.Dim, user)
-			if err != nil {
-				return err
-			}
-			id := vi.allocLocked(vecNode{key: key, meta: meta})
-			if err := vi.idx.Insert(id, v, x.v); err != nil {
-				return err
-			}
-			vi.byKey[key] = vecEntry{id: id, version: x.v, ready: closed}
-		}
-		return nil
-	}
-	it := g.list.Iter()
-	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
-		k := it.Key()
-		if !bytes.HasPrefix(k, prefix) {
-			break
-		}
-		if !bytes.Equal(k, cur) {
-			if err := flush(); err != nil {
-				return err
-			}
-			cur, vers = k, vers[:0]
-		}
-		if it.Version() <= snap {
-			vers = append(vers, ver{it.Version(), it.Value()})
-		}
-	}
-	return flush()
 }
