@@ -1,13 +1,14 @@
 package bench
 
 import (
-	"math/rand"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/inmem-db/inmem/bench/internal/annset"
 
 	"github.com/inmem-db/inmem"
 	"github.com/stretchr/testify/require"
@@ -130,37 +131,8 @@ func loadVectors(b *testing.B) *vecData {
 	return vecSet
 }
 
-// genVectors draws n base vectors and nq queries as the shared annbench
-// generator does (same seed, same order of draws): a rank-16 linear
-// structure plus Gaussian noise of deviation 0.1.
-func genVectors(n, nq, d int) (base, queries [][]float32) {
-	const rank, noise, seed = 16, 0.1, 42
-	rng := rand.New(rand.NewSource(seed))
-	w := make([]float64, d*rank)
-	for i := range w {
-		w[i] = rng.NormFloat64()
-	}
-	gen := func(count int) [][]float32 {
-		vs := make([][]float32, count)
-		z := make([]float64, rank)
-		for i := range vs {
-			for j := range z {
-				z[j] = rng.NormFloat64()
-			}
-			v := make([]float32, d)
-			for r := 0; r < d; r++ {
-				s := 0.0
-				for j := 0; j < rank; j++ {
-					s += w[r*rank+j] * z[j]
-				}
-				v[r] = float32(s + noise*rng.NormFloat64())
-			}
-			vs[i] = v
-		}
-		return vs
-	}
-	return gen(n), gen(nq)
-}
+// genVectors draws n base vectors and nq queries of the rank-16 set.
+func genVectors(n, nq, d int) (base, queries [][]float32) { return annset.Structured(n, nq, d, 16) }
 
 // exactTopK returns the ids of the k base vectors nearest q by L2, nearest
 // first, keeping the best k in a sorted array (k is small).

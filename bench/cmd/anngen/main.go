@@ -33,6 +33,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/inmem-db/inmem/bench/internal/annset"
 )
 
 func main() {
@@ -51,7 +53,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *rank > 0 {
-		base, queries := structured(*n, *nq, *dim, *rank)
+		base, queries := annset.Structured(*n, *nq, *dim, *rank)
 		check(os.MkdirAll(*out, 0o755))
 		check(writeVecs(filepath.Join(*out, "base.fvecs"), base, math.Float32bits))
 		check(writeVecs(filepath.Join(*out, "query.fvecs"), queries, math.Float32bits))
@@ -72,40 +74,6 @@ func main() {
 	check(writeVecs(filepath.Join(*out, "gt.ivecs"), gt, func(x int32) uint32 { return uint32(x) }))
 	fmt.Printf("wrote %d base vectors (from %s) and %d isotropic queries of dim %d, ground truth top-%d, to %s\n",
 		len(base), *baseDir, len(queries), len(base[0]), *k, *out)
-}
-
-// structured draws n base vectors and nq queries on a random linear
-// structure of the given rank in d dimensions, plus Gaussian noise of
-// deviation 0.1, from seed 42: the structure's matrix first, then each
-// vector's rank coordinates and its noise in turn (the order fixes the
-// data, so it must not change).
-func structured(n, nq, d, rank int) (base, queries [][]float32) {
-	const noise, seed = 0.1, 42
-	rng := rand.New(rand.NewSource(seed))
-	w := make([]float64, d*rank)
-	for i := range w {
-		w[i] = rng.NormFloat64()
-	}
-	draw := func(count int) [][]float32 {
-		vs := make([][]float32, count)
-		z := make([]float64, rank)
-		for i := range vs {
-			for j := range z {
-				z[j] = rng.NormFloat64()
-			}
-			v := make([]float32, d)
-			for r := range v {
-				s := 0.0
-				for j, zj := range z {
-					s += w[r*rank+j] * zj
-				}
-				v[r] = float32(s + noise*rng.NormFloat64())
-			}
-			vs[i] = v
-		}
-		return vs
-	}
-	return draw(n), draw(nq)
 }
 
 // isotropicQueries draws n vectors from N(mean, s²I), with mean the base's
