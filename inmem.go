@@ -89,8 +89,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/inmem-db/inmem/internal/vfs"
 )
@@ -167,6 +170,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 			}
 			return db, nil
 		}
+		before := db.fileNames()
 		err = db.recover()
 		if err == nil {
 			db.store.readOnly = true
@@ -174,17 +178,39 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		}
 		db.store.current().list.Wait()
 		// A writer at work moves files under a reader (a checkpoint retires
-		// segments, a roll makes a torn tail look like damage in the middle):
-		// read again. Damage that is really there stays and is reported.
-		if attempt == readOnlyAttempts || !(errors.Is(err, ErrCorruption) || errors.Is(err, fs.ErrNotExist)) {
+		// segments, a roll makes a torn tail look like damage in the
+		// middle): read again while the files keep changing. Damage that is
+		// really there stays, and is reported once a read of files that did
+		// not change meets it.
+		if !(errors.Is(err, ErrCorruption) || errors.Is(err, fs.ErrNotExist)) ||
+			attempt == readOnlyAttempts || slices.Equal(before, db.fileNames()) {
 			return nil, err
 		}
+		time.Sleep(time.Duration(min(attempt, 20)) * time.Millisecond)
 	}
 }
 
 // readOnlyAttempts bounds how often a read-only Open reads files a writer
-// changed under it.
-const readOnlyAttempts = 5
+// keeps changing under it (a writer that checkpoints faster than the
+// database can be read).
+const readOnlyAttempts = 50
+
+// fileNames lists the files of the directory and the WAL segments with
+// their sizes: what a writer changes when it commits, rolls or
+// checkpoints.
+func (db *DB) fileNames() []string {
+	top, _ := db.fs.List(db.dir)
+	segs, _ := db.fs.List(walDir(db.dir))
+	for _, n := range segs {
+		size := int64(-1)
+		if f, err := db.fs.Open(filepath.Join(walDir(db.dir), n)); err == nil {
+			size, _ = f.Size()
+			f.Close()
+		}
+		top = append(top, fmt.Sprint(n, " ", size))
+	}
+	return top
+}
 
 // checkExists fails with ErrNotFound, when the options ask for it, if dir
 // holds no database: neither a WAL directory nor a snapshot.

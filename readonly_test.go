@@ -140,6 +140,7 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 	dir := t.TempDir()
 	w, err := Open(dir, WithDurability(Batched(time.Millisecond, 8)), withSegmentSize(2048))
 	require.NoError(t, err)
+	defer w.Close() // a second Close (after the one below) is ErrClosed, unchecked here
 	_, err = Open(dir)
 	require.ErrorIs(t, err, ErrLocked, "a second writer is still refused")
 
@@ -150,7 +151,7 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 	var werr error
 	go func() {
 		defer wg.Done()
-		for i := 0; !done.Load() && i < 100000; i++ {
+		for i := 0; !done.Load() && i < 3000; i++ { // bounded: a reader catches up once it stops
 			if werr = w.Shared(ns).KV().Put(fmt.Sprintf("k%06d", i), make([]byte, 100)); werr != nil {
 				return
 			}
@@ -161,6 +162,8 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 			}
 		}
 	}()
+	stop := func() { done.Store(true); wg.Wait() }
+	defer stop() // a failed round leaves no writer behind
 	seen := 0
 	for round := 0; round < 25 || w.Stats().Checkpoints < 10; round++ {
 		db, err := Open(dir, WithReadOnly())
@@ -175,8 +178,7 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 		require.NoError(t, db.Close())
 		time.Sleep(time.Millisecond)
 	}
-	done.Store(true)
-	wg.Wait()
+	stop()
 	require.NoError(t, werr)
 	require.Positive(t, seen)
 	require.Positive(t, w.Stats().Checkpoints, "the writer retired segments under the readers")
