@@ -3,6 +3,7 @@ package inmem
 import (
 	"time"
 
+	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
 
@@ -62,6 +63,7 @@ func (p *primTx) Put(k, v []byte) error {
 	n := p.prefixLen() + len(k)
 	buf := p.tx.alloc(n + 1 + len(v))
 	p.keyIn(buf, k)
+	p.derives()
 	buf[n] = 0 // the header of a live value without expiry
 	copy(buf[n+1:], v)
 	return p.tx.put(buf[:n:n], buf[n:])
@@ -82,7 +84,16 @@ func (p *primTx) Delete(k []byte) error {
 	if err := p.tx.usable(true); err != nil {
 		return err
 	}
+	p.derives()
 	return p.tx.put(p.key(k), tombstoneValue)
+}
+
+// derives marks the transaction's commit as one to apply to the vector
+// graphs when p writes vectors.
+func (p *primTx) derives() {
+	if p.tag == keys.TagVector {
+		p.tx.vectorWrites = true
+	}
 }
 
 func (p *primTx) Scan(prefix, start []byte, fn func(k, v []byte) bool) {

@@ -79,19 +79,17 @@ func (db *DB) recover() error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	prog := newRecoveryProgress(db.opts.progress, fs, dir)
-	steps := map[RunID]int64{}
-	logs := map[RunID][]stepRec{}
-	var last, snapVersion uint64
+	var meta snapMeta
+	var last uint64
 	from := uint64(1)
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
 		ld := newLoader(db.store.current().list)
 		prog.snapshot(path)
-		meta, err := readSnapshot(fs, path, prog.entries(ld.add))
+		m, err := readSnapshot(fs, path, prog.entries(ld.add))
 		ld.finish()
 		if err == nil {
-			steps, last, from, snapVersion = meta.steps, meta.version, meta.segment, meta.version
-			logs = meta.logs
+			meta, last, from = m, m.version, m.segment
 			db.loadVectorRecords(meta.vectors)
 			db.lastSnapBytes.Store(meta.bytes)
 			db.snapAt.Store(meta.version)
@@ -117,7 +115,12 @@ func (db *DB) recover() error {
 			}
 		}
 	}
+	if err := db.applySnapshotRuns(meta); err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
 
+	// Every WAL record after the snapshot goes through the apply path
+	// (apply.go), in version order.
 	ld := newLoader(db.store.current().list)
 	prog.wal(from)
 	apply := func(typ byte, p []byte) error {
@@ -125,40 +128,8 @@ func (db *DB) recover() error {
 		if typ != recBatch && typ != recBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
-		var run RunID
-		var version uint64
-		stepped := false
-		ts, err := decodeBatch(typ, p, func(v uint64, key, value []byte) error {
-			if v <= snapVersion {
-				return nil // already in the snapshot
-			}
-			if v > last {
-				last = v
-			}
-			if err := ld.add(key, v, value); err != nil {
-				return err
-			}
-			if err := db.replayVector(key, value, v); err != nil {
-				// Only a loaded graph is affected: rebuild it on first use.
-				db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
-				clear(db.vecs)
-			}
-			if version == 0 {
-				version = v
-				t, err := keys.Decode(key)
-				if err != nil {
-					return fmt.Errorf("batch key: %w", ErrCorruption)
-				}
-				if t.Tag != keys.TagRunMeta && t.Run != (RunID{}) {
-					run, stepped = RunID(t.Run), true
-				}
-			}
-			return nil
-		})
-		if err == nil && stepped {
-			steps[run]++
-			logs[run] = append(logs[run], stepRec{version: version, time: ts})
-		}
+		v, err := db.applyRecord(typ, p, meta.version, ld.add)
+		last = max(last, v)
 		return err
 	}
 	var res wal.RecoverResult
@@ -183,9 +154,6 @@ func (db *DB) recover() error {
 	db.walNext, db.walLast = res.Next, res.Last
 	db.walReplayed = res.Bytes
 	db.store.oracle = occ.New(last)
-	if err := db.loadRuns(steps, logs); err != nil {
-		return err
-	}
 	if err := db.mendVectors(); err != nil {
 		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
 		clear(db.vecs)
@@ -223,34 +191,50 @@ func (db *DB) syncRecovered(res wal.RecoverResult) error {
 	return nil
 }
 
-// loadRuns rebuilds the run registry from the run records in the engine.
-func (db *DB) loadRuns(steps map[RunID]int64, logs map[RunID][]stepRec) error {
+// applySnapshotRuns registers the runs whose records a snapshot holds,
+// through the apply path, and gives them the snapshot's steps. The
+// snapshot's entries are linked already.
+func (db *DB) applySnapshotRuns(meta snapMeta) error {
+	if meta.version == 0 {
+		return nil // no snapshot
+	}
 	prefix := append([]byte(nil), db.system.scope...)
 	prefix = append(prefix, keys.TagRunMeta)
 	var ferr error
-	db.store.current().scan(prefix, db.store.oracle.Visible(), db.opts.clock, func(_, v []byte, _ uint64) bool {
+	db.store.current().scan(prefix, meta.version, nil, func(key, val []byte, v uint64) bool {
+		id, ok := db.isRunRecordKey(key)
+		if !ok {
+			ferr = fmt.Errorf("run record key %q: %w", key, ErrCorruption)
+			return false
+		}
 		var rec runRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
+		if err := json.Unmarshal(val, &rec); err != nil {
 			ferr = fmt.Errorf("run record: %v: %w", err, ErrCorruption)
 			return false
 		}
-		info := rec.RunInfo
-		rs := newRunState(db, info.ID, info.Namespace, false)
-		rs.bases = rec.forkBases()
-		rs.compacted.Store(int64(rec.Compacted))
-		rs.status.Store(uint32(info.Status))
-		rs.steps.Store(steps[info.ID])
-		for _, st := range logs[info.ID] {
-			rs.log.add(st.version, st.time)
-			rs.lastStep = max(rs.lastStep, st.time)
-		}
-		rs.updated.Store(info.UpdatedAt.UnixNano())
-		rs.info = info
-		db.runs[info.ID] = rs
-		db.index.add(&info)
+		db.applyRunRecordOf(id, &rec, v)
 		return true
 	})
-	return ferr
+	if ferr != nil {
+		return ferr
+	}
+	for id, log := range meta.logs {
+		db.runsMu.RLock()
+		rs := db.runs[id]
+		db.runsMu.RUnlock()
+		if rs == nil {
+			continue // its record is not live: a deleted run's steps
+		}
+		for _, st := range log {
+			rs.applyStep(st.version, st.time)
+		}
+	}
+	for id, n := range meta.steps {
+		if rs := db.runs[id]; rs != nil {
+			rs.steps.Store(n)
+		}
+	}
+	return nil
 }
 
 // removeTemps deletes snapshot files a crash left half written.

@@ -146,7 +146,7 @@ func (db *DB) BeginRun(opts ...RunOption) (*Run, error) {
 	return r, nil
 }
 
-// beginRun validates and commits a new run's record and registers it.
+// beginRun validates and commits a new run's record, which registers it.
 // Its errors are wrapped by its callers, which name the operation.
 func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	info := cfg.info
@@ -167,16 +167,12 @@ func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	}
 	info.ID = db.ids.next(info.CreatedAt)
 	rs := newRunState(db, info.ID, info.Namespace, false)
-	rs.info = info
-	rs.bases = bases
-	rs.updated.Store(info.CreatedAt.UnixNano())
-	if err := db.writeRunRecord(&info, bases, 0, nil); err != nil {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	// Applying the record registers the run.
+	if err := db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(bases)}, nil); err != nil {
 		return nil, err
 	}
-	db.runsMu.Lock()
-	db.runs[info.ID] = rs
-	db.index.add(&info)
-	db.runsMu.Unlock()
 	return db.handle(rs, nil), nil
 }
 

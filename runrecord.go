@@ -43,15 +43,18 @@ func (r *runRecord) forkBases() []forkBase {
 	return out
 }
 
-// writeRunRecord commits info (and a fork's bases) as the run's record,
-// with g deciding inside the commit's critical section whether the change
-// is allowed.
-func (db *DB) writeRunRecord(info *RunInfo, bases []forkBase, compacted int, g occ.Guard) error {
-	b, err := json.Marshal(runRecord{RunInfo: *info, Bases: recordBases(bases), Compacted: compacted})
+// writeRunRecord commits rec as rs's record, with g deciding inside the
+// commit's critical section whether the change is allowed, and applies it
+// (applyRunRecord). The caller holds rs.mu.
+func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
 	var hdr [maxValueHeader]byte
-	_, err = db.store.putBlind(db.system, db.runRecordKey(info.ID), encodeHeader(&hdr, false, 0), b, g)
+	v, err := db.store.putBlind(db.system, db.runRecordKey(rec.ID), encodeHeader(&hdr, false, 0), b, g)
+	if v != 0 && err == nil {
+		db.applyRunRecord(rs, rec, v)
+	}
 	return err
 }

@@ -220,25 +220,20 @@ func (rx *Runs) Delete(id RunID) error {
 		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
 	}
 	db.store.oracle.WaitVisible(fence)
-	if err := rx.deleteData(rs); err != nil {
+	v, err := rx.deleteData(rs)
+	if err != nil {
 		rs.status.Store(uint32(prev))
 		return fmt.Errorf("delete run %s: %w", id, err)
 	}
 	rs.mu.Lock()
-	info := rs.info
+	db.applyRunRecord(rs, nil, v) // the record's tombstone: the run is gone
 	rs.mu.Unlock()
-	db.runsMu.Lock()
-	delete(db.runs, id)
-	db.index.remove(&info, info.Status)
-	db.runsMu.Unlock()
-	db.dropVectors(rs.scope)
-	db.release(rs)
 	return nil
 }
 
 // deleteData writes, in one commit, a tombstone over every live key of the
-// fenced run and over its record.
-func (rx *Runs) deleteData(rs *runState) error {
+// fenced run and over its record, and returns the commit's version.
+func (rx *Runs) deleteData(rs *runState) (uint64, error) {
 	db := rx.db
 	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}, clock: db.opts.clock}
 	tx.gen, tx.snapshot = db.store.beginAt()
@@ -251,13 +246,13 @@ func (rx *Runs) deleteData(rs *runState) error {
 	})
 	for _, k := range live {
 		if err := tx.put(k, tombstoneValue); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := tx.put(db.runRecordKey(rs.id), tombstoneValue); err != nil {
-		return err
+		return 0, err
 	}
-	return tx.Commit()
+	return tx.commit()
 }
 
 // admitAll is the commit guard of a commit no run state can refuse.
@@ -292,11 +287,9 @@ func (rx *Runs) Compact(id RunID) error {
 	if info.Status == statusDeleted {
 		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
 	}
-	if err := db.writeRunRecord(&info, rs.bases, n, notDeleted{rs}); err != nil {
+	if err := db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(rs.bases), Compacted: n}, notDeleted{rs}); err != nil {
 		return rs.recordErr("compact", err)
 	}
-	rs.compacted.Store(int64(n))
-	db.release(rs)
 	return nil
 }
 

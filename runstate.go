@@ -47,8 +47,11 @@ type runState struct {
 	// reclaim, for shared scopes.
 	released, reclaimed atomic.Int64
 
-	mu   sync.Mutex // guards info
+	mu   sync.Mutex // guards info and recordAt
 	info RunInfo
+	// recordAt is the version of the run record applied last (see
+	// applyRunRecord).
+	recordAt uint64
 
 	fingers runFingers // where the last commits linked their writes
 }
@@ -83,20 +86,18 @@ func (rs *runState) Admit(v uint64) error {
 		}
 		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
 	}
-	rs.steps.Add(1)
+	t := int64(0)
 	if !rs.shared {
 		// One clock read serves the step's time and the run's last write.
-		now := rs.stamp.Load()
-		if now == 0 {
-			now = rs.db.opts.clock().UnixNano()
+		t = rs.stamp.Load()
+		if t == 0 {
+			t = rs.db.opts.clock().UnixNano()
 		}
 		// Writers of one run stamp in one order and may enter here in
 		// another; steps keep their times in step order.
-		now = max(now, rs.lastStep)
-		rs.lastStep = now
-		rs.log.add(v, now)
-		rs.touch(now)
+		t = max(t, rs.lastStep)
 	}
+	rs.applyStep(v, t)
 	return nil
 }
 
@@ -194,18 +195,8 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 	if to == Archived && !rs.shared {
 		compacted = max(compacted, rs.log.len())
 	}
-	if err := rs.db.writeRunRecord(&info, rs.bases, compacted, &statusGuard{rs: rs, to: to}); err != nil {
+	if err := rs.db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(rs.bases), Compacted: compacted}, &statusGuard{rs: rs, to: to}); err != nil {
 		return rs.recordErr("status", err)
 	}
-	from := rs.info.Status
-	rs.info = info
-	rs.compacted.Store(int64(compacted))
-	if to == Archived {
-		rs.db.release(rs)
-	}
-	rs.updated.Store(now.UnixNano())
-	rs.db.runsMu.Lock()
-	rs.db.index.setStatus(rs.id, from, to)
-	rs.db.runsMu.Unlock()
 	return nil
 }

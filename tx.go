@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/inmem-db/inmem/internal/keys"
-	"github.com/inmem-db/inmem/skiplist"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/inmem-db/inmem/internal/keys"
+	"github.com/inmem-db/inmem/skiplist"
 
 	"github.com/inmem-db/inmem/occ"
 )
@@ -58,7 +59,9 @@ type Tx struct {
 	traces  Traces
 	vectors Vectors
 
-	post []vecApply // index updates to run with the commit version
+	// vectorWrites is set by a write of a vector or collection: the commit
+	// then brings built graphs up to it (applyVectorWrite).
+	vectorWrites bool
 }
 
 // txMem is the memory a writable transaction starts with. It goes back to
@@ -110,9 +113,6 @@ const (
 	slabMin = 1 << 10
 	slabMax = 64 << 10
 )
-
-// onCommit queues a vector index update for after a successful commit.
-func (tx *Tx) onCommit(a vecApply) { tx.post = append(tx.post, a) }
 
 type pending struct {
 	key []byte // encoded
@@ -230,23 +230,24 @@ func (tx *Tx) Commit() error {
 		return ErrTxDone
 	}
 	defer tx.Discard()
-	return tx.commit()
+	_, err := tx.commit()
+	return err
 }
 
 // commit is Commit's work: it puts the writes in key order, hands them
 // with the read set to the store's one commit path (store.commit), then
 // updates what the run derives from the commit (its bookkeeping, its
 // vector graphs).
-func (tx *Tx) commit() error {
+func (tx *Tx) commit() (uint64, error) {
 	if tx.db.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if !tx.writable || len(tx.writes) == 0 {
-		return nil
+		return 0, nil
 	}
 	s := tx.db.store
 	if s.readOnly {
-		return errReadOnlyDB
+		return 0, errReadOnlyDB
 	}
 	sortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
 	var ws []occ.Write                 // the oracle copies them
@@ -275,15 +276,15 @@ func (tx *Tx) commit() error {
 	v, err := s.commit(tx.rs, tx.gen, tx.writes, nil, offs[:n], sps[:n],
 		&occ.Txn{Snapshot: tx.snapshot, Reads: tx.reads, Prefixes: tx.prefixes, Writes: ws}, g, int64(tx.size))
 	if v == 0 {
-		return err // refused: no version was taken
+		return 0, err // refused: no version was taken
 	}
 	tx.rs.touchAfter(g)
-	if err == nil {
-		for _, a := range tx.post {
-			tx.db.applyVector(a, v)
+	if err == nil && tx.vectorWrites {
+		for _, w := range tx.writes {
+			tx.db.applyVectorWrite(w.key, w.val, v)
 		}
 	}
-	return err
+	return v, err
 }
 
 // usable returns the error an operation on tx should fail with.

@@ -18,18 +18,6 @@ import (
 // collection is dropped or made again with another configuration
 // (incarnations). The Vectors API is in vectors.go.
 
-// vecApply is a committed vector write, applied to the in-memory index
-// after the commit with the commit's version.
-type vecApply struct {
-	scope, coll string
-	key         string
-	vec         []float32
-	meta        []byte
-	del         bool
-	drop        bool // the collection was dropped: forget its graph
-	cfg         VectorConfig
-}
-
 // vecIndex is one collection's graph and the maps between its node ids and
 // keys.
 type vecIndex struct {
@@ -37,10 +25,14 @@ type vecIndex struct {
 	mu    sync.RWMutex  // Lock: build and map changes; RLock: search (its filter reads byID)
 	built chan struct{} // closed once the first build finished
 	err   error         // the build's failure, set before built is closed
-	idx   *hnsw.Index
-	byKey map[string]vecEntry
-	byID  []vecNode
-	free  []uint32 // graph ids a vacuum freed, for the next nodes
+	// builtAt is the snapshot the build read: writes at or below it are
+	// in the graph already (0 for a graph loaded from a snapshot file,
+	// which recovery brings up to date record by record).
+	builtAt uint64
+	idx     *hnsw.Index
+	byKey   map[string]vecEntry
+	byID    []vecNode
+	free    []uint32 // graph ids a vacuum freed, for the next nodes
 
 	vac vacState // see vecvacuum.go
 }
@@ -98,6 +90,7 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	defer close(vi.built)
 	defer vi.mu.Unlock()
 	g, snap := db.store.readAt()
+	vi.builtAt = snap
 	prefix := append(append([]byte(nil), scope...), keys.TagVector)
 	prefix = append(prefix, vecRecordPrefix(coll)...)
 	var berr error
@@ -226,46 +219,6 @@ func (vi *vecIndex) remove(key string, version uint64) error {
 		return vi.idx.Delete(old.id, version)
 	}
 	return nil
-}
-
-// applyVector brings a built index up to a commit. Collections not built
-// yet need nothing: the build reads the stored vectors.
-func (db *DB) applyVector(a vecApply, version uint64) {
-	db.vecMu.Lock()
-	vi, ok := db.vecs[vecIndexKey{a.scope, a.coll}]
-	db.vecMu.Unlock()
-	if !ok {
-		return
-	}
-	<-vi.built
-	if vi.err != nil {
-		return
-	}
-	k := vecIndexKey{a.scope, a.coll}
-	if a.drop || vi.cfg != a.cfg {
-		// The collection is gone, or the graph is of an incarnation this
-		// write is not in; the next search builds what it needs.
-		db.evictVectorIndex(k, vi)
-		return
-	}
-	var err error
-	if a.del {
-		err = vi.remove(a.key, version)
-	} else {
-		var meta map[string]any
-		if len(a.meta) > 0 {
-			_ = json.Unmarshal(a.meta, &meta) // marshalled by Upsert: cannot fail
-		}
-		err = vi.upsert(a.key, a.vec, meta, version)
-	}
-	if err == nil {
-		db.maybeVacuum(k, vi)
-		return
-	}
-	// The stored data is committed; only the in-memory graph missed it.
-	// Rebuild it on next use.
-	db.opts.logger.Error("vector index update failed; rebuilding", "collection", a.coll, "error", err)
-	db.evictVectorIndex(k, vi)
 }
 
 // evictVectorIndex forgets vi, if it is still k's index.

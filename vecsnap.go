@@ -213,36 +213,6 @@ func (db *DB) loadVectorRecords(recs [][]byte) {
 	}
 }
 
-// replayVector applies a recovered write to a loaded graph, if the write
-// is a vector record of one.
-func (db *DB) replayVector(key, raw []byte, version uint64) error {
-	if len(db.vecs) == 0 {
-		return nil
-	}
-	n := keys.ScopeLen(key)
-	if n < 0 || len(key) <= n || key[n] != keys.TagVector {
-		return nil
-	}
-	if c := key[n+1:]; len(c) > 0 && c[0] == vecConfig {
-		// The collection was made, dropped or made again after the
-		// snapshot: its graph, if one was loaded, is not the one the
-		// records now describe; it is built again on first use.
-		if l, w := binary.Uvarint(c[1:]); w > 0 && l == uint64(len(c)-1-w) {
-			delete(db.vecs, vecIndexKey{string(key[:n]), string(c[1+w:])})
-		}
-		return nil
-	}
-	coll, k, ok := vectorOfKey(key[n+1:])
-	if !ok {
-		return nil
-	}
-	vi, ok := db.vecs[vecIndexKey{string(key[:n]), coll}]
-	if !ok {
-		return nil
-	}
-	return vi.applyRaw(k, raw, version)
-}
-
 // applyRaw applies one stored vector value (header included) to the graph.
 func (vi *vecIndex) applyRaw(key string, raw []byte, version uint64) error {
 	user, live := decodeValue(raw, nil) // vectors never expire

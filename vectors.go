@@ -200,8 +200,7 @@ func (vs *Vectors) DropCollection(name string) error {
 		return err
 	}
 	return vs.h.do(true, func(t primitives.Txn) error {
-		cfg, err := readVecConfig(t, name)
-		if err != nil {
+		if _, err := readVecConfig(t, name); err != nil {
 			return err
 		}
 		var recs [][]byte
@@ -214,12 +213,7 @@ func (vs *Vectors) DropCollection(name string) error {
 				return err
 			}
 		}
-		if err := t.Delete(vecConfigKey(name)); err != nil {
-			return err
-		}
-		pt := t.(*primTx)
-		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: name, drop: true, cfg: cfg})
-		return nil
+		return t.Delete(vecConfigKey(name))
 	})
 }
 
@@ -326,12 +320,7 @@ func (vs *Vectors) Upsert(coll, key string, vec []float32, meta map[string]any) 
 		if err := checkValue(rec); err != nil {
 			return err
 		}
-		pt := t.(*primTx)
-		if err := t.Put(append(vecRecordPrefix(coll), key...), rec); err != nil {
-			return err
-		}
-		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: coll, key: key, vec: vec, meta: mb, cfg: cfg})
-		return nil
+		return t.Put(append(vecRecordPrefix(coll), key...), rec)
 	})
 }
 
@@ -391,20 +380,14 @@ func (vs *Vectors) Delete(coll, key string) error {
 		return err
 	}
 	return vs.h.do(true, func(t primitives.Txn) error {
-		cfg, err := readVecConfig(t, coll)
-		if err != nil {
+		if _, err := readVecConfig(t, coll); err != nil {
 			return err
 		}
 		k := append(vecRecordPrefix(coll), key...)
 		if _, ok := t.Get(k); !ok {
 			return nil
 		}
-		pt := t.(*primTx)
-		if err := t.Delete(k); err != nil {
-			return err
-		}
-		pt.tx.onCommit(vecApply{scope: string(pt.tx.rs.scope), coll: coll, key: key, del: true, cfg: cfg})
-		return nil
+		return t.Delete(k)
 	})
 }
 

@@ -1,0 +1,93 @@
+package inmem
+
+import (
+	"testing"
+
+	"github.com/inmem-db/inmem/internal/keys"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestApplyRunRecordKeepsNewest: the commit path applies a run record after
+// its commit, outside the critical section, so a record can arrive after a
+// newer one was applied; it must change nothing then, or a late status
+// change would bring a deleted run back into the registry.
+func TestApplyRunRecordKeepsNewest(t *testing.T) {
+	db, err := OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	r, err := db.BeginRun(Tags("x"))
+	require.NoError(t, err)
+	rs := r.st
+	rs.mu.Lock()
+	old := runRecord{RunInfo: rs.info}
+	at := rs.recordAt
+	rs.mu.Unlock()
+	require.NoError(t, r.End(Completed, ""))
+
+	// The begin record again, at its own version: the run stays completed.
+	rs.mu.Lock()
+	db.applyRunRecord(rs, &old, at)
+	rs.mu.Unlock()
+	info, err := db.Runs().Get(r.ID())
+	require.NoError(t, err)
+	require.Equal(t, Completed, info.Status)
+	list, err := db.Runs().List(RunQuery{Status: Active})
+	require.NoError(t, err)
+	require.Empty(t, list, "the index moved back to Active")
+
+	require.NoError(t, db.Runs().Delete(r.ID()))
+	rs.mu.Lock()
+	db.applyRunRecord(rs, &old, at+1) // older than the tombstone
+	rs.mu.Unlock()
+	_, err = db.Runs().Get(r.ID())
+	require.ErrorIs(t, err, ErrRunNotFound)
+	require.Equal(t, statusDeleted, RunStatus(rs.status.Load()))
+}
+
+// TestApplyVectorWriteSkipsWhatTheBuildRead: a graph built at a snapshot
+// already holds every write at or below it; applying one of those again
+// (a commit that published before the build and applied after it) must not
+// add a node.
+func TestApplyVectorWriteSkipsWhatTheBuildRead(t *testing.T) {
+	db, err := OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	sh := db.Shared(Namespace{Tenant: "t"})
+	vs := sh.Vectors()
+	require.NoError(t, vs.CreateCollection("c", VectorConfig{Dim: 2, Metric: Cosine}))
+	require.NoError(t, vs.Upsert("c", "a", []float32{1, 0}, nil))
+	_, err = vs.Search("c", []float32{1, 0}, 1)
+	require.NoError(t, err)
+
+	db.vecMu.Lock()
+	var vi *vecIndex
+	for k, x := range db.vecs {
+		if k.coll == "c" {
+			vi = x
+		}
+	}
+	db.vecMu.Unlock()
+	require.NotNil(t, vi)
+	nodes := len(vi.byID)
+
+	// Find the stored write of "a" and apply it again at its version.
+	g, _ := db.store.readAt()
+	var key, val []byte
+	var ver uint64
+	prefix := append(append([]byte(nil), sh.st.scope...), keys.TagVector)
+	it := g.list.Iter()
+	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
+		if string(it.Key()[len(prefix):len(prefix)+1]) == string(vecRecord) {
+			key, val, ver = append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...), it.Version()
+			break
+		}
+	}
+	require.NotNil(t, key)
+	db.applyVectorWrite(key, val, ver)
+	require.Len(t, vi.byID, nodes, "a write the build read was inserted again")
+
+	// A newer write of the same key is applied.
+	db.applyVectorWrite(key, val, vi.builtAt+1)
+	require.Len(t, vi.byID, nodes+1)
+}
