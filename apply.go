@@ -16,7 +16,7 @@ import (
 // call, with the version and step time the record holds and never the
 // applying side's clock:
 //
-//   - applyStep: a run's step (its count, its step log entry, its last
+//   - Scope.applyStep (scope.go): a run's step (its count, its step log entry, its last
 //     write time); the commit path calls it from the run's commit guard,
 //     inside the critical section, so a step is in the log before its
 //     version is visible.
@@ -28,18 +28,6 @@ import (
 //
 // applyRecord is recovery's entry: one WAL record through all three. A
 // replica will apply the log the same way.
-
-// applyStep records step v of the run at time t (unix nanos): one writer
-// at a time (the commit critical section, or recovery).
-func (rs *runState) applyStep(v uint64, t int64) {
-	rs.steps.Add(1)
-	if rs.shared {
-		return
-	}
-	rs.lastStep = t
-	rs.log.add(v, t)
-	rs.touch(t)
-}
 
 // applyRunRecord brings the registry up to the run record written at
 // version v (nil: its tombstone, the run was deleted). rs is the run's

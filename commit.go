@@ -28,13 +28,13 @@ import (
 // sps are scratch of len(writes), zeroed, from the caller's stack: sized
 // for the path (a put's one Splice, not a transaction's sixteen, is what
 // it zeroes). size counts
-// toward the run's bytes written. The arguments are separate, not a
+// toward the scope's bytes written. The arguments are separate, not a
 // struct, so that escape analysis keeps a caller's stack arrays on the
 // stack (a struct's fields leak together).
-func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
+func (s *store) commit(sc *Scope, gen *generation, writes []pending, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
 	n := len(writes)
 	sps = sps[:0]
-	fc, fj := rs.fingers.take(gen, writes[0].key), 0
+	fc, fj := sc.fingers.take(gen, writes[0].key), 0
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()
 	blk := fc.block(gen)
@@ -65,7 +65,7 @@ func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []b
 		}
 		fc.locate(gen, off, k, &sps[i], hint, &fj)
 	}
-	lg, wg := s.logged(guard)
+	lg, wg := s.logged(guard, sc)
 	defer wg.release()
 	if wg != nil {
 		wg.rec = binary.AppendUvarint(wg.rec, uint64(n))
@@ -92,12 +92,12 @@ func (s *store) commit(rs *runState, gen *generation, writes []pending, tail []b
 		}
 		return 0, err
 	}
-	rs.reserveSteps(fc)
+	sc.reserveSteps(fc)
 	lerr := s.link(gen, offs, sps, v)
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
 	linked = lerr == nil && s.gen.Load() == gen
-	rs.written.Add(size)
+	sc.written.Add(size)
 	if err := s.publish(v, wg); err != nil {
 		return v, err
 	}

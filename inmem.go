@@ -51,6 +51,7 @@
 //	store.go        the store and its generations; putBlind, the one-write entry to the commit
 //	commit.go       store.commit: the one commit path of a transaction and of a one-write put
 //	apply.go        the one apply path: what a commit derives (steps, runs, vector graphs), live and in recovery
+//	scope.go        Scope: what the commit path keeps per run (steps, step log, fingers, bytes written)
 //	value.go        the stored value's header (tombstones, TTLs)
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
 //	readthrough.go  reads of a fork through its parents' layers

@@ -165,7 +165,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	}
 	var buf [keyBufSize]byte
 	r.st.stampNow()
-	if _, err := r.db.store.putBlind(r.st, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
+	if _, err := r.db.store.putBlind(&r.st.Scope, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
 	}
 	r.st.touchAfter(r.st)

@@ -52,7 +52,7 @@ func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
 		return fmt.Errorf("run record: %w", err)
 	}
 	var hdr [maxValueHeader]byte
-	v, err := db.store.putBlind(db.system, db.runRecordKey(rec.ID), encodeHeader(&hdr, false, 0), b, g)
+	v, err := db.store.putBlind(&db.system.Scope, db.runRecordKey(rec.ID), encodeHeader(&hdr, false, 0), b, g)
 	if v != 0 && err == nil {
 		db.applyRunRecord(rs, rec, v)
 	}

@@ -19,23 +19,13 @@ import (
 // the run's fingers and step log. The Run handle users hold (run.go)
 // points at one.
 type runState struct {
-	db      *DB
-	id      RunID
-	ns      Namespace
-	scope   []byte // encoded namespace | run: prefix of every key of the scope
-	shared  bool
-	status  atomic.Uint32 // RunStatus; changed only inside commit guards
-	_       [60]byte      // status is read by every commit; keep it off the written line
-	steps   atomic.Int64  // written inside the commit critical section
-	log     stepLog       // runs only: step -> version and time, written beside steps
-	written atomic.Int64  // bytes committed (keys and values): what reclaim may one day free
-	_       [32]byte
-	updated atomic.Int64 // unix nanos of the last write, see touch
-	stamp   atomic.Int64 // the clock as the latest data commit read it, see stampNow
-	_       [48]byte
-	// lastStep is the time of the step Admit recorded last; guarded by the
-	// oracle's critical section, as log is.
-	lastStep int64
+	db     *DB
+	id     RunID
+	ns     Namespace
+	scope  []byte        // encoded namespace | run: prefix of every key of the scope
+	status atomic.Uint32 // RunStatus; changed only inside commit guards
+	_      [60]byte      // status is read by every commit; keep it off the written line
+	Scope                // what the commit path keeps and writes for the scope
 
 	// bases are the layers a forked run reads through, nearest first; set
 	// when the run is made and never changed.
@@ -52,29 +42,18 @@ type runState struct {
 	// recordAt is the version of the run record applied last (see
 	// applyRunRecord).
 	recordAt uint64
-
-	fingers runFingers // where the last commits linked their writes
 }
 
 func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
 	rs := &runState{
-		db:     db,
-		id:     id,
-		ns:     ns,
-		shared: shared,
-		scope:  keys.AppendScope(nil, ns.Tenant, ns.App, ns.Agent, id),
+		db:    db,
+		id:    id,
+		ns:    ns,
+		scope: keys.AppendScope(nil, ns.Tenant, ns.App, ns.Agent, id),
 	}
+	rs.shared = shared
 	rs.status.Store(uint32(Active))
 	return rs
-}
-
-// touch records a write at now (unix nanos). It stores only when the value
-// moves by a millisecond or more, so concurrent writers of one run mostly
-// read a shared cache line instead of bouncing it between cores.
-func (rs *runState) touch(now int64) {
-	if now-rs.updated.Load() >= int64(time.Millisecond) {
-		rs.updated.Store(now)
-	}
 }
 
 // Admit is the commit guard of data writes: inside the oracle's critical
@@ -120,16 +99,6 @@ func (rs *runState) stampNow() {
 func (rs *runState) touchAfter(g occ.Guard) {
 	if rs.shared || g != occ.Guard(rs) {
 		rs.touch(rs.db.opts.clock().UnixNano())
-	}
-}
-
-// reserveSteps lets the step log reserve its next block (see
-// stepLog.reserve), on every reserveEvery-th commit through the finger
-// cache fc and on every commit without one: reading the log's step count
-// on every commit cost the run's writers a cache miss each.
-func (rs *runState) reserveSteps(fc *fingerCache) {
-	if !rs.shared && fc.due() {
-		rs.log.reserve()
 	}
 }
 

@@ -109,14 +109,14 @@ func fingerprint(key []byte) uint64 { return xxh3.Hash(key) }
 // putBlind commits one write that read nothing, through the one commit
 // path. The header and value are copied into the node as they are, without
 // being joined first: nothing is allocated on the Go heap.
-func (s *store) putBlind(rs *runState, key, hdr, val []byte, g occ.Guard) (uint64, error) {
+func (s *store) putBlind(sc *Scope, key, hdr, val []byte, g occ.Guard) (uint64, error) {
 	if s.readOnly {
 		return 0, errReadOnlyDB
 	}
 	w := [1]pending{{key: key, val: hdr}}
 	var offs [1]uint64
 	var sps [1]skiplist.Splice
-	return s.commit(rs, s.gen.Load(), w[:], val, offs[:], sps[:], nil, g, int64(len(key)+len(hdr)+len(val)))
+	return s.commit(sc, s.gen.Load(), w[:], val, offs[:], sps[:], nil, g, int64(len(key)+len(hdr)+len(val)))
 }
 
 // link links a commit's nodes, prepared in generation gen, at version v.

@@ -273,7 +273,7 @@ func (tx *Tx) commit() (uint64, error) {
 	if n > len(spBuf) {
 		sps = make([]skiplist.Splice, n)
 	}
-	v, err := s.commit(tx.rs, tx.gen, tx.writes, nil, offs[:n], sps[:n],
+	v, err := s.commit(&tx.rs.Scope, tx.gen, tx.writes, nil, offs[:n], sps[:n],
 		&occ.Txn{Snapshot: tx.snapshot, Reads: tx.reads, Prefixes: tx.prefixes, Writes: ws}, g, int64(tx.size))
 	if v == 0 {
 		return 0, err // refused: no version was taken

@@ -13,6 +13,7 @@ import (
 // holds commits in version order and a crash leaves a prefix of them.
 type walGuard struct {
 	inner occ.Guard
+	sc    *Scope // the committing scope: a step of it logs its time
 	log   *wal.Log
 	rec   []byte // batch; version and step time go into its first 16 bytes
 	group *wal.Group
@@ -30,10 +31,10 @@ func (g *walGuard) Admit(v uint64) error {
 	}
 	binary.LittleEndian.PutUint64(g.rec, v)
 	var t int64
-	if rs, ok := g.inner.(*runState); ok && !rs.shared {
-		// The run's step just recorded: its time goes to the log with it,
-		// so recovery restores the step list exactly.
-		if st, ok := rs.log.last(); ok && st.version == v {
+	if !g.sc.shared {
+		// A step the guard just recorded: its time goes to the log with
+		// it, so recovery restores the step list exactly.
+		if st, ok := g.sc.log.last(); ok && st.version == v {
 			t = st.time
 		}
 	}
@@ -67,12 +68,12 @@ const maxPooledRecord = 64 << 10
 // logged wraps g so the commit is written to the WAL, when there is one.
 // The caller appends the batch to wg.rec, after the batchHeader bytes reserved
 // for the version and time, and calls wg.release once the commit is published or failed.
-func (s *store) logged(g occ.Guard) (occ.Guard, *walGuard) {
+func (s *store) logged(g occ.Guard, sc *Scope) (occ.Guard, *walGuard) {
 	if s.log == nil {
 		return g, nil
 	}
 	wg := walGuards.Get().(*walGuard)
-	wg.inner, wg.log = g, s.log
+	wg.inner, wg.sc, wg.log = g, sc, s.log
 	wg.rec = append(wg.rec[:0], make([]byte, batchHeader)...)
 	return wg, wg
 }
@@ -83,7 +84,7 @@ func (g *walGuard) release() {
 		return
 	}
 	g.kick() // never leave a wake-up owed
-	g.inner, g.log, g.group = nil, nil, nil
+	g.inner, g.sc, g.log, g.group = nil, nil, nil, nil
 	if cap(g.rec) > maxPooledRecord {
 		g.rec = nil
 	}
