@@ -64,7 +64,7 @@ func (db *DB) applyRunRecord(rs *runState, rec *runRecord, v uint64) {
 	}
 	rs.info = info
 	rs.compacted.Store(int64(rec.Compacted))
-	rs.updated.Store(info.UpdatedAt.UnixNano())
+	rs.Updated.Store(info.UpdatedAt.UnixNano())
 	if fresh {
 		rs.bases = rec.forkBases()
 	}
@@ -155,7 +155,7 @@ func (db *DB) isRunRecordKey(key []byte) (RunID, bool) {
 // decodeRunRecord decodes a stored run record (header included); nil for
 // its tombstone.
 func decodeRunRecord(val []byte) (*runRecord, error) {
-	user, live := decodeValue(val, nil) // run records never expire
+	user, live := DecodeValue(val, nil) // run records never expire
 	if !live {
 		return nil, nil
 	}
@@ -190,7 +190,7 @@ func (db *DB) applyRunRecordOf(id RunID, rec *runRecord, v uint64) {
 func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, v uint64, val []byte) error) (uint64, error) {
 	var version uint64
 	var step *runState
-	ts, err := decodeBatch(typ, p, func(v uint64, key, val []byte) error {
+	ts, err := DecodeBatch(typ, p, func(v uint64, key, val []byte) error {
 		if v <= skip {
 			return nil
 		}
@@ -226,7 +226,7 @@ func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, 
 		return 0, err
 	}
 	if step != nil {
-		step.applyStep(version, ts)
+		step.ApplyStep(version, ts)
 	}
 	return version, nil
 }

@@ -23,7 +23,7 @@ func dbFingerprint(t *testing.T, db *DB, shared []Namespace) string {
 		require.NoError(t, err)
 		steps, err := r.Steps()
 		require.NoError(t, err)
-		_, snap := db.store.readAt()
+		_, snap := db.store.ReadAt()
 		h, err := db.liveHashes(r, snap)
 		require.NoError(t, err)
 		rep, err := db.Replay(info.ID)

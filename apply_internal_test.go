@@ -72,11 +72,11 @@ func TestApplyVectorWriteSkipsWhatTheBuildRead(t *testing.T) {
 	nodes := len(vi.byID)
 
 	// Find the stored write of "a" and apply it again at its version.
-	g, _ := db.store.readAt()
+	g, _ := db.store.ReadAt()
 	var key, val []byte
 	var ver uint64
 	prefix := append(append([]byte(nil), sh.st.scope...), keys.TagVector)
-	it := g.list.Iter()
+	it := g.List.Iter()
 	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
 		if string(it.Key()[len(prefix):len(prefix)+1]) == string(vecRecord) {
 			key, val, ver = append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...), it.Version()

@@ -5,12 +5,12 @@ import (
 	"fmt"
 )
 
-// batchHeader is the size of the fixed part of a recBatchTimed record.
-const batchHeader = 16
+// BatchHeader is the size of the fixed part of a recBatchTimed record.
+const BatchHeader = 16
 
-// appendBatchEntry appends one write; the value is the concatenation of
+// AppendBatchEntry appends one write; the value is the concatenation of
 // its parts.
-func appendBatchEntry(dst, key []byte, val ...[]byte) []byte {
+func AppendBatchEntry(dst, key []byte, val ...[]byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(key)))
 	dst = append(dst, key...)
 	n := 0
@@ -24,20 +24,20 @@ func appendBatchEntry(dst, key []byte, val ...[]byte) []byte {
 	return dst
 }
 
-// decodeBatch calls fn for each write of an encoded batch of record type
+// DecodeBatch calls fn for each write of an encoded batch of record type
 // typ (recBatch or recBatchTimed) and returns the batch's step time. key
 // and value alias b.
-func decodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) error) (int64, error) {
+func DecodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) error) (int64, error) {
 	hdr := 8
-	if typ == recBatchTimed {
-		hdr = batchHeader
+	if typ == RecBatchTimed {
+		hdr = BatchHeader
 	}
 	if len(b) < hdr {
 		return 0, fmt.Errorf("batch of %d bytes: %w", len(b), ErrCorruption)
 	}
 	version := binary.LittleEndian.Uint64(b)
 	var t int64
-	if typ == recBatchTimed {
+	if typ == RecBatchTimed {
 		t = int64(binary.LittleEndian.Uint64(b[8:]))
 	}
 	b = b[hdr:]

@@ -8,34 +8,34 @@ import (
 )
 
 func TestBatchRoundTrip(t *testing.T) {
-	for _, typ := range []byte{recBatch, recBatchTimed} {
+	for _, typ := range []byte{RecBatch, RecBatchTimed} {
 		hdr := 8
-		if typ == recBatchTimed {
-			hdr = batchHeader
+		if typ == RecBatchTimed {
+			hdr = BatchHeader
 		}
 		b := make([]byte, hdr, 64)
 		binary.LittleEndian.PutUint64(b, 42)
-		if typ == recBatchTimed {
+		if typ == RecBatchTimed {
 			binary.LittleEndian.PutUint64(b[8:], 1234)
 		}
 		b = binary.AppendUvarint(b, 2)
-		b = appendBatchEntry(b, []byte("k1"), []byte{0}, []byte("v1"))
-		b = appendBatchEntry(b, []byte("k2"), nil)
+		b = AppendBatchEntry(b, []byte("k1"), []byte{0}, []byte("v1"))
+		b = AppendBatchEntry(b, []byte("k2"), nil)
 		var got [][2]string
-		ts, err := decodeBatch(typ, b, func(v uint64, k, val []byte) error {
+		ts, err := DecodeBatch(typ, b, func(v uint64, k, val []byte) error {
 			require.Equal(t, uint64(42), v)
 			got = append(got, [2]string{string(k), string(val)})
 			return nil
 		})
 		require.NoError(t, err)
-		if typ == recBatchTimed {
+		if typ == RecBatchTimed {
 			require.Equal(t, int64(1234), ts)
 		} else {
 			require.Zero(t, ts)
 		}
 		require.Equal(t, [][2]string{{"k1", "\x00v1"}, {"k2", ""}}, got)
 		for cut := 0; cut < len(b); cut++ {
-			_, err := decodeBatch(typ, b[:cut], func(uint64, []byte, []byte) error { return nil })
+			_, err := DecodeBatch(typ, b[:cut], func(uint64, []byte, []byte) error { return nil })
 			require.ErrorIs(t, err, ErrCorruption, "type %d cut %d", typ, cut)
 		}
 	}
@@ -44,16 +44,16 @@ func TestBatchRoundTrip(t *testing.T) {
 // FuzzDecodeBatch: arbitrary bytes never panic, fail only as corruption,
 // and what decodes re-encodes to a batch that decodes to the same writes and time.
 func FuzzDecodeBatch(f *testing.F) {
-	seed := make([]byte, batchHeader)
+	seed := make([]byte, BatchHeader)
 	seed = binary.AppendUvarint(seed, 1)
-	seed = appendBatchEntry(seed, []byte("key"), []byte("value"))
+	seed = AppendBatchEntry(seed, []byte("key"), []byte("value"))
 	f.Add(true, seed)
 	f.Add(false, seed[8:])
 	f.Add(true, []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, timed bool, b []byte) {
-		typ := recBatch
+		typ := RecBatch
 		if timed {
-			typ = recBatchTimed
+			typ = RecBatchTimed
 		}
 		type w struct {
 			v    uint64
@@ -61,7 +61,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		collect := func(b []byte) ([]w, int64, error) {
 			var out []w
-			ts, err := decodeBatch(typ, b, func(v uint64, k, val []byte) error {
+			ts, err := DecodeBatch(typ, b, func(v uint64, k, val []byte) error {
 				out = append(out, w{v, string(k), string(val)})
 				return nil
 			})
@@ -78,7 +78,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		re = binary.AppendUvarint(re, uint64(len(first)))
 		for _, e := range first {
-			re = appendBatchEntry(re, []byte(e.k), []byte(e.x))
+			re = AppendBatchEntry(re, []byte(e.k), []byte(e.x))
 		}
 		second, ts2, err := collect(re)
 		require.NoError(t, err)

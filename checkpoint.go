@@ -16,10 +16,10 @@ func (db *DB) Checkpoint() error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
-	if db.store.readOnly {
-		return fmt.Errorf("checkpoint: %w", errReadOnlyDB)
+	if db.store.ReadOnly {
+		return fmt.Errorf("checkpoint: %w", ErrReadOnlyDB)
 	}
-	if db.store.log == nil {
+	if db.store.Log == nil {
 		return nil
 	}
 	return db.checkpoint()
@@ -29,25 +29,25 @@ func (db *DB) checkpoint() error {
 	db.ckptMu.Lock()
 	defer db.ckptMu.Unlock()
 	s := db.store
-	meta := snapMeta{steps: map[RunID]int64{}, logs: map[RunID][]stepRec{}}
+	meta := snapMeta{steps: map[RunID]int64{}, logs: map[RunID][]StepRec{}}
 	logLens := map[*runState]int{}
 	var cut *wal.Cut
 	var err error
 	// Cut the WAL where no commit is in flight: everything at or below
 	// meta.version goes to segments before the cut, everything after to the
 	// new segment. Step counters are read at the same point.
-	s.oracle.Exclusive(func(last uint64) {
+	s.Oracle.Exclusive(func(last uint64) {
 		meta.version = last
 		if last == db.snapAt.Load() {
 			return // the newest snapshot already holds all of it
 		}
-		cut, err = s.log.Rotate()
+		cut, err = s.Log.Rotate()
 		db.runsMu.RLock()
 		for id, rs := range db.runs {
-			if n := rs.steps.Load(); n > 0 {
+			if n := rs.Steps.Load(); n > 0 {
 				meta.steps[id] = n
 			}
-			if n := rs.log.len(); n > 0 {
+			if n := rs.Log.Len(); n > 0 {
 				logLens[rs] = n
 			}
 		}
@@ -59,27 +59,27 @@ func (db *DB) checkpoint() error {
 	if cut == nil {
 		// Nothing committed since the newest snapshot: writing it again
 		// would only start another segment.
-		db.walAtCheckpoint.Store(s.log.Stats().Appended)
+		db.walAtCheckpoint.Store(s.Log.Stats().Appended)
 		return nil
 	}
 	// Step logs are append-only: the first n entries read now are the ones
 	// at the cut.
 	for rs, n := range logLens {
-		all := make([]stepRec, n)
+		all := make([]StepRec, n)
 		for i := range all {
-			all[i] = rs.log.at(i)
+			all[i] = rs.Log.At(i)
 		}
 		meta.logs[rs.id] = all
 	}
 	if meta.segment, err = cut.Wait(); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	s.oracle.WaitVisible(meta.version)
+	s.Oracle.WaitVisible(meta.version)
 	if err := db.writeSnapshot(meta); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	db.checkpoints.Add(1)
-	db.walAtCheckpoint.Store(s.log.Stats().Appended)
+	db.walAtCheckpoint.Store(s.Log.Stats().Appended)
 	return db.retire()
 }
 
@@ -133,7 +133,7 @@ func (db *DB) retire() error {
 // checkpoint: WithCheckpointEvery bytes, and at least as much as the last
 // snapshot took.
 func (db *DB) checkpointDue() bool {
-	written := db.store.log.Stats().Appended - db.walAtCheckpoint.Load()
+	written := db.store.Log.Stats().Appended - db.walAtCheckpoint.Load()
 	return written >= max(db.opts.checkpointEvery, db.lastSnapBytes.Load())
 }
 

@@ -26,14 +26,14 @@ func TestCheckpointWaitsForASnapshotsWorthOfWAL(t *testing.T) {
 	require.Greater(t, snap, int64(5000*200))
 	db.opts.checkpointEvery = 16 << 10
 	i := 5000
-	for db.store.log.Stats().Appended-db.walAtCheckpoint.Load() < snap-1024 {
+	for db.store.Log.Stats().Appended-db.walAtCheckpoint.Load() < snap-1024 {
 		require.NoError(t, run.KV().Put(fmt.Sprintf("k%06d", i), val))
 		i++
-		require.False(t, db.checkpointDue(), "due after %d bytes of WAL, the snapshot took %d", db.store.log.Stats().Appended-db.walAtCheckpoint.Load(), snap)
+		require.False(t, db.checkpointDue(), "due after %d bytes of WAL, the snapshot took %d", db.store.Log.Stats().Appended-db.walAtCheckpoint.Load(), snap)
 	}
 	for !db.checkpointDue() {
 		require.NoError(t, run.KV().Put(fmt.Sprintf("k%06d", i), val))
 		i++
 	}
-	require.GreaterOrEqual(t, db.store.log.Stats().Appended-db.walAtCheckpoint.Load(), snap)
+	require.GreaterOrEqual(t, db.store.Log.Stats().Appended-db.walAtCheckpoint.Load(), snap)
 }

@@ -9,14 +9,14 @@ import (
 	"github.com/inmem-db/inmem/skiplist"
 )
 
-// commit is the one commit path: a transaction (Tx.commit) and a
+// Commit is the one Commit path: a transaction (Tx.Commit) and a
 // one-operation write (putBlind) both end here. In order: each write is
 // copied into an arena node and its place in the skiplist located (from
 // the run's fingers), with no version yet, so nothing can fail between
 // the version and the publish; the oracle validates the read set and
 // assigns the version while the guard admits it and the WAL guard appends
 // the record (the only critical section); the step is reserved, the nodes
-// linked, and the version published in commit order (after its fsync, in
+// linked, and the version published in Commit order (after its fsync, in
 // Strict mode). An error after the version was assigned still publishes
 // it, so later versions are never blocked.
 //
@@ -31,10 +31,10 @@ import (
 // toward the scope's bytes written. The arguments are separate, not a
 // struct, so that escape analysis keeps a caller's stack arrays on the
 // stack (a struct's fields leak together).
-func (s *store) commit(sc *Scope, gen *generation, writes []pending, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
+func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
 	n := len(writes)
 	sps = sps[:0]
-	fc, fj := sc.fingers.take(gen, writes[0].key), 0
+	fc, fj := sc.fingers.take(gen, writes[0].Key), 0
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()
 	blk := fc.block(gen)
@@ -44,20 +44,20 @@ func (s *store) commit(sc *Scope, gen *generation, writes []pending, tail []byte
 		if i > 0 {
 			t = nil
 		}
-		off, err := gen.list.PrepareIn(blk, w.key, w.val, t)
+		off, err := gen.List.PrepareIn(blk, w.Key, w.Val, t)
 		if err != nil {
 			return 0, fmt.Errorf("commit: %w", err)
 		}
 		offs[i] = off
-		k := gen.list.PreparedKey(off)
-		wr := occ.Write{FP: fingerprint(k), Key: k}
+		k := gen.List.PreparedKey(off)
+		wr := occ.Write{FP: Fingerprint(k), Key: k}
 		if rd != nil {
 			rd.Writes[i] = wr
 		} else {
 			one = wr
 		}
 		sps = sps[:i+1]
-		sps[i].Unindexed = w.scanOnly
+		sps[i].Unindexed = w.ScanOnly
 		sps[i].Hash = wr.FP // the point index hashes as fingerprint does
 		var hint *skiplist.Splice
 		if i > 0 {
@@ -74,16 +74,16 @@ func (s *store) commit(sc *Scope, gen *generation, writes []pending, tail []byte
 			if i > 0 {
 				t = nil
 			}
-			wg.rec = appendBatchEntry(wg.rec, w.key, w.val, t)
+			wg.rec = AppendBatchEntry(wg.rec, w.Key, w.Val, t)
 		}
 	}
 	var v uint64
 	var err error
 	if rd == nil {
-		v, err = s.oracle.CommitBlind(one, gen, lg)
+		v, err = s.Oracle.CommitBlind(one, gen, lg)
 	} else {
 		rd.Keep = gen // the keys alias its arena
-		v, err = s.oracle.Commit(rd, lg)
+		v, err = s.Oracle.Commit(rd, lg)
 	}
 	wg.kick()
 	if err != nil {
@@ -96,8 +96,8 @@ func (s *store) commit(sc *Scope, gen *generation, writes []pending, tail []byte
 	lerr := s.link(gen, offs, sps, v)
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
-	linked = lerr == nil && s.gen.Load() == gen
-	sc.written.Add(size)
+	linked = lerr == nil && s.Gen.Load() == gen
+	sc.Written.Add(size)
 	if err := s.publish(v, wg); err != nil {
 		return v, err
 	}

@@ -635,7 +635,7 @@ func TestRestartThenPowerLoss(t *testing.T) {
 	for k := 1; k <= w.commits; k++ {
 		require.NoError(t, w.commit(db.Shared(plNS), k))
 	}
-	log := db.store.log
+	log := db.store.Log
 	require.NoError(t, db.Close())
 	walBytes := log.Stats().Bytes
 
@@ -651,11 +651,11 @@ func TestRestartThenPowerLoss(t *testing.T) {
 				require.NoError(t, w.commit(sh, k))
 			}
 			// Let the log write every commit to the segment (no fsync).
-			for deadline := time.Now().Add(5 * time.Second); db.store.log.Stats().Bytes < walBytes; {
+			for deadline := time.Now().Add(5 * time.Second); db.store.Log.Stats().Bytes < walBytes; {
 				require.True(t, time.Now().Before(deadline), "the log never wrote the commits")
 				time.Sleep(time.Millisecond)
 			}
-			require.Equal(t, walBytes, db.store.log.Stats().Bytes)
+			require.Equal(t, walBytes, db.store.Log.Stats().Bytes)
 			// The process dies: nothing more reaches the disk (its last
 			// flush fails), but what it wrote is in the page cache.
 			mem.FailAfter(1, nil)

@@ -48,13 +48,13 @@ func (c *fingerCache) due() bool {
 
 // block returns the cache's arena block for allocations in gen, or nil
 // for no cache.
-func (c *fingerCache) block(gen *generation) *arena.Local {
+func (c *fingerCache) block(gen *Generation) *arena.Local {
 	if c == nil {
 		return nil
 	}
-	if c.localGen != gen.id {
+	if c.localGen != gen.ID {
 		c.local.Reset()
-		c.localGen = gen.id
+		c.localGen = gen.ID
 	}
 	return &c.local
 }
@@ -78,7 +78,7 @@ type runFingers struct {
 // or nil if both are busy: of two free ones, the one whose first finger is
 // the nearest at or below k, which is where a writer's previous commit
 // linked when its keys grow.
-func (r *runFingers) take(gen *generation, k []byte) *fingerCache {
+func (r *runFingers) take(gen *Generation, k []byte) *fingerCache {
 	a := r.c[0].take()
 	if a != nil && !r.second.Load() {
 		return a
@@ -110,15 +110,15 @@ func (c *fingerCache) take() *fingerCache {
 }
 
 // start returns the key of c's first finger, if it points into gen.
-func (c *fingerCache) start(gen *generation) ([]byte, bool) {
-	if c.gen != gen.id || len(c.f) == 0 {
+func (c *fingerCache) start(gen *Generation) ([]byte, bool) {
+	if c.gen != gen.ID || len(c.f) == 0 {
 		return nil, false
 	}
-	return gen.list.FingerKey(&c.f[0]), true
+	return gen.List.FingerKey(&c.f[0]), true
 }
 
 // nearer reports whether c starts nearer at or below k than o does.
-func (c *fingerCache) nearer(gen *generation, k []byte, o *fingerCache) bool {
+func (c *fingerCache) nearer(gen *Generation, k []byte, o *fingerCache) bool {
 	ck, ok := c.start(gen)
 	if !ok || bytes.Compare(ck, k) > 0 {
 		return false
@@ -131,29 +131,29 @@ func (c *fingerCache) nearer(gen *generation, k []byte, o *fingerCache) bool {
 // key order, key k): from the cached finger nearest below k when one
 // helps, else from the previous write's position. *j is where the walk over
 // the fingers stands.
-func (c *fingerCache) locate(gen *generation, off uint64, k []byte, sp, hint *skiplist.Splice, j *int) {
-	if c != nil && c.gen == gen.id && len(c.f) > 0 {
-		for *j+1 < len(c.f) && bytes.Compare(gen.list.FingerKey(&c.f[*j+1]), k) <= 0 {
+func (c *fingerCache) locate(gen *Generation, off uint64, k []byte, sp, hint *skiplist.Splice, j *int) {
+	if c != nil && c.gen == gen.ID && len(c.f) > 0 {
+		for *j+1 < len(c.f) && bytes.Compare(gen.List.FingerKey(&c.f[*j+1]), k) <= 0 {
 			*j++
 		}
-		if gen.list.LocateNear(off, sp, &c.f[*j]) {
+		if gen.List.LocateNear(off, sp, &c.f[*j]) {
 			return
 		}
 	}
-	gen.list.LocateAfter(off, sp, hint)
+	gen.List.LocateAfter(off, sp, hint)
 }
 
 // keep replaces the fingers with where this commit linked its writes, if
 // they were linked in gen, and unlocks the cache.
-func (c *fingerCache) keep(gen *generation, linked bool, offs []uint64, sps []skiplist.Splice) {
+func (c *fingerCache) keep(gen *Generation, linked bool, offs []uint64, sps []skiplist.Splice) {
 	if c == nil {
 		return
 	}
 	if linked {
-		c.gen = gen.id
+		c.gen = gen.ID
 		c.f = c.f[:0]
 		for i := range offs[:min(len(offs), maxFingers)] {
-			c.f = append(c.f, gen.list.FingerAt(offs[i], &sps[i]))
+			c.f = append(c.f, gen.List.FingerAt(offs[i], &sps[i]))
 		}
 	}
 	c.mu.Unlock()

@@ -32,7 +32,7 @@ func TestRunFingersKeepAPlacePerWriter(t *testing.T) {
 	rs.fingers.c[0].mu.Unlock()
 	require.True(t, rs.fingers.second.Load())
 
-	gen := db.store.gen.Load()
+	gen := db.store.Gen.Load()
 	startOf := func(c *fingerCache) string {
 		k, ok := c.start(gen)
 		require.True(t, ok)
@@ -87,10 +87,10 @@ func TestFingerCachesApart(t *testing.T) {
 // allocating from a block of the old generation's arena.
 func TestFingerCacheBlockFollowsGeneration(t *testing.T) {
 	var none *fingerCache
-	require.Nil(t, none.block(&generation{id: 1}))
+	require.Nil(t, none.block(&Generation{ID: 1}))
 
 	a := arena.New(1 << 20)
-	g1, g2 := &generation{id: 1, arena: a}, &generation{id: 2, arena: arena.New(1 << 20)}
+	g1, g2 := &Generation{ID: 1, Arena: a}, &Generation{ID: 2, Arena: arena.New(1 << 20)}
 	var c fingerCache
 	l := c.block(g1)
 	var last uint64

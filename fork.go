@@ -26,7 +26,7 @@ func (db *DB) Fork(id RunID, step int, opts ...RunOption) (*Run, error) {
 	if RunStatus(prs.status.Load()) == statusDeleted {
 		return nil, fmt.Errorf("fork: run %s: %w", id, ErrRunNotFound)
 	}
-	n := prs.log.visible(db.store.oracle.Visible())
+	n := prs.Log.Visible(db.store.Oracle.Visible())
 	if step < 0 || step > n {
 		return nil, fmt.Errorf("fork at step %d: run %s has %d steps: %w", step, id, n, ErrHistory)
 	}
@@ -61,7 +61,7 @@ func (db *DB) Fork(id RunID, step int, opts ...RunOption) (*Run, error) {
 	// layers, which are older still.
 	var bases []forkBase
 	if step > 0 {
-		bases = append(bases, forkBase{scope: prs.scope, version: prs.log.at(step - 1).version})
+		bases = append(bases, forkBase{scope: prs.scope, version: prs.Log.At(step - 1).Version})
 	}
 	bases = append(bases, prs.bases...)
 	r, err := db.beginRun(cfg, bases)

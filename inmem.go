@@ -52,6 +52,7 @@
 //	commit.go       store.commit: the one commit path of a transaction and of a one-write put
 //	apply.go        the one apply path: what a commit derives (steps, runs, vector graphs), live and in recovery
 //	scope.go        Scope: what the commit path keeps per run (steps, step log, fingers, bytes written)
+//	rebuild.go      the engine's half of a reclaim: copy what is kept into a new generation, swap it in
 //	value.go        the stored value's header (tombstones, TTLs)
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
 //	readthrough.go  reads of a fork through its parents' layers
@@ -104,7 +105,7 @@ import (
 type DB struct {
 	opts   options
 	dir    string // "" for OpenInMemory
-	store  *store
+	store  *Store
 	closed atomic.Bool
 	ids    idGen
 
@@ -175,10 +176,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		before := db.fileNames()
 		err = db.recover()
 		if err == nil {
-			db.store.readOnly = true
+			db.store.ReadOnly = true
 			return db, nil
 		}
-		db.store.current().list.Wait()
+		db.store.Current().List.Wait()
 		// A writer at work moves files under a reader (a checkpoint retires
 		// segments, a roll makes a torn tail look like damage in the
 		// middle): read again while the files keep changing. Damage that is
@@ -268,7 +269,7 @@ func open(opts []Option) (*DB, error) {
 			return nil, fmt.Errorf("open: %w", o.err)
 		}
 	}
-	s, err := newStore()
+	s, err := NewStore()
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +282,7 @@ func open(opts []Option) (*DB, error) {
 		vecs:   map[vecIndexKey]*vecIndex{},
 	}
 	db.system = newRunState(db, RunID{}, Namespace{}, true)
-	s.reclaimCheck = db.maybeReclaim
+	s.ReclaimCheck = db.maybeReclaim
 	return db, nil
 }
 
@@ -294,11 +295,11 @@ func (db *DB) Close() error {
 	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
 	db.bgMu.Unlock()
-	db.store.current().list.Wait() // no background work outlives the handle
-	if db.store.log == nil {
+	db.store.Current().List.Wait() // no background work outlives the handle
+	if db.store.Log == nil {
 		return nil // in memory, or read-only: no log, no lock
 	}
-	err := db.store.log.Close()
+	err := db.store.Log.Close()
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
 	}

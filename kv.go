@@ -86,7 +86,7 @@ func (kv *KV) Get(key string) ([]byte, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	g, snap := r.db.store.readAt()
+	g, snap := r.db.store.ReadAt()
 	if r.layered() {
 		// A view or a fork: the same single read, at the view's version
 		// and through the fork's layers; still no transaction.
@@ -102,7 +102,7 @@ func (kv *KV) Get(key string) ([]byte, error) {
 		runtime.KeepAlive(g) // v aliases g's memory until copied
 		return out, nil
 	}
-	v, _, ok := g.get(r.st.kvKey(buf[:0], key), snap, r.db.opts.clock)
+	v, _, ok := g.Get(r.st.kvKey(buf[:0], key), snap, r.db.opts.clock)
 	if !ok {
 		return nil, ErrNotFound
 	}
@@ -143,8 +143,8 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	if err := checkValue(value); err != nil {
 		return err
 	}
-	var hdr [maxValueHeader]byte
-	h := encodeHeader(&hdr, tombstone, expires)
+	var hdr [MaxValueHeader]byte
+	h := EncodeHeader(&hdr, tombstone, expires)
 	if tx := kv.h.tx; tx != nil {
 		if err := tx.usable(true); err != nil {
 			return err
@@ -165,7 +165,7 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	}
 	var buf [keyBufSize]byte
 	r.st.stampNow()
-	if _, err := r.db.store.putBlind(&r.st.Scope, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
+	if _, err := r.db.store.PutBlind(&r.st.Scope, r.st.kvKey(buf[:0], key), h, value, r.st); err != nil {
 		return err
 	}
 	r.st.touchAfter(r.st)
@@ -237,8 +237,8 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 			return nil
 		})
 	}
-	g, snap := kv.h.run.db.store.readAt()
-	g.scanFrom(p, start, snap, kv.h.run.db.opts.clock, emit)
+	g, snap := kv.h.run.db.store.ReadAt()
+	g.ScanFrom(p, start, snap, kv.h.run.db.opts.clock, emit)
 	runtime.KeepAlive(g)
 	return nil
 }

@@ -2,12 +2,12 @@ package inmem
 
 import "github.com/inmem-db/inmem/skiplist"
 
-// loader inserts entries whose versions are already known (recovery from a
+// Loader inserts entries whose versions are already known (recovery from a
 // snapshot and the WAL) on two goroutines: the caller decodes and copies
 // each entry into the arena, a second goroutine links the copies. Entries
 // with explicit versions link to the same list in any order, so the split
 // is safe, and it overlaps the two halves of the work on two cores.
-type loader struct {
+type Loader struct {
 	list  *skiplist.List
 	batch []loadItem
 	full  chan []loadItem
@@ -21,8 +21,8 @@ type loadItem struct{ off, version uint64 }
 // make the channel's cost per entry small.
 const loadBatch = 1024
 
-func newLoader(l *skiplist.List) *loader {
-	ld := &loader{
+func NewLoader(l *skiplist.List) *Loader {
+	ld := &Loader{
 		list: l,
 		full: make(chan []loadItem, 4),
 		free: make(chan []loadItem, 6),
@@ -36,7 +36,7 @@ func newLoader(l *skiplist.List) *loader {
 	return ld
 }
 
-func (ld *loader) link() {
+func (ld *Loader) link() {
 	defer close(ld.done)
 	for b := range ld.full {
 		for _, it := range b {
@@ -46,8 +46,8 @@ func (ld *loader) link() {
 	}
 }
 
-// add copies the entry into the arena and queues it for linking.
-func (ld *loader) add(key []byte, version uint64, value []byte) error {
+// Add copies the entry into the arena and queues it for linking.
+func (ld *Loader) Add(key []byte, version uint64, value []byte) error {
 	off, err := ld.list.Prepare(key, value, nil)
 	if err != nil {
 		return err
@@ -63,9 +63,9 @@ func (ld *loader) add(key []byte, version uint64, value []byte) error {
 	return nil
 }
 
-// finish links what is queued and stops the linker. Everything added is in
+// Finish links what is queued and stops the linker. Everything added is in
 // the list when it returns. It must be called exactly once.
-func (ld *loader) finish() {
+func (ld *Loader) Finish() {
 	if len(ld.batch) > 0 {
 		ld.full <- ld.batch
 	}

@@ -85,7 +85,7 @@ func (p *primTx) Delete(k []byte) error {
 		return err
 	}
 	p.derives()
-	return p.tx.put(p.key(k), tombstoneValue)
+	return p.tx.put(p.key(k), Tombstone)
 }
 
 // derives marks the transaction's commit as one to apply to the vector

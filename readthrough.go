@@ -20,8 +20,8 @@ type forkBase struct {
 // rs's fork bases when the run itself never wrote it. A tombstone in a
 // nearer layer hides the key in the layers below. The result aliases
 // arena memory.
-func (db *DB) getIn(g *generation, rs *runState, key []byte, hash, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
-	l := g.list
+func (db *DB) getIn(g *Generation, rs *runState, key []byte, hash, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
+	l := g.List
 	var raw []byte
 	var ver uint64
 	var found bool
@@ -43,7 +43,7 @@ func (db *DB) getIn(g *generation, rs *runState, key []byte, hash, snapshot uint
 	if !found {
 		return nil, 0, false
 	}
-	user, live := decodeValue(raw, clock)
+	user, live := DecodeValue(raw, clock)
 	return user, ver, live
 }
 
@@ -51,18 +51,18 @@ func (db *DB) getIn(g *generation, rs *runState, key []byte, hash, snapshot uint
 // entries merged with each base's at its version, nearest layer first.
 // Keys handed to fn are in rs's scope whichever layer they came from (a
 // buffer reused between calls).
-func (db *DB) scanIn(g *generation, rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
+func (db *DB) scanIn(g *Generation, rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
 	if len(rs.bases) == 0 {
-		g.scanFrom(prefix, from, snapshot, clock, fn)
+		g.ScanFrom(prefix, from, snapshot, clock, fn)
 		return
 	}
 	n := len(rs.scope)
 	curs := make([]layerCursor, 1+len(rs.bases))
-	curs[0].start(g.list, n, prefix, from, snapshot)
+	curs[0].start(g.List, n, prefix, from, snapshot)
 	for i, b := range rs.bases {
 		p := append(append([]byte(nil), b.scope...), prefix[n:]...)
 		f := append(append([]byte(nil), b.scope...), from[n:]...)
-		curs[i+1].start(g.list, len(b.scope), p, f, b.version)
+		curs[i+1].start(g.List, len(b.scope), p, f, b.version)
 	}
 	var key []byte
 	for {
@@ -87,7 +87,7 @@ func (db *DB) scanIn(g *generation, rs *runState, prefix, from []byte, snapshot 
 		}
 		key = append(append(key[:0], rs.scope...), suffix...)
 		w.next()
-		if user, live := decodeValue(raw, clock); live && !fn(key, user, ver) {
+		if user, live := DecodeValue(raw, clock); live && !fn(key, user, ver) {
 			return
 		}
 	}

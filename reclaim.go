@@ -1,13 +1,8 @@
 package inmem
 
 import (
-	"bytes"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/inmem-db/inmem/internal/keys"
 )
 
 // Reclaim frees the memory of versions nothing can read any more. The
@@ -75,176 +70,36 @@ type ReclaimStats struct {
 	Vacuumed        int64         // vector graph nodes removed (tombstones no reader can see)
 }
 
-// rebuild is a reclaim in progress as commits see it.
-type rebuild struct {
-	base     uint64 // commits above it are not in the copy: they record their links
-	cut      uint64 // set before swapping
-	swapping atomic.Bool
-	swapped  chan struct{} // closed when commits above cut may link (swapped or aborted)
-
-	mu  sync.Mutex
-	log []linkedEntry
-}
-
-type linkedEntry struct {
-	g   *generation
-	off uint64
-}
-
-// record notes entries a commit above base linked in g.
-func (rb *rebuild) record(g *generation, offs []uint64, _ uint64) {
-	rb.mu.Lock()
-	for _, o := range offs {
-		rb.log = append(rb.log, linkedEntry{g, o})
-	}
-	rb.mu.Unlock()
-}
-
-func (rb *rebuild) take() []linkedEntry {
-	rb.mu.Lock()
-	defer rb.mu.Unlock()
-	l := rb.log
-	rb.log = nil
-	return l
-}
-
-// keepRule is what a reclaim keeps of one scope's keys: every version
-// above horizon and the newest at or below it (unless dropDead and it is a
-// delete or expired).
-type keepRule struct {
-	horizon  uint64
-	dropDead bool
-}
-
 // retention returns the rules by scope; scopes not in it get def.
-func (db *DB) retention(horizon uint64) (map[string]keepRule, keepRule) {
-	rules := map[string]keepRule{}
+func (db *DB) retention(horizon uint64) (map[string]KeepRule, KeepRule) {
+	rules := map[string]KeepRule{}
 	db.runsMu.RLock()
 	defer db.runsMu.RUnlock()
 	for _, rs := range db.runs {
-		r := keepRule{} // everything
-		if c := int(rs.compacted.Load()); c > 0 && c <= rs.log.len() {
-			r.horizon = rs.log.at(c - 1).version
+		r := KeepRule{} // everything
+		if c := int(rs.compacted.Load()); c > 0 && c <= rs.Log.Len() {
+			r.Horizon = rs.Log.At(c - 1).Version
 		}
 		if _, set := rules[string(rs.scope)]; !set {
 			rules[string(rs.scope)] = r
 		}
 		for _, b := range rs.bases {
-			rules[string(b.scope)] = keepRule{} // a fork reads through it
+			rules[string(b.scope)] = KeepRule{} // a fork reads through it
 		}
 	}
-	return rules, keepRule{horizon: horizon, dropDead: true}
+	return rules, KeepRule{Horizon: horizon, DropDead: true}
 }
 
 func (db *DB) reclaim() (ReclaimStats, error) {
 	start := time.Now()
-	s := db.store
-	old := s.current()
-	st := ReclaimStats{Before: old.arena.Stats().Used}
-	ng, err := newGeneration()
+	r, err := db.store.RebuildGeneration(db.retention, db.opts.clock)
+	st := ReclaimStats{Before: r.Before, After: r.After, Kept: r.Kept, Dropped: r.Dropped, CaughtUp: r.CaughtUp, WriterGap: r.WriterGap}
 	if err != nil {
-		return st, err
-	}
-	rb := &rebuild{swapped: make(chan struct{})}
-	s.oracle.Exclusive(func(last uint64) {
-		rb.base = last
-		s.rebuild.Store(rb)
-	})
-	abort := func(err error) (ReclaimStats, error) {
-		rb.swapping.Store(false)
-		s.rebuild.Store(nil)
-		close(rb.swapped)
 		return st, fmt.Errorf("reclaim: %w", err)
 	}
-	s.oracle.WaitVisible(rb.base) // every commit at or below base is linked
-	rules, def := db.retention(min(rb.base, s.oracle.Watermark()))
-	clock := db.opts.clock
-
-	var (
-		cur      []byte
-		decided  bool
-		rule     keepRule
-		lastScop []byte
-	)
-	it := old.list.Iter()
-	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Version()
-		if v > rb.base {
-			continue // recorded by its commit
-		}
-		if !bytes.Equal(k, cur) {
-			cur, decided = k, false
-			if n := keys.ScopeLen(k); n < 0 {
-				rule = keepRule{} // not a key of any scope: keep it all
-				lastScop = nil
-			} else if lastScop == nil || !bytes.Equal(k[:n], lastScop) {
-				lastScop = k[:n]
-				r, ok := rules[string(lastScop)]
-				if !ok {
-					r = def
-				}
-				rule = r
-			}
-		}
-		if v <= rule.horizon {
-			if decided {
-				st.Dropped++
-				continue
-			}
-			decided = true
-			if rule.dropDead {
-				if _, live := decodeValue(it.Value(), clock); !live {
-					st.Dropped++
-					continue
-				}
-			}
-		}
-		if _, _, err := ng.list.InsertEntry(k, v, it.Value(), it.Unindexed()); err != nil {
-			return abort(err)
-		}
-		st.Kept++
-	}
-	// What the copy kept is the live data; the catch-up below adds what
-	// commits wrote meanwhile, mostly to be overwritten again, so the next
-	// trigger is measured from the copy alone.
-	live := ng.arena.Stats().Used
-	catchUp := func() (int, error) {
-		batch := rb.take()
-		for _, e := range batch {
-			k, val, v, un := e.g.list.NodeAt(e.off)
-			if _, _, err := ng.list.InsertEntry(k, v, val, un); err != nil {
-				return 0, err
-			}
-		}
-		st.CaughtUp += int64(len(batch))
-		return len(batch), nil
-	}
-	for range 8 { // until little is left, so writers wait only for that
-		n, err := catchUp()
-		if err != nil {
-			return abort(err)
-		}
-		if n < 256 {
-			break
-		}
-	}
-	s.oracle.Exclusive(func(last uint64) {
-		rb.cut = last
-		rb.swapping.Store(true)
-	})
-	gap := time.Now()
-	s.oracle.WaitVisible(rb.cut) // every commit at or below the cut is linked and recorded
-	if _, err := catchUp(); err != nil {
-		return abort(err)
-	}
-	s.gen.Store(ng)
-	close(rb.swapped)
-	st.WriterGap = time.Since(gap)
-	s.rebuild.Store(nil)
-	st.After = ng.arena.Stats().Used
 	st.Took = time.Since(start)
 	db.reclaims.Add(1)
-	db.reclaimedAt.Store(live)
+	db.reclaimedAt.Store(r.Live)
 	db.markReclaimed()
 	return st, nil
 }
@@ -252,7 +107,7 @@ func (db *DB) reclaim() (ReclaimStats, error) {
 // release reports a run's data as reclaimable (it was deleted, archived
 // or compacted).
 func (db *DB) release(rs *runState) {
-	w := rs.written.Load()
+	w := rs.Written.Load()
 	db.released.Add(w - rs.released.Swap(w))
 }
 
@@ -261,10 +116,10 @@ func (db *DB) release(rs *runState) {
 // what released runs held. It errs high (a shared scope that only adds
 // keys frees nothing), which the growth condition of maybeReclaim bounds.
 func (db *DB) garbage() int64 {
-	g := db.released.Load() + db.system.written.Load() - db.system.reclaimed.Load()
+	g := db.released.Load() + db.system.Written.Load() - db.system.reclaimed.Load()
 	db.runsMu.RLock()
 	for _, rs := range db.shared {
-		g += rs.written.Load() - rs.reclaimed.Load()
+		g += rs.Written.Load() - rs.reclaimed.Load()
 	}
 	db.runsMu.RUnlock()
 	return g
@@ -273,10 +128,10 @@ func (db *DB) garbage() int64 {
 // markReclaimed resets garbage's counters after a reclaim.
 func (db *DB) markReclaimed() {
 	db.released.Store(0)
-	db.system.reclaimed.Store(db.system.written.Load())
+	db.system.reclaimed.Store(db.system.Written.Load())
 	db.runsMu.RLock()
 	for _, rs := range db.shared {
-		rs.reclaimed.Store(rs.written.Load())
+		rs.reclaimed.Store(rs.Written.Load())
 	}
 	db.runsMu.RUnlock()
 }
@@ -292,7 +147,7 @@ func (db *DB) maybeReclaim() {
 	if limit <= 0 {
 		return
 	}
-	used := db.store.current().arena.Stats().Used
+	used := db.store.Current().Arena.Stats().Used
 	trigger := max(limit, 2*db.reclaimedAt.Load())
 	if db.reclaimRunning.Load() && used >= 2*trigger {
 		// Writers outran the running reclaim by as much again as started

@@ -47,7 +47,7 @@ func TestReclaimBackPressure(t *testing.T) {
 	var peak int64
 	for i := range writes {
 		require.NoError(t, kv.Put(names[i%len(names)], val))
-		used := db.store.current().arena.Stats().Used // Stats().MemUsed, cheaper
+		used := db.store.Current().Arena.Stats().Used // Stats().MemUsed, cheaper
 		peak = max(peak, used)
 		require.Less(t, used, bound, "write %d: %d KiB in use, the writer outran the reclaim past twice the threshold", i, used>>10)
 	}

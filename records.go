@@ -6,13 +6,13 @@ import "github.com/inmem-db/inmem/wal"
 // use the wal package's framing: length, CRC-32C, type, payload). A number
 // is never reused: files written with it may still be read.
 const (
-	// recBatch is a committed transaction in the WAL, the older form
+	// RecBatch is a committed transaction in the WAL, the older form
 	// without a step time (still read, no longer written):
 	//
 	//	version uint64 LE | count uvarint | (keyLen uvarint key valLen uvarint value)*
-	recBatch = wal.TypeUser
+	RecBatch = wal.TypeUser
 
-	// recBatchTimed is a committed transaction in the WAL:
+	// RecBatchTimed is a committed transaction in the WAL:
 	//
 	//	version uint64 LE | step time int64 LE | count uvarint | (keyLen uvarint key valLen uvarint value)*
 	//
@@ -20,15 +20,15 @@ const (
 	// step of its run (0 for writes outside a run). Values are stored
 	// exactly as in the engine (header included), so replay reinserts the
 	// same bytes at the same version (batch.go).
-	recBatchTimed = wal.TypeUser + 4
+	RecBatchTimed = wal.TypeUser + 4
 
 	// The records of a snapshot file, in this order: the header, any
 	// number of steps records, any number of entries records, one vectors
 	// record per shared collection, the trailer. Layouts in snapshot.go
 	// and vecsnap.go.
-	recSnapHeader  = wal.TypeUser + 1
-	recSnapSteps   = wal.TypeUser + 5
-	recSnapEntries = wal.TypeUser + 2
-	recSnapVectors = wal.TypeUser + 6
-	recSnapTrailer = wal.TypeUser + 3
+	RecSnapHeader  = wal.TypeUser + 1
+	RecSnapSteps   = wal.TypeUser + 5
+	RecSnapEntries = wal.TypeUser + 2
+	RecSnapVectors = wal.TypeUser + 6
+	RecSnapTrailer = wal.TypeUser + 3
 )

@@ -57,10 +57,10 @@ func (db *DB) openDurable() error {
 		lock.Close()
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
-	db.store.log = log
-	db.store.reclaimCheck = db.maybeReclaim // recovery may have replaced the store
-	db.store.strict = d.mode == modeStrict
-	db.store.afterCommit = db.maybeCheckpoint
+	db.store.Log = log
+	db.store.ReclaimCheck = db.maybeReclaim // recovery may have replaced the store
+	db.store.Strict = d.mode == modeStrict
+	db.store.AfterCommit = db.maybeCheckpoint
 	db.walAtCheckpoint.Store(-db.walReplayed)
 	return nil
 }
@@ -84,10 +84,10 @@ func (db *DB) recover() error {
 	from := uint64(1)
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
-		ld := newLoader(db.store.current().list)
+		ld := NewLoader(db.store.Current().List)
 		prog.snapshot(path)
-		m, err := readSnapshot(fs, path, prog.entries(ld.add))
-		ld.finish()
+		m, err := readSnapshot(fs, path, prog.entries(ld.Add))
+		ld.Finish()
 		if err == nil {
 			meta, last, from = m, m.version, m.segment
 			db.loadVectorRecords(meta.vectors)
@@ -101,7 +101,7 @@ func (db *DB) recover() error {
 		}
 		db.opts.logger.Warn("snapshot failed its checks, trying the previous one", "file", path, "error", err)
 		// The partial load is discarded: start from an empty engine.
-		st, serr := newStore()
+		st, serr := NewStore()
 		if serr != nil {
 			return serr
 		}
@@ -121,14 +121,14 @@ func (db *DB) recover() error {
 
 	// Every WAL record after the snapshot goes through the apply path
 	// (apply.go), in version order.
-	ld := newLoader(db.store.current().list)
+	ld := NewLoader(db.store.Current().List)
 	prog.wal(from)
 	apply := func(typ byte, p []byte) error {
 		prog.record(len(p))
-		if typ != recBatch && typ != recBatchTimed {
+		if typ != RecBatch && typ != RecBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
-		v, err := db.applyRecord(typ, p, meta.version, ld.add)
+		v, err := db.applyRecord(typ, p, meta.version, ld.Add)
 		last = max(last, v)
 		return err
 	}
@@ -138,7 +138,7 @@ func (db *DB) recover() error {
 	} else {
 		res, err = wal.Read(fs, walDir(dir), from, apply)
 	}
-	ld.finish()
+	ld.Finish()
 	if err != nil {
 		if errors.Is(err, wal.ErrCorruption) && !errors.Is(err, ErrCorruption) {
 			err = fmt.Errorf("%w: %w", ErrCorruption, err)
@@ -153,7 +153,7 @@ func (db *DB) recover() error {
 	}
 	db.walNext, db.walLast = res.Next, res.Last
 	db.walReplayed = res.Bytes
-	db.store.oracle = occ.New(last)
+	db.store.Oracle = occ.New(last)
 	if err := db.mendVectors(); err != nil {
 		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)
 		clear(db.vecs)
@@ -201,7 +201,7 @@ func (db *DB) applySnapshotRuns(meta snapMeta) error {
 	prefix := append([]byte(nil), db.system.scope...)
 	prefix = append(prefix, keys.TagRunMeta)
 	var ferr error
-	db.store.current().scan(prefix, meta.version, nil, func(key, val []byte, v uint64) bool {
+	db.store.Current().Scan(prefix, meta.version, nil, func(key, val []byte, v uint64) bool {
 		id, ok := db.isRunRecordKey(key)
 		if !ok {
 			ferr = fmt.Errorf("run record key %q: %w", key, ErrCorruption)
@@ -226,12 +226,12 @@ func (db *DB) applySnapshotRuns(meta snapMeta) error {
 			continue // its record is not live: a deleted run's steps
 		}
 		for _, st := range log {
-			rs.applyStep(st.version, st.time)
+			rs.ApplyStep(st.Version, st.Time)
 		}
 	}
 	for id, n := range meta.steps {
 		if rs := db.runs[id]; rs != nil {
-			rs.steps.Store(n)
+			rs.Steps.Store(n)
 		}
 	}
 	return nil

@@ -45,8 +45,8 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 		return rep, fmt.Errorf("replay: %w", err)
 	}
 	rs := r.st
-	g, snap := db.store.readAt()
-	steps := rs.log.all()[:rs.log.visible(snap)]
+	g, snap := db.store.ReadAt()
+	steps := rs.Log.All()[:rs.Log.Visible(snap)]
 	rep.Steps = len(steps)
 	note := func(step int, reason string) {
 		if rep.Reason == "" || step < rep.FirstDiff {
@@ -61,7 +61,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	clock := db.opts.clock
 	var chain chainCheck
 	emit := func(suffix, raw []byte, step int) {
-		user, live := decodeValue(raw, clock)
+		user, live := DecodeValue(raw, clock)
 		if !live {
 			return
 		}
@@ -106,7 +106,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	})
 	flushBase(nil)
 	if i := slices.Index(wrote, false); i >= 0 {
-		note(i+1, fmt.Sprintf("step %d (version %d) has no recorded writes", i+1, steps[i].version))
+		note(i+1, fmt.Sprintf("step %d (version %d) has no recorded writes", i+1, steps[i].Version))
 	}
 
 	live, err := db.liveHashes(r, snap)
@@ -163,7 +163,7 @@ func (c *chainCheck) next(k, user []byte) string {
 
 // history is a run's recorded writes, grouped by step.
 type history struct {
-	steps  []stepRec
+	steps  []StepRec
 	writes [][]histWrite // per step
 	base   model         // the state before step 1
 }
@@ -177,9 +177,9 @@ type histWrite struct {
 // step, at the current visible version.
 func (db *DB) loadHistory(r *Run) (*history, error) {
 	rs := r.st
-	g, snap := db.store.readAt()
+	g, snap := db.store.ReadAt()
 	h := &history{}
-	h.steps = rs.log.all()[:rs.log.visible(snap)]
+	h.steps = rs.Log.All()[:rs.Log.Visible(snap)]
 	h.writes = make([][]histWrite, len(h.steps))
 	n := len(rs.scope)
 	walkRunWrites(g, rs, snap, h.steps, func(k, val []byte, _ uint64, i int, ok bool) {
@@ -203,12 +203,12 @@ func cmpU64(a, b uint64) int {
 
 // baseModel is a fork's state before its first step: its layers merged,
 // nearest first, with raw stored values.
-func (db *DB) baseModel(g *generation, rs *runState) model {
+func (db *DB) baseModel(g *Generation, rs *runState) model {
 	m := model{}
 	for i := len(rs.bases) - 1; i >= 0; i-- { // farthest first: nearer layers overwrite
 		b := rs.bases[i]
 		n := len(b.scope)
-		it := g.list.Iter()
+		it := g.List.Iter()
 		var last []byte
 		for it.SeekGE(b.scope, ^uint64(0)); it.Valid(); it.Next() {
 			k := it.Key()
@@ -237,7 +237,7 @@ func (m model) clone() model {
 }
 
 func (m model) set(suffix, raw []byte) {
-	if len(raw) > 0 && raw[0]&flagTombstone != 0 {
+	if len(raw) > 0 && raw[0]&FlagTombstone != 0 {
 		delete(m, string(suffix))
 		return
 	}
@@ -249,7 +249,7 @@ func (m model) set(suffix, raw []byte) {
 func (m model) apply(h *history, k int) string {
 	ws := h.writes[k]
 	if len(ws) == 0 {
-		return fmt.Sprintf("step %d (version %d) has no recorded writes", k+1, h.steps[k].version)
+		return fmt.Sprintf("step %d (version %d) has no recorded writes", k+1, h.steps[k].Version)
 	}
 	for _, w := range ws {
 		m.set(w.suffix, w.raw)
@@ -281,7 +281,7 @@ func (m model) checkEvent(seq uint64) string {
 	if !ok {
 		return fmt.Sprintf("event %d deleted", seq)
 	}
-	user, _ := decodeValue(raw, nil)
+	user, _ := DecodeValue(raw, nil)
 	e, err := primitives.DecodeEvent(seq, user)
 	if err != nil {
 		return err.Error()
@@ -292,7 +292,7 @@ func (m model) checkEvent(seq uint64) string {
 		if !ok {
 			return fmt.Sprintf("event %d has no predecessor", seq)
 		}
-		puser, _ := decodeValue(praw, nil)
+		puser, _ := DecodeValue(praw, nil)
 		p, err := primitives.DecodeEvent(seq-1, puser)
 		if err != nil {
 			return err.Error()
@@ -370,7 +370,7 @@ func (m model) hashes(clock func() time.Time) [elemCount]uint64 {
 	slices.Sort(keys)
 	h := newStateHasher()
 	for _, k := range keys {
-		if user, live := decodeValue(m[k], clock); live && len(k) > 0 {
+		if user, live := DecodeValue(m[k], clock); live && len(k) > 0 {
 			h.add([]byte(k), user)
 		}
 	}
@@ -402,9 +402,9 @@ func (db *DB) firstDiff(r *Run, h *history) (int, string) {
 	m := h.base.clone()
 	for k, st := range h.steps {
 		m.apply(h, k)
-		at := func() time.Time { return time.Unix(0, st.time) }
+		at := func() time.Time { return time.Unix(0, st.Time) }
 		want := m.hashes(at)
-		view := pinnedHandle(r, &viewAt{step: k + 1, version: st.version, at: time.Unix(0, st.time)})
+		view := pinnedHandle(r, &viewAt{step: k + 1, version: st.Version, at: time.Unix(0, st.Time)})
 		got := newStateHasher()
 		_ = view.View(func(tx *Tx) error {
 			n := len(tx.rs.scope)

@@ -36,11 +36,11 @@ func TestReplayDetectsTamperedEvent(t *testing.T) {
 	// would hold it: the chain no longer checks out from step 4 on.
 	rs := run.st
 	k := keys.AppendKey(nil, rs.scope, keys.TagEvent, primitives.EventKey(1))
-	raw, _, ok := db.store.current().list.Get(k, db.store.oracle.Visible())
+	raw, _, ok := db.store.Current().List.Get(k, db.store.Oracle.Visible())
 	require.True(t, ok)
 	forged := append([]byte(nil), raw...)
 	forged[len(forged)-1] = 'X' // the payload is the value's tail
-	_, _, err := db.store.current().list.Insert(k, rs.log.at(3).version, forged)
+	_, _, err := db.store.Current().List.Insert(k, rs.Log.At(3).Version, forged)
 	require.NoError(t, err)
 	rep, err := db.Replay(run.ID())
 	require.NoError(t, err)
@@ -54,9 +54,9 @@ func TestReplayDetectsWriteOutsideSteps(t *testing.T) {
 	// A write of the run at a version that is no step of it (the version
 	// of the run's own record, in the system scope).
 	rs := run.st
-	v := rs.log.at(0).version - 1
+	v := rs.Log.At(0).Version - 1
 	k := keys.AppendKey(nil, rs.scope, keys.TagKV, []byte("ghost"))
-	_, _, err := db.store.current().list.Insert(k, v, []byte{0, 'x'})
+	_, _, err := db.store.Current().List.Insert(k, v, []byte{0, 'x'})
 	require.NoError(t, err)
 	rep, err := db.Replay(run.ID())
 	require.NoError(t, err)
@@ -73,7 +73,7 @@ func TestReplayDetectsMissingStepWrites(t *testing.T) {
 	other, err := db.BeginRun()
 	require.NoError(t, err)
 	require.NoError(t, other.KV().Put("x", nil))
-	run.st.log.add(other.st.log.at(0).version, 0)
+	run.st.Log.Add(other.st.Log.At(0).Version, 0)
 	rep, err := db.Replay(run.ID())
 	require.NoError(t, err)
 	require.False(t, rep.Match)

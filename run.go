@@ -318,7 +318,7 @@ func (r *Run) Info() (RunInfo, error) {
 		return RunInfo{}, err
 	}
 	rs := r.st
-	if rs.shared {
+	if rs.Shared {
 		return RunInfo{Namespace: rs.ns, Status: Active}, nil
 	}
 	if RunStatus(rs.status.Load()) == statusDeleted {
@@ -334,7 +334,7 @@ func (r *Run) End(status RunStatus, reason string) error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if r.st.shared {
+	if r.st.Shared {
 		return fmt.Errorf("end: the shared scope never ends: %w", ErrInvalidArgument)
 	}
 	if status != Completed && status != Failed && status != Cancelled {

@@ -51,8 +51,8 @@ func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
-	var hdr [maxValueHeader]byte
-	v, err := db.store.putBlind(&db.system.Scope, db.runRecordKey(rec.ID), encodeHeader(&hdr, false, 0), b, g)
+	var hdr [MaxValueHeader]byte
+	v, err := db.store.PutBlind(&db.system.Scope, db.runRecordKey(rec.ID), EncodeHeader(&hdr, false, 0), b, g)
 	if v != 0 && err == nil {
 		db.applyRunRecord(rs, rec, v)
 	}

@@ -209,7 +209,7 @@ func (rx *Runs) Delete(id RunID) error {
 	}
 	var prev RunStatus
 	var fence uint64
-	db.store.oracle.Exclusive(func(last uint64) {
+	db.store.Oracle.Exclusive(func(last uint64) {
 		prev = RunStatus(rs.status.Load())
 		if prev != statusDeleted {
 			rs.status.Store(uint32(statusDeleted))
@@ -219,7 +219,7 @@ func (rx *Runs) Delete(id RunID) error {
 	if prev == statusDeleted {
 		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
 	}
-	db.store.oracle.WaitVisible(fence)
+	db.store.Oracle.WaitVisible(fence)
 	v, err := rx.deleteData(rs)
 	if err != nil {
 		rs.status.Store(uint32(prev))
@@ -236,7 +236,7 @@ func (rx *Runs) Delete(id RunID) error {
 func (rx *Runs) deleteData(rs *runState) (uint64, error) {
 	db := rx.db
 	tx := &Tx{db: db, rs: rs, writable: true, guard: admitAll{}, clock: db.opts.clock}
-	tx.gen, tx.snapshot = db.store.beginAt()
+	tx.gen, tx.snapshot = db.store.BeginAt()
 	tx.kv = KV{prim{tx: tx, tag: keys.TagKV}}
 	defer tx.Discard()
 	var live [][]byte
@@ -245,11 +245,11 @@ func (rx *Runs) deleteData(rs *runState) (uint64, error) {
 		return true
 	})
 	for _, k := range live {
-		if err := tx.put(k, tombstoneValue); err != nil {
+		if err := tx.put(k, Tombstone); err != nil {
 			return 0, err
 		}
 	}
-	if err := tx.put(db.runRecordKey(rs.id), tombstoneValue); err != nil {
+	if err := tx.put(db.runRecordKey(rs.id), Tombstone); err != nil {
 		return 0, err
 	}
 	return tx.commit()
@@ -277,13 +277,13 @@ func (rx *Runs) Compact(id RunID) error {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	n := rs.log.visible(db.store.oracle.Visible())
+	n := rs.Log.Visible(db.store.Oracle.Visible())
 	if n <= int(rs.compacted.Load()) {
 		return nil
 	}
 	info := rs.info
 	info.Status = RunStatus(rs.status.Load())
-	info.Steps = int(rs.steps.Load())
+	info.Steps = int(rs.Steps.Load())
 	if info.Status == statusDeleted {
 		return fmt.Errorf("run %s: %w", id, ErrRunNotFound)
 	}

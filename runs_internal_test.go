@@ -42,7 +42,7 @@ func TestRunsDeleteRacingWriters(t *testing.T) {
 		require.NoError(t, db.Runs().Delete(r.ID()))
 		wg.Wait()
 		live := 0
-		db.store.current().scan(r.st.scope, db.store.oracle.Visible(), db.opts.clock, func(_, _ []byte, _ uint64) bool {
+		db.store.Current().Scan(r.st.scope, db.store.Oracle.Visible(), db.opts.clock, func(_, _ []byte, _ uint64) bool {
 			live++
 			return true
 		})

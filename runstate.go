@@ -51,7 +51,7 @@ func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
 		ns:    ns,
 		scope: keys.AppendScope(nil, ns.Tenant, ns.App, ns.Agent, id),
 	}
-	rs.shared = shared
+	rs.Shared = shared
 	rs.status.Store(uint32(Active))
 	return rs
 }
@@ -66,17 +66,17 @@ func (rs *runState) Admit(v uint64) error {
 		return fmt.Errorf("run %s: %w", rs.id, ErrRunEnded)
 	}
 	t := int64(0)
-	if !rs.shared {
+	if !rs.Shared {
 		// One clock read serves the step's time and the run's last write.
-		t = rs.stamp.Load()
+		t = rs.Stamp.Load()
 		if t == 0 {
 			t = rs.db.opts.clock().UnixNano()
 		}
 		// Writers of one run stamp in one order and may enter here in
 		// another; steps keep their times in step order.
-		t = max(t, rs.lastStep)
+		t = max(t, rs.LastStep)
 	}
-	rs.applyStep(v, t)
+	rs.ApplyStep(v, t)
 	return nil
 }
 
@@ -86,10 +86,10 @@ func (rs *runState) Admit(v uint64) error {
 // that the read (tens of nanoseconds in a virtual machine) stays out of the
 // oracle's critical section, which every commit of the database passes.
 func (rs *runState) stampNow() {
-	if !rs.shared {
-		rs.stamp.Store(rs.db.opts.clock().UnixNano())
-		if !rs.log.started() {
-			rs.log.reserve()
+	if !rs.Shared {
+		rs.Stamp.Store(rs.db.opts.clock().UnixNano())
+		if !rs.Log.Started() {
+			rs.Log.Reserve()
 		}
 	}
 }
@@ -97,8 +97,8 @@ func (rs *runState) stampNow() {
 // touchAfter records a write committed under guard g, unless Admit already
 // did (a run's own data writes).
 func (rs *runState) touchAfter(g occ.Guard) {
-	if rs.shared || g != occ.Guard(rs) {
-		rs.touch(rs.db.opts.clock().UnixNano())
+	if rs.Shared || g != occ.Guard(rs) {
+		rs.Touch(rs.db.opts.clock().UnixNano())
 	}
 }
 
@@ -141,8 +141,8 @@ func (rs *runState) snapshotInfo() RunInfo {
 	info.Meta = maps.Clone(info.Meta)
 	rs.mu.Unlock()
 	info.Status = RunStatus(rs.status.Load())
-	info.Steps = int(rs.steps.Load())
-	info.UpdatedAt = time.Unix(0, rs.updated.Load())
+	info.Steps = int(rs.Steps.Load())
+	info.UpdatedAt = time.Unix(0, rs.Updated.Load())
 	return info
 }
 
@@ -154,15 +154,15 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 	info := rs.info
 	info.Status = to
 	info.UpdatedAt = now
-	info.Steps = int(rs.steps.Load())
+	info.Steps = int(rs.Steps.Load())
 	if to.Ended() && to != Archived {
 		info.EndedAt = now
 		info.Error = reason
 	}
 	// An archived run keeps its latest state, not its history.
 	compacted := int(rs.compacted.Load())
-	if to == Archived && !rs.shared {
-		compacted = max(compacted, rs.log.len())
+	if to == Archived && !rs.Shared {
+		compacted = max(compacted, rs.Log.Len())
 	}
 	if err := rs.db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(rs.bases), Compacted: compacted}, &statusGuard{rs: rs, to: to}); err != nil {
 		return rs.recordErr("status", err)

@@ -12,40 +12,40 @@ import (
 // the commit critical section; the times beside them on lines of their
 // own, so the run's writers on two cores mostly read shared lines.
 type Scope struct {
-	steps   atomic.Int64 // written inside the commit critical section
-	log     stepLog      // runs only: step -> version and time, written beside steps
-	written atomic.Int64 // bytes committed (keys and values): what reclaim may one day free
+	Steps   atomic.Int64 // written inside the commit critical section
+	Log     StepLog      // runs only: step -> version and time, written beside steps
+	Written atomic.Int64 // bytes committed (keys and values): what reclaim may one day free
 	_       [32]byte
-	updated atomic.Int64 // unix nanos of the last write, see touch
-	stamp   atomic.Int64 // the clock as the latest data commit read it, see stampNow
+	Updated atomic.Int64 // unix nanos of the last write, see touch
+	Stamp   atomic.Int64 // the clock as the latest data commit read it, see stampNow
 	_       [48]byte
-	// lastStep is the time of the step applied last; guarded by the
+	// LastStep is the time of the step applied last; guarded by the
 	// oracle's critical section, as log is.
-	lastStep int64
-	shared   bool // a shared scope: no step log, no step times
+	LastStep int64
+	Shared   bool // a shared scope: no step log, no step times
 
 	fingers runFingers // where the last commits linked their writes
 }
 
-// applyStep records step v of the scope at time t (unix nanos), for a
+// ApplyStep records step v of the scope at time t (unix nanos), for a
 // commit inside its critical section or for recovery: one writer at a
 // time. It is the engine's part of the apply path (apply.go).
-func (sc *Scope) applyStep(v uint64, t int64) {
-	sc.steps.Add(1)
-	if sc.shared {
+func (sc *Scope) ApplyStep(v uint64, t int64) {
+	sc.Steps.Add(1)
+	if sc.Shared {
 		return
 	}
-	sc.lastStep = t
-	sc.log.add(v, t)
-	sc.touch(t)
+	sc.LastStep = t
+	sc.Log.Add(v, t)
+	sc.Touch(t)
 }
 
-// touch records a write at now (unix nanos). It stores only when the value
+// Touch records a write at now (unix nanos). It stores only when the value
 // moves by a millisecond or more, so concurrent writers of one run mostly
 // read a shared cache line instead of bouncing it between cores.
-func (sc *Scope) touch(now int64) {
-	if now-sc.updated.Load() >= int64(time.Millisecond) {
-		sc.updated.Store(now)
+func (sc *Scope) Touch(now int64) {
+	if now-sc.Updated.Load() >= int64(time.Millisecond) {
+		sc.Updated.Store(now)
 	}
 }
 
@@ -54,8 +54,7 @@ func (sc *Scope) touch(now int64) {
 // cache fc and on every commit without one: reading the log's step count
 // on every commit cost the run's writers a cache miss each.
 func (sc *Scope) reserveSteps(fc *fingerCache) {
-	if !sc.shared && fc.due() {
-		sc.log.reserve()
+	if !sc.Shared && fc.due() {
+		sc.Log.Reserve()
 	}
 }
-

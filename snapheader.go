@@ -36,7 +36,7 @@ func readSnapHeader(fs vfs.FS, path string) (snapMeta, int, error) {
 		return snapMeta{}, 0, fmt.Errorf("snapshot %s at offset 0: header: %v: %w", path, err, ErrCorruption)
 	}
 	typ, p, size, err := wal.DecodeRecord(frame)
-	if err == nil && typ != recSnapHeader {
+	if err == nil && typ != RecSnapHeader {
 		err = errors.New("first record is not the header")
 	}
 	if err != nil {

@@ -53,7 +53,7 @@ func FuzzReadSnapHeader(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte, framed bool) {
 		if framed {
-			data = wal.AppendRecord(nil, recSnapHeader, data)
+			data = wal.AppendRecord(nil, RecSnapHeader, data)
 		}
 		fs := vfs.NewMemFS(0)
 		file, err := fs.Create("/s.snap")
@@ -71,7 +71,7 @@ func FuzzReadSnapHeader(f *testing.F) {
 		}
 		typ, p, n, derr := wal.DecodeRecord(data)
 		require.NoError(t, derr)
-		require.Equal(t, recSnapHeader, typ)
+		require.Equal(t, RecSnapHeader, typ)
 		require.Equal(t, n, size)
 		want, derr := decodeSnapHeader(p)
 		require.NoError(t, derr)

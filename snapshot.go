@@ -76,7 +76,7 @@ type snapMeta struct {
 	version uint64
 	segment uint64
 	steps   map[RunID]int64
-	logs    map[RunID][]stepRec // each run's step list
+	logs    map[RunID][]StepRec // each run's step list
 	vectors [][]byte            // recSnapVectors records, as read
 	bytes   int64               // the file's size, as read
 }
@@ -119,7 +119,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		h = append(h, id[:]...)
 		h = binary.AppendUvarint(h, uint64(n))
 	}
-	if err := put(recSnapHeader, h); err != nil {
+	if err := put(RecSnapHeader, h); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
 
@@ -130,10 +130,10 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 			p = binary.AppendUvarint(p, uint64(first))
 			p = binary.AppendUvarint(p, uint64(len(part)))
 			for _, st := range part {
-				p = binary.AppendUvarint(p, st.version)
-				p = binary.AppendVarint(p, st.time)
+				p = binary.AppendUvarint(p, st.Version)
+				p = binary.AppendVarint(p, st.Time)
 			}
-			if err := put(recSnapSteps, p); err != nil {
+			if err := put(RecSnapSteps, p); err != nil {
 				return fmt.Errorf("snapshot: write: %w", err)
 			}
 		}
@@ -141,7 +141,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 
 	var chunk []byte
 	var count uint64
-	it := db.store.current().list.Iter()
+	it := db.store.Current().List.Iter()
 	for it.First(); it.Valid(); it.Next() {
 		if it.Version() > meta.version {
 			continue
@@ -153,20 +153,20 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		chunk = append(chunk, it.Value()...)
 		count++
 		if len(chunk) >= snapChunkBytes {
-			if err := put(recSnapEntries, chunk); err != nil {
+			if err := put(RecSnapEntries, chunk); err != nil {
 				return fmt.Errorf("snapshot: write: %w", err)
 			}
 			chunk = chunk[:0]
 		}
 	}
 	if len(chunk) > 0 {
-		if err := put(recSnapEntries, chunk); err != nil {
+		if err := put(RecSnapEntries, chunk); err != nil {
 			return fmt.Errorf("snapshot: write: %w", err)
 		}
 	}
 	var werr error
 	err = db.vectorRecords(meta.version, func(rec []byte) error {
-		werr = put(recSnapVectors, rec)
+		werr = put(RecSnapVectors, rec)
 		return werr
 	})
 	if werr != nil {
@@ -175,7 +175,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	if err := put(recSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
+	if err := put(RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
 	if err := w.Flush(); err != nil {
@@ -233,19 +233,19 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 			return meta, fmt.Errorf("snapshot %s: %w", path, err)
 		}
 		switch {
-		case typ == recSnapHeader && !seenHeader && off == 0:
+		case typ == RecSnapHeader && !seenHeader && off == 0:
 			if meta, err = decodeSnapHeader(p); err != nil {
 				return meta, bad(off, err.Error())
 			}
 			seenHeader = true
-		case typ == recSnapVectors && seenHeader:
+		case typ == RecSnapVectors && seenHeader:
 			// Kept until the whole file has checked out.
 			meta.vectors = append(meta.vectors, bytes.Clone(p))
-		case typ == recSnapSteps && seenHeader:
+		case typ == RecSnapSteps && seenHeader:
 			if err := decodeSnapSteps(p, meta.version, meta.logs); err != nil {
 				return meta, bad(off, err.Error())
 			}
-		case typ == recSnapEntries && seenHeader:
+		case typ == RecSnapEntries && seenHeader:
 			for len(p) > 0 {
 				key, rest, err := readChunk(p)
 				if err != nil {
@@ -265,7 +265,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				count++
 				p = rest
 			}
-		case typ == recSnapTrailer && seenHeader && len(p) == 8:
+		case typ == RecSnapTrailer && seenHeader && len(p) == 8:
 			if got := binary.LittleEndian.Uint64(p); got != count {
 				return meta, bad(off, "trailer does not match")
 			}
@@ -359,7 +359,7 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 	}
 	p = p[k:]
 	m.steps = make(map[RunID]int64, n)
-	m.logs = map[RunID][]stepRec{}
+	m.logs = map[RunID][]StepRec{}
 	for i := uint64(0); i < n; i++ {
 		if len(p) < 16 {
 			return m, errors.New("bad run entry")
@@ -382,7 +382,7 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 // decodeSnapSteps appends one steps record to logs, checking that it
 // continues its run's list and that versions rise and stay within the
 // snapshot.
-func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]stepRec) error {
+func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]StepRec) error {
 	if len(p) < 16 {
 		return errors.New("bad steps record")
 	}
@@ -402,7 +402,7 @@ func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]stepRec) err
 	log := logs[id]
 	for i := uint64(0); i < n; i++ {
 		v, k := binary.Uvarint(p)
-		if k <= 0 || v == 0 || v > snapVersion || (len(log) > 0 && v <= log[len(log)-1].version) {
+		if k <= 0 || v == 0 || v > snapVersion || (len(log) > 0 && v <= log[len(log)-1].Version) {
 			return errors.New("bad step version")
 		}
 		p = p[k:]
@@ -411,7 +411,7 @@ func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]stepRec) err
 			return errors.New("bad step time")
 		}
 		p = p[k:]
-		log = append(log, stepRec{version: v, time: t})
+		log = append(log, StepRec{Version: v, Time: t})
 	}
 	if len(p) != 0 {
 		return errors.New("trailing steps bytes")

@@ -58,9 +58,9 @@ func TestReadSnapshotDamagedFrames(t *testing.T) {
 	e = binary.AppendUvarint(e, 1)
 	e = append(e, 'v')
 	var good []byte
-	good = wal.AppendRecord(good, recSnapHeader, h)
-	good = wal.AppendRecord(good, recSnapEntries, e)
-	good = wal.AppendRecord(good, recSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
+	good = wal.AppendRecord(good, RecSnapHeader, h)
+	good = wal.AppendRecord(good, RecSnapEntries, e)
+	good = wal.AppendRecord(good, RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
 
 	read := func(data []byte) (snapMeta, error) {
 		fs := vfs.NewMemFS(0)
@@ -76,7 +76,7 @@ func TestReadSnapshotDamagedFrames(t *testing.T) {
 	require.Equal(t, int64(len(good)), meta.bytes)
 
 	huge := append([]byte(nil), good...)
-	hdrLen := len(wal.AppendRecord(nil, recSnapHeader, h))
+	hdrLen := len(wal.AppendRecord(nil, RecSnapHeader, h))
 	binary.LittleEndian.PutUint32(huge[hdrLen:], 400<<20) // the entries frame claims 400 MiB
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

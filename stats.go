@@ -41,16 +41,16 @@ type Stats struct {
 
 // Stats returns a snapshot of the database's counters.
 func (db *DB) Stats() Stats {
-	os := db.store.oracle.Stats()
-	g := db.store.current()
-	as := g.arena.Stats()
+	os := db.store.Oracle.Stats()
+	g := db.store.Current()
+	as := g.Arena.Stats()
 	db.runsMu.RLock()
 	runs, shared := len(db.runs), len(db.shared)
 	db.runsMu.RUnlock()
 	vn, vt, vb := db.vectorStats()
 	var ws wal.Stats
-	if db.store.log != nil {
-		ws = db.store.log.Stats()
+	if db.store.Log != nil {
+		ws = db.store.Log.Stats()
 	}
 	return Stats{
 		WALBytes:           ws.Bytes,
@@ -72,7 +72,7 @@ func (db *DB) Stats() Stats {
 		ActiveTxns:         os.Active,
 		Runs:               runs,
 		SharedScopes:       shared,
-		Entries:            g.list.Len(),
+		Entries:            g.List.Len(),
 		MemReserved:        as.Reserved,
 		MemUsed:            as.Used,
 		ArenaChunks:        as.Chunks,

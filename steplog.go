@@ -4,23 +4,23 @@ import (
 	"sync/atomic"
 )
 
-// stepRec is one step of a run as the commit path records it: the commit
+// StepRec is one step of a run as the commit path records it: the commit
 // version and the database clock's time when it was admitted (unix nanos).
-type stepRec struct {
-	version uint64
-	time    int64
+type StepRec struct {
+	Version uint64
+	Time    int64
 }
 
-const stepBlockSize = 512
+const StepBlockSize = 512
 
-type stepBlock [stepBlockSize]stepRec
+type stepBlock [StepBlockSize]StepRec
 
-// stepLog is a run's step -> version list. Appends happen only inside the
+// StepLog is a run's step -> version list. Appends happen only inside the
 // commit critical section (or during recovery, before the handle is
 // shared), so there is one writer at a time; readers never lock. Blocks
 // are fixed-size and never move, so an append never copies steps, and the
 // block table grows geometrically.
-type stepLog struct {
+type StepLog struct {
 	// The pointers are written once a block, n by every step, and so is
 	// what the log sits beside in runState. Every commit of the run reads
 	// the pointers outside the critical section (see reserve): on a line
@@ -39,7 +39,7 @@ type stepLog struct {
 // between.
 const reserveAhead = 64
 
-// reserve allocates the block the next steps need, and the longer table
+// Reserve allocates the block the next steps need, and the longer table
 // that holds it, when a block boundary is near, so that add does not
 // allocate. add runs in the oracle's critical section, where an allocation
 // that grows the Go heap maps memory, and a mapping waits for the kernel's
@@ -48,16 +48,16 @@ const reserveAhead = 64
 // call it after their critical section now and then, and before a run's
 // first step. Any number of goroutines may call it, outside the critical
 // section.
-func (l *stepLog) reserve() {
+func (l *StepLog) Reserve() {
 	if l.spare.Load() != nil {
 		return
 	}
 	n := l.n.Load()
-	if r := n % stepBlockSize; r != 0 && r < stepBlockSize-reserveAhead {
+	if r := n % StepBlockSize; r != 0 && r < StepBlockSize-reserveAhead {
 		return
 	}
 	l.spare.CompareAndSwap(nil, new(stepBlock))
-	b := int((n + stepBlockSize - 1) / stepBlockSize) // the block the boundary adds
+	b := int((n + StepBlockSize - 1) / StepBlockSize) // the block the boundary adds
 	if w := l.next.Load(); w != nil && len(*w) == b+1 {
 		return
 	}
@@ -81,13 +81,13 @@ func extended(tab []*stepBlock) []*stepBlock {
 	return make([]*stepBlock, len(tab)+1, 2*len(tab)+1)
 }
 
-// started reports whether the log has its first block.
-func (l *stepLog) started() bool { return l.blocks.Load() != nil }
+// Started reports whether the log has its first block.
+func (l *StepLog) Started() bool { return l.blocks.Load() != nil }
 
-// add records the next step. Single writer.
-func (l *stepLog) add(version uint64, t int64) {
+// Add records the next step. Single writer.
+func (l *StepLog) Add(version uint64, t int64) {
 	i := l.n.Load()
-	b := int(i / stepBlockSize)
+	b := int(i / StepBlockSize)
 	var tab []*stepBlock
 	if p := l.blocks.Load(); p != nil {
 		tab = *p
@@ -112,36 +112,36 @@ func (l *stepLog) add(version uint64, t int64) {
 		l.blocks.Store(grown)
 		tab = *grown
 	}
-	tab[b][i%stepBlockSize] = stepRec{version: version, time: t}
+	tab[b][i%StepBlockSize] = StepRec{Version: version, Time: t}
 	l.n.Store(i + 1)
 }
 
-// len returns the number of steps recorded.
-func (l *stepLog) len() int { return int(l.n.Load()) }
+// Len returns the number of steps recorded.
+func (l *StepLog) Len() int { return int(l.n.Load()) }
 
-// at returns step i (0-based); i must be below a len read earlier.
-func (l *stepLog) at(i int) stepRec {
+// At returns step i (0-based); i must be below a len read earlier.
+func (l *StepLog) At(i int) StepRec {
 	tab := *l.blocks.Load()
-	return tab[i/stepBlockSize][i%stepBlockSize]
+	return tab[i/StepBlockSize][i%StepBlockSize]
 }
 
-// last returns the newest step, if any.
-func (l *stepLog) last() (stepRec, bool) {
-	n := l.len()
+// Last returns the newest step, if any.
+func (l *StepLog) Last() (StepRec, bool) {
+	n := l.Len()
 	if n == 0 {
-		return stepRec{}, false
+		return StepRec{}, false
 	}
-	return l.at(n - 1), true
+	return l.At(n - 1), true
 }
 
-// visible returns how many steps have a version at or below snapshot:
+// Visible returns how many steps have a version at or below snapshot:
 // steps are in version order, so they are a prefix.
-func (l *stepLog) visible(snapshot uint64) int {
-	n := l.len()
+func (l *StepLog) Visible(snapshot uint64) int {
+	n := l.Len()
 	lo, hi := 0, n
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if l.at(m).version <= snapshot {
+		if l.At(m).Version <= snapshot {
 			lo = m + 1
 		} else {
 			hi = m
@@ -150,12 +150,12 @@ func (l *stepLog) visible(snapshot uint64) int {
 	return lo
 }
 
-// all returns a copy of every recorded step.
-func (l *stepLog) all() []stepRec {
-	n := l.len()
-	out := make([]stepRec, n)
+// All returns a copy of every recorded step.
+func (l *StepLog) All() []StepRec {
+	n := l.Len()
+	out := make([]StepRec, n)
 	for i := range out {
-		out[i] = l.at(i)
+		out[i] = l.At(i)
 	}
 	return out
 }

@@ -12,19 +12,19 @@ import (
 )
 
 func TestStepLog(t *testing.T) {
-	var l stepLog
-	_, ok := l.last()
+	var l StepLog
+	_, ok := l.Last()
 	require.False(t, ok)
-	require.Equal(t, 0, l.visible(100))
-	const n = 5*stepBlockSize + 7
+	require.Equal(t, 0, l.Visible(100))
+	const n = 5*StepBlockSize + 7
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // a reader racing the appends sees a consistent prefix
 		defer wg.Done()
-		for l.len() < n {
-			k := l.len()
+		for l.Len() < n {
+			k := l.Len()
 			for i := 0; i < k; i++ {
-				if st := l.at(i); st.version != uint64(2*i+2) || st.time != int64(i) {
+				if st := l.At(i); st.Version != uint64(2*i+2) || st.Time != int64(i) {
 					t.Errorf("step %d: %+v", i, st)
 					return
 				}
@@ -32,20 +32,20 @@ func TestStepLog(t *testing.T) {
 		}
 	}()
 	for i := range n {
-		l.add(uint64(2*i+2), int64(i))
+		l.Add(uint64(2*i+2), int64(i))
 	}
 	wg.Wait()
-	require.Equal(t, n, l.len())
-	last, ok := l.last()
+	require.Equal(t, n, l.Len())
+	last, ok := l.Last()
 	require.True(t, ok)
-	require.Equal(t, uint64(2*n), last.version)
-	require.Equal(t, 0, l.visible(1))
-	require.Equal(t, 1, l.visible(2))
-	require.Equal(t, 1, l.visible(3))
-	require.Equal(t, n, l.visible(1<<40))
-	all := l.all()
+	require.Equal(t, uint64(2*n), last.Version)
+	require.Equal(t, 0, l.Visible(1))
+	require.Equal(t, 1, l.Visible(2))
+	require.Equal(t, 1, l.Visible(3))
+	require.Equal(t, n, l.Visible(1<<40))
+	all := l.All()
 	require.Len(t, all, n)
-	require.Equal(t, stepRec{version: 4, time: 1}, all[1])
+	require.Equal(t, StepRec{Version: 4, Time: 1}, all[1])
 }
 
 // With reserve called after each add and before the first, as the commit
@@ -60,36 +60,36 @@ func TestStepLogAddAfterReserveDoesNotAllocate(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.Mallocs
 	}
-	const n = 40*stepBlockSize + 3
+	const n = 40*StepBlockSize + 3
 	for _, every := range []int{1, 40, 0} {
 		reserved := every > 0
-		var l stepLog
+		var l StepLog
 		boundaryAllocs := uint64(0)
 		for i := range n {
 			// As the commit path does: before a run's first step, and
 			// after each step.
-			if reserved && !l.started() {
-				l.reserve()
+			if reserved && !l.Started() {
+				l.Reserve()
 			}
-			if i%stepBlockSize != 0 {
-				l.add(uint64(i+1), int64(i))
+			if i%StepBlockSize != 0 {
+				l.Add(uint64(i+1), int64(i))
 			} else {
 				m0 := mallocs()
-				l.add(uint64(i+1), int64(i))
+				l.Add(uint64(i+1), int64(i))
 				boundaryAllocs += mallocs() - m0
 			}
 			if reserved && i%every == 0 {
-				l.reserve()
+				l.Reserve()
 			}
 		}
-		require.Equal(t, n, l.len())
+		require.Equal(t, n, l.Len())
 		for i := range n {
-			require.Equal(t, stepRec{version: uint64(i + 1), time: int64(i)}, l.at(i))
+			require.Equal(t, StepRec{Version: uint64(i + 1), Time: int64(i)}, l.At(i))
 		}
 		if reserved {
 			require.Zero(t, boundaryAllocs)
 		} else {
-			require.GreaterOrEqual(t, boundaryAllocs, uint64(n/stepBlockSize))
+			require.GreaterOrEqual(t, boundaryAllocs, uint64(n/StepBlockSize))
 		}
 	}
 }

@@ -122,18 +122,18 @@ func (r *Run) Steps() ([]Step, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	if r.st.shared {
+	if r.st.Shared {
 		return nil, fmt.Errorf("steps: a shared scope keeps no step history: %w", ErrHistory)
 	}
-	g, snapshot := r.db.store.readAt()
+	g, snapshot := r.db.store.ReadAt()
 	if r.view != nil {
 		snapshot = r.view.version
 	}
 	rs := r.st
-	steps := rs.log.all()[:rs.log.visible(snapshot)]
+	steps := rs.Log.All()[:rs.Log.Visible(snapshot)]
 	out := make([]Step, len(steps))
 	for i, st := range steps {
-		out[i] = Step{N: i + 1, Version: st.version, Time: time.Unix(0, st.time)}
+		out[i] = Step{N: i + 1, Version: st.Version, Time: time.Unix(0, st.Time)}
 	}
 	// Every version of every key of the run's own scope is kept while the
 	// run's history is: one pass files each write under its step.
@@ -153,8 +153,8 @@ func (r *Run) Steps() ([]Step, error) {
 // snap, in key order (newest version of a key first), with the index in
 // steps of the step that wrote it, or ok false for a version no step has.
 // steps must be in version order (the step log is).
-func walkRunWrites(g *generation, rs *runState, snap uint64, steps []stepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
-	it := g.list.Iter()
+func walkRunWrites(g *Generation, rs *runState, snap uint64, steps []StepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
+	it := g.List.Iter()
 	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, rs.scope) {
@@ -164,7 +164,7 @@ func walkRunWrites(g *generation, rs *runState, snap uint64, steps []stepRec, fn
 		if v > snap {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(steps, v, func(s stepRec, v uint64) int { return cmpU64(s.version, v) })
+		i, ok := slices.BinarySearchFunc(steps, v, func(s StepRec, v uint64) int { return cmpU64(s.Version, v) })
 		fn(k, it.Value(), v, i, ok)
 	}
 }

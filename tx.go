@@ -30,13 +30,13 @@ type Tx struct {
 	writable bool
 	done     bool
 	snapshot uint64
-	gen      *generation      // what the transaction reads (and prepares its writes in)
+	gen      *Generation      // what the transaction reads (and prepares its writes in)
 	pinned   bool             // a view's snapshot: not registered with the oracle
 	clock    func() time.Time // what "now" is for TTLs: the view's step time in a view
 
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
-	writes   []pending
+	writes   []Write
 	index    map[string]int // key -> writes index, once writes is long
 	size     int
 
@@ -70,7 +70,7 @@ type Tx struct {
 // arena and the WAL by Commit, and every read hands its caller a copy, so
 // nothing refers to it once the transaction is done.
 type txMem struct {
-	writes [16]pending // no growth for small transactions
+	writes [16]Write // no growth for small transactions
 	reads  [16]uint64
 	ws     [16]occ.Write // what Commit hands the oracle
 	slab   [4 << 10]byte
@@ -114,15 +114,6 @@ const (
 	slabMax = 64 << 10
 )
 
-type pending struct {
-	key []byte // encoded
-	val []byte // header + user value
-	// scanOnly marks a secondary-index entry: found by scans, never by a
-	// point read, so it stays out of the skiplist's point index.
-	scanOnly bool
-	ord      uint64 // sort word, set by sortWrites
-}
-
 const indexAfter = 32
 
 // Begin starts a transaction. A read-only one (writable false) returns
@@ -149,9 +140,9 @@ func (r *Run) Begin(writable bool) (*Tx, error) {
 		// Any generation holds every version at or below what was visible
 		// when the view was made (a retained run's history is never
 		// reclaimed).
-		tx.gen, tx.snapshot, tx.pinned, tx.clock = r.db.store.current(), v.version, true, v.now
+		tx.gen, tx.snapshot, tx.pinned, tx.clock = r.db.store.Current(), v.version, true, v.now
 	} else {
-		tx.gen, tx.snapshot = r.db.store.beginAt()
+		tx.gen, tx.snapshot = r.db.store.BeginAt()
 	}
 	tx.kv = KV{prim{tx: tx, tag: keys.TagKV}}
 	return tx, nil
@@ -216,7 +207,7 @@ func (tx *Tx) Discard() {
 	}
 	tx.done = true
 	if !tx.pinned {
-		tx.db.store.oracle.End(tx.snapshot)
+		tx.db.store.Oracle.End(tx.snapshot)
 	}
 	tx.release()
 }
@@ -246,10 +237,10 @@ func (tx *Tx) commit() (uint64, error) {
 		return 0, nil
 	}
 	s := tx.db.store
-	if s.readOnly {
-		return 0, errReadOnlyDB
+	if s.ReadOnly {
+		return 0, ErrReadOnlyDB
 	}
-	sortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
+	SortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
 	var ws []occ.Write                 // the oracle copies them
 	if m := tx.mem; m != nil && len(tx.writes) <= len(m.ws) {
 		ws = m.ws[:len(tx.writes)]
@@ -273,7 +264,7 @@ func (tx *Tx) commit() (uint64, error) {
 	if n > len(spBuf) {
 		sps = make([]skiplist.Splice, n)
 	}
-	v, err := s.commit(&tx.rs.Scope, tx.gen, tx.writes, nil, offs[:n], sps[:n],
+	v, err := s.Commit(&tx.rs.Scope, tx.gen, tx.writes, nil, offs[:n], sps[:n],
 		&occ.Txn{Snapshot: tx.snapshot, Reads: tx.reads, Prefixes: tx.prefixes, Writes: ws}, g, int64(tx.size))
 	if v == 0 {
 		return 0, err // refused: no version was taken
@@ -281,7 +272,7 @@ func (tx *Tx) commit() (uint64, error) {
 	tx.rs.touchAfter(g)
 	if err == nil && tx.vectorWrites {
 		for _, w := range tx.writes {
-			tx.db.applyVectorWrite(w.key, w.val, v)
+			tx.db.applyVectorWrite(w.Key, w.Val, v)
 		}
 	}
 	return v, err
@@ -306,7 +297,7 @@ func (tx *Tx) find(key []byte) (int, bool) {
 		return i, ok
 	}
 	for i := range tx.writes {
-		if bytes.Equal(tx.writes[i].key, key) {
+		if bytes.Equal(tx.writes[i].Key, key) {
 			return i, true
 		}
 	}
@@ -318,26 +309,26 @@ func (tx *Tx) put(key, val []byte) error { return tx.putEntry(key, val, false) }
 
 func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 	if i, ok := tx.find(key); ok {
-		delta := len(val) - len(tx.writes[i].val)
+		delta := len(val) - len(tx.writes[i].Val)
 		if tx.size+delta > MaxTxSize {
 			return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
 		}
 		tx.size += delta
-		tx.writes[i].val = val
-		tx.writes[i].scanOnly = scanOnly
+		tx.writes[i].Val = val
+		tx.writes[i].ScanOnly = scanOnly
 		return nil
 	}
 	if tx.size+len(key)+len(val) > MaxTxSize {
 		return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
 	}
 	tx.size += len(key) + len(val)
-	tx.writes = append(tx.writes, pending{key: key, val: val, scanOnly: scanOnly})
+	tx.writes = append(tx.writes, Write{Key: key, Val: val, ScanOnly: scanOnly})
 	if tx.index != nil {
 		tx.index[string(key)] = len(tx.writes) - 1
 	} else if len(tx.writes) > indexAfter {
 		tx.index = make(map[string]int, 2*len(tx.writes))
 		for i, w := range tx.writes {
-			tx.index[string(w.key)] = i
+			tx.index[string(w.Key)] = i
 		}
 	}
 	return nil
@@ -347,11 +338,11 @@ func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 // The result aliases memory the caller must copy.
 func (tx *Tx) get(key []byte) ([]byte, bool) {
 	if i, ok := tx.find(key); ok {
-		return decodeValue(tx.writes[i].val, tx.clock)
+		return DecodeValue(tx.writes[i].Val, tx.clock)
 	}
 	var fp uint64 // 0: getIn hashes the key itself
 	if tx.writable {
-		fp = fingerprint(key)
+		fp = Fingerprint(key)
 		tx.reads = append(tx.reads, fp)
 	}
 	v, _, ok := tx.db.getIn(tx.gen, tx.rs, key, fp, tx.snapshot, tx.clock)
@@ -373,22 +364,22 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 	}
 	var mine []int
 	for i := range tx.writes {
-		if bytes.HasPrefix(tx.writes[i].key, prefix) && bytes.Compare(tx.writes[i].key, from) >= 0 {
+		if bytes.HasPrefix(tx.writes[i].Key, prefix) && bytes.Compare(tx.writes[i].Key, from) >= 0 {
 			mine = append(mine, i)
 		}
 	}
-	slices.SortFunc(mine, func(a, b int) int { return bytes.Compare(tx.writes[a].key, tx.writes[b].key) })
+	slices.SortFunc(mine, func(a, b int) int { return bytes.Compare(tx.writes[a].Key, tx.writes[b].Key) })
 	clock := tx.clock
 	// emitMine emits own writes sorting before limit (all if limit is nil)
 	// and reports whether to go on.
 	emitMine := func(limit []byte) bool {
 		for len(mine) > 0 {
 			w := tx.writes[mine[0]]
-			if limit != nil && bytes.Compare(w.key, limit) >= 0 {
+			if limit != nil && bytes.Compare(w.Key, limit) >= 0 {
 				return true
 			}
 			mine = mine[1:]
-			if v, live := decodeValue(w.val, clock); live && !fn(w.key, v, 0) {
+			if v, live := DecodeValue(w.Val, clock); live && !fn(w.Key, v, 0) {
 				return false
 			}
 		}
@@ -400,7 +391,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 			stopped = true
 			return false
 		}
-		if len(mine) > 0 && bytes.Equal(tx.writes[mine[0]].key, k) {
+		if len(mine) > 0 && bytes.Equal(tx.writes[mine[0]].Key, k) {
 			return true // shadowed by the transaction's own write, emitted next
 		}
 		if !fn(k, v, ver) {

@@ -8,27 +8,27 @@ import (
 // Stored values carry a one-byte header so deletes and TTLs are versions
 // like any other write:
 //
-//	flags [expiry unix-nanos, 8 bytes big-endian, if flagExpires] user-value
+//	flags [expiry unix-nanos, 8 bytes big-endian, if FlagExpires] user-value
 const (
-	flagTombstone byte = 1 << 0
-	flagExpires   byte = 1 << 1
+	FlagTombstone byte = 1 << 0
+	FlagExpires   byte = 1 << 1
 )
 
-// tombstoneValue is the stored value of a delete. Shared by every delete:
+// Tombstone is the stored value of a delete. Shared by every delete:
 // buffered values are never changed in place.
-var tombstoneValue = []byte{flagTombstone}
+var Tombstone = []byte{FlagTombstone}
 
-// maxValueHeader is the largest header encodeHeader writes.
-const maxValueHeader = 9
+// MaxValueHeader is the largest header encodeHeader writes.
+const MaxValueHeader = 9
 
-// encodeHeader writes the header for a value into dst and returns its length.
-func encodeHeader(dst *[maxValueHeader]byte, tombstone bool, expires int64) []byte {
+// EncodeHeader writes the header for a value into dst and returns its length.
+func EncodeHeader(dst *[MaxValueHeader]byte, tombstone bool, expires int64) []byte {
 	var f byte
 	if tombstone {
-		f |= flagTombstone
+		f |= FlagTombstone
 	}
 	if expires != 0 {
-		f |= flagExpires
+		f |= FlagExpires
 		binary.BigEndian.PutUint64(dst[1:], uint64(expires))
 		dst[0] = f
 		return dst[:9]
@@ -37,19 +37,19 @@ func encodeHeader(dst *[maxValueHeader]byte, tombstone bool, expires int64) []by
 	return dst[:1]
 }
 
-// decodeValue splits a stored value. live is false for a tombstone or a
+// DecodeValue splits a stored value. live is false for a tombstone or a
 // value expired by clock's time. A malformed value (never written by this
 // package) reads as absent rather than panicking. clock is only called for
 // values with an expiry.
-func decodeValue(b []byte, clock func() time.Time) (user []byte, live bool) {
+func DecodeValue(b []byte, clock func() time.Time) (user []byte, live bool) {
 	if len(b) == 0 {
 		return nil, false
 	}
 	f := b[0]
-	if f&flagTombstone != 0 {
+	if f&FlagTombstone != 0 {
 		return nil, false
 	}
-	if f&flagExpires != 0 {
+	if f&FlagExpires != 0 {
 		if len(b) < 9 {
 			return nil, false
 		}

@@ -14,20 +14,20 @@ import (
 // the flags byte has bits the package does not write, which are ignored.
 // A malformed value reads as absent, so there is no error to check.
 func FuzzDecodeValue(f *testing.F) {
-	var h [maxValueHeader]byte
+	var h [MaxValueHeader]byte
 	now := time.Unix(1_700_000_000, 0).UnixNano()
-	f.Add(append(encodeHeader(&h, false, 0), "value"...), now)
-	f.Add(append(encodeHeader(&h, false, now+1), "value"...), now)
-	f.Add(append(encodeHeader(&h, false, now), "value"...), now)
-	f.Add(encodeHeader(&h, true, 0), now)
-	f.Add([]byte{flagExpires, 1, 2}, now)
+	f.Add(append(EncodeHeader(&h, false, 0), "value"...), now)
+	f.Add(append(EncodeHeader(&h, false, now+1), "value"...), now)
+	f.Add(append(EncodeHeader(&h, false, now), "value"...), now)
+	f.Add(EncodeHeader(&h, true, 0), now)
+	f.Add([]byte{FlagExpires, 1, 2}, now)
 	f.Add([]byte{0x80, 'x'}, now)
 	f.Add([]byte{}, now)
 	f.Fuzz(func(t *testing.T, b []byte, now int64) {
 		asked := false
 		clock := func() time.Time { asked = true; return time.Unix(0, now) }
-		user, live := decodeValue(b, clock)
-		expires := len(b) > 0 && b[0]&(flagTombstone|flagExpires) == flagExpires
+		user, live := DecodeValue(b, clock)
+		expires := len(b) > 0 && b[0]&(FlagTombstone|FlagExpires) == FlagExpires
 		require.Equal(t, expires && len(b) >= 9, asked, "the clock is asked about values with an expiry only")
 		if !live {
 			require.Nil(t, user)
@@ -40,11 +40,11 @@ func FuzzDecodeValue(f *testing.F) {
 			require.Greater(t, exp, now, "a live value has not expired")
 		}
 		require.Equal(t, b[header:], user)
-		re := append(encodeHeader(&h, false, exp), user...)
-		if b[0]&^(flagTombstone|flagExpires) == 0 {
+		re := append(EncodeHeader(&h, false, exp), user...)
+		if b[0]&^(FlagTombstone|FlagExpires) == 0 {
 			require.Equal(t, b, re, "a live value re-encodes to the same bytes")
 		}
-		again, live := decodeValue(re, clock)
+		again, live := DecodeValue(re, clock)
 		require.True(t, live)
 		require.Equal(t, user, again)
 	})

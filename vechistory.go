@@ -15,7 +15,7 @@ import (
 // graph's insert vectors; every other write deletes what its key held (a
 // nil inc: every write is the graph's). The index lock is held by the
 // caller.
-func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
+func (vi *vecIndex) buildHistory(g *Generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
 	type ver struct {
 		v   uint64
 		raw []byte
@@ -32,7 +32,7 @@ func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim 
 		slices.Reverse(vers) // oldest first
 		for _, x := range vers {
 			old, had := vi.byKey[key]
-			user, live := decodeValue(x.raw, nil) // vectors never expire
+			user, live := DecodeValue(x.raw, nil) // vectors never expire
 			if had && !old.deleted {
 				if err := vi.idx.Delete(old.id, x.v); err != nil {
 					return err
@@ -54,7 +54,7 @@ func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim 
 		}
 		return nil
 	}
-	it := g.list.Iter()
+	it := g.List.Iter()
 	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, prefix) {
@@ -79,7 +79,7 @@ func (vi *vecIndex) buildHistory(g *generation, prefix []byte, snap uint64, dim 
 // hides the base's vector. The layers' best matches are merged.
 func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k int, sc searchConfig) ([]Match, error) {
 	rs := tx.rs
-	own, err := db.vectorIndex(rs.scope, !rs.shared, coll, cfg)
+	own, err := db.vectorIndex(rs.scope, !rs.Shared, coll, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +100,12 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 		var buf []byte
 		hidden := func(key string) bool {
 			buf = layerKey(buf, rs.scope, key)
-			if _, _, found := tx.gen.list.Get(buf, tx.snapshot); found {
+			if _, _, found := tx.gen.List.Get(buf, tx.snapshot); found {
 				return true
 			}
 			for _, nb := range rs.bases[:i] {
 				buf = layerKey(buf, nb.scope, key)
-				if _, _, found := tx.gen.list.Get(buf, nb.version); found {
+				if _, _, found := tx.gen.List.Get(buf, nb.version); found {
 					return true
 				}
 			}
@@ -143,7 +143,7 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 // graphs), so a snapshot at or below it needs no check: the usual case for
 // readers of a collection nobody is writing to.
 func (db *DB) unappliedCheck(tx *Tx, coll string) func(key string, version uint64) bool {
-	if tx.snapshot <= db.store.oracle.Watermark() {
+	if tx.snapshot <= db.store.Oracle.Watermark() {
 		return nil
 	}
 	prefix := append(append([]byte(nil), tx.rs.scope...), keys.TagVector)
@@ -151,7 +151,7 @@ func (db *DB) unappliedCheck(tx *Tx, coll string) func(key string, version uint6
 	buf := prefix
 	return func(key string, version uint64) bool {
 		buf = append(buf[:len(prefix)], key...)
-		_, ver, found := tx.gen.list.Get(buf, tx.snapshot)
+		_, ver, found := tx.gen.List.Get(buf, tx.snapshot)
 		return found && ver == version
 	}
 }

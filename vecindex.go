@@ -89,7 +89,7 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	db.vecMu.Unlock()
 	defer close(vi.built)
 	defer vi.mu.Unlock()
-	g, snap := db.store.readAt()
+	g, snap := db.store.ReadAt()
 	vi.builtAt = snap
 	prefix := append(append([]byte(nil), scope...), keys.TagVector)
 	prefix = append(prefix, vecRecordPrefix(coll)...)
@@ -99,7 +99,7 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	case history:
 		berr = vi.buildHistory(g, prefix, snap, cfg.Dim, inc)
 	default:
-		g.scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
+		g.Scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
 			if !inc.ours(ver) {
 				return true // a search that read the collection before a drop, built after it
 			}
@@ -344,17 +344,17 @@ func (inc *incarnations) ours(version uint64) bool {
 // snap, or returns nil when every record there is cfg's: the
 // configuration was never written (a fork's inherited collection), or
 // written once, as cfg, and never dropped.
-func (db *DB) incarnationsOf(g *generation, scope []byte, coll string, snap uint64, cfg VectorConfig) *incarnations {
+func (db *DB) incarnationsOf(g *Generation, scope []byte, coll string, snap uint64, cfg VectorConfig) *incarnations {
 	key := append(append([]byte(nil), scope...), keys.TagVector)
 	key = append(key, vecConfigKey(coll)...)
 	var ws []cfgWrite
-	it := g.list.Iter()
+	it := g.List.Iter()
 	for it.SeekGE(key, ^uint64(0)); it.Valid() && bytes.Equal(it.Key(), key); it.Next() {
 		if it.Version() > snap {
 			continue
 		}
 		w := cfgWrite{version: it.Version()}
-		if user, live := decodeValue(it.Value(), nil); live {
+		if user, live := DecodeValue(it.Value(), nil); live {
 			var c VectorConfig
 			w.ours = json.Unmarshal(user, &c) == nil && c == cfg
 		}
@@ -374,7 +374,7 @@ func (db *DB) incarnationsOf(g *generation, scope []byte, coll string, snap uint
 
 // inheritedVecConfig returns the configuration of coll that the fork whose
 // scope is scope inherited from its bases, if any.
-func (db *DB) inheritedVecConfig(g *generation, scope []byte, coll string) (VectorConfig, bool) {
+func (db *DB) inheritedVecConfig(g *Generation, scope []byte, coll string) (VectorConfig, bool) {
 	var bases []forkBase
 	db.runsMu.RLock()
 	for _, rs := range db.runs {
@@ -386,12 +386,12 @@ func (db *DB) inheritedVecConfig(g *generation, scope []byte, coll string) (Vect
 	db.runsMu.RUnlock()
 	for _, b := range bases {
 		k := append(append([]byte(nil), b.scope...), keys.TagVector)
-		raw, _, found := g.list.Get(append(k, vecConfigKey(coll)...), b.version)
+		raw, _, found := g.List.Get(append(k, vecConfigKey(coll)...), b.version)
 		if !found {
 			continue
 		}
 		var c VectorConfig
-		user, live := decodeValue(raw, nil)
+		user, live := DecodeValue(raw, nil)
 		if !live || json.Unmarshal(user, &c) != nil {
 			return c, false
 		}

@@ -215,7 +215,7 @@ func (db *DB) loadVectorRecords(recs [][]byte) {
 
 // applyRaw applies one stored vector value (header included) to the graph.
 func (vi *vecIndex) applyRaw(key string, raw []byte, version uint64) error {
-	user, live := decodeValue(raw, nil) // vectors never expire
+	user, live := DecodeValue(raw, nil) // vectors never expire
 	if !live {
 		return vi.remove(key, version)
 	}
@@ -231,13 +231,13 @@ func (vi *vecIndex) applyRaw(key string, raw []byte, version uint64) error {
 // version: shared scopes keep no history, so only searches from now on
 // matter.
 func (db *DB) mendVectors() error {
-	g, snap := db.store.readAt()
+	g, snap := db.store.ReadAt()
 	for k, vi := range db.vecs {
 		prefix := append([]byte(k.scope), keys.TagVector)
 		prefix = append(prefix, vecRecordPrefix(k.coll)...)
 		seen := map[string]bool{}
 		var ferr error
-		g.scanFrom(prefix, prefix, snap, nil, func(key, val []byte, ver uint64) bool {
+		g.ScanFrom(prefix, prefix, snap, nil, func(key, val []byte, ver uint64) bool {
 			name := string(key[len(prefix):])
 			seen[name] = true
 			if e, ok := vi.byKey[name]; ok && !e.deleted && e.version == ver {

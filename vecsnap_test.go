@@ -215,7 +215,7 @@ func TestVecIndexEncodedAtHorizon(t *testing.T) {
 	}
 	_, err = vs.Search("mem", randVec(rng, 8), 1)
 	require.NoError(t, err)
-	horizon := db.store.oracle.Visible()
+	horizon := db.store.Oracle.Visible()
 	for i := range 60 { // later: replaced, deleted, added
 		k := fmt.Sprintf("v%03d", i*2)
 		if i%2 == 0 {
@@ -270,7 +270,7 @@ func FuzzDecodeVecIndex(f *testing.F) {
 	}
 	_, err = vs.Search("c", []float32{1, 0, 0, 0}, 1)
 	require.NoError(f, err)
-	rec, err := encodeVecIndex(sh.st.scope, "c", cfg, db.vecs[vecIndexKey{string(sh.st.scope), "c"}], db.store.oracle.Visible())
+	rec, err := encodeVecIndex(sh.st.scope, "c", cfg, db.vecs[vecIndexKey{string(sh.st.scope), "c"}], db.store.Oracle.Visible())
 	require.NoError(f, err)
 	f.Add(rec[:len(rec)-4])
 	f.Add(rec[:len(rec)/2])
@@ -517,7 +517,7 @@ func TestMendVectors(t *testing.T) {
 	require.NoError(t, err)
 	vi := db.vecs[vecIndexKey{string(sh.st.scope), "mem"}]
 	// Damage the graph behind the store's back.
-	v := db.store.oracle.Visible()
+	v := db.store.Oracle.Visible()
 	require.NoError(t, vi.remove("v01", v))                         // a live vector missing
 	require.NoError(t, vi.upsert("ghost", randVec(rng, 8), nil, v)) // a vector the store lacks
 	require.NoError(t, vi.upsert("v02", randVec(rng, 8), nil, v))   // a stale vector (newer in the graph)

@@ -478,15 +478,15 @@ func (tx *Tx) ownVectors(coll string, cfg VectorConfig) (*ownVectors, error) {
 	var own ownVectors
 	_, own.created = tx.find(cfgKey)
 	for _, w := range tx.writes {
-		if !bytes.HasPrefix(w.key, prefix) {
+		if !bytes.HasPrefix(w.Key, prefix) {
 			continue
 		}
-		key := string(w.key[len(prefix):])
+		key := string(w.Key[len(prefix):])
 		if own.written == nil {
 			own.written = map[string]bool{}
 		}
 		own.written[key] = true
-		user, live := decodeValue(w.val, nil)
+		user, live := DecodeValue(w.Val, nil)
 		if !live {
 			continue
 		}

@@ -81,16 +81,16 @@ func (vi *vecIndex) vacuumDue() (due, outran bool) {
 //
 // Shared scopes keep no history, so the watermark alone bounds them.
 func (db *DB) vacuumHorizon(scope string) (uint64, bool) {
-	h := db.store.oracle.Watermark()
+	h := db.store.Oracle.Watermark()
 	db.runsMu.RLock()
 	defer db.runsMu.RUnlock()
 	for _, rs := range db.runs {
 		if string(rs.scope) == scope {
 			c := int(rs.compacted.Load())
-			if c <= 0 || c > rs.log.len() {
+			if c <= 0 || c > rs.Log.Len() {
 				return 0, false
 			}
-			h = min(h, rs.log.at(c-1).version)
+			h = min(h, rs.Log.At(c-1).Version)
 		}
 		for _, b := range rs.bases {
 			if string(b.scope) == scope {

@@ -596,7 +596,7 @@ func TestVecIndexEncodedAfterVacuum(t *testing.T) {
 	require.Len(t, vi.free, 70)
 	require.NotContains(t, vi.byKey, "k155", "a deleted key's entry goes with its last node")
 
-	rec, err := encodeVecIndex(sh.st.scope, "mem", cfg, vi, db.store.oracle.Visible())
+	rec, err := encodeVecIndex(sh.st.scope, "mem", cfg, vi, db.store.Oracle.Visible())
 	require.NoError(t, err)
 	_, _, _, dec, err := decodeVecIndex(rec)
 	require.NoError(t, err)

@@ -45,10 +45,10 @@ func (r *Run) AsOf(step int) (*View, error) {
 	if r.view != nil {
 		return nil, fmt.Errorf("as of step %d: already a view: %w", step, ErrInvalidArgument)
 	}
-	if r.st.shared {
+	if r.st.Shared {
 		return nil, fmt.Errorf("as of step %d: a shared scope keeps no step history: %w", step, ErrHistory)
 	}
-	n := r.st.log.visible(r.db.store.oracle.Visible())
+	n := r.st.Log.Visible(r.db.store.Oracle.Visible())
 	if step < 0 || step > n {
 		return nil, fmt.Errorf("as of step %d: run %s has %d steps: %w", step, r.st.id, n, ErrHistory)
 	}
@@ -59,8 +59,8 @@ func (r *Run) AsOf(step int) (*View, error) {
 	if step == 0 {
 		va.at = r.st.createdAt()
 	} else {
-		st := r.st.log.at(step - 1)
-		va.version, va.at = st.version, time.Unix(0, st.time)
+		st := r.st.Log.At(step - 1)
+		va.version, va.at = st.Version, time.Unix(0, st.Time)
 	}
 	v := pinnedHandle(r, va)
 	return &View{run: v}, nil

@@ -31,16 +31,16 @@ func (g *walGuard) Admit(v uint64) error {
 	}
 	binary.LittleEndian.PutUint64(g.rec, v)
 	var t int64
-	if !g.sc.shared {
+	if !g.sc.Shared {
 		// A step the guard just recorded: its time goes to the log with
 		// it, so recovery restores the step list exactly.
-		if st, ok := g.sc.log.last(); ok && st.version == v {
-			t = st.time
+		if st, ok := g.sc.Log.Last(); ok && st.Version == v {
+			t = st.Time
 		}
 	}
 	binary.LittleEndian.PutUint64(g.rec[8:], uint64(t))
 	// Inside the critical section: the syncer is woken after it (kick).
-	grp, wake, err := g.log.AppendNoWake(recBatchTimed, g.rec)
+	grp, wake, err := g.log.AppendNoWake(RecBatchTimed, g.rec)
 	if err != nil {
 		return err
 	}
@@ -68,13 +68,13 @@ const maxPooledRecord = 64 << 10
 // logged wraps g so the commit is written to the WAL, when there is one.
 // The caller appends the batch to wg.rec, after the batchHeader bytes reserved
 // for the version and time, and calls wg.release once the commit is published or failed.
-func (s *store) logged(g occ.Guard, sc *Scope) (occ.Guard, *walGuard) {
-	if s.log == nil {
+func (s *Store) logged(g occ.Guard, sc *Scope) (occ.Guard, *walGuard) {
+	if s.Log == nil {
 		return g, nil
 	}
 	wg := walGuards.Get().(*walGuard)
-	wg.inner, wg.sc, wg.log = g, sc, s.log
-	wg.rec = append(wg.rec[:0], make([]byte, batchHeader)...)
+	wg.inner, wg.sc, wg.log = g, sc, s.Log
+	wg.rec = append(wg.rec[:0], make([]byte, BatchHeader)...)
 	return wg, wg
 }
 
@@ -95,18 +95,18 @@ func (g *walGuard) release() {
 // mode only after its WAL group is durable. Done runs whatever happens, so
 // later versions are never blocked; an error means the commit was not
 // acknowledged (and the log is poisoned).
-func (s *store) publish(v uint64, wg *walGuard) error {
+func (s *Store) publish(v uint64, wg *walGuard) error {
 	var err error
-	if wg != nil && s.strict {
+	if wg != nil && s.Strict {
 		err = wg.group.Wait()
 	}
-	s.oracle.Done(v)
-	s.oracle.WaitVisible(v)
+	s.Oracle.Done(v)
+	s.Oracle.WaitVisible(v)
 	if wg != nil {
-		s.afterCommit()
+		s.AfterCommit()
 	}
-	if v&(reclaimCheckEvery-1) == 0 && s.reclaimCheck != nil {
-		s.reclaimCheck()
+	if v&(ReclaimCheckEvery-1) == 0 && s.ReclaimCheck != nil {
+		s.ReclaimCheck()
 	}
 	return err
 }

@@ -6,7 +6,17 @@ import (
 	"slices"
 )
 
-// sortWrites puts a commit's writes in key order, which linking them
+// Write is one write of a commit: an encoded key and its stored value.
+type Write struct {
+	Key []byte // encoded
+	Val []byte // header + user value
+	// ScanOnly marks a secondary-index entry: found by scans, never by a
+	// point read, so it stays out of the skiplist's point index.
+	ScanOnly bool
+	ord      uint64 // sort word, set by sortWrites
+}
+
+// SortWrites puts a commit's writes in key order, which linking them
 // needs. Nearly every key of a transaction starts with its scope (the
 // encoded namespace and run, 20 to 30 bytes), so a full comparison spends
 // most of its time on bytes that are equal. When every key has scope as a
@@ -15,22 +25,22 @@ import (
 // integer, in full only when it ties. Zero padding keeps the order: a key
 // whose tail ends early sorts before every longer key with the same first
 // bytes, and ties go to the full comparison.
-func sortWrites(ws []pending, scope []byte) {
+func SortWrites(ws []Write, scope []byte) {
 	if len(ws) < 2 {
 		return
 	}
 	n := len(scope)
 	for i := range ws {
-		if !bytes.HasPrefix(ws[i].key, scope) {
+		if !bytes.HasPrefix(ws[i].Key, scope) {
 			n = 0
 			break
 		}
 	}
 	for i := range ws {
-		ws[i].ord = orderWord(ws[i].key[n:])
+		ws[i].ord = orderWord(ws[i].Key[n:])
 	}
 	if len(ws) > 16 {
-		slices.SortFunc(ws, func(a, b pending) int { return comparePending(&a, &b) })
+		slices.SortFunc(ws, func(a, b Write) int { return comparePending(&a, &b) })
 		return
 	}
 	// Insertion sort: a transaction has a handful of writes, often nearly
@@ -52,12 +62,12 @@ func orderWord(b []byte) uint64 {
 	return binary.BigEndian.Uint64(w[:])
 }
 
-func comparePending(a, b *pending) int {
+func comparePending(a, b *Write) int {
 	switch {
 	case a.ord < b.ord:
 		return -1
 	case a.ord > b.ord:
 		return 1
 	}
-	return bytes.Compare(a.key, b.key)
+	return bytes.Compare(a.Key, b.Key)
 }

@@ -25,7 +25,7 @@ func TestSortWritesMatchesByteOrder(t *testing.T) {
 	}
 	for round := 0; round < 20000; round++ {
 		n := 1 + rng.IntN(24) // past 16 too, the other sort
-		ws := make([]pending, n)
+		ws := make([]Write, n)
 		for i := range ws {
 			var k []byte
 			switch {
@@ -33,18 +33,18 @@ func TestSortWritesMatchesByteOrder(t *testing.T) {
 				k = tail() // not under the scope
 			case i > 0 && rng.IntN(3) == 0:
 				// shares a long part with an earlier key
-				base := ws[rng.IntN(i)].key
+				base := ws[rng.IntN(i)].Key
 				k = append(append([]byte(nil), base[:rng.IntN(len(base)+1)]...), tail()...)
 			default:
 				k = append(append([]byte(nil), scope...), tail()...)
 			}
-			ws[i] = pending{key: k, val: []byte{byte(i)}}
+			ws[i] = Write{Key: k, Val: []byte{byte(i)}}
 		}
 		want := slices.Clone(ws)
-		slices.SortStableFunc(want, func(a, b pending) int { return bytes.Compare(a.key, b.key) })
-		sortWrites(ws, scope)
+		slices.SortStableFunc(want, func(a, b Write) int { return bytes.Compare(a.Key, b.Key) })
+		SortWrites(ws, scope)
 		for i := range ws {
-			require.Equal(t, string(want[i].key), string(ws[i].key), "round %d, position %d", round, i)
+			require.Equal(t, string(want[i].Key), string(ws[i].Key), "round %d, position %d", round, i)
 		}
 	}
 }
