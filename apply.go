@@ -5,19 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 )
 
 // The one apply path. A committed record changes the engine's state in two
 // ways. Its writes become skiplist entries: the commit links the nodes it
-// prepared (commit.go) and recovery links the same bytes at the same
-// version (loader.go). Everything derived from the record is changed by
+// prepared (engine.Store.Commit) and recovery links the same bytes at the
+// same version (engine.Loader). Everything derived from the record is changed by
 // the functions of this file, which the commit path and recovery both
 // call, with the version and step time the record holds and never the
 // applying side's clock:
 //
-//   - Scope.applyStep (scope.go): a run's step (its count, its step log entry, its last
-//     write time); the commit path calls it from the run's commit guard,
+//   - engine.Scope.ApplyStep: a run's step (its count, its step log entry,
+//     its last write time); the commit path calls it from the run's guard,
 //     inside the critical section, so a step is in the log before its
 //     version is visible.
 //   - applyRunRecord: a write of a run's record (the run registry, its
@@ -87,24 +88,26 @@ func (db *DB) applyRunRecord(rs *runState, rec *runRecord, v uint64) {
 // graph stale (the collection was dropped or made again), so it is
 // forgotten and built again on first use. Keys of other primitives change
 // nothing. A graph that misses a write is forgotten too, and rebuilt:
-// the stored data is committed, only memory missed it.
-func (db *DB) applyVectorWrite(key, val []byte, v uint64) {
+// the stored data is committed, only memory missed it. It returns the
+// graph a vector was applied to, if any, for the caller's upkeep (a live
+// commit may start a vacuum; recovery does not, the database is not open).
+func (db *DB) applyVectorWrite(key, val []byte, v uint64) (vecIndexKey, *vecIndex) {
 	n := keys.ScopeLen(key)
 	if n < 0 || len(key) <= n+1 || key[n] != keys.TagVector {
-		return
+		return vecIndexKey{}, nil
 	}
 	scope, rest := key[:n], key[n+1:]
 	var coll, name string
 	if rest[0] == vecConfig {
 		c, ok := collectionOfConfigKey(rest)
 		if !ok {
-			return
+			return vecIndexKey{}, nil
 		}
 		coll = c
 	} else {
 		c, k, ok := vectorOfKey(rest)
 		if !ok {
-			return
+			return vecIndexKey{}, nil
 		}
 		coll, name = c, k
 	}
@@ -113,22 +116,22 @@ func (db *DB) applyVectorWrite(key, val []byte, v uint64) {
 	vi, ok := db.vecs[k]
 	db.vecMu.Unlock()
 	if !ok {
-		return // not built: a build reads the stored vectors
+		return vecIndexKey{}, nil // not built: a build reads the stored vectors
 	}
 	if name == "" {
 		db.evictVectorIndex(k, vi)
-		return
+		return vecIndexKey{}, nil
 	}
 	<-vi.built
 	if vi.err != nil || v <= vi.builtAt {
-		return // a failed build, or a write the build already read
+		return vecIndexKey{}, nil // a failed build, or a write the build already read
 	}
 	if err := vi.applyRaw(name, val, v); err != nil {
 		db.opts.logger.Error("vector index update failed; rebuilding", "collection", coll, "error", err)
 		db.evictVectorIndex(k, vi)
-		return
+		return vecIndexKey{}, nil
 	}
-	db.maybeVacuum(k, vi)
+	return k, vi
 }
 
 // collectionOfConfigKey returns the collection a configuration key (after
@@ -155,7 +158,7 @@ func (db *DB) isRunRecordKey(key []byte) (RunID, bool) {
 // decodeRunRecord decodes a stored run record (header included); nil for
 // its tombstone.
 func decodeRunRecord(val []byte) (*runRecord, error) {
-	user, live := DecodeValue(val, nil) // run records never expire
+	user, live := engine.DecodeValue(val, nil) // run records never expire
 	if !live {
 		return nil, nil
 	}
@@ -184,13 +187,13 @@ func (db *DB) applyRunRecordOf(id RunID, rec *runRecord, v uint64) {
 }
 
 // applyRecord derives the engine's state from one recovered WAL record of
-// type typ (recBatch or recBatchTimed), beyond its entries, which add
+// type typ (engine.RecBatch or engine.RecBatchTimed), beyond its entries, which add
 // gets. Writes at or below skip (what a snapshot already holds) are
 // passed over. It returns the record's version (0 if all were skipped).
 func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, v uint64, val []byte) error) (uint64, error) {
 	var version uint64
 	var step *runState
-	ts, err := DecodeBatch(typ, p, func(v uint64, key, val []byte) error {
+	ts, err := engine.DecodeBatch(typ, p, func(v uint64, key, val []byte) error {
 		if v <= skip {
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/wal"
 )
 
@@ -17,7 +18,7 @@ func (db *DB) Checkpoint() error {
 		return ErrClosed
 	}
 	if db.store.ReadOnly {
-		return fmt.Errorf("checkpoint: %w", ErrReadOnlyDB)
+		return fmt.Errorf("checkpoint: %w", engine.ErrReadOnlyDB)
 	}
 	if db.store.Log == nil {
 		return nil
@@ -29,7 +30,7 @@ func (db *DB) checkpoint() error {
 	db.ckptMu.Lock()
 	defer db.ckptMu.Unlock()
 	s := db.store
-	meta := snapMeta{steps: map[RunID]int64{}, logs: map[RunID][]StepRec{}}
+	meta := snapMeta{steps: map[RunID]int64{}, logs: map[RunID][]engine.StepRec{}}
 	logLens := map[*runState]int{}
 	var cut *wal.Cut
 	var err error
@@ -65,7 +66,7 @@ func (db *DB) checkpoint() error {
 	// Step logs are append-only: the first n entries read now are the ones
 	// at the cut.
 	for rs, n := range logLens {
-		all := make([]StepRec, n)
+		all := make([]engine.StepRec, n)
 		for i := range all {
 			all[i] = rs.Log.At(i)
 		}

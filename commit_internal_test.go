@@ -3,6 +3,7 @@ package inmem
 import (
 	"testing"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,8 +18,8 @@ func TestCommitCountsBytesWritten(t *testing.T) {
 	sh := db.Shared(Namespace{App: "count"})
 	rs := sh.st
 	stored := func(key string, n int) int64 {
-		var hdr [MaxValueHeader]byte
-		return int64(len(rs.kvKey(nil, key)) + len(EncodeHeader(&hdr, false, 0)) + n)
+		var hdr [engine.MaxValueHeader]byte
+		return int64(len(rs.kvKey(nil, key)) + len(engine.EncodeHeader(&hdr, false, 0)) + n)
 	}
 	before := db.garbage()
 	require.NoError(t, sh.KV().Put("one", make([]byte, 100)))

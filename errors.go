@@ -3,6 +3,7 @@ package inmem
 import (
 	"errors"
 
+	"github.com/inmem-db/inmem/internal/errs"
 	"github.com/inmem-db/inmem/primitives"
 )
 
@@ -16,7 +17,7 @@ var (
 	ErrExists = primitives.ErrExists
 	// ErrConflict: an optimistic transaction lost to a concurrent commit.
 	// Nothing it wrote is visible; it is safe to retry (Run.Update does).
-	ErrConflict = errors.New("inmem: transaction conflict")
+	ErrConflict = errs.ErrConflict
 	// ErrVersionMismatch: a compare-and-swap saw a different version.
 	ErrVersionMismatch = primitives.ErrVersionMismatch
 	// ErrInvalidTransition: a status or state-machine change that is not allowed.

@@ -46,28 +46,25 @@
 //	fork.go, diff.go, recorder.go (Recorder, Replayer)                 the rest of history
 //	checkpoint.go, reclaim.go, stats.go, verify.go                     upkeep and inspection
 //
-// The engine under it:
+// The storage core is package internal/engine (internal/engine/doc.go maps it):
+// the store and its generations, the one commit path, the WAL append,
+// the per-run commit state (Scope, step log, fingers), the value header,
+// the record types, recovery's loader and the copy half of a reclaim. What
+// runs, namespaces and primitives mean stays here:
 //
-//	store.go        the store and its generations; putBlind, the one-write entry to the commit
-//	commit.go       store.commit: the one commit path of a transaction and of a one-write put
 //	apply.go        the one apply path: what a commit derives (steps, runs, vector graphs), live and in recovery
-//	scope.go        Scope: what the commit path keeps per run (steps, step log, fingers, bytes written)
-//	rebuild.go      the engine's half of a reclaim: copy what is kept into a new generation, swap it in
-//	value.go        the stored value's header (tombstones, TTLs)
+//	runstate.go     a run's lifecycle and the guards that admit its commits; it embeds engine.Scope
+//	runrecord.go    the run record in the system scope
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
 //	readthrough.go  reads of a fork through its parents' layers
-//	fingers.go, writeorder.go, copybuf.go, steplog.go   what the commit path keeps per run
-//	runstate.go     a run's state on the commit path: the guard that admits its commits and steps
-//	runrecord.go    the run record in the system scope
+//	copybuf.go      copies handed to readers from shared chunks
 //	vecindex.go     a collection's graph in memory: built, kept up to each commit, searched
 //	vechistory.go, vecvacuum.go   vector graphs over versions, and their vacuum
 //
 // Durability, along the path of a commit to disk and back:
 //
-//	records.go      every WAL and snapshot record type and its layout
-//	batch.go        a transaction's WAL record; walguard.go its append in the commit
 //	snapshot.go, snapheader.go, vecsnap.go   checkpoint files
-//	recovery.go, loader.go, recoveryprogress.go   Open: snapshot, then the WAL after it
+//	recovery.go, recoveryprogress.go         Open: snapshot, then the WAL after it through apply.go
 //
 // # Words
 //
@@ -81,7 +78,7 @@
 //   - View (Run.AsOf): a run as it was after a step, read-only. Run.View(fn):
 //     a read-only transaction on the live run.
 //   - Durability: when a commit reaches the disk (Strict, Batched, Async);
-//     the WAL append itself is walguard.go.
+//     the WAL append itself is internal/engine/walguard.go.
 //   - Generation: one skiplist and arena; a reclaim copies what is still
 //     readable into a new one. A vacuum does the same for a vector graph.
 //   - Checkpoint: a snapshot file, after which older WAL is retired.
@@ -98,6 +95,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 )
 
@@ -105,7 +103,7 @@ import (
 type DB struct {
 	opts   options
 	dir    string // "" for OpenInMemory
-	store  *Store
+	store  *engine.Store
 	closed atomic.Bool
 	ids    idGen
 
@@ -269,7 +267,7 @@ func open(opts []Option) (*DB, error) {
 			return nil, fmt.Errorf("open: %w", o.err)
 		}
 	}
-	s, err := NewStore()
+	s, err := engine.NewStore()
 	if err != nil {
 		return nil, err
 	}

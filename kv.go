@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 )
 
@@ -25,7 +26,7 @@ type Entry struct {
 //
 // It holds a prim like the other primitives' handles, but its point reads
 // and one-write puts do not go through prim.do: a Get reads the store at a
-// snapshot and a Put commits through store.putBlind, with no transaction
+// snapshot and a Put commits through engine.Store.PutBlind, with no transaction
 // object, which is what keeps both free of heap allocations.
 type KV struct{ h prim }
 
@@ -143,8 +144,8 @@ func (kv *KV) write(key string, value []byte, tombstone bool, expires int64) err
 	if err := checkValue(value); err != nil {
 		return err
 	}
-	var hdr [MaxValueHeader]byte
-	h := EncodeHeader(&hdr, tombstone, expires)
+	var hdr [engine.MaxValueHeader]byte
+	h := engine.EncodeHeader(&hdr, tombstone, expires)
 	if tx := kv.h.tx; tx != nil {
 		if err := tx.usable(true); err != nil {
 			return err

@@ -3,6 +3,7 @@ package inmem
 import (
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -85,7 +86,7 @@ func (p *primTx) Delete(k []byte) error {
 		return err
 	}
 	p.derives()
-	return p.tx.put(p.key(k), Tombstone)
+	return p.tx.put(p.key(k), engine.Tombstone)
 }
 
 // derives marks the transaction's commit as one to apply to the vector

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/skiplist"
 )
 
@@ -20,7 +21,7 @@ type forkBase struct {
 // rs's fork bases when the run itself never wrote it. A tombstone in a
 // nearer layer hides the key in the layers below. The result aliases
 // arena memory.
-func (db *DB) getIn(g *Generation, rs *runState, key []byte, hash, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
+func (db *DB) getIn(g *engine.Generation, rs *runState, key []byte, hash, snapshot uint64, clock func() time.Time) ([]byte, uint64, bool) {
 	l := g.List
 	var raw []byte
 	var ver uint64
@@ -43,7 +44,7 @@ func (db *DB) getIn(g *Generation, rs *runState, key []byte, hash, snapshot uint
 	if !found {
 		return nil, 0, false
 	}
-	user, live := DecodeValue(raw, clock)
+	user, live := engine.DecodeValue(raw, clock)
 	return user, ver, live
 }
 
@@ -51,7 +52,7 @@ func (db *DB) getIn(g *Generation, rs *runState, key []byte, hash, snapshot uint
 // entries merged with each base's at its version, nearest layer first.
 // Keys handed to fn are in rs's scope whichever layer they came from (a
 // buffer reused between calls).
-func (db *DB) scanIn(g *Generation, rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
+func (db *DB) scanIn(g *engine.Generation, rs *runState, prefix, from []byte, snapshot uint64, clock func() time.Time, fn func(key, value []byte, version uint64) bool) {
 	if len(rs.bases) == 0 {
 		g.ScanFrom(prefix, from, snapshot, clock, fn)
 		return
@@ -87,7 +88,7 @@ func (db *DB) scanIn(g *Generation, rs *runState, prefix, from []byte, snapshot 
 		}
 		key = append(append(key[:0], rs.scope...), suffix...)
 		w.next()
-		if user, live := DecodeValue(raw, clock); live && !fn(key, user, ver) {
+		if user, live := engine.DecodeValue(raw, clock); live && !fn(key, user, ver) {
 			return
 		}
 	}

@@ -3,6 +3,8 @@ package inmem
 import (
 	"fmt"
 	"time"
+
+	"github.com/inmem-db/inmem/internal/engine"
 )
 
 // Reclaim frees the memory of versions nothing can read any more. The
@@ -71,12 +73,12 @@ type ReclaimStats struct {
 }
 
 // retention returns the rules by scope; scopes not in it get def.
-func (db *DB) retention(horizon uint64) (map[string]KeepRule, KeepRule) {
-	rules := map[string]KeepRule{}
+func (db *DB) retention(horizon uint64) (map[string]engine.KeepRule, engine.KeepRule) {
+	rules := map[string]engine.KeepRule{}
 	db.runsMu.RLock()
 	defer db.runsMu.RUnlock()
 	for _, rs := range db.runs {
-		r := KeepRule{} // everything
+		r := engine.KeepRule{} // everything
 		if c := int(rs.compacted.Load()); c > 0 && c <= rs.Log.Len() {
 			r.Horizon = rs.Log.At(c - 1).Version
 		}
@@ -84,10 +86,10 @@ func (db *DB) retention(horizon uint64) (map[string]KeepRule, KeepRule) {
 			rules[string(rs.scope)] = r
 		}
 		for _, b := range rs.bases {
-			rules[string(b.scope)] = KeepRule{} // a fork reads through it
+			rules[string(b.scope)] = engine.KeepRule{} // a fork reads through it
 		}
 	}
-	return rules, KeepRule{Horizon: horizon, DropDead: true}
+	return rules, engine.KeepRule{Horizon: horizon, DropDead: true}
 }
 
 func (db *DB) reclaim() (ReclaimStats, error) {

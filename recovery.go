@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/occ"
@@ -84,7 +85,7 @@ func (db *DB) recover() error {
 	from := uint64(1)
 	for i, v := range snaps {
 		path := filepath.Join(dir, snapshotName(v))
-		ld := NewLoader(db.store.Current().List)
+		ld := engine.NewLoader(db.store.Current().List)
 		prog.snapshot(path)
 		m, err := readSnapshot(fs, path, prog.entries(ld.Add))
 		ld.Finish()
@@ -101,7 +102,7 @@ func (db *DB) recover() error {
 		}
 		db.opts.logger.Warn("snapshot failed its checks, trying the previous one", "file", path, "error", err)
 		// The partial load is discarded: start from an empty engine.
-		st, serr := NewStore()
+		st, serr := engine.NewStore()
 		if serr != nil {
 			return serr
 		}
@@ -121,11 +122,11 @@ func (db *DB) recover() error {
 
 	// Every WAL record after the snapshot goes through the apply path
 	// (apply.go), in version order.
-	ld := NewLoader(db.store.Current().List)
+	ld := engine.NewLoader(db.store.Current().List)
 	prog.wal(from)
 	apply := func(typ byte, p []byte) error {
 		prog.record(len(p))
-		if typ != RecBatch && typ != RecBatchTimed {
+		if typ != engine.RecBatch && typ != engine.RecBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
 		v, err := db.applyRecord(typ, p, meta.version, ld.Add)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 	"github.com/zeebo/xxh3"
@@ -61,7 +62,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	clock := db.opts.clock
 	var chain chainCheck
 	emit := func(suffix, raw []byte, step int) {
-		user, live := DecodeValue(raw, clock)
+		user, live := engine.DecodeValue(raw, clock)
 		if !live {
 			return
 		}
@@ -163,7 +164,7 @@ func (c *chainCheck) next(k, user []byte) string {
 
 // history is a run's recorded writes, grouped by step.
 type history struct {
-	steps  []StepRec
+	steps  []engine.StepRec
 	writes [][]histWrite // per step
 	base   model         // the state before step 1
 }
@@ -203,7 +204,7 @@ func cmpU64(a, b uint64) int {
 
 // baseModel is a fork's state before its first step: its layers merged,
 // nearest first, with raw stored values.
-func (db *DB) baseModel(g *Generation, rs *runState) model {
+func (db *DB) baseModel(g *engine.Generation, rs *runState) model {
 	m := model{}
 	for i := len(rs.bases) - 1; i >= 0; i-- { // farthest first: nearer layers overwrite
 		b := rs.bases[i]
@@ -237,7 +238,7 @@ func (m model) clone() model {
 }
 
 func (m model) set(suffix, raw []byte) {
-	if len(raw) > 0 && raw[0]&FlagTombstone != 0 {
+	if len(raw) > 0 && raw[0]&engine.FlagTombstone != 0 {
 		delete(m, string(suffix))
 		return
 	}
@@ -281,7 +282,7 @@ func (m model) checkEvent(seq uint64) string {
 	if !ok {
 		return fmt.Sprintf("event %d deleted", seq)
 	}
-	user, _ := DecodeValue(raw, nil)
+	user, _ := engine.DecodeValue(raw, nil)
 	e, err := primitives.DecodeEvent(seq, user)
 	if err != nil {
 		return err.Error()
@@ -292,7 +293,7 @@ func (m model) checkEvent(seq uint64) string {
 		if !ok {
 			return fmt.Sprintf("event %d has no predecessor", seq)
 		}
-		puser, _ := DecodeValue(praw, nil)
+		puser, _ := engine.DecodeValue(praw, nil)
 		p, err := primitives.DecodeEvent(seq-1, puser)
 		if err != nil {
 			return err.Error()
@@ -370,7 +371,7 @@ func (m model) hashes(clock func() time.Time) [elemCount]uint64 {
 	slices.Sort(keys)
 	h := newStateHasher()
 	for _, k := range keys {
-		if user, live := DecodeValue(m[k], clock); live && len(k) > 0 {
+		if user, live := engine.DecodeValue(m[k], clock); live && len(k) > 0 {
 			h.add([]byte(k), user)
 		}
 	}

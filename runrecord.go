@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/occ"
 )
@@ -51,8 +52,8 @@ func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
-	var hdr [MaxValueHeader]byte
-	v, err := db.store.PutBlind(&db.system.Scope, db.runRecordKey(rec.ID), EncodeHeader(&hdr, false, 0), b, g)
+	var hdr [engine.MaxValueHeader]byte
+	v, err := db.store.PutBlind(&db.system.Scope, db.runRecordKey(rec.ID), engine.EncodeHeader(&hdr, false, 0), b, g)
 	if v != 0 && err == nil {
 		db.applyRunRecord(rs, rec, v)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 )
 
@@ -245,11 +246,11 @@ func (rx *Runs) deleteData(rs *runState) (uint64, error) {
 		return true
 	})
 	for _, k := range live {
-		if err := tx.put(k, Tombstone); err != nil {
+		if err := tx.put(k, engine.Tombstone); err != nil {
 			return 0, err
 		}
 	}
-	if err := tx.put(db.runRecordKey(rs.id), Tombstone); err != nil {
+	if err := tx.put(db.runRecordKey(rs.id), engine.Tombstone); err != nil {
 		return 0, err
 	}
 	return tx.commit()

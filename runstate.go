@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/occ"
 )
@@ -19,13 +20,13 @@ import (
 // the run's fingers and step log. The Run handle users hold (run.go)
 // points at one.
 type runState struct {
-	db     *DB
-	id     RunID
-	ns     Namespace
-	scope  []byte        // encoded namespace | run: prefix of every key of the scope
-	status atomic.Uint32 // RunStatus; changed only inside commit guards
-	_      [60]byte      // status is read by every commit; keep it off the written line
-	Scope                // what the commit path keeps and writes for the scope
+	db           *DB
+	id           RunID
+	ns           Namespace
+	scope        []byte        // encoded namespace | run: prefix of every key of the scope
+	status       atomic.Uint32 // RunStatus; changed only inside commit guards
+	_            [60]byte      // status is read by every commit; keep it off the written line
+	engine.Scope               // what the commit path keeps and writes for the scope
 
 	// bases are the layers a forked run reads through, nearest first; set
 	// when the run is made and never changed.
@@ -81,7 +82,7 @@ func (rs *runState) Admit(v uint64) error {
 }
 
 // stampNow reads the clock for a data commit about to be admitted by rs,
-// and reserves the step log's first block (reserveSteps reserves the rest).
+// and reserves the step log's first block (Scope.reserveSteps reserves the rest).
 // Admit takes the time from here rather than reading the clock itself, so
 // that the read (tens of nanoseconds in a virtual machine) stays out of the
 // oracle's critical section, which every commit of the database passes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 )
@@ -36,7 +37,7 @@ func readSnapHeader(fs vfs.FS, path string) (snapMeta, int, error) {
 		return snapMeta{}, 0, fmt.Errorf("snapshot %s at offset 0: header: %v: %w", path, err, ErrCorruption)
 	}
 	typ, p, size, err := wal.DecodeRecord(frame)
-	if err == nil && typ != RecSnapHeader {
+	if err == nil && typ != engine.RecSnapHeader {
 		err = errors.New("first record is not the header")
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 	"github.com/stretchr/testify/require"
@@ -53,7 +54,7 @@ func FuzzReadSnapHeader(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte, framed bool) {
 		if framed {
-			data = wal.AppendRecord(nil, RecSnapHeader, data)
+			data = wal.AppendRecord(nil, engine.RecSnapHeader, data)
 		}
 		fs := vfs.NewMemFS(0)
 		file, err := fs.Create("/s.snap")
@@ -71,7 +72,7 @@ func FuzzReadSnapHeader(f *testing.F) {
 		}
 		typ, p, n, derr := wal.DecodeRecord(data)
 		require.NoError(t, derr)
-		require.Equal(t, RecSnapHeader, typ)
+		require.Equal(t, engine.RecSnapHeader, typ)
 		require.Equal(t, n, size)
 		want, derr := decodeSnapHeader(p)
 		require.NoError(t, derr)

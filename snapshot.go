@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 )
@@ -29,7 +30,7 @@ import (
 // segment holding commits after it. A steps record carries steps first..
 // first+n-1 of a run's step list (records of one run in order). Every record must check out and the
 // trailer must be last: a snapshot is all or nothing.
-// The record types are in records.go.
+// The record types are in internal/engine/records.go.
 const (
 	snapMagic      = "INMEMSNP"
 	snapChunkBytes = 256 << 10
@@ -76,9 +77,9 @@ type snapMeta struct {
 	version uint64
 	segment uint64
 	steps   map[RunID]int64
-	logs    map[RunID][]StepRec // each run's step list
-	vectors [][]byte            // recSnapVectors records, as read
-	bytes   int64               // the file's size, as read
+	logs    map[RunID][]engine.StepRec // each run's step list
+	vectors [][]byte                   // engine.RecSnapVectors records, as read
+	bytes   int64                      // the file's size, as read
 }
 
 // writeSnapshot writes the engine's entries at or below meta.version to a
@@ -119,7 +120,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		h = append(h, id[:]...)
 		h = binary.AppendUvarint(h, uint64(n))
 	}
-	if err := put(RecSnapHeader, h); err != nil {
+	if err := put(engine.RecSnapHeader, h); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
 
@@ -133,7 +134,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 				p = binary.AppendUvarint(p, st.Version)
 				p = binary.AppendVarint(p, st.Time)
 			}
-			if err := put(RecSnapSteps, p); err != nil {
+			if err := put(engine.RecSnapSteps, p); err != nil {
 				return fmt.Errorf("snapshot: write: %w", err)
 			}
 		}
@@ -153,20 +154,20 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 		chunk = append(chunk, it.Value()...)
 		count++
 		if len(chunk) >= snapChunkBytes {
-			if err := put(RecSnapEntries, chunk); err != nil {
+			if err := put(engine.RecSnapEntries, chunk); err != nil {
 				return fmt.Errorf("snapshot: write: %w", err)
 			}
 			chunk = chunk[:0]
 		}
 	}
 	if len(chunk) > 0 {
-		if err := put(RecSnapEntries, chunk); err != nil {
+		if err := put(engine.RecSnapEntries, chunk); err != nil {
 			return fmt.Errorf("snapshot: write: %w", err)
 		}
 	}
 	var werr error
 	err = db.vectorRecords(meta.version, func(rec []byte) error {
-		werr = put(RecSnapVectors, rec)
+		werr = put(engine.RecSnapVectors, rec)
 		return werr
 	})
 	if werr != nil {
@@ -175,7 +176,7 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	if err := put(RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
+	if err := put(engine.RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, count)); err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
 	if err := w.Flush(); err != nil {
@@ -233,21 +234,21 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 			return meta, fmt.Errorf("snapshot %s: %w", path, err)
 		}
 		switch {
-		case typ == RecSnapHeader && !seenHeader && off == 0:
+		case typ == engine.RecSnapHeader && !seenHeader && off == 0:
 			if meta, err = decodeSnapHeader(p); err != nil {
 				return meta, bad(off, err.Error())
 			}
 			seenHeader = true
-		case typ == RecSnapVectors && seenHeader:
+		case typ == engine.RecSnapVectors && seenHeader:
 			// Kept until the whole file has checked out.
 			meta.vectors = append(meta.vectors, bytes.Clone(p))
-		case typ == RecSnapSteps && seenHeader:
+		case typ == engine.RecSnapSteps && seenHeader:
 			if err := decodeSnapSteps(p, meta.version, meta.logs); err != nil {
 				return meta, bad(off, err.Error())
 			}
-		case typ == RecSnapEntries && seenHeader:
+		case typ == engine.RecSnapEntries && seenHeader:
 			for len(p) > 0 {
-				key, rest, err := readChunk(p)
+				key, rest, err := engine.ReadChunk(p)
 				if err != nil {
 					return meta, bad(off, "entry key")
 				}
@@ -255,7 +256,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				if k <= 0 || ver == 0 || ver > meta.version {
 					return meta, bad(off, "entry version")
 				}
-				val, rest, err := readChunk(rest[k:])
+				val, rest, err := engine.ReadChunk(rest[k:])
 				if err != nil {
 					return meta, bad(off, "entry value")
 				}
@@ -265,7 +266,7 @@ func readSnapshot(fs vfs.FS, path string, fn func(key []byte, version uint64, va
 				count++
 				p = rest
 			}
-		case typ == RecSnapTrailer && seenHeader && len(p) == 8:
+		case typ == engine.RecSnapTrailer && seenHeader && len(p) == 8:
 			if got := binary.LittleEndian.Uint64(p); got != count {
 				return meta, bad(off, "trailer does not match")
 			}
@@ -359,7 +360,7 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 	}
 	p = p[k:]
 	m.steps = make(map[RunID]int64, n)
-	m.logs = map[RunID][]StepRec{}
+	m.logs = map[RunID][]engine.StepRec{}
 	for i := uint64(0); i < n; i++ {
 		if len(p) < 16 {
 			return m, errors.New("bad run entry")
@@ -382,7 +383,7 @@ func decodeSnapHeader(p []byte) (snapMeta, error) {
 // decodeSnapSteps appends one steps record to logs, checking that it
 // continues its run's list and that versions rise and stay within the
 // snapshot.
-func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]StepRec) error {
+func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]engine.StepRec) error {
 	if len(p) < 16 {
 		return errors.New("bad steps record")
 	}
@@ -411,7 +412,7 @@ func decodeSnapSteps(p []byte, snapVersion uint64, logs map[RunID][]StepRec) err
 			return errors.New("bad step time")
 		}
 		p = p[k:]
-		log = append(log, StepRec{Version: v, Time: t})
+		log = append(log, engine.StepRec{Version: v, Time: t})
 	}
 	if len(p) != 0 {
 		return errors.New("trailing steps bytes")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 	"github.com/stretchr/testify/require"
@@ -47,21 +48,21 @@ func FuzzSnapshotDecode(f *testing.F) {
 	h = append(h, make([]byte, 16)...)
 	h = binary.AppendUvarint(h, 7)
 	var b []byte
-	b = wal.AppendRecord(b, RecSnapHeader, h)
+	b = wal.AppendRecord(b, engine.RecSnapHeader, h)
 	e := binary.AppendUvarint(nil, 1)
 	e = append(e, 'k')
 	e = binary.AppendUvarint(e, 3)
 	e = binary.AppendUvarint(e, 1)
 	e = append(e, 'v')
-	b = wal.AppendRecord(b, RecSnapEntries, e)
-	b = wal.AppendRecord(b, RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
+	b = wal.AppendRecord(b, engine.RecSnapEntries, e)
+	b = wal.AppendRecord(b, engine.RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
 	f.Add(b)
 	// A header whose run count claims more than is there.
 	h2 := []byte(snapMagic)
 	h2 = binary.LittleEndian.AppendUint64(h2, 1)
 	h2 = binary.LittleEndian.AppendUint64(h2, 1)
 	h2 = binary.AppendUvarint(h2, 1<<40)
-	f.Add(wal.AppendRecord(nil, RecSnapHeader, h2))
+	f.Add(wal.AppendRecord(nil, engine.RecSnapHeader, h2))
 
 	// The same seeds in the unframed form plFrame turns back into records,
 	// so the fuzzer can reach the decoding behind the checksums.
@@ -81,7 +82,7 @@ func FuzzSnapshotDecode(f *testing.F) {
 func plFrame(data []byte) []byte {
 	var out []byte
 	for len(data) > 0 {
-		typ := RecSnapHeader + data[0]%4 // header, entries, trailer, or a stray type
+		typ := engine.RecSnapHeader + data[0]%4 // header, entries, trailer, or a stray type
 		data = data[1:]
 		n, k := binary.Uvarint(data)
 		if k <= 0 {
@@ -101,7 +102,7 @@ func plUnframe(tb testing.TB, file []byte) []byte {
 	for len(file) > 0 {
 		typ, p, n, err := wal.DecodeRecord(file)
 		require.NoError(tb, err)
-		out = append(out, typ-RecSnapHeader)
+		out = append(out, typ-engine.RecSnapHeader)
 		out = binary.AppendUvarint(out, uint64(len(p)))
 		out = append(out, p...)
 		file = file[n:]

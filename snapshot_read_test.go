@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 	"github.com/stretchr/testify/require"
@@ -58,9 +59,9 @@ func TestReadSnapshotDamagedFrames(t *testing.T) {
 	e = binary.AppendUvarint(e, 1)
 	e = append(e, 'v')
 	var good []byte
-	good = wal.AppendRecord(good, RecSnapHeader, h)
-	good = wal.AppendRecord(good, RecSnapEntries, e)
-	good = wal.AppendRecord(good, RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
+	good = wal.AppendRecord(good, engine.RecSnapHeader, h)
+	good = wal.AppendRecord(good, engine.RecSnapEntries, e)
+	good = wal.AppendRecord(good, engine.RecSnapTrailer, binary.LittleEndian.AppendUint64(nil, 1))
 
 	read := func(data []byte) (snapMeta, error) {
 		fs := vfs.NewMemFS(0)
@@ -76,7 +77,7 @@ func TestReadSnapshotDamagedFrames(t *testing.T) {
 	require.Equal(t, int64(len(good)), meta.bytes)
 
 	huge := append([]byte(nil), good...)
-	hdrLen := len(wal.AppendRecord(nil, RecSnapHeader, h))
+	hdrLen := len(wal.AppendRecord(nil, engine.RecSnapHeader, h))
 	binary.LittleEndian.PutUint32(huge[hdrLen:], 400<<20) // the entries frame claims 400 MiB
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -153,7 +154,7 @@ func (r *Run) Steps() ([]Step, error) {
 // snap, in key order (newest version of a key first), with the index in
 // steps of the step that wrote it, or ok false for a version no step has.
 // steps must be in version order (the step log is).
-func walkRunWrites(g *Generation, rs *runState, snap uint64, steps []StepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
+func walkRunWrites(g *engine.Generation, rs *runState, snap uint64, steps []engine.StepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
 	it := g.List.Iter()
 	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
@@ -164,7 +165,7 @@ func walkRunWrites(g *Generation, rs *runState, snap uint64, steps []StepRec, fn
 		if v > snap {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(steps, v, func(s StepRec, v uint64) int { return cmpU64(s.Version, v) })
+		i, ok := slices.BinarySearchFunc(steps, v, func(s engine.StepRec, v uint64) int { return cmpU64(s.Version, v) })
 		fn(k, it.Value(), v, i, ok)
 	}
 }

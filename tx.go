@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/skiplist"
 
@@ -30,13 +31,13 @@ type Tx struct {
 	writable bool
 	done     bool
 	snapshot uint64
-	gen      *Generation      // what the transaction reads (and prepares its writes in)
-	pinned   bool             // a view's snapshot: not registered with the oracle
-	clock    func() time.Time // what "now" is for TTLs: the view's step time in a view
+	gen      *engine.Generation // what the transaction reads (and prepares its writes in)
+	pinned   bool               // a view's snapshot: not registered with the oracle
+	clock    func() time.Time   // what "now" is for TTLs: the view's step time in a view
 
 	reads    []uint64 // fingerprints of keys read (writable only)
 	prefixes [][]byte // prefixes listed (writable only)
-	writes   []Write
+	writes   []engine.Write
 	index    map[string]int // key -> writes index, once writes is long
 	size     int
 
@@ -70,7 +71,7 @@ type Tx struct {
 // arena and the WAL by Commit, and every read hands its caller a copy, so
 // nothing refers to it once the transaction is done.
 type txMem struct {
-	writes [16]Write // no growth for small transactions
+	writes [16]engine.Write // no growth for small transactions
 	reads  [16]uint64
 	ws     [16]occ.Write // what Commit hands the oracle
 	slab   [4 << 10]byte
@@ -226,7 +227,7 @@ func (tx *Tx) Commit() error {
 }
 
 // commit is Commit's work: it puts the writes in key order, hands them
-// with the read set to the store's one commit path (store.commit), then
+// with the read set to the store's one commit path (engine.Store.Commit), then
 // updates what the run derives from the commit (its bookkeeping, its
 // vector graphs).
 func (tx *Tx) commit() (uint64, error) {
@@ -238,10 +239,10 @@ func (tx *Tx) commit() (uint64, error) {
 	}
 	s := tx.db.store
 	if s.ReadOnly {
-		return 0, ErrReadOnlyDB
+		return 0, engine.ErrReadOnlyDB
 	}
-	SortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
-	var ws []occ.Write                 // the oracle copies them
+	engine.SortWrites(tx.writes, tx.rs.scope) // the commit links them in key order
+	var ws []occ.Write                        // the oracle copies them
 	if m := tx.mem; m != nil && len(tx.writes) <= len(m.ws) {
 		ws = m.ws[:len(tx.writes)]
 	} else {
@@ -272,7 +273,9 @@ func (tx *Tx) commit() (uint64, error) {
 	tx.rs.touchAfter(g)
 	if err == nil && tx.vectorWrites {
 		for _, w := range tx.writes {
-			tx.db.applyVectorWrite(w.Key, w.Val, v)
+			if k, vi := tx.db.applyVectorWrite(w.Key, w.Val, v); vi != nil {
+				tx.db.maybeVacuum(k, vi)
+			}
 		}
 	}
 	return v, err
@@ -322,7 +325,7 @@ func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 		return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
 	}
 	tx.size += len(key) + len(val)
-	tx.writes = append(tx.writes, Write{Key: key, Val: val, ScanOnly: scanOnly})
+	tx.writes = append(tx.writes, engine.Write{Key: key, Val: val, ScanOnly: scanOnly})
 	if tx.index != nil {
 		tx.index[string(key)] = len(tx.writes) - 1
 	} else if len(tx.writes) > indexAfter {
@@ -338,11 +341,11 @@ func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 // The result aliases memory the caller must copy.
 func (tx *Tx) get(key []byte) ([]byte, bool) {
 	if i, ok := tx.find(key); ok {
-		return DecodeValue(tx.writes[i].Val, tx.clock)
+		return engine.DecodeValue(tx.writes[i].Val, tx.clock)
 	}
 	var fp uint64 // 0: getIn hashes the key itself
 	if tx.writable {
-		fp = Fingerprint(key)
+		fp = engine.Fingerprint(key)
 		tx.reads = append(tx.reads, fp)
 	}
 	v, _, ok := tx.db.getIn(tx.gen, tx.rs, key, fp, tx.snapshot, tx.clock)
@@ -379,7 +382,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 				return true
 			}
 			mine = mine[1:]
-			if v, live := DecodeValue(w.Val, clock); live && !fn(w.Key, v, 0) {
+			if v, live := engine.DecodeValue(w.Val, clock); live && !fn(w.Key, v, 0) {
 				return false
 			}
 		}

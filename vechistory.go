@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 )
 
@@ -15,7 +16,7 @@ import (
 // graph's insert vectors; every other write deletes what its key held (a
 // nil inc: every write is the graph's). The index lock is held by the
 // caller.
-func (vi *vecIndex) buildHistory(g *Generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
+func (vi *vecIndex) buildHistory(g *engine.Generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
 	type ver struct {
 		v   uint64
 		raw []byte
@@ -32,7 +33,7 @@ func (vi *vecIndex) buildHistory(g *Generation, prefix []byte, snap uint64, dim 
 		slices.Reverse(vers) // oldest first
 		for _, x := range vers {
 			old, had := vi.byKey[key]
-			user, live := DecodeValue(x.raw, nil) // vectors never expire
+			user, live := engine.DecodeValue(x.raw, nil) // vectors never expire
 			if had && !old.deleted {
 				if err := vi.idx.Delete(old.id, x.v); err != nil {
 					return err

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/inmem-db/inmem/hnsw"
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 )
 
@@ -344,7 +345,7 @@ func (inc *incarnations) ours(version uint64) bool {
 // snap, or returns nil when every record there is cfg's: the
 // configuration was never written (a fork's inherited collection), or
 // written once, as cfg, and never dropped.
-func (db *DB) incarnationsOf(g *Generation, scope []byte, coll string, snap uint64, cfg VectorConfig) *incarnations {
+func (db *DB) incarnationsOf(g *engine.Generation, scope []byte, coll string, snap uint64, cfg VectorConfig) *incarnations {
 	key := append(append([]byte(nil), scope...), keys.TagVector)
 	key = append(key, vecConfigKey(coll)...)
 	var ws []cfgWrite
@@ -354,7 +355,7 @@ func (db *DB) incarnationsOf(g *Generation, scope []byte, coll string, snap uint
 			continue
 		}
 		w := cfgWrite{version: it.Version()}
-		if user, live := DecodeValue(it.Value(), nil); live {
+		if user, live := engine.DecodeValue(it.Value(), nil); live {
 			var c VectorConfig
 			w.ours = json.Unmarshal(user, &c) == nil && c == cfg
 		}
@@ -374,7 +375,7 @@ func (db *DB) incarnationsOf(g *Generation, scope []byte, coll string, snap uint
 
 // inheritedVecConfig returns the configuration of coll that the fork whose
 // scope is scope inherited from its bases, if any.
-func (db *DB) inheritedVecConfig(g *Generation, scope []byte, coll string) (VectorConfig, bool) {
+func (db *DB) inheritedVecConfig(g *engine.Generation, scope []byte, coll string) (VectorConfig, bool) {
 	var bases []forkBase
 	db.runsMu.RLock()
 	for _, rs := range db.runs {
@@ -391,7 +392,7 @@ func (db *DB) inheritedVecConfig(g *Generation, scope []byte, coll string) (Vect
 			continue
 		}
 		var c VectorConfig
-		user, live := DecodeValue(raw, nil)
+		user, live := engine.DecodeValue(raw, nil)
 		if !live || json.Unmarshal(user, &c) != nil {
 			return c, false
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/inmem-db/inmem/hnsw"
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/wal"
 )
@@ -24,7 +25,7 @@ import (
 // invisible, later deletes undone); node i of the lists is graph id i.
 // The WAL after the snapshot is applied on top at recovery, and the graph
 // is then checked against the stored vectors, so a graph that missed an
-// update is mended, not trusted. The record type is in records.go.
+// update is mended, not trusted. The record type is in internal/engine/records.go.
 
 // encodeVecIndex encodes vi as of version horizon.
 func encodeVecIndex(scope []byte, coll string, cfg VectorConfig, vi *vecIndex, horizon uint64) ([]byte, error) {
@@ -215,7 +216,7 @@ func (db *DB) loadVectorRecords(recs [][]byte) {
 
 // applyRaw applies one stored vector value (header included) to the graph.
 func (vi *vecIndex) applyRaw(key string, raw []byte, version uint64) error {
-	user, live := DecodeValue(raw, nil) // vectors never expire
+	user, live := engine.DecodeValue(raw, nil) // vectors never expire
 	if !live {
 		return vi.remove(key, version)
 	}

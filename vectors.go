@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/inmem-db/inmem/hnsw"
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/primitives"
 )
@@ -486,7 +487,7 @@ func (tx *Tx) ownVectors(coll string, cfg VectorConfig) (*ownVectors, error) {
 			own.written = map[string]bool{}
 		}
 		own.written[key] = true
-		user, live := DecodeValue(w.Val, nil)
+		user, live := engine.DecodeValue(w.Val, nil)
 		if !live {
 			continue
 		}

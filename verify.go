@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 )
@@ -240,11 +241,11 @@ func (r *FilesReport) checkWAL(fs vfs.FS, dir string, segs []uint64, good []snap
 			prev, base, resync = primary.version, "snapshot "+snapshotName(primary.version), false
 		}
 		sr, err := wal.ScanSegment(fs, walDir(dir), s, func(off int64, typ byte, p []byte) error {
-			if typ != RecBatch && typ != RecBatchTimed {
+			if typ != engine.RecBatch && typ != engine.RecBatchTimed {
 				r.problem(file, off, fmt.Sprintf("record type %d is not a commit", typ))
 				return nil
 			}
-			if _, err := DecodeBatch(typ, p, func(uint64, []byte, []byte) error { return nil }); err != nil {
+			if _, err := engine.DecodeBatch(typ, p, func(uint64, []byte, []byte) error { return nil }); err != nil {
 				r.problem(file, off, err.Error())
 				return nil
 			}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 	"github.com/stretchr/testify/require"
@@ -169,10 +170,10 @@ func TestVerifyFilesVersionGap(t *testing.T) {
 		b := binary.LittleEndian.AppendUint64(nil, v)
 		b = binary.LittleEndian.AppendUint64(b, 0)
 		b = binary.AppendUvarint(b, 1)
-		return AppendBatchEntry(b, []byte("key"), []byte("value"))
+		return engine.AppendBatchEntry(b, []byte("key"), []byte("value"))
 	}
 	for _, v := range []uint64{last + 3, last + 2} {
-		g, err := l.Append(RecBatchTimed, batch(v))
+		g, err := l.Append(engine.RecBatchTimed, batch(v))
 		require.NoError(t, err)
 		require.NoError(t, g.Wait())
 	}
@@ -225,7 +226,7 @@ func rewriteSnapHeader(t *testing.T, path string, edit func(steps map[RunID]int6
 		h = append(h, id[:]...)
 		h = binary.AppendUvarint(h, uint64(s))
 	}
-	out := wal.AppendRecord(nil, RecSnapHeader, h)
+	out := wal.AppendRecord(nil, engine.RecSnapHeader, h)
 	require.NoError(t, os.WriteFile(path, append(out, data[n:]...), 0o644))
 }
 
@@ -279,7 +280,7 @@ func TestVerifyFilesTornTail(t *testing.T) {
 	size := fileStat(t, path)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
-	_, err = f.Write(wal.AppendRecord(nil, RecBatchTimed, make([]byte, 40))[:20])
+	_, err = f.Write(wal.AppendRecord(nil, engine.RecBatchTimed, make([]byte, 40))[:20])
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	before := dirState(t, dir)
@@ -341,7 +342,7 @@ func TestVerifyFilesPreparedSegment(t *testing.T) {
 	// A torn tail of 000005.log, then the unfinished segment: both notes.
 	f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
-	_, err = f.Write(wal.AppendRecord(nil, RecBatchTimed, make([]byte, 40))[:20])
+	_, err = f.Write(wal.AppendRecord(nil, engine.RecBatchTimed, make([]byte, 40))[:20])
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	r, err = VerifyFiles(dir)
@@ -351,7 +352,7 @@ func TestVerifyFilesPreparedSegment(t *testing.T) {
 	require.Equal(t, FileProblem{File: "wal/000005.log", Offset: size, What: "a write cut short by a crash; Open cuts the log off here"}, r.Notes[0])
 
 	// Records in the segment after the torn tail: no crash leaves that.
-	withRecord := wal.AppendRecord(bytes.Clone(header), RecBatchTimed, []byte("x"))
+	withRecord := wal.AppendRecord(bytes.Clone(header), engine.RecBatchTimed, []byte("x"))
 	require.NoError(t, os.WriteFile(next, withRecord, 0o644))
 	r, err = VerifyFiles(dir)
 	require.NoError(t, err)

@@ -1,17 +1,19 @@
 package primitives
 
-import "errors"
+import "github.com/inmem-db/inmem/internal/errs"
 
-// Sentinel errors, re-exported by package inmem under the same names.
+// Sentinel errors, re-exported by package inmem under the same names. The
+// values are the module's one set (internal/errs), which the engine wraps
+// too.
 var (
-	ErrNotFound          = errors.New("inmem: not found")
-	ErrExists            = errors.New("inmem: already exists")
-	ErrVersionMismatch   = errors.New("inmem: version mismatch")
-	ErrInvalidTransition = errors.New("inmem: invalid transition")
-	ErrReadOnly          = errors.New("inmem: read-only")
-	ErrTooLarge          = errors.New("inmem: too large")
-	ErrInvalidArgument   = errors.New("inmem: invalid argument")
-	ErrCorruption        = errors.New("inmem: corruption")
+	ErrNotFound          = errs.ErrNotFound
+	ErrExists            = errs.ErrExists
+	ErrVersionMismatch   = errs.ErrVersionMismatch
+	ErrInvalidTransition = errs.ErrInvalidTransition
+	ErrReadOnly          = errs.ErrReadOnly
+	ErrTooLarge          = errs.ErrTooLarge
+	ErrInvalidArgument   = errs.ErrInvalidArgument
+	ErrCorruption        = errs.ErrCorruption
 )
 
 // Limits on what callers hand in. Exceeding one is ErrTooLarge.

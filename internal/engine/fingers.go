@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"bytes"

@@ -1,16 +1,17 @@
-package inmem
+package engine
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"github.com/inmem-db/inmem/internal/errs"
 	"github.com/inmem-db/inmem/occ"
 	"github.com/inmem-db/inmem/skiplist"
 )
 
 // Commit is the one Commit path: a transaction (Tx.Commit) and a
-// one-operation write (putBlind) both end here. In order: each write is
+// one-operation write (PutBlind) both end here. In order: each write is
 // copied into an arena node and its place in the skiplist located (from
 // the run's fingers), with no version yet, so nothing can fail between
 // the version and the publish; the oracle validates the read set and
@@ -88,7 +89,7 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	wg.kick()
 	if err != nil {
 		if errors.Is(err, occ.ErrConflict) {
-			return 0, fmt.Errorf("commit: %w", ErrConflict)
+			return 0, fmt.Errorf("commit: %w", errs.ErrConflict)
 		}
 		return 0, err
 	}

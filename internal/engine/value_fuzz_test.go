@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"encoding/binary"
@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// FuzzDecodeValue: decodeValue never panics, asks the clock only about a
+// FuzzDecodeValue: DecodeValue never panics, asks the clock only about a
 // value with an expiry, and a live value's user bytes are the end of its
-// input; its header re-encodes (encodeHeader) to the same bytes, unless
+// input; its header re-encodes (EncodeHeader) to the same bytes, unless
 // the flags byte has bits the package does not write, which are ignored.
 // A malformed value reads as absent, so there is no error to check.
 func FuzzDecodeValue(f *testing.F) {

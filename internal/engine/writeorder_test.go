@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sortWrites must order exactly as a full byte comparison does, whatever
+// SortWrites must order exactly as a full byte comparison does, whatever
 // the keys: all under the scope or not, tails shorter than 8 bytes, tails
 // that differ only past the sort word, zero bytes that look like padding.
 func TestSortWritesMatchesByteOrder(t *testing.T) {

@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ const (
 // buffered values are never changed in place.
 var Tombstone = []byte{FlagTombstone}
 
-// MaxValueHeader is the largest header encodeHeader writes.
+// MaxValueHeader is the largest header EncodeHeader writes.
 const MaxValueHeader = 9
 
 // EncodeHeader writes the header for a value into dst and returns its length.

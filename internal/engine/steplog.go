@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"sync/atomic"
@@ -11,6 +11,7 @@ type StepRec struct {
 	Time    int64
 }
 
+// StepBlockSize is how many steps a block of the log holds.
 const StepBlockSize = 512
 
 type stepBlock [StepBlockSize]StepRec

@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import "github.com/inmem-db/inmem/skiplist"
 
@@ -21,6 +21,7 @@ type loadItem struct{ off, version uint64 }
 // make the channel's cost per entry small.
 const loadBatch = 1024
 
+// NewLoader starts a loader into l; Finish must be called once.
 func NewLoader(l *skiplist.List) *Loader {
 	ld := &Loader{
 		list: l,

@@ -1,11 +1,13 @@
-package inmem
+package engine
 
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/inmem-db/inmem/internal/errs"
 )
 
-// BatchHeader is the size of the fixed part of a recBatchTimed record.
+// BatchHeader is the size of the fixed part of a RecBatchTimed record.
 const BatchHeader = 16
 
 // AppendBatchEntry appends one write; the value is the concatenation of
@@ -25,7 +27,7 @@ func AppendBatchEntry(dst, key []byte, val ...[]byte) []byte {
 }
 
 // DecodeBatch calls fn for each write of an encoded batch of record type
-// typ (recBatch or recBatchTimed) and returns the batch's step time. key
+// typ (RecBatch or RecBatchTimed) and returns the batch's step time. key
 // and value alias b.
 func DecodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) error) (int64, error) {
 	hdr := 8
@@ -33,7 +35,7 @@ func DecodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) 
 		hdr = BatchHeader
 	}
 	if len(b) < hdr {
-		return 0, fmt.Errorf("batch of %d bytes: %w", len(b), ErrCorruption)
+		return 0, fmt.Errorf("batch of %d bytes: %w", len(b), errs.ErrCorruption)
 	}
 	version := binary.LittleEndian.Uint64(b)
 	var t int64
@@ -43,15 +45,15 @@ func DecodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) 
 	b = b[hdr:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
-		return 0, fmt.Errorf("batch count: %w", ErrCorruption)
+		return 0, fmt.Errorf("batch count: %w", errs.ErrCorruption)
 	}
 	b = b[k:]
 	for i := uint64(0); i < n; i++ {
-		key, rest, err := readChunk(b)
+		key, rest, err := ReadChunk(b)
 		if err != nil {
 			return 0, err
 		}
-		val, rest, err := readChunk(rest)
+		val, rest, err := ReadChunk(rest)
 		if err != nil {
 			return 0, err
 		}
@@ -61,15 +63,17 @@ func DecodeBatch(typ byte, b []byte, fn func(version uint64, key, value []byte) 
 		}
 	}
 	if len(b) != 0 {
-		return 0, fmt.Errorf("batch has %d trailing bytes: %w", len(b), ErrCorruption)
+		return 0, fmt.Errorf("batch has %d trailing bytes: %w", len(b), errs.ErrCorruption)
 	}
 	return t, nil
 }
 
-func readChunk(b []byte) (chunk, rest []byte, err error) {
+// ReadChunk splits a uvarint-length-prefixed chunk off b (the framing of
+// a batch's keys and values, and of snapshot entries).
+func ReadChunk(b []byte) (chunk, rest []byte, err error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
-		return nil, nil, fmt.Errorf("batch entry length: %w", ErrCorruption)
+		return nil, nil, fmt.Errorf("batch entry length: %w", errs.ErrCorruption)
 	}
 	return b[k : k+int(n)], b[k+int(n):], nil
 }

@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inmem-db/inmem/arena"
+	"github.com/inmem-db/inmem/internal/errs"
 	"github.com/inmem-db/inmem/occ"
 	"github.com/inmem-db/inmem/skiplist"
 	"github.com/inmem-db/inmem/wal"
@@ -22,11 +23,11 @@ type Store struct {
 	// then record what they link, so the copy misses nothing.
 	rebuild atomic.Pointer[rebuild]
 
-	Log         *wal.Log // nil for OpenInMemory and WithReadOnly
-	ReadOnly    bool     // WithReadOnly: every commit is refused
+	Log         *wal.Log // nil without a WAL (in memory, or opened read-only)
+	ReadOnly    bool     // opened read-only: every commit is refused
 	Strict      bool     // wait for the WAL fsync before acknowledging
 	AfterCommit func()   // runs after each logged commit (checkpoint trigger)
-	// ReclaimCheck runs after every reclaimCheckEvery-th version.
+	// ReclaimCheck runs after every ReclaimCheckEvery-th version.
 	ReclaimCheck func()
 }
 
@@ -50,6 +51,7 @@ type Generation struct {
 // tell whether it is still current without holding it alive.
 var generations atomic.Uint64
 
+// NewGeneration makes an empty generation in a fresh arena.
 func NewGeneration() (*Generation, error) {
 	a := arena.New(arena.MinChunkSize)
 	l, err := skiplist.New(a, true)
@@ -59,6 +61,8 @@ func NewGeneration() (*Generation, error) {
 	return &Generation{List: l, Arena: a, ID: generations.Add(1)}, nil
 }
 
+// NewStore makes a store with one empty generation and an oracle at
+// version 0. Its WAL (Log) and hooks are set by the opener.
 func NewStore() (*Store, error) {
 	g, err := NewGeneration()
 	if err != nil {
@@ -99,7 +103,7 @@ func (s *Store) BeginAt() (*Generation, uint64) {
 }
 
 // ErrReadOnlyDB is what a write to a database opened WithReadOnly returns.
-var ErrReadOnlyDB = fmt.Errorf("database opened read-only: %w", ErrReadOnly)
+var ErrReadOnlyDB = fmt.Errorf("database opened read-only: %w", errs.ErrReadOnly)
 
 // Fingerprint is a key's hash in read and write sets. It is the hash the
 // skiplist's point index takes (Splice.Hash, List.GetHashed), so a commit

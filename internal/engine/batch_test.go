@@ -1,9 +1,10 @@
-package inmem
+package engine
 
 import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/inmem-db/inmem/internal/errs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,7 +37,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		require.Equal(t, [][2]string{{"k1", "\x00v1"}, {"k2", ""}}, got)
 		for cut := 0; cut < len(b); cut++ {
 			_, err := DecodeBatch(typ, b[:cut], func(uint64, []byte, []byte) error { return nil })
-			require.ErrorIs(t, err, ErrCorruption, "type %d cut %d", typ, cut)
+			require.ErrorIs(t, err, errs.ErrCorruption, "type %d cut %d", typ, cut)
 		}
 	}
 }
@@ -69,7 +70,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		first, ts, err := collect(b)
 		if err != nil {
-			require.ErrorIs(t, err, ErrCorruption)
+			require.ErrorIs(t, err, errs.ErrCorruption)
 			return
 		}
 		re := binary.LittleEndian.AppendUint64(nil, binary.LittleEndian.Uint64(b))

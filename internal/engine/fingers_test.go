@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"testing"
@@ -12,34 +12,35 @@ import (
 // Two goroutines writing one run keep a finger cache each, and a commit
 // takes the one whose place is nearest below its first key.
 func TestRunFingersKeepAPlacePerWriter(t *testing.T) {
-	db, err := OpenInMemory()
+	s, err := NewStore()
 	require.NoError(t, err)
-	defer db.Close()
-	run, err := db.BeginRun()
-	require.NoError(t, err)
-	rs := run.st
-	kv := run.KV()
-	key := func(k string) []byte { return rs.kvKey(nil, k) }
+	var sc Scope
+	key := func(k string) []byte { return []byte("scope/" + k) }
+	hdr := []byte{0} // a live value without expiry
+	put := func(k, v string) {
+		_, err := s.PutBlind(&sc, key(k), hdr, []byte(v), nil)
+		require.NoError(t, err)
+	}
 
 	// One writer: only the first cache is used.
-	require.NoError(t, kv.Put("a/1", []byte("v")))
-	require.False(t, rs.fingers.second.Load())
+	put("a/1", "v")
+	require.False(t, sc.fingers.second.Load())
 
 	// A second writer, arriving while the first cache is busy, takes the
 	// other one and leaves its place there.
-	rs.fingers.c[0].mu.Lock()
-	require.NoError(t, kv.Put("b/1", []byte("v")))
-	rs.fingers.c[0].mu.Unlock()
-	require.True(t, rs.fingers.second.Load())
+	sc.fingers.c[0].mu.Lock()
+	put("b/1", "v")
+	sc.fingers.c[0].mu.Unlock()
+	require.True(t, sc.fingers.second.Load())
 
-	gen := db.store.Gen.Load()
+	gen := s.Gen.Load()
 	startOf := func(c *fingerCache) string {
 		k, ok := c.start(gen)
 		require.True(t, ok)
 		return string(k)
 	}
-	require.Equal(t, string(key("a/1")), startOf(&rs.fingers.c[0]))
-	require.Equal(t, string(key("b/1")), startOf(&rs.fingers.c[1]))
+	require.Equal(t, string(key("a/1")), startOf(&sc.fingers.c[0]))
+	require.Equal(t, string(key("b/1")), startOf(&sc.fingers.c[1]))
 
 	for _, tc := range []struct {
 		key  string
@@ -50,28 +51,28 @@ func TestRunFingersKeepAPlacePerWriter(t *testing.T) {
 		{"c", 1},
 		{"a/0", 0}, // neither below it: the first
 	} {
-		c := rs.fingers.take(gen, key(tc.key))
-		require.Same(t, &rs.fingers.c[tc.want], c, tc.key)
+		c := sc.fingers.take(gen, key(tc.key))
+		require.Same(t, &sc.fingers.c[tc.want], c, tc.key)
 		c.mu.Unlock()
 	}
 
 	// Busy caches are skipped; with both busy there is none.
-	rs.fingers.c[1].mu.Lock()
-	c := rs.fingers.take(gen, key("b/2"))
-	require.Same(t, &rs.fingers.c[0], c)
-	require.Nil(t, rs.fingers.take(gen, key("b/2")))
+	sc.fingers.c[1].mu.Lock()
+	c := sc.fingers.take(gen, key("b/2"))
+	require.Same(t, &sc.fingers.c[0], c)
+	require.Nil(t, sc.fingers.take(gen, key("b/2")))
 	c.mu.Unlock()
-	rs.fingers.c[1].mu.Unlock()
+	sc.fingers.c[1].mu.Unlock()
 
 	// The writers' next puts locate from their own places and land right.
-	require.NoError(t, kv.Put("a/2", []byte("v2")))
-	require.NoError(t, kv.Put("b/2", []byte("v2")))
-	es, err := kv.List("")
-	require.NoError(t, err)
+	put("a/2", "v2")
+	put("b/2", "v2")
+	g, snap := s.ReadAt()
 	var got []string
-	for _, e := range es {
-		got = append(got, e.Key)
-	}
+	g.Scan(key(""), snap, nil, func(k, _ []byte, _ uint64) bool {
+		got = append(got, string(k[len(key("")):]))
+		return true
+	})
 	require.Equal(t, []string{"a/1", "a/2", "b/1", "b/2"}, got)
 }
 

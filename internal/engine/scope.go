@@ -1,4 +1,4 @@
-package inmem
+package engine
 
 import (
 	"sync/atomic"
@@ -50,7 +50,7 @@ func (sc *Scope) Touch(now int64) {
 }
 
 // reserveSteps lets the step log reserve its next block (see
-// stepLog.reserve), on every reserveEvery-th commit through the finger
+// StepLog.Reserve), on every reserveEvery-th commit through the finger
 // cache fc and on every commit without one: reading the log's step count
 // on every commit cost the run's writers a cache miss each.
 func (sc *Scope) reserveSteps(fc *fingerCache) {
