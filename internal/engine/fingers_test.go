@@ -106,3 +106,15 @@ func TestFingerCacheBlockFollowsGeneration(t *testing.T) {
 	require.Equal(t, arena.Local{}, *c.block(g2))
 	require.NotZero(t, last)
 }
+
+// A Scope's times (the last write's and the clock's stamp) sit apart from
+// the bytes-written counter before them and the step time after them, as
+// measured when they were laid out.
+func TestScopeLayout(t *testing.T) {
+	var sc Scope
+	at := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(unsafe.Pointer(&sc)) }
+	written := at(unsafe.Pointer(&sc.Written)) + unsafe.Sizeof(sc.Written)
+	require.GreaterOrEqual(t, at(unsafe.Pointer(&sc.Updated))-written, uintptr(32))
+	stamp := at(unsafe.Pointer(&sc.Stamp)) + unsafe.Sizeof(sc.Stamp)
+	require.GreaterOrEqual(t, at(unsafe.Pointer(&sc.LastStep))-stamp, uintptr(48))
+}
