@@ -12,7 +12,8 @@ import (
 // dbFingerprint is everything a database's history derives: every run's
 // record, step list and per-primitive hashes (Replay's, through the read
 // path, TTLs judged at one fixed time), the shared scopes' data, the run
-// index's answers and the counters that follow from the commits.
+// index's answers, the counters that follow from the commits, and which
+// entries are secondary-index entries.
 func dbFingerprint(t *testing.T, db *DB, shared []Namespace) string {
 	t.Helper()
 	var out []any
@@ -56,6 +57,17 @@ func dbFingerprint(t *testing.T, db *DB, shared []Namespace) string {
 	}
 	st := db.Stats()
 	out = append(out, st.Version, st.Runs, st.Entries)
+	// The entries kept out of the point index (secondary-index entries):
+	// the record says which, so the applying side links them the same way.
+	var unindexed []string
+	it := db.store.Current().List.Iter()
+	for it.First(); it.Valid(); it.Next() {
+		if it.Unindexed() {
+			unindexed = append(unindexed, fmt.Sprintf("%x@%d", it.Key(), it.Version()))
+		}
+	}
+	require.NotEmpty(t, unindexed, "the workload writes secondary-index entries")
+	out = append(out, unindexed)
 	b, err := json.MarshalIndent(out, "", " ")
 	require.NoError(t, err)
 	return string(b)

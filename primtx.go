@@ -76,9 +76,9 @@ func (p *primTx) PutIndex(k []byte) error {
 	}
 	n := p.prefixLen() + len(k)
 	buf := p.tx.alloc(n + 1)
-	buf[n] = 0 // a live, empty value
+	buf[n] = engine.FlagScanOnly // a live, empty value, kept out of the point index
 	p.keyIn(buf, k)
-	return p.tx.putEntry(buf[:n:n], buf[n:], true)
+	return p.tx.put(buf[:n:n], buf[n:])
 }
 
 func (p *primTx) Delete(k []byte) error {

@@ -307,10 +307,9 @@ func (tx *Tx) find(key []byte) (int, bool) {
 	return 0, false
 }
 
-// put buffers a write; key and val are owned by tx from here on.
-func (tx *Tx) put(key, val []byte) error { return tx.putEntry(key, val, false) }
-
-func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
+// put buffers a write; key and val are owned by tx from here on. A
+// secondary-index entry says so in its value's header (engine.ScanOnly).
+func (tx *Tx) put(key, val []byte) error {
 	if i, ok := tx.find(key); ok {
 		delta := len(val) - len(tx.writes[i].Val)
 		if tx.size+delta > MaxTxSize {
@@ -318,14 +317,13 @@ func (tx *Tx) putEntry(key, val []byte, scanOnly bool) error {
 		}
 		tx.size += delta
 		tx.writes[i].Val = val
-		tx.writes[i].ScanOnly = scanOnly
 		return nil
 	}
 	if tx.size+len(key)+len(val) > MaxTxSize {
 		return fmt.Errorf("transaction over %d bytes: %w", MaxTxSize, ErrTooLarge)
 	}
 	tx.size += len(key) + len(val)
-	tx.writes = append(tx.writes, engine.Write{Key: key, Val: val, ScanOnly: scanOnly})
+	tx.writes = append(tx.writes, engine.Write{Key: key, Val: val})
 	if tx.index != nil {
 		tx.index[string(key)] = len(tx.writes) - 1
 	} else if len(tx.writes) > indexAfter {

@@ -58,7 +58,7 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 			one = wr
 		}
 		sps = sps[:i+1]
-		sps[i].Unindexed = w.ScanOnly
+		sps[i].Unindexed = ScanOnly(w.Val)
 		sps[i].Hash = wr.FP // the point index hashes as fingerprint does
 		var hint *skiplist.Splice
 		if i > 0 {

@@ -15,7 +15,10 @@ type Loader struct {
 	done  chan struct{}
 }
 
-type loadItem struct{ off, version uint64 }
+type loadItem struct {
+	off, version uint64
+	unindexed    bool // a secondary-index entry (ScanOnly)
+}
 
 // loadBatch is how many entries travel to the linker at a time: enough to
 // make the channel's cost per entry small.
@@ -39,9 +42,14 @@ func NewLoader(l *skiplist.List) *Loader {
 
 func (ld *Loader) link() {
 	defer close(ld.done)
+	unindexed := &skiplist.Splice{Unindexed: true} // not located: the link searches
 	for b := range ld.full {
 		for _, it := range b {
-			ld.list.Link(it.off, it.version)
+			if it.unindexed {
+				ld.list.LinkAt(it.off, it.version, unindexed)
+			} else {
+				ld.list.Link(it.off, it.version)
+			}
 		}
 		ld.free <- b[:0]
 	}
@@ -56,7 +64,7 @@ func (ld *Loader) Add(key []byte, version uint64, value []byte) error {
 	if ld.batch == nil {
 		ld.batch = make([]loadItem, 0, loadBatch)
 	}
-	ld.batch = append(ld.batch, loadItem{off, version})
+	ld.batch = append(ld.batch, loadItem{off, version, ScanOnly(value)})
 	if len(ld.batch) == loadBatch {
 		ld.full <- ld.batch
 		ld.batch = <-ld.free

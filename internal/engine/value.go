@@ -6,13 +6,23 @@ import (
 )
 
 // Stored values carry a one-byte header so deletes and TTLs are versions
-// like any other write:
+// like any other write, and a secondary-index entry says what it is
+// wherever its value goes (the WAL, a snapshot, a copy):
 //
 //	flags [expiry unix-nanos, 8 bytes big-endian, if FlagExpires] user-value
 const (
 	FlagTombstone byte = 1 << 0
 	FlagExpires   byte = 1 << 1
+	// FlagScanOnly marks a secondary-index entry (see ScanOnly). Readers
+	// that predate it ignore it: the value reads the same.
+	FlagScanOnly byte = 1 << 2
 )
+
+// ScanOnly reports whether val (as stored) is a secondary-index entry's:
+// found by scans, never by a point read, so every list it is linked into
+// (by a commit, by recovery, by a reclaim's copy) keeps it out of the point
+// index. Entries written before the flag existed are indexed, as they were.
+func ScanOnly(val []byte) bool { return len(val) > 0 && val[0]&FlagScanOnly != 0 }
 
 // Tombstone is the stored value of a delete. Shared by every delete:
 // buffered values are never changed in place.

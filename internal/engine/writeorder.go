@@ -10,10 +10,7 @@ import (
 type Write struct {
 	Key []byte // encoded
 	Val []byte // header + user value
-	// ScanOnly marks a secondary-index entry: found by scans, never by a
-	// point read, so it stays out of the skiplist's point index.
-	ScanOnly bool
-	ord      uint64 // sort word, set by sortWrites
+	ord uint64 // sort word, set by sortWrites
 }
 
 // SortWrites puts a commit's writes in key order, which linking them
