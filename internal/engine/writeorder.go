@@ -10,7 +10,7 @@ import (
 type Write struct {
 	Key []byte // encoded
 	Val []byte // header + user value
-	ord uint64 // sort word, set by sortWrites
+	ord uint64 // sort word, set by SortWrites
 }
 
 // SortWrites puts a commit's writes in key order, which linking them
