@@ -137,3 +137,28 @@ func TestSecondaryIndexEntriesStayUnindexed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, live, unindexedEntries(db))
 }
+
+// TestEndedHistoryIsReleased: archiving a run and compacting one report
+// what they wrote to reclaim as garbage, through the apply of their
+// record; ending a run without either does not.
+func TestEndedHistoryIsReleased(t *testing.T) {
+	db, err := OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	write := func() *Run {
+		r, err := db.BeginRun()
+		require.NoError(t, err)
+		for i := range 10 {
+			require.NoError(t, r.KV().Put(fmt.Sprint(i), make([]byte, 100)))
+		}
+		return r
+	}
+	ended, archived, compacted := write(), write(), write()
+	base := db.released.Load()
+	require.NoError(t, ended.End(Completed, ""))
+	require.Equal(t, base, db.released.Load(), "an ended run keeps its history")
+	require.NoError(t, db.Runs().SetStatus(archived.ID(), Archived))
+	require.Equal(t, base+archived.st.Written.Load(), db.released.Load())
+	require.NoError(t, db.Runs().Compact(compacted.ID()))
+	require.Equal(t, base+archived.st.Written.Load()+compacted.st.Written.Load(), db.released.Load())
+}
