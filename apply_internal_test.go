@@ -162,3 +162,30 @@ func TestEndedHistoryIsReleased(t *testing.T) {
 	require.NoError(t, db.Runs().Compact(compacted.ID()))
 	require.Equal(t, base+archived.st.Written.Load()+compacted.st.Written.Load(), db.released.Load())
 }
+
+// TestApplyVectorWriteMalformedKeys: a vector key cut short after its tag
+// or its configuration marker (never written, but a record is input)
+// changes nothing and does not panic.
+func TestApplyVectorWriteMalformedKeys(t *testing.T) {
+	db, err := OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	scope := db.Shared(Namespace{Tenant: "t"}).st.scope
+	for _, k := range [][]byte{
+		append(append([]byte(nil), scope...), keys.TagVector),
+		append(append([]byte(nil), scope...), keys.TagVector, vecConfig),
+		append(append([]byte(nil), scope...), keys.TagVector, vecConfig, 5, 'a'),
+		append(append([]byte(nil), scope...), keys.TagVector, vecRecord),
+		{keys.TagVector},
+	} {
+		_, vi := db.applyVectorWrite(k, []byte{0}, 1)
+		require.Nil(t, vi, "%q", k)
+	}
+	_, ok := collectionOfConfigKey([]byte{vecConfig})
+	require.False(t, ok, "no length")
+	_, ok = collectionOfConfigKey([]byte{vecConfig, 2, 'a'})
+	require.False(t, ok, "shorter than its length")
+	c, ok := collectionOfConfigKey([]byte{vecConfig, 1, 'a'})
+	require.True(t, ok)
+	require.Equal(t, "a", c)
+}
