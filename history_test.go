@@ -861,3 +861,29 @@ func TestViewAfterCompaction(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, steps)
 }
+
+// TestArchiveDropsHistory: archiving a run that was never compacted keeps
+// its latest step only: earlier steps are ErrHistory for AsOf and Fork.
+func TestArchiveDropsHistory(t *testing.T) {
+	db := memDB(t)
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, run.KV().Put("k", []byte{'0' + byte(i)}))
+	}
+	before, err := run.AsOf(1)
+	require.NoError(t, err)
+	_, err = before.KV().Get("k")
+	require.NoError(t, err, "an ended run keeps its history")
+	require.NoError(t, run.End(inmem.Completed, ""))
+	require.NoError(t, db.Runs().SetStatus(run.ID(), inmem.Archived))
+	_, err = before.KV().Get("k")
+	require.ErrorIs(t, err, inmem.ErrHistory)
+	_, err = db.Fork(run.ID(), 1)
+	require.ErrorIs(t, err, inmem.ErrHistory)
+	last, err := run.AsOf(3)
+	require.NoError(t, err)
+	v, err := last.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "2", string(v))
+}

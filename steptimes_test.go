@@ -61,3 +61,30 @@ func TestStepTimesFollowStepOrder(t *testing.T) {
 		require.False(t, st.Time.Before(lo) || st.Time.After(hi), "step %d at %v", i+1, st.Time)
 	}
 }
+
+// TestOneClockReadPerStep: a run's data commit reads the clock once, before
+// the oracle's critical section, and that reading is both the step's time
+// and the run's last write time: a read inside the section would hold up
+// every commit of the database.
+func TestOneClockReadPerStep(t *testing.T) {
+	var calls atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	db, err := inmem.OpenInMemory(inmem.WithClock(func() time.Time {
+		return base.Add(time.Duration(calls.Add(1)) * time.Second)
+	}))
+	require.NoError(t, err)
+	defer db.Close()
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	n0 := calls.Load()
+	for i := range 10 {
+		require.NoError(t, run.KV().Put(fmt.Sprint(i), []byte("v")))
+	}
+	require.NoError(t, run.Update(func(tx *inmem.Tx) error { return tx.KV().Put("tx", []byte("v")) }))
+	require.EqualValues(t, 11, calls.Load()-n0)
+	steps, err := run.Steps()
+	require.NoError(t, err)
+	info, err := db.Runs().Get(run.ID())
+	require.NoError(t, err)
+	require.Equal(t, steps[len(steps)-1].Time, info.UpdatedAt, "the step's reading is the last write time")
+}
