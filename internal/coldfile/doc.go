@@ -1,0 +1,32 @@
+// Package coldfile is the file format of the cold tier: an immutable,
+// checksummed file of versioned entries (key, version, stored value),
+// sorted as the engine's skiplist sorts them (key ascending, version
+// descending), in compressed blocks with a block index, so a point read at
+// a snapshot touches one block.
+//
+// Layout:
+//
+//	block* | index | footer
+//	block:  compressed(entries) | codec u8 | crc32c u32 (of the compressed bytes and the codec)
+//	entry:  shared uvarint | unshared uvarint | key[shared:] | version uvarint | valueLen uvarint | value
+//	index:  count uvarint | (lastKeyLen uvarint lastKey lastVersion uvarint offset uvarint length uvarint)* | crc32c u32
+//	footer: magic "INMEMCLD" | format u32 | indexOffset u64 | indexLength u64 | entries u64 | crc32c u32   (36 bytes, little endian)
+//
+// A block's keys share prefixes with the previous key of the block (runs'
+// keys share a long scope prefix); the first entry of a block shares
+// nothing, so each block decodes alone. The index holds each block's last
+// (key, version): the first block whose last entry sorts at or after a
+// target holds the target's place.
+//
+// Invariants:
+//   - A file is written once, to a temporary name, fsynced, renamed into
+//     place and its directory fsynced (Writer.Finish): a file under its
+//     final name is complete. Nothing writes to it again.
+//   - Every byte read back is checked: the footer and the index by their
+//     CRC-32C before anything is served, a block by its CRC before it is
+//     decompressed, and decoded entries must be well formed and in order.
+//     A failed check is an error wrapping errs.ErrCorruption that names
+//     the file and the offset; never wrong data, never a panic.
+//   - Entries are added in the skiplist's order, each (key, version) once;
+//     the writer refuses anything else.
+package coldfile

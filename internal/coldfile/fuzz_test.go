@@ -1,0 +1,101 @@
+package coldfile
+
+import (
+	"bytes"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/inmem-db/inmem/internal/errs"
+	"github.com/inmem-db/inmem/internal/vfs"
+)
+
+// FuzzOpenBlock: any bytes given as a block either fail their checks or
+// decode into entries in order; never a panic.
+func FuzzOpenBlock(f *testing.F) {
+	raw := appendEntry(nil, nil, []byte("key-a"), 9, []byte("value"))
+	raw = appendEntry(raw, []byte("key-a"), []byte("key-a"), 3, nil)
+	raw = appendEntry(raw, []byte("key-a"), []byte("key-b"), 1, []byte("v"))
+	for _, c := range []Codec{CodecNone, CodecS2, CodecZstd} {
+		f.Add(sealBlock(nil, raw, c))
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := openBlock(b)
+		if err != nil {
+			return
+		}
+		it := blockIter{b: out}
+		var prev []byte
+		var pv uint64
+		n := 0
+		for it.next() {
+			if n > 0 {
+				require.Negative(t, compare(prev, pv, it.cur.key, it.cur.version))
+			}
+			prev, pv = append(prev[:0], it.cur.key...), it.cur.version
+			n++
+		}
+	})
+}
+
+// FuzzDecodeIndex: any bytes given as an index either fail their checks or
+// describe blocks that tile the file in order.
+func FuzzDecodeIndex(f *testing.F) {
+	f.Add(appendIndex(nil, []indexEntry{{lastKey: []byte("a"), lastVersion: 3, off: 0, length: 40}, {lastKey: []byte("b"), lastVersion: 1, off: 40, length: 10}}), int64(50))
+	f.Add(appendIndex(nil, nil), int64(0))
+	f.Fuzz(func(t *testing.T, b []byte, end int64) {
+		idx, err := decodeIndex(b, end)
+		if err != nil {
+			return
+		}
+		var next int64
+		for _, e := range idx {
+			require.Equal(t, next, e.off)
+			require.GreaterOrEqual(t, e.length, int64(blockTail))
+			next = e.off + e.length
+		}
+		require.Equal(t, end, next)
+	})
+}
+
+// FuzzOpen: any file either fails to open with ErrCorruption or reads
+// without panicking, every failure wrapping ErrCorruption.
+func FuzzOpen(f *testing.F) {
+	rng := rand.New(rand.NewSource(1))
+	es := randomEntries(rng, 6)
+	for i := range es {
+		es[i].value = es[i].value[:min(len(es[i].value), 60)]
+	}
+	fs := vfs.NewMemFS(1)
+	writeFile(f, fs, "s.cold", CodecS2, es, 128)
+	var buf bytes.Buffer
+	r, err := fs.Open("s.cold")
+	require.NoError(f, err)
+	_, err = buf.ReadFrom(r)
+	require.NoError(f, err)
+	f.Add(buf.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fs := vfs.NewMemFS(1)
+		writeRaw(t, fs, "f.cold", b)
+		r, err := Open(fs, "f.cold", 1, nil)
+		if err != nil {
+			require.ErrorIs(t, err, errs.ErrCorruption)
+			return
+		}
+		defer r.Close()
+		it := r.Iter()
+		for it.First(); it.Valid(); it.Next() {
+			if _, _, _, err := r.Get(it.Key(), it.Version()); err != nil {
+				require.ErrorIs(t, err, errs.ErrCorruption)
+			}
+		}
+		if it.Err() != nil {
+			require.ErrorIs(t, it.Err(), errs.ErrCorruption)
+		}
+		if err := r.Verify(); err != nil {
+			require.ErrorIs(t, err, errs.ErrCorruption)
+		}
+	})
+}

@@ -1,0 +1,261 @@
+package coldfile
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/inmem-db/inmem/internal/vfs"
+)
+
+// BlockCache holds decompressed blocks between reads. Its keys are
+// (file id, block number) made into one number by the reader; the values
+// are never changed by the reader once handed over. A nil cache reads
+// every block from the file.
+type BlockCache interface {
+	Get(key uint64) ([]byte, bool)
+	Set(key uint64, block []byte)
+}
+
+// Reader reads one cold file. It is safe for concurrent use.
+type Reader struct {
+	f       vfs.File
+	path    string
+	id      uint64 // the cache's name for this file
+	index   []indexEntry
+	entries uint64
+	size    int64
+	cache   BlockCache
+}
+
+// Open checks a cold file's footer and index and returns its reader. id
+// names the file in cache (unique among the files sharing one); cache may
+// be nil.
+func Open(fs vfs.FS, path string, id uint64, cache BlockCache) (*Reader, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cold file %s: %w", path, err)
+	}
+	r, err := newReader(f, path, id, cache)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newReader(f vfs.File, path string, id uint64, cache BlockCache) (*Reader, error) {
+	size, err := f.Size()
+	if err != nil {
+		return nil, fmt.Errorf("cold file %s: %w", path, err)
+	}
+	if size < footerSize {
+		return nil, errCorrupt(path, 0, "%d bytes, shorter than a footer", size)
+	}
+	fb := make([]byte, footerSize)
+	if _, err := f.ReadAt(fb, size-footerSize); err != nil {
+		return nil, fmt.Errorf("cold file %s: %w", path, err)
+	}
+	ft, err := decodeFooter(fb, size)
+	if err != nil {
+		return nil, errCorrupt(path, size-footerSize, "footer: %v", err)
+	}
+	ib := make([]byte, ft.indexLen)
+	if _, err := f.ReadAt(ib, ft.indexOff); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("cold file %s: %w", path, err)
+	}
+	idx, err := decodeIndex(ib, ft.indexOff)
+	if err != nil {
+		return nil, errCorrupt(path, ft.indexOff, "index: %v", err)
+	}
+	return &Reader{f: f, path: path, id: id, index: idx, entries: ft.entries, size: size, cache: cache}, nil
+}
+
+// Close closes the file.
+func (r *Reader) Close() error { return r.f.Close() }
+
+// Path is the file's path.
+func (r *Reader) Path() string { return r.path }
+
+// Size is the file's size in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// Entries is the number of entries the file holds.
+func (r *Reader) Entries() uint64 { return r.entries }
+
+// Blocks is the number of blocks the file holds.
+func (r *Reader) Blocks() int { return len(r.index) }
+
+// block returns block i decompressed, through the cache.
+func (r *Reader) block(i int) ([]byte, error) {
+	key := r.id<<24 | uint64(i)
+	if r.cache != nil {
+		if b, ok := r.cache.Get(key); ok {
+			return b, nil
+		}
+	}
+	e := r.index[i]
+	raw := make([]byte, e.length)
+	if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
+	}
+	b, err := openBlock(raw)
+	if err != nil {
+		return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
+	}
+	if r.cache != nil {
+		r.cache.Set(key, b)
+	}
+	return b, nil
+}
+
+// find returns the block holding the place of (key, version): the first
+// whose last entry sorts at or after it (len(index) when none does).
+func (r *Reader) find(key []byte, version uint64) int {
+	return sort.Search(len(r.index), func(i int) bool {
+		return compare(r.index[i].lastKey, r.index[i].lastVersion, key, version) >= 0
+	})
+}
+
+// Get returns the newest version of key at or below snapshot, the way the
+// skiplist's Get does: value as stored (the caller decodes tombstones and
+// expiry). It reads one block.
+func (r *Reader) Get(key []byte, snapshot uint64) (value []byte, version uint64, ok bool, err error) {
+	i := r.find(key, snapshot)
+	if i == len(r.index) {
+		return nil, 0, false, nil
+	}
+	b, err := r.block(i)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	it := blockIter{b: b}
+	for it.next() {
+		c := compare(it.cur.key, it.cur.version, key, snapshot)
+		if c < 0 {
+			continue
+		}
+		if string(it.cur.key) != string(key) {
+			return nil, 0, false, nil
+		}
+		return it.cur.value, it.cur.version, true, nil
+	}
+	if it.err != nil {
+		return nil, 0, false, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, it.err)
+	}
+	return nil, 0, false, nil
+}
+
+// Iter returns an iterator over the file's entries; SeekGE or First
+// positions it.
+func (r *Reader) Iter() *Iter { return &Iter{r: r, blk: -1} }
+
+// Iter walks a file's entries in order. Key and Value are valid until the
+// next move. Err reports a failed check, after which Valid is false.
+type Iter struct {
+	r     *Reader
+	blk   int
+	it    blockIter
+	valid bool
+	err   error
+}
+
+// First moves to the file's first entry.
+func (it *Iter) First() { it.load(0); it.step() }
+
+// SeekGE moves to the first entry at or after (key, version).
+func (it *Iter) SeekGE(key []byte, version uint64) {
+	it.load(it.r.find(key, version))
+	for it.step() && compare(it.it.cur.key, it.it.cur.version, key, version) < 0 {
+	}
+}
+
+// Next moves to the next entry.
+func (it *Iter) Next() { it.step() }
+
+// load reads block i (none past the last).
+func (it *Iter) load(i int) {
+	it.blk, it.valid = i, false
+	if it.err != nil || i >= len(it.r.index) {
+		it.it = blockIter{}
+		return
+	}
+	b, err := it.r.block(i)
+	if err != nil {
+		it.err = err
+		return
+	}
+	it.it = blockIter{b: b}
+}
+
+// step decodes the next entry, crossing into the next block at a block's
+// end; it reports Valid.
+func (it *Iter) step() bool {
+	for it.err == nil && it.blk < len(it.r.index) {
+		if it.it.next() {
+			it.valid = true
+			return true
+		}
+		if it.it.err != nil {
+			it.err = errCorrupt(it.r.path, it.r.index[it.blk].off, "block %d: %v", it.blk, it.it.err)
+			break
+		}
+		it.load(it.blk + 1)
+	}
+	it.valid = false
+	return false
+}
+
+// Valid reports whether the iterator is at an entry.
+func (it *Iter) Valid() bool { return it.valid && it.err == nil }
+
+// Key is the entry's key.
+func (it *Iter) Key() []byte { return it.it.cur.key }
+
+// Version is the entry's version.
+func (it *Iter) Version() uint64 { return it.it.cur.version }
+
+// Value is the entry's value as stored.
+func (it *Iter) Value() []byte { return it.it.cur.value }
+
+// Err is the failed check that stopped the iterator, if any.
+func (it *Iter) Err() error { return it.err }
+
+// Verify reads every block past the cache, checks it, the order of its
+// entries within and across blocks, that each block ends where the index
+// says, and the entry count the footer gives.
+func (r *Reader) Verify() error {
+	plain := *r
+	plain.cache = nil
+	var prev []byte
+	var prevVersion, n uint64
+	for i, e := range r.index {
+		b, err := plain.block(i)
+		if err != nil {
+			return err
+		}
+		it := blockIter{b: b}
+		first := true
+		for it.next() {
+			if first && n > 0 && compare(prev, prevVersion, it.cur.key, it.cur.version) >= 0 {
+				return errCorrupt(r.path, e.off, "block %d starts before block %d ends", i, i-1)
+			}
+			first = false
+			n++
+			prev, prevVersion = append(prev[:0], it.cur.key...), it.cur.version
+		}
+		if it.err != nil {
+			return errCorrupt(r.path, e.off, "block %d: %v", i, it.err)
+		}
+		if first {
+			return errCorrupt(r.path, e.off, "block %d is empty", i)
+		}
+		if compare(prev, prevVersion, e.lastKey, e.lastVersion) != 0 {
+			return errCorrupt(r.path, e.off, "block %d ends at %q@%d, the index says %q@%d", i, prev, prevVersion, e.lastKey, e.lastVersion)
+		}
+	}
+	if n != r.entries {
+		return errCorrupt(r.path, r.size-footerSize, "%d entries, the footer says %d", n, r.entries)
+	}
+	return nil
+}
