@@ -3,6 +3,7 @@ module github.com/inmem-db/inmem
 go 1.25.0
 
 require (
+	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/google/jsonschema-go v0.4.3
 	github.com/klauspost/compress v1.20.5
 	github.com/klauspost/crc32 v1.3.0
@@ -13,7 +14,9 @@ require (
 )
 
 require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chewxy/math32 v1.10.1 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.2.10 // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/segmentio/encoding v0.5.4 // indirect

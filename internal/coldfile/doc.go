@@ -18,6 +18,10 @@
 // (key, version): the first block whose last entry sorts at or after a
 // target holds the target's place.
 //
+// Files: format.go (blocks, index, footer, codecs), writer.go (Writer),
+// reader.go (Reader, Iter, Verify), cache.go (Cache, the ristretto-backed
+// BlockCache).
+//
 // Invariants:
 //   - A file is written once, to a temporary name, fsynced, renamed into
 //     place and its directory fsynced (Writer.Finish): a file under its

@@ -1,0 +1,59 @@
+package coldfile
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/inmem-db/inmem/internal/errs"
+)
+
+// Cache is a BlockCache bounded by the bytes of the blocks it holds,
+// shared by every cold file of a database. Ristretto decides what stays:
+// it admits a block only if it is likely to be read more than what it
+// would evict, so a scan of a cold run does not flush the blocks a point
+// read keeps using. Sets are asynchronous; a block read twice in quick
+// succession may be read from its file twice.
+type Cache struct {
+	c            *ristretto.Cache[uint64, []byte]
+	hits, misses atomic.Uint64 // counted here: ristretto's own metrics cost every Get
+}
+
+// NewCache makes a cache of at most maxBytes of decompressed blocks.
+func NewCache(maxBytes int64) (*Cache, error) {
+	if maxBytes <= 0 {
+		return nil, fmt.Errorf("block cache of %d bytes: %w", maxBytes, errs.ErrInvalidArgument)
+	}
+	// Ten counters per block the cache can hold, as ristretto advises.
+	counters := max(10*maxBytes/BlockSize, 1000)
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
+		NumCounters: counters,
+		MaxCost:     maxBytes,
+		BufferItems: 64,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block cache: %w", err)
+	}
+	return &Cache{c: c}, nil
+}
+
+// Get returns the block cached under key.
+func (c *Cache) Get(key uint64) ([]byte, bool) {
+	b, ok := c.c.Get(key)
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return b, ok
+}
+
+// Set offers block to the cache, at the cost of its length.
+func (c *Cache) Set(key uint64, block []byte) { c.c.Set(key, block, int64(len(block))) }
+
+// Stats returns how many Gets found their block and how many did not.
+func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
+
+// Close stops the cache's goroutines and drops what it holds.
+func (c *Cache) Close() { c.c.Close() }
