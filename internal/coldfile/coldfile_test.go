@@ -302,3 +302,31 @@ func writeRaw(t testing.TB, fs vfs.FS, path string, b []byte) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 }
+
+// TestWriteFailures: an I/O error at any operation of writing a file is
+// returned (never a silent success), and the file is not reported written.
+func TestWriteFailures(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	es := randomEntries(rng, 40)
+	count := vfs.NewMemFS(1)
+	before := count.Ops()
+	writeFile(t, count, "f.cold", CodecS2, es, 0)
+	ops := count.Ops() - before
+	for n := 1; n <= ops; n++ {
+		fs := vfs.NewMemFS(1)
+		fs.FailAfter(n, nil)
+		w, err := Create(fs, "f.cold", CodecS2)
+		if err == nil {
+			for _, e := range es {
+				if err = w.Add([]byte(e.key), e.version, e.value); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				_, err = w.Finish()
+			}
+		}
+		require.ErrorIs(t, err, vfs.ErrInjected, "failure at operation %d", n)
+		require.Contains(t, err.Error(), "f.cold")
+	}
+}

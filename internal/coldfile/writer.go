@@ -87,8 +87,12 @@ func (w *Writer) flush() error {
 }
 
 // Finish writes the index and footer, fsyncs the file, renames it into
-// place and fsyncs its directory. Only then is the file there; on error
-// the temporary file is removed.
+// place and fsyncs its directory, and returns the file's size. Only a nil
+// error means the file is durable under its name. On error the temporary
+// file is removed where the filesystem still allows it; a failure after
+// the rename (the directory's fsync) may leave the file under its name, so
+// a caller records a file only after Finish succeeded and treats files it
+// did not record as leftovers.
 func (w *Writer) Finish() (size int64, err error) {
 	if w.done {
 		return 0, fmt.Errorf("cold file %s: finished twice: %w", w.path, errs.ErrInvalidArgument)
