@@ -130,3 +130,32 @@ func TestCodecsOnAgentData(t *testing.T) {
 	require.Less(t, sizes[CodecS2], sizes[CodecNone]*3/4)
 	require.Less(t, sizes[CodecZstd], sizes[CodecS2])
 }
+
+// BenchmarkGet is a point read of a cold file whose block is cached: the
+// block's entries decoded up to the key. Run: go test -run '^$' -bench
+// 'Get$' -benchmem ./internal/coldfile
+func BenchmarkGet(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	es := agentEntries(rng, 2000)
+	fs := vfs.NewMemFS(1)
+	writeFile(b, fs, "f.cold", DefaultCodec, es, 0)
+	cache := &mapCache{m: map[uint64][]byte{}}
+	r, err := Open(fs, "f.cold", 1, cache)
+	require.NoError(b, err)
+	defer r.Close()
+	keys := make([][]byte, 1024)
+	vers := make([]uint64, len(keys))
+	for i := range keys {
+		e := es[rng.Intn(len(es))]
+		keys[i], vers[i] = []byte(e.key), e.version
+		if _, _, _, err := r.Get(keys[i], vers[i]); err != nil { // warm the cache
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, _, ok, err := r.Get(keys[i%len(keys)], vers[i%len(keys)]); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

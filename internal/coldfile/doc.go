@@ -7,16 +7,19 @@
 // Layout:
 //
 //	block* | index | footer
-//	block:  compressed(entries) | codec u8 | crc32c u32 (of the compressed bytes and the codec)
+//	block:  compressed(entry* | restart u32* | restarts u32) | codec u8 | crc32c u32 (of the compressed bytes and the codec)
 //	entry:  shared uvarint | unshared uvarint | key[shared:] | version uvarint | valueLen uvarint | value
 //	index:  count uvarint | (lastKeyLen uvarint lastKey lastVersion uvarint offset uvarint length uvarint)* | crc32c u32
 //	footer: magic "INMEMCLD" | format u32 | indexOffset u64 | indexLength u64 | entries u64 | crc32c u32   (36 bytes, little endian)
 //
 // A block's keys share prefixes with the previous key of the block (runs'
-// keys share a long scope prefix); the first entry of a block shares
-// nothing, so each block decodes alone. The index holds each block's last
-// (key, version): the first block whose last entry sorts at or after a
-// target holds the target's place.
+// keys share a long scope prefix), except at a restart point, every 16th
+// entry, which shares nothing: a seek binary-searches a block's restart
+// points and decodes at most 16 entries (a cached point read costs about
+// 1 us, against about 50 us for a scan of the block's hundreds of
+// entries). The index holds each block's last (key, version): the first
+// block whose last entry sorts at or after a target holds the target's
+// place.
 //
 // Files: format.go (blocks, index, footer, codecs), writer.go (Writer),
 // reader.go (Reader, Iter, Verify), cache.go (Cache, the ristretto-backed

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -145,35 +146,125 @@ func openBlock(b []byte) ([]byte, error) {
 	return nil, fmt.Errorf("unknown codec %d", codec)
 }
 
-// entry is one decoded entry; key is owned by the caller's buffer, value
-// aliases the block.
+// entry is one decoded entry; key is the iterator's buffer (valid until
+// its next move), value aliases the block.
 type entry struct {
 	key     []byte
 	version uint64
 	value   []byte
 }
 
-// blockIter walks the entries of a decompressed block.
+// restartEvery is how many entries apart a block's restart points are: an
+// entry at a restart point shares no prefix, so a seek binary-searches the
+// restart points and decodes at most this many entries after one.
+const restartEvery = 16
+
+// appendRestarts ends a block's entries with its restart offsets and
+// their count.
+func appendRestarts(dst []byte, restarts []uint32) []byte {
+	for _, r := range restarts {
+		dst = binary.LittleEndian.AppendUint32(dst, r)
+	}
+	return binary.LittleEndian.AppendUint32(dst, uint32(len(restarts)))
+}
+
+// blockIter walks the entries of a decompressed block. Keys are decoded
+// into two buffers in turn (the previous key is the next one's prefix and
+// the order check's other side), so a walk allocates nothing once they
+// have grown.
 type blockIter struct {
-	b   []byte
-	off int
-	cur entry
-	err error
+	data     []byte // the entries
+	restarts []byte // restart offsets, 4 bytes each
+	off      int
+	ri       int // the next restart point to reach
+	started  bool
+	bufs     [2][]byte
+	flip     int
+	cur      entry
+	err      error
+}
+
+// parseBlock splits a decompressed block into its entries and restart
+// points and checks the restart points: the first at 0, increasing,
+// inside the entries, one at least when there are entries.
+func parseBlock(b []byte) (blockIter, error) {
+	if len(b) < 4 {
+		return blockIter{}, errors.New("block shorter than its restart count")
+	}
+	n := binary.LittleEndian.Uint32(b[len(b)-4:])
+	if uint64(n)*4 > uint64(len(b)-4) {
+		return blockIter{}, fmt.Errorf("%d restart points in a block of %d bytes", n, len(b))
+	}
+	data := b[:len(b)-4-int(n)*4]
+	rs := b[len(data) : len(b)-4]
+	if (n == 0) != (len(data) == 0) {
+		return blockIter{}, fmt.Errorf("%d restart points for %d bytes of entries", n, len(data))
+	}
+	prev := -1
+	for i := 0; i < int(n); i++ {
+		r := int(binary.LittleEndian.Uint32(rs[4*i:]))
+		if (i == 0 && r != 0) || r <= prev || r >= len(data) {
+			return blockIter{}, fmt.Errorf("restart point %d at %d", i, r)
+		}
+		prev = r
+	}
+	return blockIter{data: data, restarts: rs}, nil
+}
+
+func (it *blockIter) restart(i int) int { return int(binary.LittleEndian.Uint32(it.restarts[4*i:])) }
+
+func (it *blockIter) numRestarts() int { return len(it.restarts) / 4 }
+
+// seekRestart positions the iterator at the last restart point whose key
+// sorts before (key, version) (the first one if none does): the target's
+// place is at most restartEvery entries after it.
+func (it *blockIter) seekRestart(key []byte, version uint64) {
+	n := it.numRestarts()
+	i := sort.Search(n, func(i int) bool {
+		k, v, ok := it.keyAt(it.restart(i))
+		return !ok || compare(k, v, key, version) >= 0
+	})
+	it.off, it.ri, it.started = 0, 0, false
+	if i > 0 {
+		it.off, it.ri = it.restart(i-1), i-1
+	}
+}
+
+// keyAt decodes the key and version of the entry at a restart point (which
+// shares no prefix); ok is false if it does not decode (next reports why).
+func (it *blockIter) keyAt(off int) ([]byte, uint64, bool) {
+	b := it.data[off:]
+	shared, n := binary.Uvarint(b)
+	if n <= 0 || shared != 0 {
+		return nil, 0, false
+	}
+	b = b[n:]
+	unshared, n := binary.Uvarint(b)
+	if n <= 0 || unshared > uint64(len(b)-n) {
+		return nil, 0, false
+	}
+	key := b[n : n+int(unshared)]
+	v, m := binary.Uvarint(b[n+int(unshared):])
+	return key, v, m > 0
 }
 
 // next decodes the next entry into it.cur; false at the end or on a
 // malformed entry (it.err set).
 func (it *blockIter) next() bool {
-	if it.off >= len(it.b) || it.err != nil {
+	if it.off >= len(it.data) || it.err != nil {
 		return false
 	}
-	b := it.b[it.off:]
+	b := it.data[it.off:]
 	fail := func(what string) bool {
 		it.err = fmt.Errorf("entry at block offset %d: %s", it.off, what)
 		return false
 	}
+	atRestart := it.ri < it.numRestarts() && it.off == it.restart(it.ri)
+	if it.ri < it.numRestarts() && it.off > it.restart(it.ri) {
+		return fail("a restart point inside an entry")
+	}
 	shared, n := binary.Uvarint(b)
-	if n <= 0 || shared > uint64(len(it.cur.key)) {
+	if n <= 0 || shared > uint64(len(it.cur.key)) || (atRestart && shared != 0) || (!it.started && shared != 0) {
 		return fail("shared prefix length")
 	}
 	b = b[n:]
@@ -182,7 +273,8 @@ func (it *blockIter) next() bool {
 		return fail("key length")
 	}
 	b = b[n:]
-	key := append(it.cur.key[:shared:shared], b[:unshared]...)
+	buf := append(append(it.bufs[it.flip][:0], it.cur.key[:shared]...), b[:unshared]...)
+	it.bufs[it.flip] = buf
 	b = b[unshared:]
 	version, n := binary.Uvarint(b)
 	if n <= 0 {
@@ -194,11 +286,16 @@ func (it *blockIter) next() bool {
 		return fail("value length")
 	}
 	b = b[n:]
-	if it.off > 0 && compare(it.cur.key, it.cur.version, key, version) >= 0 {
+	if it.started && compare(it.cur.key, it.cur.version, buf, version) >= 0 {
 		return fail("out of order")
 	}
-	it.cur = entry{key: key, version: version, value: b[:vlen:vlen]}
-	it.off = len(it.b) - len(b) + int(vlen)
+	if atRestart {
+		it.ri++
+	}
+	it.started = true
+	it.flip ^= 1
+	it.cur = entry{key: buf, version: version, value: b[:vlen:vlen]}
+	it.off = len(it.data) - len(b) + int(vlen)
 	return true
 }
 

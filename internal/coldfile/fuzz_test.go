@@ -17,6 +17,7 @@ func FuzzOpenBlock(f *testing.F) {
 	raw := appendEntry(nil, nil, []byte("key-a"), 9, []byte("value"))
 	raw = appendEntry(raw, []byte("key-a"), []byte("key-a"), 3, nil)
 	raw = appendEntry(raw, []byte("key-a"), []byte("key-b"), 1, []byte("v"))
+	raw = appendRestarts(raw, []uint32{0})
 	for _, c := range []Codec{CodecNone, CodecS2, CodecZstd} {
 		f.Add(sealBlock(nil, raw, c))
 	}
@@ -26,7 +27,10 @@ func FuzzOpenBlock(f *testing.F) {
 		if err != nil {
 			return
 		}
-		it := blockIter{b: out}
+		it, err := parseBlock(out)
+		if err != nil {
+			return
+		}
 		var prev []byte
 		var pv uint64
 		n := 0

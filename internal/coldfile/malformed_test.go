@@ -49,9 +49,34 @@ func TestMalformedBlocks(t *testing.T) {
 		"a (key, version) twice":         cat(good, appendEntry(nil, []byte("ab"), []byte("ab"), 5, nil)),
 		"versions ascending":             cat(good, appendEntry(nil, []byte("ab"), []byte("ab"), 6, nil)),
 	} {
-		b, err := openBlock(sealBlock(nil, raw, CodecNone))
+		b, err := openBlock(sealBlock(nil, appendRestarts(raw, []uint32{0}), CodecNone))
 		require.NoError(t, err, name)
-		it := blockIter{b: b}
+		it, err := parseBlock(b)
+		require.NoError(t, err, name)
+		for it.next() {
+		}
+		require.Error(t, it.err, name)
+	}
+	// The restart points: where they may be, and what must be at them.
+	second := cat(good, appendEntry(nil, nil, []byte("b"), 1, nil))
+	for name, raw := range map[string][]byte{
+		"no restart count":           {1, 2},
+		"more restarts than bytes":   cat(good, []byte{0, 0, 0, 0}, binary.LittleEndian.AppendUint32(nil, 9)),
+		"the first not at 0":         appendRestarts(good, []uint32{1}),
+		"restarts not increasing":    appendRestarts(second, []uint32{0, 0}),
+		"a restart past the entries": appendRestarts(good, []uint32{0, uint32(len(good))}),
+		"entries without a restart":  appendRestarts(good, nil),
+		"a restart without entries":  appendRestarts(nil, []uint32{0}),
+	} {
+		_, err := parseBlock(raw)
+		require.Error(t, err, name)
+	}
+	for name, raw := range map[string][]byte{
+		"a restart inside an entry": appendRestarts(second, []uint32{0, 2}),
+		"a restart on a shared key": appendRestarts(cat(good, appendEntry(nil, []byte("ab"), []byte("ac"), 1, nil)), []uint32{0, uint32(len(good))}),
+	} {
+		it, err := parseBlock(raw)
+		require.NoError(t, err, name)
 		for it.next() {
 		}
 		require.Error(t, it.err, name)
@@ -59,9 +84,10 @@ func TestMalformedBlocks(t *testing.T) {
 	// What a writer writes decodes: a key sharing all of the previous one
 	// but a shorter length is fine, and the last entry ends the block.
 	raw := cat(good, appendEntry(nil, []byte("ab"), []byte("ab"), 4, []byte("w")), appendEntry(nil, []byte("ab"), []byte("b"), 1, nil))
-	b, err := openBlock(sealBlock(nil, raw, CodecNone))
+	b, err := openBlock(sealBlock(nil, appendRestarts(raw, []uint32{0}), CodecNone))
 	require.NoError(t, err)
-	it := blockIter{b: b}
+	it, err := parseBlock(b)
+	require.NoError(t, err)
 	n := 0
 	for it.next() {
 		n++
@@ -170,7 +196,11 @@ func assemble(blocks [][]byte, lasts []indexEntry, entries uint64) []byte {
 	var idx []indexEntry
 	for i, raw := range blocks {
 		off := int64(len(file))
-		file = sealBlock(file, raw, CodecNone)
+		var rs []uint32
+		if len(raw) > 0 {
+			rs = []uint32{0}
+		}
+		file = sealBlock(file, appendRestarts(raw, rs), CodecNone)
 		idx = append(idx, indexEntry{lastKey: lasts[i].lastKey, lastVersion: lasts[i].lastVersion, off: off, length: int64(len(file)) - off})
 	}
 	ix := appendIndex(nil, idx)

@@ -109,6 +109,19 @@ func (r *Reader) block(i int) ([]byte, error) {
 	return b, nil
 }
 
+// parsed returns block i ready to walk.
+func (r *Reader) parsed(i int) (blockIter, error) {
+	b, err := r.block(i)
+	if err != nil {
+		return blockIter{}, err
+	}
+	it, err := parseBlock(b)
+	if err != nil {
+		return blockIter{}, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, err)
+	}
+	return it, nil
+}
+
 // find returns the block holding the place of (key, version): the first
 // whose last entry sorts at or after it (len(index) when none does).
 func (r *Reader) find(key []byte, version uint64) int {
@@ -125,11 +138,11 @@ func (r *Reader) Get(key []byte, snapshot uint64) (value []byte, version uint64,
 	if i == len(r.index) {
 		return nil, 0, false, nil
 	}
-	b, err := r.block(i)
+	it, err := r.parsed(i)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	it := blockIter{b: b}
+	it.seekRestart(key, snapshot)
 	for it.next() {
 		c := compare(it.cur.key, it.cur.version, key, snapshot)
 		if c < 0 {
@@ -166,6 +179,9 @@ func (it *Iter) First() { it.load(0); it.step() }
 // SeekGE moves to the first entry at or after (key, version).
 func (it *Iter) SeekGE(key []byte, version uint64) {
 	it.load(it.r.find(key, version))
+	if it.err == nil && it.blk < len(it.r.index) {
+		it.it.seekRestart(key, version)
+	}
 	for it.step() && compare(it.it.cur.key, it.it.cur.version, key, version) < 0 {
 	}
 }
@@ -180,12 +196,12 @@ func (it *Iter) load(i int) {
 		it.it = blockIter{}
 		return
 	}
-	b, err := it.r.block(i)
+	b, err := it.r.parsed(i)
 	if err != nil {
 		it.err = err
 		return
 	}
-	it.it = blockIter{b: b}
+	it.it = b
 }
 
 // step decodes the next entry, crossing into the next block at a block's
@@ -230,11 +246,10 @@ func (r *Reader) Verify() error {
 	var prev []byte
 	var prevVersion, n uint64
 	for i, e := range r.index {
-		b, err := plain.block(i)
+		it, err := plain.parsed(i)
 		if err != nil {
 			return err
 		}
-		it := blockIter{b: b}
 		first := true
 		for it.next() {
 			if first && n > 0 && compare(prev, prevVersion, it.cur.key, it.cur.version) >= 0 {
@@ -246,6 +261,9 @@ func (r *Reader) Verify() error {
 		}
 		if it.err != nil {
 			return errCorrupt(r.path, e.off, "block %d: %v", i, it.err)
+		}
+		if it.ri != it.numRestarts() {
+			return errCorrupt(r.path, e.off, "block %d: %d of %d restart points on an entry", i, it.ri, it.numRestarts())
 		}
 		if first {
 			return errCorrupt(r.path, e.off, "block %d is empty", i)

@@ -26,7 +26,9 @@ type Writer struct {
 	codec       Codec
 	blockSize   int // BlockSize; tests cut smaller blocks
 	raw, sealed []byte
-	prev        []byte // the block's previous key (prefix sharing)
+	restarts    []uint32 // the block's restart points (offsets in raw)
+	inBlock     int      // entries in the block so far
+	prev        []byte   // the block's previous key (prefix sharing)
 	lastKey     []byte
 	lastVersion uint64
 	off         int64
@@ -60,6 +62,11 @@ func (w *Writer) Add(key []byte, version uint64, value []byte) error {
 	if len(key)+len(value) > maxBlockLen/2 {
 		return fmt.Errorf("cold file %s: entry of %d bytes: %w", w.path, len(key)+len(value), errs.ErrTooLarge)
 	}
+	if w.inBlock%restartEvery == 0 {
+		w.restarts = append(w.restarts, uint32(len(w.raw)))
+		w.prev = w.prev[:0] // a restart point shares nothing
+	}
+	w.inBlock++
 	w.raw = appendEntry(w.raw, w.prev, key, version, value)
 	w.prev = append(w.prev[:0], key...)
 	w.lastKey = append(w.lastKey[:0], key...)
@@ -76,13 +83,14 @@ func (w *Writer) flush() error {
 	if len(w.raw) == 0 {
 		return nil
 	}
+	w.raw = appendRestarts(w.raw, w.restarts)
 	w.sealed = sealBlock(w.sealed[:0], w.raw, w.codec)
 	if _, err := w.w.Write(w.sealed); err != nil {
 		return fmt.Errorf("cold file %s: %w", w.path, err)
 	}
 	w.index = append(w.index, indexEntry{lastKey: append([]byte(nil), w.lastKey...), lastVersion: w.lastVersion, off: w.off, length: int64(len(w.sealed))})
 	w.off += int64(len(w.sealed))
-	w.raw, w.prev = w.raw[:0], w.prev[:0]
+	w.raw, w.prev, w.restarts, w.inBlock = w.raw[:0], w.prev[:0], w.restarts[:0], 0
 	return nil
 }
 
