@@ -256,19 +256,7 @@ func TestPowerLossWhileWriting(t *testing.T) {
 		fs := vfs.NewMemFS(int64(n))
 		require.NoError(t, fs.MkdirAll("cold"))
 		fs.CrashAfter(n)
-		w, err := Create(fs, "cold/f.cold", CodecZstd)
-		if err == nil {
-			for _, e := range es {
-				if err = w.Add([]byte(e.key), e.version, e.value); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				_, err = w.Finish()
-			} else {
-				_ = w.Abort()
-			}
-		}
+		err := tryWrite(fs, "cold/f.cold", CodecZstd, es)
 		after := fs.CrashClone()
 		r, oerr := Open(after, "cold/f.cold", 1, nil)
 		if oerr != nil {
@@ -279,6 +267,23 @@ func TestPowerLossWhileWriting(t *testing.T) {
 		require.EqualValues(t, len(es), r.Entries())
 		r.Close()
 	}
+}
+
+// tryWrite writes es to path as a writer's user would, on a filesystem
+// that may fail or crash: the first error ends it (and aborts the file).
+func tryWrite(fs vfs.FS, path string, codec Codec, es []modelEntry) error {
+	w, err := Create(fs, path, codec)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := w.Add([]byte(e.key), e.version, e.value); err != nil {
+			_ = w.Abort()
+			return err
+		}
+	}
+	_, err = w.Finish()
+	return err
 }
 
 func readAll(t *testing.T, fs vfs.FS, path string) []byte {
@@ -315,17 +320,7 @@ func TestWriteFailures(t *testing.T) {
 	for n := 1; n <= ops; n++ {
 		fs := vfs.NewMemFS(1)
 		fs.FailAfter(n, nil)
-		w, err := Create(fs, "f.cold", CodecS2)
-		if err == nil {
-			for _, e := range es {
-				if err = w.Add([]byte(e.key), e.version, e.value); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				_, err = w.Finish()
-			}
-		}
+		err := tryWrite(fs, "f.cold", CodecS2, es)
 		require.ErrorIs(t, err, vfs.ErrInjected, "failure at operation %d", n)
 		require.Contains(t, err.Error(), "f.cold")
 	}

@@ -54,6 +54,25 @@ func (c Codec) String() string {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// appendCRC appends the CRC-32C of dst[start:], as every part of a file
+// ends.
+func appendCRC(dst []byte, start int) []byte {
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// checkCRC checks that b ends with the CRC-32C of what comes before it,
+// and returns that.
+func checkCRC(b []byte, what string) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("%s shorter than its checksum", what)
+	}
+	body := b[:len(b)-4]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
+		return nil, fmt.Errorf("%s checksum %08x, want %08x", what, got, want)
+	}
+	return body, nil
+}
+
 // zstd's encoder and decoder are safe for concurrent EncodeAll/DecodeAll
 // and costly to make: one of each for the process.
 var (
@@ -103,7 +122,7 @@ func sealBlock(dst, raw []byte, codec Codec) []byte {
 		dst = append(dst, raw...)
 	}
 	dst = append(dst, byte(codec))
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return appendCRC(dst, start)
 }
 
 // errCorrupt is a failed check at off in the file.
@@ -116,10 +135,10 @@ func openBlock(b []byte) ([]byte, error) {
 	if len(b) < blockTail {
 		return nil, errors.New("block shorter than its trailer")
 	}
-	body, codec := b[:len(b)-blockTail], Codec(b[len(b)-blockTail])
-	if got, want := crc32.Checksum(b[:len(b)-4], castagnoli), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
-		return nil, fmt.Errorf("block checksum %08x, want %08x", got, want)
+	if _, err := checkCRC(b, "block"); err != nil {
+		return nil, err
 	}
+	body, codec := b[:len(b)-blockTail], Codec(b[len(b)-blockTail])
 	switch codec {
 	case CodecNone:
 		return body, nil
@@ -316,19 +335,16 @@ func appendIndex(dst []byte, idx []indexEntry) []byte {
 		dst = binary.AppendUvarint(dst, uint64(e.off))
 		dst = binary.AppendUvarint(dst, uint64(e.length))
 	}
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return appendCRC(dst, start)
 }
 
 // decodeIndex checks and decodes an index whose blocks must lie, in order
 // and without gaps, in the file's first end bytes.
 func decodeIndex(b []byte, end int64) ([]indexEntry, error) {
-	if len(b) < 4 {
-		return nil, errors.New("index shorter than its checksum")
+	b, err := checkCRC(b, "index")
+	if err != nil {
+		return nil, err
 	}
-	if got, want := crc32.Checksum(b[:len(b)-4], castagnoli), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
-		return nil, fmt.Errorf("index checksum %08x, want %08x", got, want)
-	}
-	b = b[:len(b)-4]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return nil, errors.New("index count")
@@ -380,7 +396,7 @@ func (f footer) append(dst []byte) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.indexOff))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.indexLen))
 	dst = binary.LittleEndian.AppendUint64(dst, f.entries)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return appendCRC(dst, start)
 }
 
 // decodeFooter checks the footer of a file of size bytes.
@@ -389,8 +405,8 @@ func decodeFooter(b []byte, size int64) (footer, error) {
 	if len(b) != footerSize {
 		return f, errors.New("file shorter than a footer")
 	}
-	if got, want := crc32.Checksum(b[:footerSize-4], castagnoli), binary.LittleEndian.Uint32(b[footerSize-4:]); got != want {
-		return f, fmt.Errorf("footer checksum %08x, want %08x", got, want)
+	if _, err := checkCRC(b, "footer"); err != nil {
+		return f, err
 	}
 	if string(b[:8]) != magic {
 		return f, errors.New("not a cold file")
