@@ -26,6 +26,8 @@ import (
 //     tombstone (the run is gone).
 //   - applyVectorWrite: a write of a vector or of a collection's
 //     configuration, to a graph that is built (or loaded from a snapshot).
+//   - applyColdRecord (cold.go): a write of the cold tier's manifest (a
+//     run moved to a cold file, or dropped from the tier).
 //
 // applyRecord is recovery's entry: one WAL record through all three. A
 // replica will apply the log the same way.
@@ -77,7 +79,7 @@ func (db *DB) applyRunRecord(rs *runState, rec *runRecord, v uint64) {
 		db.index.setStatus(info.ID, from, info.Status)
 	}
 	db.runsMu.Unlock()
-	if info.Status == Archived || rec.Compacted > 0 {
+	if rec.Compacted > 0 {
 		db.release(rs) // its history is garbage for the next reclaim
 	}
 }
@@ -206,6 +208,13 @@ func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, 
 			rec, err := decodeRunRecord(val)
 			if err == nil {
 				db.applyRunRecordOf(id, rec, v)
+			}
+			return err
+		}
+		if id, ok := db.isColdRecordKey(key); ok {
+			rec, err := decodeColdRecord(val)
+			if err == nil {
+				db.applyColdRecord(id, rec, v)
 			}
 			return err
 		}

@@ -852,19 +852,11 @@ func TestViewAfterCompaction(t *testing.T) {
 	v, err = last.KV().Get("k")
 	require.NoError(t, err)
 	require.Equal(t, "2", string(v))
-	// Archiving compacts too.
-	require.NoError(t, run.End(inmem.Completed, ""))
-	require.NoError(t, db.Runs().SetStatus(run.ID(), inmem.Archived))
-	_, err = last.KV().Get("k")
-	require.NoError(t, err, "the latest step is kept")
-	steps, err := run.Steps()
-	require.NoError(t, err)
-	require.Empty(t, steps)
 }
 
-// TestArchiveDropsHistory: archiving a run that was never compacted keeps
-// its latest step only: earlier steps are ErrHistory for AsOf and Fork.
-func TestArchiveDropsHistory(t *testing.T) {
+// TestArchiveKeepsHistory: archiving a run keeps its every step: AsOf and
+// Fork at the first step still answer, and a reclaim frees none of it.
+func TestArchiveKeepsHistory(t *testing.T) {
 	db := memDB(t)
 	run, err := db.BeginRun()
 	require.NoError(t, err)
@@ -877,13 +869,22 @@ func TestArchiveDropsHistory(t *testing.T) {
 	require.NoError(t, err, "an ended run keeps its history")
 	require.NoError(t, run.End(inmem.Completed, ""))
 	require.NoError(t, db.Runs().SetStatus(run.ID(), inmem.Archived))
-	_, err = before.KV().Get("k")
-	require.ErrorIs(t, err, inmem.ErrHistory)
-	_, err = db.Fork(run.ID(), 1)
-	require.ErrorIs(t, err, inmem.ErrHistory)
+	_, err = db.Reclaim()
+	require.NoError(t, err)
+	v, err := before.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "0", string(v))
+	fork, err := db.Fork(run.ID(), 1)
+	require.NoError(t, err)
+	v, err = fork.KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "0", string(v))
+	steps, err := run.Steps()
+	require.NoError(t, err)
+	require.Len(t, steps, 3)
 	last, err := run.AsOf(3)
 	require.NoError(t, err)
-	v, err := last.KV().Get("k")
+	v, err = last.KV().Get("k")
 	require.NoError(t, err)
 	require.Equal(t, "2", string(v))
 }

@@ -22,8 +22,8 @@
 // and the garbage collector frees a generation nothing holds.
 //
 // History: every commit that writes a run's data is a step of the run. A
-// run keeps every version it wrote until it is archived, deleted or
-// compacted, so any step can be read back (Run.AsOf), replayed (DB.Replay),
+// run keeps every version it wrote until it is deleted or compacted (an
+// ended run's history moves to the cold tier, on disk), so any step can be read back (Run.AsOf), replayed (DB.Replay),
 // forked without a copy (DB.Fork reads through to the parent's versions) and
 // diffed (DB.Diff). Step versions and times are in the WAL and snapshots.
 //
@@ -56,7 +56,7 @@
 //	runstate.go     a run's lifecycle and the guards that admit its commits; it embeds engine.Scope
 //	runrecord.go    the run record in the system scope
 //	primtx.go       a Tx seen by package primitives (scope and tag prefixes)
-//	readthrough.go  reads of a fork through its parents' layers
+//	readthrough.go  reads of a run through its layers (a fork's parents) and tiers (arena or cold file)
 //	copybuf.go      copies handed to readers from shared chunks
 //	vecindex.go     a collection's graph in memory: built, kept up to each commit, searched
 //	vechistory.go, vecvacuum.go   vector graphs over versions, and their vacuum
@@ -65,6 +65,12 @@
 //
 //	snapshot.go, snapheader.go, vecsnap.go   checkpoint files
 //	recovery.go, recoveryprogress.go         Open: snapshot, then the WAL after it through apply.go
+//
+// The cold tier, ended runs' history on disk (files: internal/coldfile):
+//
+//	cold.go         the tier: its files, the manifest as applied (applyColdRecord), the block cache
+//	freeze.go       Runs.Freeze, WithColdAfter's background freezer
+//	coldcompact.go  rewriting files whose runs were deleted or compacted, merging small ones
 //
 // # Words
 //
@@ -82,6 +88,8 @@
 //   - Generation: one skiplist and arena; a reclaim copies what is still
 //     readable into a new one. A vacuum does the same for a vector graph.
 //   - Checkpoint: a snapshot file, after which older WAL is retired.
+//   - Cold tier, freeze: an ended run's every version moved from the arena
+//     to a cold file under DIR/cold/; reads answer the same from there.
 package inmem
 
 import (
@@ -120,8 +128,17 @@ type DB struct {
 	vecVacuums  atomic.Uint64             // vacuum passes that removed graph nodes
 	vecVacuumed atomic.Uint64             // graph nodes they removed
 	vecWaits    atomic.Uint64             // commits that waited for a vacuum they outran
+	coldGraphs  []vecIndexKey             // graphs of frozen scopes, least recently searched first
 
 	system *runState // scope of run records
+
+	cold            *coldTier     // nil in memory
+	freezeMu        sync.Mutex    // one freeze or cold compaction at a time
+	freezes         atomic.Uint64 // runs frozen
+	coldCompactions atomic.Uint64
+	freezeKick      chan struct{} // wakes the freezer (writable databases with a directory)
+	freezeStop      chan struct{}
+	freezeDone      chan struct{}
 
 	// Durable databases only.
 	fs              vfs.FS
@@ -162,13 +179,16 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		}
 		db.dir = dir
 		db.fs = db.opts.fs
+		db.cold = newColdTier(db.fs, dir, db.opts.blockCache)
 		if err := db.checkExists(); err != nil {
 			return nil, err
 		}
 		if !db.opts.readOnly {
 			if err := db.openDurable(); err != nil {
+				db.cold.close()
 				return nil, err
 			}
+			db.startFreezer()
 			return db, nil
 		}
 		before := db.fileNames()
@@ -177,6 +197,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 			db.store.ReadOnly = true
 			return db, nil
 		}
+		db.cold.close()
 		db.store.Current().List.Wait()
 		// A writer at work moves files under a reader (a checkpoint retires
 		// segments, a roll makes a torn tail look like damage in the
@@ -290,10 +311,15 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	if db.freezeStop != nil {
+		close(db.freezeStop)
+		<-db.freezeDone
+	}
 	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
 	db.bgMu.Unlock()
 	db.store.Current().List.Wait() // no background work outlives the handle
+	db.cold.close()
 	if db.store.Log == nil {
 		return nil // in memory, or read-only: no log, no lock
 	}

@@ -78,6 +78,9 @@ func (kv *KV) Get(key string) ([]byte, error) {
 			return nil, err
 		}
 		v, ok := tx.get(tx.rs.kvKey(buf[:0], key))
+		if tx.readErr != nil {
+			return nil, tx.readErr
+		}
 		if !ok {
 			return nil, ErrNotFound
 		}
@@ -95,7 +98,10 @@ func (kv *KV) Get(key string) ([]byte, error) {
 		if v := r.view; v != nil {
 			snap, clock = v.version, v.now
 		}
-		v, _, ok := r.db.getIn(g, r.st, r.st.kvKey(buf[:0], key), 0, snap, clock)
+		v, _, ok, err := r.db.getIn(g, r.st, r.st.kvKey(buf[:0], key), 0, snap, clock)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return nil, ErrNotFound
 		}

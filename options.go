@@ -64,7 +64,9 @@ type Option func(*options)
 type options struct {
 	durability      Durability
 	checkpointEvery int64
-	reclaimAt       int64 // arena bytes in use that start a reclaim; 0: never by itself
+	reclaimAt       int64         // arena bytes in use that start a reclaim; 0: never by itself
+	coldAfter       time.Duration // ended runs move to the cold tier this long after; < 0: never by themselves
+	blockCache      int64         // bytes of cold blocks cached
 	clock           func() time.Time
 	logger          *slog.Logger
 	progress        func(done, total int64) // recovery progress; nil: none
@@ -82,6 +84,8 @@ func defaultOptions() options {
 		durability:      Batched(100*time.Millisecond, 1000),
 		checkpointEvery: 64 << 20,
 		reclaimAt:       64 << 20,
+		coldAfter:       10 * time.Minute,
+		blockCache:      64 << 20,
 		clock:           time.Now,
 		logger:          slog.New(slog.DiscardHandler),
 		fs:              vfs.OS,
@@ -143,6 +147,27 @@ func WithReclaimAt(bytes int64) Option {
 			return
 		}
 		o.reclaimAt = bytes
+	}
+}
+
+// WithColdAfter moves a run to the cold tier (see Runs.Freeze) once it
+// has been ended for d (default 10 minutes): its history leaves RAM for
+// files under DIR/cold/, and reads of it go on answering the same. 0
+// freezes runs as soon as they end (in batches, within a fraction of a
+// second); a negative d never freezes by itself.
+func WithColdAfter(d time.Duration) Option {
+	return func(o *options) { o.coldAfter = d }
+}
+
+// WithBlockCache sets how many bytes of decompressed cold-tier blocks are
+// cached in memory (default 64 MiB).
+func WithBlockCache(bytes int64) Option {
+	return func(o *options) {
+		if bytes <= 0 {
+			o.err = fmt.Errorf("block cache of %d bytes: %w", bytes, ErrInvalidArgument)
+			return
+		}
+		o.blockCache = bytes
 	}
 }
 

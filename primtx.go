@@ -125,7 +125,11 @@ func (h prim) do(write bool, fn func(t primitives.Txn) error) error {
 		if err := tx.usable(write); err != nil {
 			return err
 		}
-		return fn(tx.prim(h.tag))
+		err := fn(tx.prim(h.tag))
+		if tx.readErr != nil {
+			return tx.readErr
+		}
+		return err
 	}
 	if err := h.run.usable(); err != nil {
 		return err

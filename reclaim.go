@@ -89,6 +89,14 @@ func (db *DB) retention(horizon uint64) (map[string]engine.KeepRule, engine.Keep
 			rules[string(b.scope)] = engine.KeepRule{} // a fork reads through it
 		}
 	}
+	// A frozen scope reads everything up to its freeze from its file.
+	if t := db.cold; t != nil {
+		t.mu.RLock()
+		for scope, ref := range t.scopes {
+			rules[scope] = engine.KeepRule{Cold: ref.version}
+		}
+		t.mu.RUnlock()
+	}
 	return rules, engine.KeepRule{Horizon: horizon, DropDead: true}
 }
 

@@ -119,6 +119,9 @@ func (db *DB) recover() error {
 	if err := db.applySnapshotRuns(meta); err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
+	if err := db.applySnapshotCold(meta.version); err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
 
 	// Every WAL record after the snapshot goes through the apply path
 	// (apply.go), in version order.
@@ -150,6 +153,11 @@ func (db *DB) recover() error {
 	if write {
 		if err := db.syncRecovered(res); err != nil {
 			return err
+		}
+		// What recovery read is durable: a cold file it found no manifest
+		// entry for is an orphan.
+		if err := db.cold.sweep(); err != nil {
+			return fmt.Errorf("open %s: %w", dir, err)
 		}
 	}
 	db.walNext, db.walLast = res.Next, res.Last

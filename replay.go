@@ -73,7 +73,10 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 			}
 		}
 	}
-	base := db.baseModel(g, rs)
+	base, err := db.baseModel(g, rs)
+	if err != nil {
+		return rep, fmt.Errorf("replay: %w", err)
+	}
 	baseKeys := slices.Sorted(maps.Keys(base))
 	flushBase := func(limit []byte) {
 		for len(baseKeys) > 0 && (limit == nil || baseKeys[0] < string(limit)) {
@@ -88,7 +91,7 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 	}
 	n := len(rs.scope)
 	var last []byte
-	walkRunWrites(g, rs, snap, steps, func(k, val []byte, v uint64, i int, ok bool) {
+	err = db.walkRunWrites(g, rs, snap, steps, func(k, val []byte, v uint64, i int, ok bool) {
 		if !ok {
 			note(i, fmt.Sprintf("a write at version %d belongs to no step", v))
 			return
@@ -105,6 +108,9 @@ func (db *DB) Replay(id RunID) (ReplayReport, error) {
 		}
 		emit(suffix, val, i+1)
 	})
+	if err != nil {
+		return rep, fmt.Errorf("replay: %w", err)
+	}
 	flushBase(nil)
 	if i := slices.Index(wrote, false); i >= 0 {
 		note(i+1, fmt.Sprintf("step %d (version %d) has no recorded writes", i+1, steps[i].Version))
@@ -183,13 +189,16 @@ func (db *DB) loadHistory(r *Run) (*history, error) {
 	h.steps = rs.Log.All()[:rs.Log.Visible(snap)]
 	h.writes = make([][]histWrite, len(h.steps))
 	n := len(rs.scope)
-	walkRunWrites(g, rs, snap, h.steps, func(k, val []byte, _ uint64, i int, ok bool) {
+	err := db.walkRunWrites(g, rs, snap, h.steps, func(k, val []byte, _ uint64, i int, ok bool) {
 		if ok { // a write of no step was reported by Replay's own pass
 			h.writes[i] = append(h.writes[i], histWrite{suffix: k[n:], raw: val})
 		}
 	})
-	h.base = db.baseModel(g, rs)
-	return h, nil
+	if err != nil {
+		return nil, err
+	}
+	h.base, err = db.baseModel(g, rs)
+	return h, err
 }
 
 func cmpU64(a, b uint64) int {
@@ -204,12 +213,12 @@ func cmpU64(a, b uint64) int {
 
 // baseModel is a fork's state before its first step: its layers merged,
 // nearest first, with raw stored values.
-func (db *DB) baseModel(g *engine.Generation, rs *runState) model {
+func (db *DB) baseModel(g *engine.Generation, rs *runState) (model, error) {
 	m := model{}
 	for i := len(rs.bases) - 1; i >= 0; i-- { // farthest first: nearer layers overwrite
 		b := rs.bases[i]
 		n := len(b.scope)
-		it := g.List.Iter()
+		it := db.iterScope(g, b.scope)
 		var last []byte
 		for it.SeekGE(b.scope, ^uint64(0)); it.Valid(); it.Next() {
 			k := it.Key()
@@ -222,8 +231,12 @@ func (db *DB) baseModel(g *engine.Generation, rs *runState) model {
 			last = k
 			m.set(k[n:], it.Value())
 		}
+		it.Close()
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return m
+	return m, nil
 }
 
 // model is a rebuilt scope: key suffix -> raw stored value.

@@ -68,6 +68,10 @@ type RunInfo struct {
 	Tags      []string
 	Meta      map[string]string
 	Steps     int // committed transactions that wrote the run's data
+	// Cold reports that the run's history lives in the cold tier
+	// (DIR/cold/, see Runs.Freeze and WithColdAfter) rather than in RAM.
+	// It is derived, never stored in the run's record.
+	Cold bool `json:"-"`
 }
 
 // RunOption configures BeginRun.

@@ -240,20 +240,52 @@ func (rx *Runs) deleteData(rs *runState) (uint64, error) {
 	tx.gen, tx.snapshot = db.store.BeginAt()
 	tx.kv = KV{prim{tx: tx, tag: keys.TagKV}}
 	defer tx.Discard()
-	var live [][]byte
-	tx.scan(rs.scope, func(k, _ []byte, _ uint64) bool {
-		live = append(live, bytes.Clone(k))
-		return true
-	})
-	for _, k := range live {
-		if err := tx.put(k, engine.Tombstone); err != nil {
-			return 0, err
+	cold := rs.cold.Load() != nil
+	dropCold := cold && !db.isBase(rs.scope)
+	if cold {
+		// Its data stays in its file, unread (a deleted run is not read)
+		// unless a fork reads through it; then the manifest keeps naming
+		// the file, else the entry goes now and the bytes at the next
+		// compaction.
+		if dropCold {
+			if err := tx.put(db.coldRecordKey(rs.id), engine.Tombstone); err != nil {
+				return 0, err
+			}
+		}
+	} else {
+		var live [][]byte
+		tx.scan(rs.scope, func(k, _ []byte, _ uint64) bool {
+			live = append(live, bytes.Clone(k))
+			return true
+		})
+		for _, k := range live {
+			if err := tx.put(k, engine.Tombstone); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err := tx.put(db.runRecordKey(rs.id), engine.Tombstone); err != nil {
 		return 0, err
 	}
-	return tx.commit()
+	v, err := tx.commit()
+	if err == nil && dropCold {
+		db.applyColdRecord(rs.id, nil, v)
+	}
+	return v, err
+}
+
+// isBase reports whether a live run reads through scope (a fork of it).
+func (db *DB) isBase(scope []byte) bool {
+	db.runsMu.RLock()
+	defer db.runsMu.RUnlock()
+	for _, rs := range db.runs {
+		for _, b := range rs.bases {
+			if bytes.Equal(b.scope, scope) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // admitAll is the commit guard of a commit no run state can refuse.
@@ -266,7 +298,8 @@ func (admitAll) Admit(uint64) error { return nil }
 // ones (earlier ones are ErrHistory), and Steps lists only later steps.
 // The compaction point is stored in the run's record, so it survives
 // reopening; the versions it gave up are freed by the next reclaim
-// (DB.Reclaim). Archiving a run compacts it the same way.
+// (DB.Reclaim), or, for a cold run, by the cold tier's next compaction.
+// Archiving a run keeps its history.
 func (rx *Runs) Compact(id RunID) error {
 	db := rx.db
 	if db.closed.Load() {

@@ -31,6 +31,9 @@ type runState struct {
 	// bases are the layers a forked run reads through, nearest first; set
 	// when the run is made and never changed.
 	bases []forkBase
+	// cold is where the run's history lives once frozen (nil while hot);
+	// set by the apply path (applyColdRecord).
+	cold atomic.Pointer[coldRef]
 	// compacted is the step before which Runs.Compact dropped the history.
 	compacted atomic.Int64
 	// released is how much of written was reported to reclaim as garbage
@@ -144,6 +147,7 @@ func (rs *runState) snapshotInfo() RunInfo {
 	info.Status = RunStatus(rs.status.Load())
 	info.Steps = int(rs.Steps.Load())
 	info.UpdatedAt = time.Unix(0, rs.Updated.Load())
+	info.Cold = rs.cold.Load() != nil
 	return info
 }
 
@@ -160,13 +164,14 @@ func (rs *runState) setStatus(to RunStatus, reason string) error {
 		info.EndedAt = now
 		info.Error = reason
 	}
-	// An archived run keeps its latest state, not its history.
+	// An archived run keeps its history (the cold tier holds it, off the
+	// heap); Runs.Compact is what drops history.
 	compacted := int(rs.compacted.Load())
-	if to == Archived && !rs.Shared {
-		compacted = max(compacted, rs.Log.Len())
-	}
 	if err := rs.db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(rs.bases), Compacted: compacted}, &statusGuard{rs: rs, to: to}); err != nil {
 		return rs.recordErr("status", err)
+	}
+	if to.Ended() {
+		rs.db.kickFreezer()
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/inmem-db/inmem/internal/engine"
+	"github.com/inmem-db/inmem/internal/keys"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
 )
@@ -142,9 +143,25 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 
 	var chunk []byte
 	var count uint64
+	// A frozen scope's versions up to its freeze are in its cold file,
+	// and the snapshot holds the manifest entry that says so: they are
+	// left out (a reclaim drops them from the arena too).
+	var scope []byte
+	var frozen uint64
 	it := db.store.Current().List.Iter()
 	for it.First(); it.Valid(); it.Next() {
 		if it.Version() > meta.version {
+			continue
+		}
+		if n := keys.ScopeLen(it.Key()); n < 0 {
+			scope, frozen = nil, 0
+		} else if !bytes.Equal(it.Key()[:n], scope) {
+			scope, frozen = it.Key()[:n], 0
+			if ref := db.cold.lookup(scope); ref != nil && ref.at <= meta.version {
+				frozen = ref.version
+			}
+		}
+		if it.Version() <= frozen {
 			continue
 		}
 		chunk = binary.AppendUvarint(chunk, uint64(len(it.Key())))

@@ -37,6 +37,15 @@ type Stats struct {
 	VectorNodes, VectorTombstones, VectorGraphBytes  int64
 	VectorVacuums, VectorVacuumed, VectorVacuumWaits uint64
 	SharedScopes                                     int
+	// ColdRuns counts the runs whose history lives in the cold tier,
+	// ColdBytes the bytes of its files on disk; CacheHits and CacheMisses
+	// count cold block reads the block cache answered and those it sent
+	// to disk. Freezes counts runs moved to the tier, ColdCompactions its
+	// files' rewrites.
+	ColdRuns                 int
+	ColdBytes                int64
+	CacheHits, CacheMisses   uint64
+	Freezes, ColdCompactions uint64
 }
 
 // Stats returns a snapshot of the database's counters.
@@ -46,7 +55,14 @@ func (db *DB) Stats() Stats {
 	as := g.Arena.Stats()
 	db.runsMu.RLock()
 	runs, shared := len(db.runs), len(db.shared)
+	coldRuns := 0
+	for _, rs := range db.runs {
+		if rs.cold.Load() != nil {
+			coldRuns++
+		}
+	}
 	db.runsMu.RUnlock()
+	coldBytes, hits, misses := db.cold.stats()
 	vn, vt, vb := db.vectorStats()
 	var ws wal.Stats
 	if db.store.Log != nil {
@@ -76,5 +92,11 @@ func (db *DB) Stats() Stats {
 		MemReserved:        as.Reserved,
 		MemUsed:            as.Used,
 		ArenaChunks:        as.Chunks,
+		ColdRuns:           coldRuns,
+		ColdBytes:          coldBytes,
+		CacheHits:          hits,
+		CacheMisses:        misses,
+		Freezes:            db.freezes.Load(),
+		ColdCompactions:    db.coldCompactions.Load(),
 	}
 }

@@ -138,7 +138,7 @@ func (r *Run) Steps() ([]Step, error) {
 	}
 	// Every version of every key of the run's own scope is kept while the
 	// run's history is: one pass files each write under its step.
-	walkRunWrites(g, rs, snapshot, steps, func(k, _ []byte, _ uint64, i int, ok bool) {
+	err := r.db.walkRunWrites(g, rs, snapshot, steps, func(k, _ []byte, _ uint64, i int, ok bool) {
 		if !ok {
 			return
 		}
@@ -147,6 +147,9 @@ func (r *Run) Steps() ([]Step, error) {
 			*p = append(*p, name)
 		}
 	})
+	if err != nil {
+		return nil, fmt.Errorf("steps: %w", err)
+	}
 	return out[min(int(rs.compacted.Load()), len(out)):], nil
 }
 
@@ -154,12 +157,13 @@ func (r *Run) Steps() ([]Step, error) {
 // snap, in key order (newest version of a key first), with the index in
 // steps of the step that wrote it, or ok false for a version no step has.
 // steps must be in version order (the step log is).
-func walkRunWrites(g *engine.Generation, rs *runState, snap uint64, steps []engine.StepRec, fn func(key, value []byte, version uint64, step int, ok bool)) {
-	it := g.List.Iter()
+func (db *DB) walkRunWrites(g *engine.Generation, rs *runState, snap uint64, steps []engine.StepRec, fn func(key, value []byte, version uint64, step int, ok bool)) error {
+	it := db.iterScope(g, rs.scope)
+	defer it.Close()
 	for it.SeekGE(rs.scope, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, rs.scope) {
-			return
+			return nil
 		}
 		v := it.Version()
 		if v > snap {
@@ -168,4 +172,5 @@ func walkRunWrites(g *engine.Generation, rs *runState, snap uint64, steps []engi
 		i, ok := slices.BinarySearchFunc(steps, v, func(s engine.StepRec, v uint64) int { return cmpU64(s.Version, v) })
 		fn(k, it.Value(), v, i, ok)
 	}
+	return it.Err()
 }

@@ -60,6 +60,11 @@ type Tx struct {
 	traces  Traces
 	vectors Vectors
 
+	// readErr is the first read that failed (a damaged cold file): every
+	// primitive call that read through it, View, Update and Commit
+	// return it, so no caller takes a failed read for a missing key.
+	readErr error
+
 	// vectorWrites is set by a write of a vector or collection: the commit
 	// then brings built graphs up to it (applyVectorWrite).
 	vectorWrites bool
@@ -170,6 +175,9 @@ func (r *Run) updateOnce(fn func(tx *Tx) error) error {
 	}
 	defer tx.Discard()
 	if err := fn(tx); err != nil {
+		if tx.readErr != nil {
+			return tx.readErr
+		}
 		return err
 	}
 	return tx.Commit()
@@ -191,7 +199,11 @@ func (r *Run) View(fn func(tx *Tx) error) error {
 		return err
 	}
 	defer tx.Discard()
-	return fn(tx)
+	err = fn(tx)
+	if tx.readErr != nil {
+		return tx.readErr
+	}
+	return err
 }
 
 // KV returns the transaction's key-value primitive.
@@ -233,6 +245,9 @@ func (tx *Tx) Commit() error {
 func (tx *Tx) commit() (uint64, error) {
 	if tx.db.closed.Load() {
 		return 0, ErrClosed
+	}
+	if tx.readErr != nil {
+		return 0, tx.readErr
 	}
 	if !tx.writable || len(tx.writes) == 0 {
 		return 0, nil
@@ -346,8 +361,20 @@ func (tx *Tx) get(key []byte) ([]byte, bool) {
 		fp = engine.Fingerprint(key)
 		tx.reads = append(tx.reads, fp)
 	}
-	v, _, ok := tx.db.getIn(tx.gen, tx.rs, key, fp, tx.snapshot, tx.clock)
+	v, _, ok, err := tx.db.getIn(tx.gen, tx.rs, key, fp, tx.snapshot, tx.clock)
+	if err != nil {
+		tx.failRead(err)
+		return nil, false
+	}
 	return v, ok
+}
+
+// failRead records a read that failed; the first one is what the
+// transaction reports.
+func (tx *Tx) failRead(err error) {
+	if tx.readErr == nil {
+		tx.readErr = err
+	}
 }
 
 // scan calls fn for each live key with prefix in the snapshot merged with
@@ -387,7 +414,7 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 		return true
 	}
 	stopped := false
-	tx.db.scanIn(tx.gen, tx.rs, prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
+	err := tx.db.scanIn(tx.gen, tx.rs, prefix, from, tx.snapshot, clock, func(k, v []byte, ver uint64) bool {
 		if !emitMine(k) {
 			stopped = true
 			return false
@@ -401,6 +428,10 @@ func (tx *Tx) scanFrom(prefix, from []byte, fn func(key, value []byte, version u
 		}
 		return true
 	})
+	if err != nil {
+		tx.failRead(err)
+		return
+	}
 	if !stopped {
 		emitMine(nil)
 	}

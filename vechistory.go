@@ -16,7 +16,7 @@ import (
 // graph's insert vectors; every other write deletes what its key held (a
 // nil inc: every write is the graph's). The index lock is held by the
 // caller.
-func (vi *vecIndex) buildHistory(g *engine.Generation, prefix []byte, snap uint64, dim int, inc *incarnations) error {
+func (vi *vecIndex) buildHistory(it *scopeIter, prefix []byte, snap uint64, dim int, inc *incarnations) error {
 	type ver struct {
 		v   uint64
 		raw []byte
@@ -55,7 +55,6 @@ func (vi *vecIndex) buildHistory(g *engine.Generation, prefix []byte, snap uint6
 		}
 		return nil
 	}
-	it := g.List.Iter()
 	for it.SeekGE(prefix, ^uint64(0)); it.Valid(); it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, prefix) {
@@ -70,6 +69,9 @@ func (vi *vecIndex) buildHistory(g *engine.Generation, prefix []byte, snap uint6
 		if it.Version() <= snap {
 			vers = append(vers, ver{it.Version(), it.Value()})
 		}
+	}
+	if err := it.Err(); err != nil {
+		return err
 	}
 	return flush()
 }
@@ -101,12 +103,20 @@ func (db *DB) searchLayers(tx *Tx, coll string, cfg VectorConfig, q []float32, k
 		var buf []byte
 		hidden := func(key string) bool {
 			buf = layerKey(buf, rs.scope, key)
-			if _, _, found := tx.gen.List.Get(buf, tx.snapshot); found {
+			_, _, found, err := db.rawGet(tx.gen, rs.scope, buf, tx.snapshot)
+			if err != nil {
+				tx.failRead(err)
+			}
+			if found {
 				return true
 			}
 			for _, nb := range rs.bases[:i] {
 				buf = layerKey(buf, nb.scope, key)
-				if _, _, found := tx.gen.List.Get(buf, nb.version); found {
+				_, _, found, err := db.rawGet(tx.gen, nb.scope, buf, nb.version)
+				if err != nil {
+					tx.failRead(err)
+				}
+				if found {
 					return true
 				}
 			}
@@ -152,7 +162,10 @@ func (db *DB) unappliedCheck(tx *Tx, coll string) func(key string, version uint6
 	buf := prefix
 	return func(key string, version uint64) bool {
 		buf = append(buf[:len(prefix)], key...)
-		_, ver, found := tx.gen.List.Get(buf, tx.snapshot)
+		_, ver, found, err := db.rawGet(tx.gen, tx.rs.scope, buf, tx.snapshot)
+		if err != nil {
+			tx.failRead(err)
+		}
 		return found && ver == version
 	}
 }

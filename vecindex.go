@@ -62,6 +62,9 @@ type vecIndexKey struct{ scope, coll string }
 // live.
 func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorConfig) (*vecIndex, error) {
 	k := vecIndexKey{string(scope), coll}
+	if db.cold.lookup(scope) != nil {
+		defer db.touchColdGraph(k)
+	}
 	db.vecMu.Lock()
 	vi, ok := db.vecs[k]
 	if ok {
@@ -98,7 +101,9 @@ func (db *DB) vectorIndex(scope []byte, history bool, coll string, cfg VectorCon
 	inc := db.incarnationsOf(g, scope, coll, snap, cfg)
 	switch {
 	case history:
-		berr = vi.buildHistory(g, prefix, snap, cfg.Dim, inc)
+		it := db.iterScope(g, scope)
+		berr = vi.buildHistory(it, prefix, snap, cfg.Dim, inc)
+		it.Close()
 	default:
 		g.Scan(prefix, snap, db.opts.clock, func(key, val []byte, ver uint64) bool {
 			if !inc.ours(ver) {
@@ -349,7 +354,8 @@ func (db *DB) incarnationsOf(g *engine.Generation, scope []byte, coll string, sn
 	key := append(append([]byte(nil), scope...), keys.TagVector)
 	key = append(key, vecConfigKey(coll)...)
 	var ws []cfgWrite
-	it := g.List.Iter()
+	it := db.iterScope(g, scope)
+	defer it.Close()
 	for it.SeekGE(key, ^uint64(0)); it.Valid() && bytes.Equal(it.Key(), key); it.Next() {
 		if it.Version() > snap {
 			continue
@@ -387,8 +393,8 @@ func (db *DB) inheritedVecConfig(g *engine.Generation, scope []byte, coll string
 	db.runsMu.RUnlock()
 	for _, b := range bases {
 		k := append(append([]byte(nil), b.scope...), keys.TagVector)
-		raw, _, found := g.List.Get(append(k, vecConfigKey(coll)...), b.version)
-		if !found {
+		raw, _, found, err := db.rawGet(g, b.scope, append(k, vecConfigKey(coll)...), b.version)
+		if err != nil || !found {
 			continue
 		}
 		var c VectorConfig

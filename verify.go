@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/inmem-db/inmem/internal/coldfile"
 	"github.com/inmem-db/inmem/internal/engine"
 	"github.com/inmem-db/inmem/internal/vfs"
 	"github.com/inmem-db/inmem/wal"
@@ -31,6 +32,9 @@ type FilesReport struct {
 	// left unfinished, a half-written snapshot. They are not problems.
 	Notes    []FileProblem
 	Problems []FileProblem
+	// ColdFiles counts the cold tier's files checked, ColdRuns the runs
+	// its manifest places in them.
+	ColdFiles, ColdRuns int
 }
 
 // OK reports whether VerifyFiles found no problem.
@@ -69,7 +73,9 @@ func (p FileProblem) String() string {
 // snapshot's both on disk; every WAL record's checksum, with damage only
 // where a crash can leave it (the end of a segment no segment holding
 // records follows, or a segment made ahead and never written); and commit
-// versions that continue from each snapshot's version one by one. It holds
+// versions that continue from each snapshot's version one by one; every
+// cold file, block by block, and that every run the cold tier's manifest
+// names has its file. It holds
 // the directory lock as Open does while it reads, so a database another
 // handle has open is ErrLocked. Damage is reported in FilesReport.Problems,
 // each naming the file and offset; the error is for a directory that
@@ -114,7 +120,63 @@ func verifyFiles(fs vfs.FS, dir string) (FilesReport, error) {
 	if err := r.checkWAL(fs, dir, segs, good); err != nil {
 		return r, err
 	}
+	r.checkCold(fs, dir)
 	return r, nil
+}
+
+// checkCold reads every block of every cold file past the cache, checks
+// its index and footer, and checks that every manifest entry (read by a
+// read-only recovery) names a file that is there. A file no entry names
+// is a crash's leftover, which Open removes: a note.
+func (r *FilesReport) checkCold(fs vfs.FS, dir string) {
+	cdir := filepath.Join(dir, coldDirName)
+	names, _ := fs.List(cdir)
+	present := map[uint64]bool{}
+	for _, n := range names {
+		id, ok := parseColdName(n)
+		rel := coldDirName + "/" + n
+		if !ok {
+			r.Notes = append(r.Notes, FileProblem{File: rel, Offset: -1, What: "not a cold file (a crash's leftover); Open removes it"})
+			continue
+		}
+		present[id] = true
+		r.ColdFiles++
+		cf, err := coldfile.Open(fs, filepath.Join(cdir, n), id, nil)
+		if err == nil {
+			err = cf.Verify()
+			cf.Close()
+		}
+		if err != nil {
+			off := int64(-1)
+			what := err.Error()
+			if ce := (*coldfile.CorruptError)(nil); errors.As(err, &ce) {
+				off, what = ce.Offset, ce.What
+			}
+			r.Problems = append(r.Problems, FileProblem{File: rel, Offset: off, What: what})
+		}
+	}
+	db, err := Open(dir, withFS(fs), WithReadOnly())
+	if err != nil {
+		return // the WAL and snapshot checks say why
+	}
+	defer db.Close()
+	named := map[uint64]bool{}
+	db.cold.mu.RLock()
+	for _, ref := range db.cold.scopes {
+		named[ref.file.id] = true
+		if !present[ref.file.id] {
+			r.Problems = append(r.Problems, FileProblem{File: coldDirName + "/" + coldFileName(ref.file.id), Offset: -1,
+				What: fmt.Sprintf("missing: the manifest says it holds run %s", ref.run)})
+		}
+	}
+	db.cold.mu.RUnlock()
+	r.ColdRuns = len(db.cold.scopes)
+	for id := range present {
+		if !named[id] {
+			r.Notes = append(r.Notes, FileProblem{File: coldDirName + "/" + coldFileName(id), Offset: -1,
+				What: "named by no manifest entry (a crash's leftover, or runs deleted since); Open or the next compaction removes it"})
+		}
+	}
 }
 
 // checkSnapshots reads every snapshot and returns the metadata of those

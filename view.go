@@ -24,7 +24,7 @@ func (v *viewAt) now() time.Time { return v.at }
 // layered reports whether reads through this handle must go through a
 // transaction rather than the engine's fast paths: a view, or a fork
 // reading through its bases.
-func (r *Run) layered() bool { return r.view != nil || len(r.st.bases) > 0 }
+func (r *Run) layered() bool { return r.view != nil || len(r.st.bases) > 0 || r.st.cold.Load() != nil }
 
 // View is a read-only view of a run as it was right after one of its
 // steps. Its primitive handles are the same types as a run's and answer

@@ -54,11 +54,19 @@ func runRuns(args []string, out, errOut io.Writer) error {
 		return printJSON(out, mapSlice(runs, runOf))
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tNAMESPACE\tSTATUS\tSTEPS\tCREATED\tPARENT")
+	fmt.Fprintln(tw, "ID\tNAME\tNAMESPACE\tSTATUS\tSTEPS\tTIER\tCREATED\tPARENT")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, r.Namespace, r.Status, r.Steps, shortTime(r.CreatedAt), parentOf(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, r.Namespace, r.Status, r.Steps, tierOf(r), shortTime(r.CreatedAt), parentOf(r))
 	}
 	return tw.Flush()
+}
+
+// tierOf is the TIER column of inmem runs: where the run's history lives.
+func tierOf(r inmem.RunInfo) string {
+	if r.Cold {
+		return "cold"
+	}
+	return "hot"
 }
 
 // parentOf is the PARENT column of inmem runs: the run a fork was forked
@@ -386,6 +394,8 @@ type filesOut struct {
 	Commits      int           `json:"commits"`
 	FirstVersion uint64        `json:"first_version"`
 	LastVersion  uint64        `json:"last_version"`
+	ColdFiles    int           `json:"cold_files"`
+	ColdRuns     int           `json:"cold_runs"`
 	Notes        []problemOut  `json:"notes"`
 	Problems     []problemOut  `json:"problems"`
 }
@@ -418,6 +428,7 @@ func filesOf(r inmem.FilesReport) filesOut {
 		}),
 		Segments: mapSlice(r.Segments, segmentName), SegmentCount: len(r.Segments),
 		Commits: r.Records, FirstVersion: r.FirstVersion, LastVersion: r.LastVersion,
+		ColdFiles: r.ColdFiles, ColdRuns: r.ColdRuns,
 		Notes: problems(r.Notes), Problems: problems(r.Problems),
 	}
 }
@@ -441,6 +452,9 @@ func printFilesReport(out io.Writer, r inmem.FilesReport) {
 	default:
 		fmt.Fprintf(out, "wal: %s (%s to %s), %s, versions %d to %d\n",
 			plural(n, "segment"), segmentName(r.Segments[0]), segmentName(r.Segments[n-1]), plural(r.Records, "commit"), r.FirstVersion, r.LastVersion)
+	}
+	if r.ColdFiles > 0 || r.ColdRuns > 0 {
+		fmt.Fprintf(out, "cold: %s holding %s\n", plural(r.ColdFiles, "file"), plural(r.ColdRuns, "run"))
 	}
 	for _, p := range r.Notes {
 		fmt.Fprintf(out, "note: %s\n", p)

@@ -135,6 +135,7 @@ type runOut struct {
 	Tags      []string          `json:"tags,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
 	Steps     int               `json:"steps"`
+	Cold      bool              `json:"cold,omitempty"` // its history lives in the cold tier (DIR/cold/)
 }
 
 func runOf(r inmem.RunInfo) runOut {
@@ -142,7 +143,7 @@ func runOf(r inmem.RunInfo) runOut {
 		ID: r.ID.String(), Name: r.Name, Namespace: nsOf(r.Namespace), Parent: idString(r.Parent),
 		ForkOf: idString(r.ForkOf), ForkStep: r.ForkStep, Status: r.Status.String(), Error: r.Error,
 		CreatedAt: timeString(r.CreatedAt), UpdatedAt: timeString(r.UpdatedAt), EndedAt: timeString(r.EndedAt),
-		Tags: r.Tags, Meta: r.Meta, Steps: r.Steps,
+		Tags: r.Tags, Meta: r.Meta, Steps: r.Steps, Cold: r.Cold,
 	}
 }
 

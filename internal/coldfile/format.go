@@ -125,9 +125,23 @@ func sealBlock(dst, raw []byte, codec Codec) []byte {
 	return appendCRC(dst, start)
 }
 
+// CorruptError is a failed check of a cold file: where, and what. It
+// wraps errs.ErrCorruption.
+type CorruptError struct {
+	Path   string
+	Offset int64
+	What   string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("cold file %s at offset %d: %s: %v", e.Path, e.Offset, e.What, errs.ErrCorruption)
+}
+
+func (e *CorruptError) Unwrap() error { return errs.ErrCorruption }
+
 // errCorrupt is a failed check at off in the file.
 func errCorrupt(path string, off int64, what string, args ...any) error {
-	return fmt.Errorf("cold file %s at offset %d: %s: %w", path, off, fmt.Sprintf(what, args...), errs.ErrCorruption)
+	return &CorruptError{Path: path, Offset: off, What: fmt.Sprintf(what, args...)}
 }
 
 // openBlock checks a block's CRC and returns its decompressed entries.

@@ -53,6 +53,9 @@ func (rb *rebuild) take() []linkedEntry {
 type KeepRule struct {
 	Horizon  uint64
 	DropDead bool
+	// Cold drops every version at or below it: they are in a cold file,
+	// which reads of the scope use instead.
+	Cold uint64
 }
 
 // RebuildStats describes one rebuild, for ReclaimStats.
@@ -113,6 +116,10 @@ func (s *Store) RebuildGeneration(retain func(horizon uint64) (map[string]KeepRu
 				}
 				rule = r
 			}
+		}
+		if v <= rule.Cold {
+			st.Dropped++
+			continue
 		}
 		if v <= rule.Horizon {
 			if decided {

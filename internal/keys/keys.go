@@ -14,6 +14,9 @@ const (
 	TagVector byte = 0x05
 	// TagRunMeta holds run records in the system scope.
 	TagRunMeta byte = 0x10
+	// TagCold holds the cold tier's manifest in the system scope: which
+	// cold file holds a frozen run's history.
+	TagCold byte = 0x11
 )
 
 // RunLen is the width of a run ID.
