@@ -251,6 +251,9 @@ func (db *DB) applyColdRecord(id RunID, rec *coldRecord, v uint64) {
 	if rs != nil {
 		rs.cold.Store(ref)
 		db.dropVectors(rs.scope) // built again from the file on first search
+		if ref != nil {
+			rs.Log.Seal() // an ended run takes no more steps
+		}
 	}
 }
 

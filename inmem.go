@@ -156,7 +156,7 @@ type DB struct {
 	reclaims       atomic.Uint64
 	reclaimWaits   atomic.Uint64 // commits that waited for a reclaim they outran
 	reclaimedAt    atomic.Int64  // arena bytes the last reclaim's copy kept
-	released       atomic.Int64  // bytes of runs deleted, archived or compacted since the last reclaim
+	released       atomic.Int64  // bytes of runs deleted, frozen or compacted since the last reclaim
 	reclaimRunning atomic.Bool
 	reclaimMu      sync.Mutex
 	reclaimDone    chan struct{}  // closed when the running background reclaim ends

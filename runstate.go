@@ -37,7 +37,7 @@ type runState struct {
 	// compacted is the step before which Runs.Compact dropped the history.
 	compacted atomic.Int64
 	// released is how much of written was reported to reclaim as garbage
-	// (deleted, archived, compacted); reclaimed is written at the last
+	// (deleted, frozen, compacted); reclaimed is written at the last
 	// reclaim, for shared scopes.
 	released, reclaimed atomic.Int64
 

@@ -32,6 +32,44 @@ type StepLog struct {
 	next   atomic.Pointer[[]*stepBlock] // the table with the next block's slot, ditto
 	_      [64]byte
 	n      atomic.Int64 // steps recorded; entries below n are complete
+	// sealed holds every step, exactly sized, once the log will not grow
+	// (Seal); blocks is then nil.
+	sealed atomic.Pointer[[]StepRec]
+}
+
+// Seal trades the log's blocks (a block holds 512 steps, 8 KiB) for one
+// exactly sized copy: for a run whose steps are over (it ended and moved
+// to the cold tier), so that what it keeps in memory is what it holds. A
+// later Add unseals. Single writer, as Add.
+func (l *StepLog) Seal() {
+	if l.sealed.Load() != nil || l.blocks.Load() == nil {
+		return
+	}
+	all := l.All()
+	l.sealed.Store(&all)
+	// Readers load blocks first and fall back to sealed, which is stored
+	// before blocks goes: either is complete.
+	l.blocks.Store(nil)
+	l.spare.Store(nil)
+	l.next.Store(nil)
+}
+
+func (l *StepLog) unseal() {
+	s := l.sealed.Load()
+	if s == nil {
+		return
+	}
+	var tab []*stepBlock
+	for i, st := range *s {
+		if i%StepBlockSize == 0 {
+			tab = append(tab, new(stepBlock))
+		}
+		tab[i/StepBlockSize][i%StepBlockSize] = st
+	}
+	if tab != nil {
+		l.blocks.Store(&tab)
+	}
+	l.sealed.Store(nil)
 }
 
 // reserveAhead is how many steps before a block boundary reserve allocates
@@ -83,10 +121,11 @@ func extended(tab []*stepBlock) []*stepBlock {
 }
 
 // Started reports whether the log has its first block.
-func (l *StepLog) Started() bool { return l.blocks.Load() != nil }
+func (l *StepLog) Started() bool { return l.blocks.Load() != nil || l.sealed.Load() != nil }
 
 // Add records the next step. Single writer.
 func (l *StepLog) Add(version uint64, t int64) {
+	l.unseal()
 	i := l.n.Load()
 	b := int(i / StepBlockSize)
 	var tab []*stepBlock
@@ -122,8 +161,10 @@ func (l *StepLog) Len() int { return int(l.n.Load()) }
 
 // At returns step i (0-based); i must be below a len read earlier.
 func (l *StepLog) At(i int) StepRec {
-	tab := *l.blocks.Load()
-	return tab[i/StepBlockSize][i%StepBlockSize]
+	if p := l.blocks.Load(); p != nil {
+		return (*p)[i/StepBlockSize][i%StepBlockSize]
+	}
+	return (*l.sealed.Load())[i]
 }
 
 // Last returns the newest step, if any.

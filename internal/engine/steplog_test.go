@@ -101,3 +101,45 @@ func TestStepLogAddAfterReserveDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestStepLogSeal: a sealed log answers exactly as before, holds its
+// steps in one exactly sized slice instead of blocks, reads racing the
+// seal see every step, and an Add after the seal unseals and goes on.
+func TestStepLogSeal(t *testing.T) {
+	for _, n := range []int{0, 1, StepBlockSize, 2*StepBlockSize + 3} {
+		var l StepLog
+		for i := range n {
+			l.Add(uint64(2*i+2), int64(i))
+		}
+		want := l.All()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				for i := range n {
+					if st := l.At(i); st.Version != uint64(2*i+2) {
+						t.Errorf("step %d during the seal: %+v", i, st)
+						return
+					}
+				}
+			}
+		}()
+		l.Seal()
+		wg.Wait()
+		require.Equal(t, want, l.All())
+		require.Equal(t, n, l.Len())
+		require.Equal(t, n, l.Visible(1<<40))
+		if n > 0 {
+			require.Nil(t, l.blocks.Load(), "the blocks are let go")
+			require.Len(t, *l.sealed.Load(), n)
+			require.Equal(t, 1, l.Visible(2))
+		}
+		l.Add(uint64(2*n+2), int64(n))
+		require.Nil(t, l.sealed.Load())
+		require.Equal(t, append(want, StepRec{Version: uint64(2*n + 2), Time: int64(n)}), l.All())
+		l.Add(uint64(2*n+4), int64(n+1))
+		require.Equal(t, n+2, l.Len())
+		require.Equal(t, StepRec{Version: uint64(2*n + 4), Time: int64(n + 1)}, l.At(n+1))
+	}
+}
