@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -241,4 +242,169 @@ func TestColdDamage(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rep.Problems, 2, "%v", rep.Problems)
 	require.Contains(t, rep.Problems[1].What, "missing")
+}
+
+// TestColdBackgroundCompaction: once most runs of a file are deleted, the
+// freezer's next pass rewrites the file with the rest, which read the
+// same, and removes the old one.
+func TestColdBackgroundCompaction(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	var runs []*inmem.Run
+	for i := range 10 {
+		r := freshRun(t, db)
+		require.NoError(t, r.KV().Put("k", []byte(fmt.Sprint(i))))
+		require.NoError(t, r.End(inmem.Completed, ""))
+		runs = append(runs, r)
+	}
+	require.NoError(t, db.Close())
+	// Reopened with the freezer on: it finds the ten ended runs due and
+	// freezes them in one pass, into one file.
+	db, err = inmem.Open(dir, inmem.WithColdAfter(0))
+	require.NoError(t, err)
+	defer db.Close()
+	require.Eventually(t, func() bool { return db.Stats().ColdRuns == 10 }, 10*time.Second, 5*time.Millisecond)
+	files := coldFiles(t, dir)
+	require.Len(t, files, 1)
+	for _, r := range runs[:8] {
+		require.NoError(t, db.Runs().Delete(r.ID()))
+	}
+	// A run's end wakes the freezer, which compacts after freezing.
+	kick := freshRun(t, db)
+	require.NoError(t, kick.End(inmem.Completed, ""))
+	require.Eventually(t, func() bool {
+		st := db.Stats()
+		return st.ColdCompactions > 0 && st.ColdRuns == 3
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		now := coldFiles(t, dir)
+		return !slices.Contains(now, files[0])
+	}, 10*time.Second, 5*time.Millisecond, "the old file is removed")
+	for i, r := range runs[8:] {
+		h, err := db.Run(r.ID())
+		require.NoError(t, err)
+		v, err := h.KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(8+i), string(v))
+	}
+}
+
+// TestColdDeletedParentOfFork: a deleted cold run that a fork reads
+// through stays in the manifest, so the fork reads the same before and
+// after a reopen and a compaction; once the fork is deleted too, a
+// compaction drops the entry and the file.
+func TestColdDeletedParentOfFork(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	parent := freshRun(t, db)
+	for i := range 5 {
+		require.NoError(t, parent.KV().Put(fmt.Sprint("k", i), []byte(fmt.Sprint(i))))
+	}
+	require.NoError(t, parent.End(inmem.Completed, ""))
+	require.NoError(t, db.Runs().Freeze(parent.ID()))
+	fork, err := db.Fork(parent.ID(), 3)
+	require.NoError(t, err)
+	require.NoError(t, db.Runs().Delete(parent.ID()))
+	check := func(db *inmem.DB, phase string) {
+		f, err := db.Run(fork.ID())
+		require.NoError(t, err, phase)
+		es, err := f.KV().List("")
+		require.NoError(t, err, phase)
+		require.Equal(t, []string{"k0", "k1", "k2"}, entryKeys(es), phase)
+	}
+	check(db, "after the delete")
+	_, err = db.Reclaim()
+	require.NoError(t, err)
+	require.NoError(t, db.CompactCold())
+	check(db, "after a compaction")
+	require.NoError(t, db.Close())
+	db, err = inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	defer db.Close()
+	check(db, "after a reopen")
+	require.Len(t, coldFiles(t, dir), 1)
+
+	require.NoError(t, db.Runs().Delete(fork.ID()))
+	require.NoError(t, db.CompactCold())
+	require.Empty(t, coldFiles(t, dir), "nothing reads the file any more")
+}
+
+// TestColdReadsDuringTransitions: readers of a run, through every path
+// (point reads, lists, a view at a step, Steps), see the same answers
+// while the run is frozen, reclaimed out of the arena, moved by a
+// compaction and checkpointed, all concurrently.
+func TestColdReadsDuringTransitions(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	defer db.Close()
+	var runs []*inmem.Run
+	for i := range 4 {
+		r := freshRun(t, db)
+		for s := range 10 {
+			require.NoError(t, r.KV().Put(fmt.Sprint("k", s), []byte(fmt.Sprint(i, "/", s))))
+		}
+		require.NoError(t, r.End(inmem.Completed, ""))
+		runs = append(runs, r)
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	for _, r := range runs {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				es, err := r.KV().List("")
+				if err == nil && len(es) != 10 {
+					err = fmt.Errorf("list: %d entries", len(es))
+				}
+				if err == nil {
+					var v []byte
+					v, err = r.KV().Get("k3")
+					if err == nil && string(v) == "" {
+						err = fmt.Errorf("get k3: empty")
+					}
+				}
+				if err == nil {
+					var view *inmem.View
+					if view, err = r.AsOf(4); err == nil {
+						es, err = view.KV().List("")
+						if err == nil && len(es) != 4 {
+							err = fmt.Errorf("as of step 4: %d entries", len(es))
+						}
+					}
+				}
+				if err == nil {
+					var steps []inmem.Step
+					if steps, err = r.Steps(); err == nil && len(steps) != 10 {
+						err = fmt.Errorf("%d steps", len(steps))
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, r := range runs {
+		require.NoError(t, db.Runs().Freeze(r.ID()))
+		_, err := db.Reclaim()
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Checkpoint())
+	require.NoError(t, db.CompactCold())
+	_, err = db.Reclaim()
+	require.NoError(t, err)
+	close(stop)
+	for range runs {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, 4, db.Stats().ColdRuns)
 }

@@ -192,13 +192,6 @@ func (db *DB) planColdCompaction(force bool) ([]*coldMove, map[*coldFile]bool) {
 			pick[f] = true
 		}
 	}
-	if len(pick) == 1 && !force {
-		for f := range pick {
-			if dead[f] == 0 {
-				return nil, nil // nothing to gain
-			}
-		}
-	}
 	var moves []*coldMove
 	for scope, ref := range t.scopes {
 		if !pick[ref.file] {
