@@ -408,3 +408,31 @@ func TestColdReadsDuringTransitions(t *testing.T) {
 	}
 	require.Equal(t, 4, db.Stats().ColdRuns)
 }
+
+// TestColdReplayer: the calls a Recorder recorded come back from a frozen
+// run, in order, without calling anything.
+func TestColdReplayer(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	defer db.Close()
+	run := freshRun(t, db)
+	rec := run.Recorder().WithKind(inmem.LLMCall)
+	for i := range 5 {
+		out, err := rec.Do("llm", []byte(fmt.Sprint("prompt ", i)), func() ([]byte, error) { return []byte(fmt.Sprint("answer ", i)), nil })
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint("answer ", i), string(out))
+	}
+	require.NoError(t, run.End(inmem.Completed, ""))
+	require.NoError(t, db.Runs().Freeze(run.ID()))
+	_, err = db.Reclaim()
+	require.NoError(t, err)
+	rp, err := db.Replayer(run.ID())
+	require.NoError(t, err)
+	for i := range 5 {
+		out, err := rp.Do("llm", []byte(fmt.Sprint("prompt ", i)), mustNotCall(t))
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint("answer ", i), string(out))
+	}
+	require.Zero(t, rp.Remaining())
+}
