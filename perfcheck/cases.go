@@ -120,7 +120,7 @@ var refCase = Case{
 var refLast []byte
 
 // The library cases: the targets in targets.json name them.
-var libCases = []Case{getCase, putCase, batchedPutCase, agentStepCase, vectorSearchCase}
+var libCases = []Case{getCase, putCase, batchedPutCase, agentStepCase, coldReadCase, vectorSearchCase}
 
 const (
 	keyLen = 19 // "key%016d"
@@ -260,12 +260,12 @@ var batchedPutCase = Case{
 	},
 }
 
-func openDurable(env *Env, name string) (*inmem.DB, error) {
+func openDurable(env *Env, name string, opts ...inmem.Option) (*inmem.DB, error) {
 	dir := env.Dir + "/" + name
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return inmem.Open(dir)
+	return inmem.Open(dir, opts...)
 }
 
 // The agent step: what an agent loop writes after each tool call.

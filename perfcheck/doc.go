@@ -13,7 +13,9 @@
 //	                                   # -mutexprofile, -blockprofile, -trace
 //
 // The cases (go run ./perfcheck -list): get, put (OpenInMemory), batched-put
-// and agent-step (Open with the default Batched durability), and
+// and agent-step (Open with the default Batched durability), cold-read
+// (point reads of 200 runs of 20 agent steps frozen into the cold tier,
+// block cache warm: the cold read path without the disk), and
 // vector-search (100k x 128 vectors generated as the shared annbench data
 // set is, searched with ef=64). Each op is timed on its own into a
 // log-linear histogram (hist.go: within 0.8% at any magnitude), which gives
@@ -42,6 +44,12 @@
 //     library moves only one. A metric has regressed when its ratio grew
 //     beyond -threshold (1.5) plus three times the round-to-round noise
 //     (a robust relative deviation of the ratios, capped at 0.5).
+//
+// A case with no entry in the baseline is gated by its targets alone, and
+// the report notes it. To give a new case an entry without measuring the
+// others again, write the suite's report to another file
+// (-write-baseline /tmp/suite.json) and copy that case's object into
+// baseline.json: each entry's ratios are to the reference of its own run.
 //
 // After each round of a case, a busy loop as long as that round's p50 is
 // timed the same way (the floor, a fifth of the round's ops). Its p99 is
