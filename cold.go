@@ -2,7 +2,9 @@ package inmem
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -63,6 +65,9 @@ type coldTier struct {
 	cacheMu sync.Mutex
 	cache   atomic.Pointer[coldfile.Cache] // made by the first read
 	closed  bool                           // guarded by cacheMu: no cache after close
+
+	openMu sync.Mutex
+	open   []*coldFile // files opened, oldest first (see opened)
 
 	mu     sync.RWMutex
 	files  map[uint64]*coldFile
@@ -150,22 +155,85 @@ func (t *coldTier) blockCache() (*coldfile.Cache, error) {
 // ends it.
 func (f *coldFile) acquire() (*coldfile.Reader, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.removed {
+		f.mu.Unlock()
 		return nil, fmt.Errorf("cold file %s: removed by a compaction: %w", f.path, errColdMoved)
 	}
+	opened := false
 	if f.r == nil && f.err == nil {
 		cache, err := f.tier.blockCache()
 		if err == nil {
 			f.r, err = coldfile.Open(f.tier.fs, f.path, f.id, cache)
+			if errors.Is(err, fs.ErrNotExist) {
+				// The manifest names it durably: a file gone is damage.
+				err = fmt.Errorf("cold file %s, which the manifest names, is missing: %w", f.path, ErrCorruption)
+			}
 		}
-		f.err = err
+		if err != nil {
+			f.mu.Unlock()
+			if errors.Is(err, ErrCorruption) {
+				f.mu.Lock()
+				f.err = err // damage stays; anything else (out of descriptors) is tried again
+				f.mu.Unlock()
+			}
+			return nil, err
+		}
+		opened = true
 	}
 	if f.err != nil {
+		f.mu.Unlock()
 		return nil, f.err
 	}
 	f.refs++
-	return f.r, nil
+	r := f.r
+	f.mu.Unlock()
+	if opened {
+		f.tier.opened(f)
+	}
+	return r, nil
+}
+
+// maxOpenColdFiles bounds the cold files a database keeps open (a file
+// descriptor and its block index each): beyond it, the longest open file
+// that no read holds is closed, and opened again when read.
+const maxOpenColdFiles = 256
+
+// opened records that f was opened and closes idle files beyond
+// maxOpenColdFiles, oldest opened first.
+func (t *coldTier) opened(f *coldFile) {
+	t.openMu.Lock()
+	defer t.openMu.Unlock()
+	t.open = append(t.open, f)
+	if len(t.open) <= maxOpenColdFiles {
+		return
+	}
+	keep := t.open[:0]
+	excess := len(t.open) - maxOpenColdFiles
+	for _, g := range t.open {
+		if excess > 0 && g != f && g.closeIdle() {
+			excess--
+			continue
+		}
+		keep = append(keep, g)
+	}
+	clear(t.open[len(keep):])
+	t.open = keep
+}
+
+// closeIdle closes the file's reader if no read holds it, reporting
+// whether the file is closed now.
+func (f *coldFile) closeIdle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.r == nil {
+		return true
+	}
+	if f.refs > 0 {
+		return false
+	}
+	f.r.Close()
+	f.r = nil
+	return true
 }
 
 func (f *coldFile) release() {
@@ -196,8 +264,12 @@ func (f *coldFile) retire() {
 }
 
 func (f *coldFile) remove() {
-	if f.r != nil {
-		f.r.Close()
+	f.mu.Lock()
+	r := f.r
+	f.r = nil
+	f.mu.Unlock()
+	if r != nil {
+		r.Close()
 	}
 	f.tier.fs.Remove(f.path) // a leftover is an orphan, removed at the next open
 }

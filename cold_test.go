@@ -436,3 +436,57 @@ func TestColdReplayer(t *testing.T) {
 	}
 	require.Zero(t, rp.Remaining())
 }
+
+// TestCompactColdRewritesAfterOneDelete: CompactCold rewrites a file as
+// soon as one of its runs is deleted, not only once most are.
+func TestCompactColdRewritesAfterOneDelete(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	defer db.Close()
+	var runs []*inmem.Run
+	for i := range 4 {
+		r := freshRun(t, db)
+		require.NoError(t, r.KV().Put("k", []byte(fmt.Sprint(i))))
+		require.NoError(t, r.End(inmem.Completed, ""))
+		require.NoError(t, db.Runs().Freeze(r.ID()))
+		runs = append(runs, r)
+	}
+	require.NoError(t, db.CompactCold())
+	merged := coldFiles(t, dir)
+	require.Len(t, merged, 1)
+	require.NoError(t, db.Runs().Delete(runs[0].ID()))
+	require.NoError(t, db.CompactCold())
+	now := coldFiles(t, dir)
+	require.Len(t, now, 1)
+	require.NotEqual(t, merged, now, "the file was rewritten without the deleted run")
+	for i, r := range runs[1:] {
+		v, err := r.KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(i+1), string(v))
+	}
+}
+
+// TestColdMissingFile: a file the manifest names that is gone is damage:
+// reads of its runs fail with ErrCorruption naming it.
+func TestColdMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	r := freshRun(t, db)
+	require.NoError(t, r.KV().Put("k", []byte("v")))
+	require.NoError(t, r.End(inmem.Completed, ""))
+	require.NoError(t, db.Runs().Freeze(r.ID()))
+	require.NoError(t, db.Close())
+	files := coldFiles(t, dir)
+	require.Len(t, files, 1)
+	require.NoError(t, os.Remove(files[0]))
+	db, err = inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	defer db.Close()
+	h, err := db.Run(r.ID())
+	require.NoError(t, err)
+	_, err = h.KV().Get("k")
+	require.ErrorIs(t, err, inmem.ErrCorruption)
+	require.ErrorContains(t, err, filepath.Base(files[0]))
+}

@@ -75,8 +75,24 @@ func (db *DB) compactCold(force bool) error {
 		if err != nil {
 			return fmt.Errorf("cold compaction: %w", err)
 		}
+		// The old files are read past the block cache (their blocks are
+		// about to be dead) and past the tier's open files (its bound).
+		readers := map[*coldFile]*coldfile.Reader{}
+		defer func() {
+			for _, r := range readers {
+				r.Close()
+			}
+		}()
 		for _, m := range keep {
-			n, err := copyColdScope(w, m)
+			r := readers[m.ref.file]
+			if r == nil {
+				if r, err = coldfile.Open(t.fs, m.ref.file.path, m.ref.file.id, nil); err != nil {
+					w.Abort()
+					return fmt.Errorf("cold compaction: %w", err)
+				}
+				readers[m.ref.file] = r
+			}
+			n, err := copyColdScope(w, r, m)
 			if err != nil {
 				w.Abort()
 				return fmt.Errorf("cold compaction: %w", err)
@@ -181,7 +197,7 @@ func (db *DB) planColdCompaction(force bool) ([]*coldMove, map[*coldFile]bool) {
 		case f.live == 0:
 		case 2*(f.live-dead[f]) < f.runs: // mostly dead
 			pick[f] = true
-		case force && dead[f] > 0:
+		case force && (dead[f] > 0 || f.live < f.runs): // a run gone or compacted
 			pick[f] = true
 		case f.size < coldSmallFile:
 			small = append(small, f)
@@ -215,12 +231,7 @@ func (db *DB) planColdCompaction(force bool) ([]*coldMove, map[*coldFile]bool) {
 // copyColdScope copies one scope's entries from its file into w, keeping
 // at or below the move's horizon only each key's newest version; it
 // returns the bytes copied.
-func copyColdScope(w *coldfile.Writer, m *coldMove) (int64, error) {
-	r, err := m.ref.file.acquire()
-	if err != nil {
-		return 0, err
-	}
-	defer m.ref.file.release()
+func copyColdScope(w *coldfile.Writer, r *coldfile.Reader, m *coldMove) (int64, error) {
 	scope := []byte(m.scope)
 	it := r.Iter()
 	var n int64

@@ -141,15 +141,19 @@ func (t *coldTier) newFile() (uint64, string, error) {
 	t.next++
 	id := t.next
 	made := t.made
-	t.made = true
 	t.mu.Unlock()
 	if !made {
+		// Made and durable in its parent before any file goes in, and
+		// tried again by the next freeze if either step failed.
 		if err := t.fs.MkdirAll(t.dir); err != nil {
 			return 0, "", fmt.Errorf("cold tier: %w", err)
 		}
 		if err := t.fs.SyncDir(filepath.Dir(t.dir)); err != nil {
 			return 0, "", fmt.Errorf("cold tier: %w", err)
 		}
+		t.mu.Lock()
+		t.made = true
+		t.mu.Unlock()
 	}
 	return id, filepath.Join(t.dir, coldFileName(id)), nil
 }
@@ -223,10 +227,16 @@ const (
 // dueForCold lists the hot runs ended for at least after.
 func (db *DB) dueForCold(after time.Duration) []*runState {
 	now := db.opts.clock()
-	var due []*runState
+	// The registry's lock is not held while a run's is taken: a status
+	// change holds the run's and then takes the registry's (applyRunRecord).
 	db.runsMu.RLock()
-	defer db.runsMu.RUnlock()
+	all := make([]*runState, 0, len(db.runs))
 	for _, rs := range db.runs {
+		all = append(all, rs)
+	}
+	db.runsMu.RUnlock()
+	var due []*runState
+	for _, rs := range all {
 		st := RunStatus(rs.status.Load())
 		if !st.Ended() || st == statusDeleted || rs.cold.Load() != nil {
 			continue

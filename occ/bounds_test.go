@@ -175,3 +175,22 @@ func TestCanSpin(t *testing.T) {
 	runtime.GOMAXPROCS(2)
 	require.True(t, canSpin())
 }
+
+// TestTrimNow: Trim drops at once the records every registered snapshot
+// includes, and keeps those a registered snapshot still validates against.
+func TestTrimNow(t *testing.T) {
+	o := New(0)
+	for i := range 5 {
+		commitNow(t, o, &Txn{Writes: []Write{w(uint64(i), "k")}})
+	}
+	reader := o.Begin()
+	for i := range 3 {
+		commitNow(t, o, &Txn{Writes: []Write{w(uint64(i), "k")}})
+	}
+	require.Equal(t, 8, recentLen(o))
+	o.Trim()
+	require.Equal(t, 3, recentLen(o), "the records after the reader's snapshot stay")
+	o.End(reader)
+	o.Trim()
+	require.Zero(t, recentLen(o))
+}

@@ -195,6 +195,16 @@ func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
 	return v, nil
 }
 
+// Trim drops now the commit records every registered snapshot already
+// includes, which commits otherwise drop in batches: what their Keep holds
+// (an engine generation a reclaim retired) is then let go at once, not
+// only after the next few hundred commits.
+func (o *Oracle) Trim() {
+	o.mu.Lock()
+	o.trimLocked()
+	o.mu.Unlock()
+}
+
 // trimLocked drops records at or below the watermark: every registered
 // transaction's snapshot already includes them.
 func (o *Oracle) trimLocked() {

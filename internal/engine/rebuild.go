@@ -176,6 +176,10 @@ func (s *Store) RebuildGeneration(retain func(horizon uint64) (map[string]KeepRu
 	close(rb.swapped)
 	st.WriterGap = time.Since(gap)
 	s.rebuild.Store(nil)
+	// The oracle's recent commit records hold the generation they were
+	// prepared in: drop those no reader needs, so the old arena goes as
+	// soon as its last reader does.
+	s.Oracle.Trim()
 	st.After = ng.Arena.Stats().Used
 	return st, nil
 }
