@@ -53,6 +53,10 @@ type coldRef struct {
 	version uint64
 	bytes   int64
 	at      uint64 // the version of the manifest entry
+	scope   []byte
+	// span is the file's blocks holding the scope, found on first read:
+	// a point read searches those, not the whole file's index.
+	span atomic.Pointer[[2]int]
 }
 
 // coldTier holds the files and the manifest as applied. It exists for
@@ -286,7 +290,13 @@ func (ref *coldRef) get(key []byte, snapshot uint64) ([]byte, uint64, bool, erro
 		return nil, 0, false, err
 	}
 	defer ref.file.release()
-	return r.Get(key, min(snapshot, ref.version))
+	sp := ref.span.Load()
+	if sp == nil {
+		lo, hi := r.Span(ref.scope)
+		sp = &[2]int{lo, hi}
+		ref.span.Store(sp)
+	}
+	return r.GetIn(sp[0], sp[1], key, min(snapshot, ref.version))
 }
 
 // applyColdRecord brings the tier up to the manifest entry of run id
@@ -309,7 +319,7 @@ func (db *DB) applyColdRecord(id RunID, rec *coldRecord, v uint64) {
 		f := t.fileLocked(rec.File)
 		f.size, f.runs = rec.Size, rec.Runs
 		f.live++
-		ref = &coldRef{run: id, file: f, version: rec.Version, bytes: rec.Bytes, at: v}
+		ref = &coldRef{run: id, file: f, version: rec.Version, bytes: rec.Bytes, at: v, scope: rec.Scope}
 		t.scopes[string(rec.Scope)] = ref
 		t.byRun[id] = string(rec.Scope)
 	}

@@ -325,3 +325,51 @@ func TestWriteFailures(t *testing.T) {
 		require.Contains(t, err.Error(), "f.cold")
 	}
 }
+
+// TestSpan: the blocks Span returns for a prefix hold every entry with it,
+// so GetIn over them answers as Get does, for keys of the prefix, keys
+// between its entries and snapshots around their versions; a prefix
+// before, between or after everything spans no entry of it; bad bounds
+// are refused.
+func TestSpan(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	es := randomEntries(rng, 600)
+	fs := vfs.NewMemFS(1)
+	require.NoError(t, fs.MkdirAll("cold"))
+	writeFile(t, fs, "cold/1.cold", CodecZstd, es, 4<<10) // many small blocks
+	r, err := Open(fs, "cold/1.cold", 1, nil)
+	require.NoError(t, err)
+	defer r.Close()
+	for run := range 4 {
+		prefix := []byte(fmt.Sprintf("tenant\x00\x01app\x00\x01run-%02d/", run))
+		lo, hi := r.Span(prefix)
+		require.Less(t, lo, hi)
+		require.Less(t, hi-lo, r.Blocks(), "a prefix spans part of the file")
+		for _, e := range es {
+			if !bytes.HasPrefix([]byte(e.key), prefix) {
+				continue
+			}
+			for _, key := range []string{e.key, e.key + "0"} {
+				for _, snap := range []uint64{e.version - 1, e.version, 1 << 40} {
+					wv, wver, wok, werr := r.Get([]byte(key), snap)
+					v, ver, ok, err := r.GetIn(lo, hi, []byte(key), snap)
+					require.NoError(t, werr)
+					require.NoError(t, err)
+					require.Equal(t, wok, ok, "%q at %d", key, snap)
+					require.Equal(t, wver, ver)
+					require.True(t, bytes.Equal(wv, v))
+				}
+			}
+		}
+	}
+	for _, p := range []string{"a", "tenant\x00\x01app\x00\x01run-00/zz", "zzz"} {
+		lo, hi := r.Span([]byte(p))
+		_, _, ok, err := r.GetIn(lo, hi, []byte(p+"x"), 1<<40)
+		require.NoError(t, err)
+		require.False(t, ok, p)
+	}
+	_, _, _, err = r.GetIn(3, 2, []byte("k"), 1)
+	require.Error(t, err)
+	_, _, _, err = r.GetIn(0, r.Blocks()+1, []byte("k"), 1)
+	require.Error(t, err)
+}
