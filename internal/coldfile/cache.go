@@ -16,7 +16,7 @@ import (
 // read keeps using. Sets are asynchronous; a block read twice in quick
 // succession may be read from its file twice.
 type Cache struct {
-	c            *ristretto.Cache[uint64, []byte]
+	c            *ristretto.Cache[uint64, *Block]
 	hits, misses atomic.Uint64 // counted here: ristretto's own metrics cost every Get
 }
 
@@ -27,7 +27,7 @@ func NewCache(maxBytes int64) (*Cache, error) {
 	}
 	// Ten counters per block the cache can hold, as ristretto advises.
 	counters := max(10*maxBytes/BlockSize, 1000)
-	c, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, *Block]{
 		NumCounters: counters,
 		MaxCost:     maxBytes,
 		BufferItems: 64,
@@ -39,7 +39,7 @@ func NewCache(maxBytes int64) (*Cache, error) {
 }
 
 // Get returns the block cached under key.
-func (c *Cache) Get(key uint64) ([]byte, bool) {
+func (c *Cache) Get(key uint64) (*Block, bool) {
 	b, ok := c.c.Get(key)
 	if ok {
 		c.hits.Add(1)
@@ -49,8 +49,8 @@ func (c *Cache) Get(key uint64) ([]byte, bool) {
 	return b, ok
 }
 
-// Set offers block to the cache, at the cost of its length.
-func (c *Cache) Set(key uint64, block []byte) { c.c.Set(key, block, int64(len(block))) }
+// Set offers block to the cache, at its Cost.
+func (c *Cache) Set(key uint64, block *Block) { c.c.Set(key, block, block.Cost()) }
 
 // Stats returns how many Gets found their block and how many did not.
 func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }

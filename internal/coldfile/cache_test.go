@@ -50,7 +50,7 @@ func TestCacheServesRepeatedReads(t *testing.T) {
 	held := int64(0)
 	for i := range r.Blocks() {
 		if b, ok := c.c.Get(uint64(3)<<24 | uint64(i)); ok {
-			held += int64(len(b))
+			held += b.Cost()
 		}
 	}
 	require.LessOrEqual(t, held, int64(4*BlockSize), "the cache keeps within its bytes")
@@ -63,7 +63,7 @@ func TestCacheCloseStopsItsGoroutines(t *testing.T) {
 	for range 3 {
 		c, err := NewCache(1 << 20)
 		require.NoError(t, err)
-		c.Set(1, []byte("block"))
+		c.Set(1, &Block{})
 		c.Close()
 	}
 	deadline := time.Now().Add(2 * time.Second)

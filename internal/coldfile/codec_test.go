@@ -139,7 +139,7 @@ func BenchmarkGet(b *testing.B) {
 	es := agentEntries(rng, 2000)
 	fs := vfs.NewMemFS(1)
 	writeFile(b, fs, "f.cold", DefaultCodec, es, 0)
-	cache := &mapCache{m: map[uint64][]byte{}}
+	cache := &mapCache{m: map[uint64]*Block{}}
 	r, err := Open(fs, "f.cold", 1, cache)
 	require.NoError(b, err)
 	defer r.Close()

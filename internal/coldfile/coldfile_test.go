@@ -83,11 +83,11 @@ func modelGet(es []modelEntry, key string, snapshot uint64) (modelEntry, bool) {
 
 // mapCache is a BlockCache for tests.
 type mapCache struct {
-	m          map[uint64][]byte
+	m          map[uint64]*Block
 	hits, sets int
 }
 
-func (c *mapCache) Get(k uint64) ([]byte, bool) {
+func (c *mapCache) Get(k uint64) (*Block, bool) {
 	b, ok := c.m[k]
 	if ok {
 		c.hits++
@@ -95,7 +95,7 @@ func (c *mapCache) Get(k uint64) ([]byte, bool) {
 	return b, ok
 }
 
-func (c *mapCache) Set(k uint64, b []byte) { c.m[k] = b; c.sets++ }
+func (c *mapCache) Set(k uint64, b *Block) { c.m[k] = b; c.sets++ }
 
 // TestRoundTrip: whatever the codec, a file gives back exactly the model:
 // Get at snapshots below, between and above each key's versions, a full
@@ -108,7 +108,7 @@ func TestRoundTrip(t *testing.T) {
 			fs := vfs.NewMemFS(1)
 			require.NoError(t, fs.MkdirAll("cold"))
 			size := writeFile(t, fs, "cold/1.cold", codec, es, 0)
-			cache := &mapCache{m: map[uint64][]byte{}}
+			cache := &mapCache{m: map[uint64]*Block{}}
 			r, err := Open(fs, "cold/1.cold", 7, cache)
 			require.NoError(t, err)
 			defer r.Close()
@@ -372,4 +372,31 @@ func TestSpan(t *testing.T) {
 	require.Error(t, err)
 	_, _, _, err = r.GetIn(0, r.Blocks()+1, []byte("k"), 1)
 	require.Error(t, err)
+}
+
+// TestGetAcrossSmallBlocks: with blocks small enough that a key's
+// versions often straddle two blocks, Get (through each block's point
+// index) answers as the model at every snapshot around every version.
+func TestGetAcrossSmallBlocks(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	es := randomEntries(rng, 400)
+	fs := vfs.NewMemFS(1)
+	require.NoError(t, fs.MkdirAll("cold"))
+	writeFile(t, fs, "cold/1.cold", CodecS2, es, 2<<10)
+	r, err := Open(fs, "cold/1.cold", 1, &mapCache{m: map[uint64]*Block{}})
+	require.NoError(t, err)
+	defer r.Close()
+	require.Greater(t, r.Blocks(), 100)
+	for _, e := range es {
+		for _, snap := range []uint64{e.version - 1, e.version, e.version + 1, 1 << 40} {
+			want, wok := modelGet(es, e.key, snap)
+			val, ver, ok, err := r.Get([]byte(e.key), snap)
+			require.NoError(t, err)
+			require.Equal(t, wok, ok, "%q at %d", e.key, snap)
+			if ok {
+				require.Equal(t, want.version, ver)
+				require.True(t, bytes.Equal(want.value, val))
+			}
+		}
+	}
 }

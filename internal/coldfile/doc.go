@@ -19,7 +19,9 @@
 // 1 us, against about 50 us for a scan of the block's hundreds of
 // entries). The index holds each block's last (key, version): the first
 // block whose last entry sorts at or after a target holds the target's
-// place.
+// place. A cached block also gets, on its first point read, a point index
+// (each key to its versions), so a warm point read is a map lookup; the
+// cache counts it in the block's cost.
 //
 // Files: format.go (blocks, index, footer, codecs), writer.go (Writer),
 // reader.go (Reader, Iter, Verify), cache.go (Cache, the ristretto-backed

@@ -5,18 +5,73 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/inmem-db/inmem/internal/vfs"
 )
 
 // BlockCache holds decompressed blocks between reads. Its keys are
-// (file id, block number) made into one number by the reader; the values
-// are never changed by the reader once handed over. A nil cache reads
-// every block from the file.
+// (file id, block number) made into one number by the reader. A nil cache
+// reads every block from the file.
 type BlockCache interface {
-	Get(key uint64) ([]byte, bool)
-	Set(key uint64, block []byte)
+	Get(key uint64) (*Block, bool)
+	Set(key uint64, block *Block)
 }
+
+// Block is a decompressed block whose restart points were checked, as the
+// cache holds it. Its point index (every key of the block to its
+// versions) is built by the first point read that needs it: a point read
+// is then one map lookup, not a binary search of the restart points and a
+// decode of up to restartEvery entries (most of a cached read's time).
+type Block struct {
+	it         blockIter // unpositioned
+	once       sync.Once
+	points     map[string][]point
+	err        error        // why the point index could not be built (a malformed entry)
+	indexBytes atomic.Int64 // what the point index takes, once built
+}
+
+// point is one version of a key in a block, newest first.
+type point struct {
+	version uint64
+	value   []byte // aliases the block
+}
+
+// Cost is what the block counts for in a cache bounded in bytes: its
+// entries, and its point index once built (the reader that builds it
+// sets the block again at its new cost).
+func (b *Block) Cost() int64 { return int64(len(b.it.data)) + b.indexBytes.Load() }
+
+// pointIndex builds (once) and returns the block's point index, and
+// whether this call built it.
+func (b *Block) pointIndex() (map[string][]point, bool, error) {
+	built := false
+	b.once.Do(func() {
+		built = true
+		it := b.it
+		m := make(map[string][]point)
+		var size int64
+		for it.next() {
+			k := string(it.cur.key)
+			if _, ok := m[k]; !ok {
+				size += int64(len(k)) + pointKeyOverhead
+			}
+			m[k] = append(m[k], point{it.cur.version, it.cur.value})
+			size += pointSize
+		}
+		b.points, b.err = m, it.err
+		b.indexBytes.Store(size)
+	})
+	return b.points, built, b.err
+}
+
+// What a point index costs beyond its keys' bytes, about: a map slot
+// and a string and slice header per key, a point per version.
+const (
+	pointKeyOverhead = 64
+	pointSize        = 32
+)
 
 // Reader reads one cold file. It is safe for concurrent use.
 type Reader struct {
@@ -87,8 +142,8 @@ func (r *Reader) Entries() uint64 { return r.entries }
 // Blocks is the number of blocks the file holds.
 func (r *Reader) Blocks() int { return len(r.index) }
 
-// block returns block i decompressed, through the cache.
-func (r *Reader) block(i int) ([]byte, error) {
+// block returns block i decompressed and parsed, through the cache.
+func (r *Reader) block(i int) (*Block, error) {
 	key := r.id<<24 | uint64(i)
 	if r.cache != nil {
 		if b, ok := r.cache.Get(key); ok {
@@ -100,10 +155,15 @@ func (r *Reader) block(i int) ([]byte, error) {
 	if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
 	}
-	b, err := openBlock(raw)
+	data, err := openBlock(raw)
 	if err != nil {
 		return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
 	}
+	it, err := parseBlock(data)
+	if err != nil {
+		return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
+	}
+	b := &Block{it: it}
 	if r.cache != nil {
 		r.cache.Set(key, b)
 	}
@@ -116,11 +176,7 @@ func (r *Reader) parsed(i int) (blockIter, error) {
 	if err != nil {
 		return blockIter{}, err
 	}
-	it, err := parseBlock(b)
-	if err != nil {
-		return blockIter{}, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, err)
-	}
-	return it, nil
+	return b.it, nil
 }
 
 // find returns the block holding the place of (key, version): the first
@@ -167,23 +223,23 @@ func (r *Reader) GetIn(lo, hi int, key []byte, snapshot uint64) (value []byte, v
 	if i == hi {
 		return nil, 0, false, nil
 	}
-	it, err := r.parsed(i)
+	b, err := r.block(i)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	it.seekRestart(key, snapshot)
-	for it.next() {
-		c := compare(it.cur.key, it.cur.version, key, snapshot)
-		if c < 0 {
-			continue
-		}
-		if string(it.cur.key) != string(key) {
-			return nil, 0, false, nil
-		}
-		return it.cur.value, it.cur.version, true, nil
+	// The block holds the place of (key, snapshot): the newest version of
+	// key at or below snapshot is in it if anywhere.
+	points, built, err := b.pointIndex()
+	if err != nil {
+		return nil, 0, false, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, err)
 	}
-	if it.err != nil {
-		return nil, 0, false, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, it.err)
+	if built && r.cache != nil {
+		r.cache.Set(r.id<<24|uint64(i), b) // at its cost with the index
+	}
+	for _, p := range points[string(key)] {
+		if p.version <= snapshot {
+			return p.value, p.version, true, nil
+		}
 	}
 	return nil, 0, false, nil
 }
