@@ -27,7 +27,8 @@ type BlockCache interface {
 type Block struct {
 	it         blockIter // unpositioned
 	once       sync.Once
-	points     map[string][]point
+	prefix     []byte             // what every key of the block starts with
+	points     map[string][]point // by key after prefix (shorter to hash and compare)
 	err        error        // why the point index could not be built (a malformed entry)
 	indexBytes atomic.Int64 // what the point index takes, once built
 }
@@ -45,25 +46,44 @@ func (b *Block) Cost() int64 { return int64(len(b.it.data)) + b.indexBytes.Load(
 
 // pointIndex builds (once) and returns the block's point index, and
 // whether this call built it.
-func (b *Block) pointIndex() (map[string][]point, bool, error) {
+func (b *Block) pointIndex() ([]byte, map[string][]point, bool, error) {
 	built := false
 	b.once.Do(func() {
 		built = true
+		// Keys are sorted: what the first and last share, all share.
+		first := b.it
+		if !first.next() {
+			b.points, b.err = map[string][]point{}, first.err
+			return
+		}
+		prefix := bytes.Clone(first.cur.key)
+		last := b.it
+		for last.next() {
+			n := 0
+			for n < len(prefix) && n < len(last.cur.key) && prefix[n] == last.cur.key[n] {
+				n++
+			}
+			prefix = prefix[:n]
+		}
+		if last.err != nil {
+			b.points, b.err = map[string][]point{}, last.err
+			return
+		}
 		it := b.it
 		m := make(map[string][]point)
-		var size int64
+		size := int64(len(prefix))
 		for it.next() {
-			k := string(it.cur.key)
+			k := string(it.cur.key[len(prefix):])
 			if _, ok := m[k]; !ok {
 				size += int64(len(k)) + pointKeyOverhead
 			}
 			m[k] = append(m[k], point{it.cur.version, it.cur.value})
 			size += pointSize
 		}
-		b.points, b.err = m, it.err
+		b.prefix, b.points, b.err = prefix, m, it.err
 		b.indexBytes.Store(size)
 	})
-	return b.points, built, b.err
+	return b.prefix, b.points, built, b.err
 }
 
 // What a point index costs beyond its keys' bytes, about: a map slot
@@ -229,14 +249,17 @@ func (r *Reader) GetIn(lo, hi int, key []byte, snapshot uint64) (value []byte, v
 	}
 	// The block holds the place of (key, snapshot): the newest version of
 	// key at or below snapshot is in it if anywhere.
-	points, built, err := b.pointIndex()
+	prefix, points, built, err := b.pointIndex()
 	if err != nil {
 		return nil, 0, false, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, err)
 	}
 	if built && r.cache != nil {
 		r.cache.Set(r.id<<24|uint64(i), b) // at its cost with the index
 	}
-	for _, p := range points[string(key)] {
+	if !bytes.HasPrefix(key, prefix) {
+		return nil, 0, false, nil
+	}
+	for _, p := range points[string(key[len(prefix):])] {
 		if p.version <= snapshot {
 			return p.value, p.version, true, nil
 		}
