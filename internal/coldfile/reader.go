@@ -29,8 +29,8 @@ type Block struct {
 	once       sync.Once
 	prefix     []byte             // what every key of the block starts with
 	points     map[string][]point // by key after prefix (shorter to hash and compare)
-	err        error        // why the point index could not be built (a malformed entry)
-	indexBytes atomic.Int64 // what the point index takes, once built
+	err        error              // why the point index could not be built (a malformed entry)
+	indexBytes atomic.Int64       // what the point index takes, once built
 }
 
 // point is one version of a key in a block, newest first.
