@@ -29,8 +29,8 @@ func TestDueForColdLockOrder(t *testing.T) {
 	locked := make(chan struct{})
 	go func() {
 		db.runsMu.Lock() // what the status change takes next
-		db.runsMu.Unlock()
 		close(locked)
+		db.runsMu.Unlock()
 	}()
 	select {
 	case <-locked:
