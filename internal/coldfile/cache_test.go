@@ -72,3 +72,36 @@ func TestCacheCloseStopsItsGoroutines(t *testing.T) {
 	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
+
+// TestBlockCostCountsThePointIndex: a block costs its entries' bytes until
+// a point read builds its index, then more (its keys and versions), and
+// the cache is told the new cost.
+func TestBlockCostCountsThePointIndex(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	es := agentEntries(rng, 50)
+	fs := vfs.NewMemFS(1)
+	writeFile(t, fs, "f.cold", CodecZstd, es, 0)
+	cache := &mapCache{m: map[uint64]*Block{}}
+	r, err := Open(fs, "f.cold", 1, cache)
+	require.NoError(t, err)
+	defer r.Close()
+	b, err := r.block(0)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(b.it.data)), b.Cost(), "no index yet")
+	require.Equal(t, 1, cache.sets)
+	e := es[0]
+	_, _, ok, err := r.Get([]byte(e.key), e.version)
+	require.NoError(t, err)
+	require.True(t, ok)
+	keys := map[string]bool{}
+	var keyBytes int64
+	for _, x := range es {
+		if r.find([]byte(x.key), x.version) == 0 && !keys[x.key] {
+			keys[x.key] = true
+			keyBytes += int64(len(x.key))
+		}
+	}
+	require.Greater(t, b.Cost(), int64(len(b.it.data))+int64(len(keys))*pointKeyOverhead, "the index's keys count")
+	require.Less(t, b.Cost(), int64(len(b.it.data))+keyBytes+int64(len(keys))*pointKeyOverhead+int64(len(es))*pointSize+1, "no more than keys, overhead and points")
+	require.Equal(t, 2, cache.sets, "set again at its new cost")
+}
