@@ -22,6 +22,17 @@ func coldFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// frozenByHand opens a database in a new directory with no background
+// freezer (runs move only through Runs.Freeze), closed at the test's end.
+func frozenByHand(t *testing.T) (string, *inmem.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return dir, db
+}
+
 func endRun(t *testing.T, db *inmem.DB, id inmem.RunID) {
 	t.Helper()
 	r, err := db.Run(id)
@@ -336,10 +347,7 @@ func TestColdDeletedParentOfFork(t *testing.T) {
 // while the run is frozen, reclaimed out of the arena, moved by a
 // compaction and checkpointed, all concurrently.
 func TestColdReadsDuringTransitions(t *testing.T) {
-	dir := t.TempDir()
-	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
-	require.NoError(t, err)
-	defer db.Close()
+	_, db := frozenByHand(t)
 	var runs []*inmem.Run
 	for i := range 4 {
 		r := freshRun(t, db)
@@ -400,7 +408,7 @@ func TestColdReadsDuringTransitions(t *testing.T) {
 	}
 	require.NoError(t, db.Checkpoint())
 	require.NoError(t, db.CompactCold())
-	_, err = db.Reclaim()
+	_, err := db.Reclaim()
 	require.NoError(t, err)
 	close(stop)
 	for range runs {
@@ -412,10 +420,7 @@ func TestColdReadsDuringTransitions(t *testing.T) {
 // TestColdReplayer: the calls a Recorder recorded come back from a frozen
 // run, in order, without calling anything.
 func TestColdReplayer(t *testing.T) {
-	dir := t.TempDir()
-	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
-	require.NoError(t, err)
-	defer db.Close()
+	_, db := frozenByHand(t)
 	run := freshRun(t, db)
 	rec := run.Recorder().WithKind(inmem.LLMCall)
 	for i := range 5 {
@@ -425,7 +430,7 @@ func TestColdReplayer(t *testing.T) {
 	}
 	require.NoError(t, run.End(inmem.Completed, ""))
 	require.NoError(t, db.Runs().Freeze(run.ID()))
-	_, err = db.Reclaim()
+	_, err := db.Reclaim()
 	require.NoError(t, err)
 	rp, err := db.Replayer(run.ID())
 	require.NoError(t, err)
@@ -440,10 +445,7 @@ func TestColdReplayer(t *testing.T) {
 // TestCompactColdRewritesAfterOneDelete: CompactCold rewrites a file as
 // soon as one of its runs is deleted, not only once most are.
 func TestCompactColdRewritesAfterOneDelete(t *testing.T) {
-	dir := t.TempDir()
-	db, err := inmem.Open(dir, inmem.WithColdAfter(-1))
-	require.NoError(t, err)
-	defer db.Close()
+	dir, db := frozenByHand(t)
 	var runs []*inmem.Run
 	for i := range 4 {
 		r := freshRun(t, db)

@@ -290,6 +290,28 @@ func fill(n int, seed byte) []byte {
 	return b
 }
 
+// writeAgentStep writes one agent step in tx: an event, a KV put of key,
+// a CAS of the "steps" cell from c to val, and an LLM call span under root
+// ending at now. It returns the cell as the CAS left it.
+func writeAgentStep(tx *inmem.Tx, key string, c inmem.Cell, root inmem.SpanID, val []byte, now time.Time) (inmem.Cell, error) {
+	if _, err := tx.Events().Append("tool_result", stepPayload); err != nil {
+		return c, err
+	}
+	if err := tx.KV().Put(key, stepKVValue); err != nil {
+		return c, err
+	}
+	next, err := tx.State().CAS("steps", c.Version, val)
+	if err != nil {
+		return c, err
+	}
+	_, err = tx.Traces().Record(inmem.Span{
+		Parent: root, Kind: inmem.LLMCall, Name: "chat gpt-4o-mini",
+		Start: now.Add(-800 * time.Millisecond), End: now, Status: inmem.StatusOK,
+		Input: spanInput, Output: spanOutput, Attrs: spanAttrs,
+	})
+	return next, err
+}
+
 var agentStepCase = Case{
 	Name: "agent-step",
 	Doc:  "Open (Batched), one run.Update: event append (100 B) + KV put (100 B) + CAS of a cell + LLMCall span (200 B in/out, 4 GenAI attrs)",
@@ -318,25 +340,11 @@ var agentStepCase = Case{
 			binary.BigEndian.PutUint64(val[:], uint64(i+1))
 			now := time.Now()
 			return run.Update(func(tx *inmem.Tx) error {
-				if _, err := tx.Events().Append("tool_result", stepPayload); err != nil {
-					return err
+				next, err := writeAgentStep(tx, keys.key(i), c, root, val[:], now)
+				if err == nil {
+					c = next
 				}
-				if err := tx.KV().Put(keys.key(i), stepKVValue); err != nil {
-					return err
-				}
-				next, err := tx.State().CAS("steps", c.Version, val[:])
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Traces().Record(inmem.Span{
-					Parent: root, Kind: inmem.LLMCall, Name: "chat gpt-4o-mini",
-					Start: now.Add(-800 * time.Millisecond), End: now, Status: inmem.StatusOK,
-					Input: spanInput, Output: spanOutput, Attrs: spanAttrs,
-				}); err != nil {
-					return err
-				}
-				c = next
-				return nil
+				return err
 			})
 		}, db.Close, nil
 	},

@@ -117,25 +117,11 @@ func writeColdSteps(r *inmem.Run, keys keyBlob) error {
 		val[0] = byte(s)
 		now := time.Now()
 		if err := r.Update(func(tx *inmem.Tx) error {
-			if _, err := tx.Events().Append("tool_result", stepPayload); err != nil {
-				return err
+			next, err := writeAgentStep(tx, keys.key(s), c, root, val, now)
+			if err == nil {
+				c = next
 			}
-			if err := tx.KV().Put(keys.key(s), stepKVValue); err != nil {
-				return err
-			}
-			next, err := tx.State().CAS("steps", c.Version, val)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Traces().Record(inmem.Span{
-				Parent: root, Kind: inmem.LLMCall, Name: "chat gpt-4o-mini",
-				Start: now.Add(-800 * time.Millisecond), End: now, Status: inmem.StatusOK,
-				Input: spanInput, Output: spanOutput, Attrs: spanAttrs,
-			}); err != nil {
-				return err
-			}
-			c = next
-			return nil
+			return err
 		}); err != nil {
 			return err
 		}
