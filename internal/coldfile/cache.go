@@ -30,7 +30,15 @@ func NewCache(maxBytes int64) (*Cache, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[uint64, *Block]{
 		NumCounters: counters,
 		MaxCost:     maxBytes,
-		BufferItems: 64,
+		// Hits reach the policy in batches of this many; a full batch
+		// wakes its goroutine, which at 64 cost a read more than its
+		// lookup did.
+		BufferItems: 1024,
+		OnExit: func(b *Block) {
+			if b != nil { // a victim already gone from the store comes as nil
+				b.Drop()
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("block cache: %w", err)
@@ -48,6 +56,19 @@ func (c *Cache) Get(key uint64) (*Block, bool) {
 	}
 	return b, ok
 }
+
+// Hit counts a read that found key's block through its reader's pointer,
+// and tells the policy of one such read in hitSample, so that blocks read
+// that way keep the frequency that keeps them cached.
+func (c *Cache) Hit(key uint64) {
+	if c.hits.Add(1)%hitSample == 0 {
+		c.c.Get(key)
+	}
+}
+
+// hitSample is how many reads through a reader's pointer make one the
+// policy sees: its counters estimate frequencies relative to each other.
+const hitSample = 8
 
 // Set offers block to the cache, at its Cost.
 func (c *Cache) Set(key uint64, block *Block) { c.c.Set(key, block, block.Cost()) }

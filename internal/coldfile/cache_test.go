@@ -1,8 +1,11 @@
 package coldfile
 
 import (
+	"bytes"
+	"fmt"
 	"math/rand"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,9 +76,10 @@ func TestCacheCloseStopsItsGoroutines(t *testing.T) {
 	require.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
 
-// TestBlockCostCountsThePointIndex: a block costs its entries' bytes until
-// a point read builds its index, then more (its keys and versions), and
-// the cache is told the new cost.
+// TestBlockCostCountsThePointIndex: a block a cached reader loads has its
+// point index built before the cache takes it, and costs its entries'
+// bytes and the index's (slots, keys and versions); a point read neither
+// changes the cost nor sets the block again.
 func TestBlockCostCountsThePointIndex(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	es := agentEntries(rng, 50)
@@ -85,23 +89,178 @@ func TestBlockCostCountsThePointIndex(t *testing.T) {
 	r, err := Open(fs, "f.cold", 1, cache)
 	require.NoError(t, err)
 	defer r.Close()
-	b, err := r.block(0)
+	b, err := r.block(0, true)
 	require.NoError(t, err)
-	require.Equal(t, int64(len(b.it.data)), b.Cost(), "no index yet")
 	require.Equal(t, 1, cache.sets)
+	cost := b.Cost()
 	e := es[0]
 	_, _, ok, err := r.Get([]byte(e.key), e.version)
 	require.NoError(t, err)
 	require.True(t, ok)
 	keys := map[string]bool{}
-	var keyBytes int64
+	var keyBytes, entries int64
 	for _, x := range es {
-		if r.find([]byte(x.key), x.version) == 0 && !keys[x.key] {
-			keys[x.key] = true
-			keyBytes += int64(len(x.key))
+		if r.find([]byte(x.key), x.version) == 0 {
+			entries++
+			if !keys[x.key] {
+				keys[x.key] = true
+				keyBytes += int64(len(x.key))
+			}
 		}
 	}
-	require.Greater(t, b.Cost(), int64(len(b.it.data))+int64(len(keys))*pointKeyOverhead, "the index's keys count")
-	require.Less(t, b.Cost(), int64(len(b.it.data))+keyBytes+int64(len(keys))*pointKeyOverhead+int64(len(es))*pointSize+1, "no more than keys, overhead and points")
-	require.Equal(t, 2, cache.sets, "set again at its new cost")
+	nk := int64(len(keys))
+	// Slots (2 to 4 a key, 8 B each), a record header a key, a version
+	// record an entry, the keys' bytes at most.
+	require.GreaterOrEqual(t, b.Cost(), int64(len(b.it.data))+16*nk+8*nk+16*entries, "the index's slots and records count")
+	require.LessOrEqual(t, b.Cost(), int64(len(b.it.data))+32*nk+8*nk+16*entries+2*keyBytes, "no more than slots, records and keys")
+	require.Equal(t, cost, b.Cost(), "the cost it was set at")
+	require.Equal(t, 1, cache.sets, "set once")
+}
+
+// heldByReader sums the cost of the blocks r reaches without the cache,
+// checking that the cache holds each of them.
+func heldByReader(t *testing.T, c *Cache, r *Reader) int64 {
+	t.Helper()
+	var held int64
+	for i := range r.blocks {
+		b := r.blocks[i].Load()
+		if b == nil {
+			continue
+		}
+		require.False(t, b.dropped.Load(), "block %d: the reader keeps a block its cache dropped", i)
+		in, ok := c.c.Get(r.id<<24 | uint64(i))
+		require.True(t, ok, "block %d: the reader keeps a block the cache does not hold", i)
+		require.Same(t, in, b, "block %d: the reader keeps another block than the cache", i)
+		held += b.Cost()
+	}
+	return held
+}
+
+// TestReaderForgetsWhatTheCacheDrops: a reader reaches the blocks its
+// cache returned without asking the cache again, so it must let go of
+// every block the cache evicts or replaces: after point reads and scans of
+// a file four times the cache's size, from goroutines at once, the blocks
+// readers still reach are blocks the cache holds, within its bytes, and
+// every read answered right.
+func TestReaderForgetsWhatTheCacheDrops(t *testing.T) {
+	c, err := NewCache(4 * BlockSize)
+	require.NoError(t, err)
+	defer c.Close()
+	rng := rand.New(rand.NewSource(11))
+	es := agentEntries(rng, 300)
+	fs := vfs.NewMemFS(1)
+	writeFile(t, fs, "f.cold", CodecZstd, es, 0)
+	readers := make([]*Reader, 2) // two readers of one file, as after a reopen
+	for i := range readers {
+		readers[i], err = Open(fs, "f.cold", 5, c)
+		require.NoError(t, err)
+	}
+	require.Greater(t, readers[0].Blocks(), 16, "four times the blocks the cache holds")
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(g)))
+			r := readers[g%2]
+			for n := range 3000 {
+				if n%500 == 0 { // a scan loads blocks without their index
+					it := r.Iter()
+					for it.First(); it.Valid(); it.Next() {
+					}
+					if it.Err() != nil {
+						errc <- it.Err()
+						return
+					}
+				}
+				e := es[rng.Intn(len(es))]
+				v, ver, ok, err := r.Get([]byte(e.key), e.version)
+				if err != nil || !ok || ver != e.version || !bytes.Equal(v, e.value) {
+					errc <- fmt.Errorf("get %q@%d: %q@%d %v %v", e.key, e.version, v, ver, ok, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		require.NoError(t, err)
+	}
+	// Reads of one key now: the cache holds its block, the readers keep it.
+	e := es[len(es)/2]
+	for n := range 6 {
+		_, _, ok, err := readers[n%2].Get([]byte(e.key), e.version)
+		require.NoError(t, err)
+		require.True(t, ok)
+		c.c.Wait()
+	}
+	held := heldByReader(t, c, readers[0]) + heldByReader(t, c, readers[1])
+	require.Positive(t, held, "readers keep some blocks")
+
+	// One reader keeps a block; the one closed lets go of its blocks, and
+	// a reader opened after it keeps them.
+	j := readers[0].find([]byte(e.key), e.version)
+	owner := 0
+	if readers[0].blocks[j].Load() == nil {
+		owner = 1
+	}
+	require.NotNil(t, readers[owner].blocks[j].Load())
+	require.Nil(t, readers[1-owner].blocks[j].Load(), "one reader keeps a block")
+	require.NoError(t, readers[owner].Close())
+	later, err := Open(fs, "f.cold", 5, c)
+	require.NoError(t, err)
+	defer later.Close()
+	_, err = later.block(j, true)
+	require.NoError(t, err)
+	require.NotNil(t, later.blocks[j].Load(), "a reader opened later keeps what a closed one kept")
+	require.NoError(t, readers[1-owner].Close())
+	hits, _ := c.Stats()
+	require.Positive(t, hits)
+}
+
+// TestPointReadIndexesAScannedBlock: a block a scan loaded goes into the
+// cache without a point index; the first point read of it sets an indexed
+// copy in its place, which costs the index too, and the scanned block is
+// dropped: no reader reaches it any more.
+func TestPointReadIndexesAScannedBlock(t *testing.T) {
+	c, err := NewCache(64 * BlockSize)
+	require.NoError(t, err)
+	defer c.Close()
+	rng := rand.New(rand.NewSource(12))
+	es := agentEntries(rng, 50)
+	fs := vfs.NewMemFS(1)
+	writeFile(t, fs, "f.cold", CodecZstd, es, 0)
+	r, err := Open(fs, "f.cold", 6, c)
+	require.NoError(t, err)
+	defer r.Close()
+
+	it := r.Iter()
+	it.First()
+	require.True(t, it.Valid())
+	c.c.Wait()
+	scanned, ok := c.c.Get(6 << 24)
+	require.True(t, ok)
+	require.False(t, scanned.indexed.Load())
+	require.Equal(t, int64(len(scanned.it.data)), scanned.Cost(), "no index, no index bytes")
+	_, err = r.block(0, false) // through the cache: the reader now keeps it
+	require.NoError(t, err)
+	require.Same(t, scanned, r.blocks[0].Load())
+
+	e := es[0]
+	v, _, ok, err := r.Get([]byte(e.key), e.version)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, e.value, v)
+	c.c.Wait()
+	require.True(t, scanned.dropped.Load(), "the scanned block was replaced")
+	require.Nil(t, r.blocks[0].Load(), "and the reader forgot it")
+	indexed, ok := c.c.Get(6 << 24)
+	require.True(t, ok)
+	require.NotSame(t, scanned, indexed)
+	require.True(t, indexed.indexed.Load())
+	require.Greater(t, indexed.Cost(), scanned.Cost())
+	heldByReader(t, c, r)
 }

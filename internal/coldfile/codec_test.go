@@ -103,7 +103,7 @@ func BenchmarkCodecs(b *testing.B) {
 			defer r.Close()
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := r.block(i % r.Blocks()); err != nil {
+				if _, err := r.block(i%r.Blocks(), false); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -131,8 +131,8 @@ func TestCodecsOnAgentData(t *testing.T) {
 	require.Less(t, sizes[CodecZstd], sizes[CodecS2])
 }
 
-// BenchmarkGet is a point read of a cold file whose block is cached: the
-// block's entries decoded up to the key. Run: go test -run '^$' -bench
+// BenchmarkGet is a point read of a cold file whose block is cached: a
+// probe of the block's point index. Run: go test -run '^$' -bench
 // 'Get$' -benchmem ./internal/coldfile
 func BenchmarkGet(b *testing.B) {
 	rng := rand.New(rand.NewSource(1))
@@ -157,5 +157,37 @@ func BenchmarkGet(b *testing.B) {
 		if _, _, ok, err := r.Get(keys[i%len(keys)], vers[i%len(keys)]); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// BenchmarkLoadBlock is a cache miss: a block read from the file,
+// decompressed, checked, and its point index built (per op; the bytes are
+// the decompressed block's). Run: go test -run '^$' -bench LoadBlock
+// ./internal/coldfile
+func BenchmarkLoadBlock(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	es := agentEntries(rng, 2000)
+	fs := vfs.NewMemFS(1)
+	writeFile(b, fs, "f.cold", DefaultCodec, es, 0)
+	r, err := Open(fs, "f.cold", 1, nil)
+	require.NoError(b, err)
+	defer r.Close()
+	for _, index := range []bool{false, true} {
+		b.Run(fmt.Sprintf("index=%v", index), func(b *testing.B) {
+			var n int64
+			for i := 0; b.Loop(); i++ {
+				blk, err := r.block(i%r.Blocks(), index)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if index {
+					if _, err := blk.pointIndex(r.index[i%r.Blocks()].lastKey); err != nil {
+						b.Fatal(err)
+					}
+				}
+				n += int64(len(blk.it.data))
+			}
+			b.SetBytes(n / int64(b.N))
+		})
 	}
 }

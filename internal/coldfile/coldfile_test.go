@@ -97,6 +97,8 @@ func (c *mapCache) Get(k uint64) (*Block, bool) {
 
 func (c *mapCache) Set(k uint64, b *Block) { c.m[k] = b; c.sets++ }
 
+func (c *mapCache) Hit(uint64) { c.hits++ }
+
 // TestRoundTrip: whatever the codec, a file gives back exactly the model:
 // Get at snapshots below, between and above each key's versions, a full
 // iteration, SeekGE, and Verify passes.

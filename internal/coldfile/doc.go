@@ -15,17 +15,21 @@
 // A block's keys share prefixes with the previous key of the block (runs'
 // keys share a long scope prefix), except at a restart point, every 16th
 // entry, which shares nothing: a seek binary-searches a block's restart
-// points and decodes at most 16 entries (a cached point read costs about
-// 1 us, against about 50 us for a scan of the block's hundreds of
-// entries). The index holds each block's last (key, version): the first
-// block whose last entry sorts at or after a target holds the target's
-// place. A cached block also gets, on its first point read, a point index
-// (each key to its versions), so a warm point read is a map lookup; the
-// cache counts it in the block's cost.
+// points and decodes at most 16 entries. The index holds each block's last
+// (key, version): the first block whose last entry sorts at or after a
+// target holds the target's place. A block a point read needs gets a
+// point index (pointtable.go: an open-addressed table of each key to its
+// versions, in one allocation), built before a cache takes it, so a warm
+// point read is a hash probe that touches a slot, a record and the value;
+// the cache counts the index in the block's cost. A reader keeps a
+// pointer to each block the cache returned to it and reads it again
+// without the cache's lookup; the cache drops blocks through Block.Drop,
+// which clears that pointer, so what readers reach stays within the
+// cache's bytes.
 //
 // Files: format.go (blocks, index, footer, codecs), writer.go (Writer),
-// reader.go (Reader, Iter, Verify), cache.go (Cache, the ristretto-backed
-// BlockCache).
+// reader.go (Reader, Block, Iter, Verify), pointtable.go (a block's point
+// index), cache.go (Cache, the ristretto-backed BlockCache).
 //
 // Invariants:
 //   - A file is written once, to a temporary name, fsynced, renamed into
@@ -38,4 +42,8 @@
 //     the file and the offset; never wrong data, never a panic.
 //   - Entries are added in the skiplist's order, each (key, version) once;
 //     the writer refuses anything else.
+//   - A block a cache holds never changes, its cost included: a point read
+//     of a block a scan loaded sets an indexed copy in its place.
+//   - A reader keeps a block only while its cache holds it (one reader a
+//     block; Drop and keep order their atomics so that either clears).
 package coldfile

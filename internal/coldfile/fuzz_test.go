@@ -12,7 +12,9 @@ import (
 )
 
 // FuzzOpenBlock: any bytes given as a block either fail their checks or
-// decode into entries in order; never a panic.
+// decode into entries in order, and a point index of them finds each
+// entry at its version, whatever last key the file's index claims (a
+// wrong one is an error, never a wrong answer); never a panic.
 func FuzzOpenBlock(f *testing.F) {
 	raw := appendEntry(nil, nil, []byte("key-a"), 9, []byte("value"))
 	raw = appendEntry(raw, []byte("key-a"), []byte("key-a"), 3, nil)
@@ -31,15 +33,32 @@ func FuzzOpenBlock(f *testing.F) {
 		if err != nil {
 			return
 		}
+		start := it
 		var prev []byte
 		var pv uint64
-		n := 0
+		var es []modelEntry
 		for it.next() {
-			if n > 0 {
+			if len(es) > 0 {
 				require.Negative(t, compare(prev, pv, it.cur.key, it.cur.version))
 			}
 			prev, pv = append(prev[:0], it.cur.key...), it.cur.version
-			n++
+			es = append(es, modelEntry{key: string(it.cur.key), version: it.cur.version, value: bytes.Clone(it.cur.value)})
+		}
+		for _, last := range [][]byte{prev, []byte("key-a"), nil} {
+			var pt pointTable
+			err := pt.build(start, last)
+			if it.err == nil && bytes.Equal(last, prev) {
+				require.NoError(t, err, "a well-formed block indexes")
+			}
+			if err != nil {
+				continue
+			}
+			for _, e := range es {
+				off, n, v, ok := pt.get([]byte(e.key), e.version)
+				require.True(t, ok, "%q@%d", e.key, e.version)
+				require.Equal(t, e.version, v)
+				require.Equal(t, e.value, start.data[off:off+n])
+			}
 		}
 	})
 }

@@ -14,84 +14,75 @@ import (
 // BlockCache holds decompressed blocks between reads. Its keys are
 // (file id, block number) made into one number by the reader. A nil cache
 // reads every block from the file.
+//
+// A reader keeps a pointer to each block the cache returned to it, so a
+// warm read skips the cache's lookup; the cache must call Block.Drop on
+// every block it lets go (evicted, rejected, replaced), which takes the
+// block out of those pointers, and is told of such reads through Hit.
 type BlockCache interface {
 	Get(key uint64) (*Block, bool)
 	Set(key uint64, block *Block)
+	Hit(key uint64)
 }
 
 // Block is a decompressed block whose restart points were checked, as the
-// cache holds it. Its point index (every key of the block to its
-// versions) is built by the first point read that needs it: a point read
-// is then one map lookup, not a binary search of the restart points and a
-// decode of up to restartEvery entries (most of a cached read's time).
+// cache holds it. A point read needs its point index (a pointTable): a
+// hash probe, not a binary search of the restart points and a decode of
+// up to restartEvery entries. A scan does not; the index is built before
+// a cache takes the block (so its cost never changes) if a point read
+// loads it, and by an uncached reader's first point read.
 type Block struct {
-	it         blockIter // unpositioned
+	// First, so that a warm point read finds the table's headers on the
+	// cache line it loads to check once.
 	once       sync.Once
-	prefix     []byte             // what every key of the block starts with
-	points     map[string][]point // by key after prefix (shorter to hash and compare)
-	err        error              // why the point index could not be built (a malformed entry)
-	indexBytes atomic.Int64       // what the point index takes, once built
-}
-
-// point is one version of a key in a block, newest first.
-type point struct {
-	version uint64
-	value   []byte // aliases the block
+	points     pointTable
+	err        error        // why the point index could not be built (a malformed entry)
+	indexBytes atomic.Int64 // what the point index takes, once built
+	indexed    atomic.Bool  // the point index is built
+	it         blockIter    // unpositioned
+	// Where a reader keeps a pointer to the block (see BlockCache), and
+	// whether the cache has let it go: then no reader may keep one.
+	slot    atomic.Pointer[atomic.Pointer[Block]]
+	dropped atomic.Bool
 }
 
 // Cost is what the block counts for in a cache bounded in bytes: its
-// entries, and its point index once built (the reader that builds it
-// sets the block again at its new cost).
+// entries and its point index.
 func (b *Block) Cost() int64 { return int64(len(b.it.data)) + b.indexBytes.Load() }
 
-// pointIndex builds (once) and returns the block's point index, and
-// whether this call built it.
-func (b *Block) pointIndex() ([]byte, map[string][]point, bool, error) {
-	built := false
-	b.once.Do(func() {
-		built = true
-		// Keys are sorted: what the first and last share, all share.
-		first := b.it
-		if !first.next() {
-			b.points, b.err = map[string][]point{}, first.err
-			return
-		}
-		prefix := bytes.Clone(first.cur.key)
-		last := b.it
-		for last.next() {
-			n := 0
-			for n < len(prefix) && n < len(last.cur.key) && prefix[n] == last.cur.key[n] {
-				n++
-			}
-			prefix = prefix[:n]
-		}
-		if last.err != nil {
-			b.points, b.err = map[string][]point{}, last.err
-			return
-		}
-		it := b.it
-		m := make(map[string][]point)
-		size := int64(len(prefix))
-		for it.next() {
-			k := string(it.cur.key[len(prefix):])
-			if _, ok := m[k]; !ok {
-				size += int64(len(k)) + pointKeyOverhead
-			}
-			m[k] = append(m[k], point{it.cur.version, it.cur.value})
-			size += pointSize
-		}
-		b.prefix, b.points, b.err = prefix, m, it.err
-		b.indexBytes.Store(size)
-	})
-	return b.prefix, b.points, built, b.err
+// Drop tells the block its cache has let it go: the reader pointing to it
+// forgets it, so the cache's bound holds for every block readers reach.
+func (b *Block) Drop() {
+	b.dropped.Store(true)
+	if s := b.slot.Load(); s != nil {
+		s.CompareAndSwap(b, nil)
+	}
 }
 
-// What a point index costs beyond its keys' bytes, about: a map slot
-// and a string and slice header per key, a point per version.
-const (
-	pointKeyOverhead = 64
-	pointSize        = 32
-)
+// keep points slot at b, unless its cache let it go or another reader's
+// slot points at it (one slot a block, so Drop knows which to clear).
+// Drop stores dropped before it loads slot, and keep stores slot before
+// it loads dropped: whichever runs second clears the slot.
+func (b *Block) keep(slot *atomic.Pointer[Block]) {
+	if !b.slot.CompareAndSwap(nil, slot) && b.slot.Load() != slot {
+		return
+	}
+	slot.Store(b)
+	if b.dropped.Load() {
+		slot.CompareAndSwap(b, nil)
+	}
+}
+
+// pointIndex builds (once) and returns the block's point index; last is
+// the block's last key.
+func (b *Block) pointIndex(last []byte) (*pointTable, error) {
+	b.once.Do(func() {
+		b.err = b.points.build(b.it, last)
+		b.indexBytes.Store(b.points.size())
+		b.indexed.Store(true)
+	})
+	return &b.points, b.err
+}
 
 // Reader reads one cold file. It is safe for concurrent use.
 type Reader struct {
@@ -102,6 +93,7 @@ type Reader struct {
 	entries uint64
 	size    int64
 	cache   BlockCache
+	blocks  []atomic.Pointer[Block] // the blocks the cache holds, as far as known (see BlockCache)
 }
 
 // Open checks a cold file's footer and index and returns its reader. id
@@ -144,11 +136,24 @@ func newReader(f vfs.File, path string, id uint64, cache BlockCache) (*Reader, e
 	if err != nil {
 		return nil, errCorrupt(path, ft.indexOff, "index: %v", err)
 	}
-	return &Reader{f: f, path: path, id: id, index: idx, entries: ft.entries, size: size, cache: cache}, nil
+	r := &Reader{f: f, path: path, id: id, index: idx, entries: ft.entries, size: size, cache: cache}
+	if cache != nil {
+		r.blocks = make([]atomic.Pointer[Block], len(idx))
+	}
+	return r, nil
 }
 
-// Close closes the file.
-func (r *Reader) Close() error { return r.f.Close() }
+// Close closes the file, and lets go of the blocks the reader kept, so a
+// reader of the same file opened later can keep them. No read may be in
+// flight.
+func (r *Reader) Close() error {
+	for i := range r.blocks {
+		if b := r.blocks[i].Swap(nil); b != nil {
+			b.slot.CompareAndSwap(&r.blocks[i], nil)
+		}
+	}
+	return r.f.Close()
+}
 
 // Path is the file's path.
 func (r *Reader) Path() string { return r.path }
@@ -162,37 +167,57 @@ func (r *Reader) Entries() uint64 { return r.entries }
 // Blocks is the number of blocks the file holds.
 func (r *Reader) Blocks() int { return len(r.index) }
 
-// block returns block i decompressed and parsed, through the cache.
-func (r *Reader) block(i int) (*Block, error) {
+// block returns block i decompressed and parsed, through the cache. A
+// point read (point) gets it with its point index: a cached block is
+// indexed before the cache takes it, so its cost never changes, and a
+// cached block a scan loaded is replaced by an indexed copy.
+func (r *Reader) block(i int, point bool) (*Block, error) {
 	key := r.id<<24 | uint64(i)
+	var b *Block
 	if r.cache != nil {
-		if b, ok := r.cache.Get(key); ok {
-			return b, nil
+		if b = r.blocks[i].Load(); b != nil {
+			r.cache.Hit(key)
+		} else if c, ok := r.cache.Get(key); ok {
+			b = c
+			b.keep(&r.blocks[i])
 		}
 	}
-	e := r.index[i]
-	raw := make([]byte, e.length)
-	if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
-	}
-	data, err := openBlock(raw)
-	if err != nil {
-		return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
-	}
-	it, err := parseBlock(data)
-	if err != nil {
-		return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
-	}
-	b := &Block{it: it}
-	if r.cache != nil {
+	e := &r.index[i]
+	if b == nil {
+		raw := make([]byte, e.length)
+		if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
+			return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
+		}
+		data, err := openBlock(raw)
+		if err != nil {
+			return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
+		}
+		it, err := parseBlock(data)
+		if err != nil {
+			return nil, errCorrupt(r.path, e.off, "block %d: %v", i, err)
+		}
+		b = &Block{it: it}
+		if r.cache == nil {
+			return b, nil // indexed by its first point read, if any
+		}
+		if point {
+			_, _ = b.pointIndex(e.lastKey) // a malformed entry is the caller's error
+		}
 		r.cache.Set(key, b)
+		return b, nil
+	}
+	if point && !b.indexed.Load() {
+		nb := &Block{it: b.it}
+		_, _ = nb.pointIndex(e.lastKey)
+		r.cache.Set(key, nb) // the cache drops b, and readers forget it
+		b = nb
 	}
 	return b, nil
 }
 
 // parsed returns block i ready to walk.
 func (r *Reader) parsed(i int) (blockIter, error) {
-	b, err := r.block(i)
+	b, err := r.block(i, false)
 	if err != nil {
 		return blockIter{}, err
 	}
@@ -243,28 +268,21 @@ func (r *Reader) GetIn(lo, hi int, key []byte, snapshot uint64) (value []byte, v
 	if i == hi {
 		return nil, 0, false, nil
 	}
-	b, err := r.block(i)
+	b, err := r.block(i, true)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	// The block holds the place of (key, snapshot): the newest version of
 	// key at or below snapshot is in it if anywhere.
-	prefix, points, built, err := b.pointIndex()
+	points, err := b.pointIndex(r.index[i].lastKey)
 	if err != nil {
 		return nil, 0, false, errCorrupt(r.path, r.index[i].off, "block %d: %v", i, err)
 	}
-	if built && r.cache != nil {
-		r.cache.Set(r.id<<24|uint64(i), b) // at its cost with the index
-	}
-	if !bytes.HasPrefix(key, prefix) {
+	off, n, version, ok := points.get(key, snapshot)
+	if !ok {
 		return nil, 0, false, nil
 	}
-	for _, p := range points[string(key[len(prefix):])] {
-		if p.version <= snapshot {
-			return p.value, p.version, true, nil
-		}
-	}
-	return nil, 0, false, nil
+	return b.it.data[off : off+n : off+n], version, true, nil
 }
 
 // Iter returns an iterator over the file's entries; SeekGE or First
