@@ -3,23 +3,10 @@ package inmem_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/inmem-db/inmem"
-)
-
-// coldBench is a database of benchRuns runs of benchSteps steps each
-// (an event, a KV put of a fresh key, a span: what a run's blocks hold),
-// every other run frozen and reclaimed, the block cache large enough to
-// hold every block once warmed.
-var (
-	coldBenchOnce sync.Once
-	coldBenchHot  []*inmem.Run
-	coldBenchCold []*inmem.Run
-	coldBenchErr  error
 )
 
 const (
@@ -29,16 +16,23 @@ const (
 
 func benchStepKey(s int) string { return fmt.Sprintf("step/%06d", s) }
 
-func openColdBench() error {
-	dir, err := os.MkdirTemp("", "coldbench-")
+// openColdBench makes a database of benchRuns runs of benchSteps steps
+// each (an event, a KV put of a fresh key, a span: what a run's blocks
+// hold), every other run frozen and reclaimed, the block cache large
+// enough to hold every block, warmed, and returns its hot and cold runs.
+func openColdBench(b *testing.B) (hot, cold []*inmem.Run) {
+	db, err := inmem.Open(b.TempDir(), inmem.WithColdAfter(-1), inmem.WithBlockCache(512<<20))
 	if err != nil {
-		return err
+		b.Fatal(err)
 	}
-	// The database outlives the benchmarks; the directory goes with the process's temp.
-	db, err := inmem.Open(dir, inmem.WithColdAfter(-1), inmem.WithBlockCache(512<<20))
-	if err != nil {
-		return err
+	b.Cleanup(func() { db.Close() })
+	if err := fillColdBench(db, &hot, &cold); err != nil {
+		b.Fatal(err)
 	}
+	return hot, cold
+}
+
+func fillColdBench(db *inmem.DB, hot, cold *[]*inmem.Run) error {
 	val := make([]byte, 400)
 	for i := range benchRuns {
 		run, err := db.BeginRun()
@@ -67,9 +61,9 @@ func openColdBench() error {
 			if err := db.Runs().Freeze(run.ID()); err != nil {
 				return err
 			}
-			coldBenchCold = append(coldBenchCold, run)
+			*cold = append(*cold, run)
 		} else {
-			coldBenchHot = append(coldBenchHot, run)
+			*hot = append(*hot, run)
 		}
 	}
 	// Freezing one run at a time wrote a file each; merge them as the
@@ -81,7 +75,7 @@ func openColdBench() error {
 		return err
 	}
 	for range 2 { // the cache admits what it sees twice
-		for _, r := range coldBenchCold {
+		for _, r := range *cold {
 			for s := 1; s <= benchSteps; s++ {
 				if _, err := r.KV().Get(benchStepKey(s)); err != nil {
 					return err
@@ -97,10 +91,7 @@ func openColdBench() error {
 // it reports each tier's ns per Get and their ratio (the tier's goal is
 // cold at most twice hot).
 func BenchmarkColdKVGet(b *testing.B) {
-	coldBenchOnce.Do(func() { coldBenchErr = openColdBench() })
-	if coldBenchErr != nil {
-		b.Fatal(coldBenchErr)
-	}
+	hot, cold := openColdBench(b)
 	keys := make([]string, benchSteps)
 	for s := range keys {
 		keys[s] = benchStepKey(s + 1)
@@ -112,9 +103,9 @@ func BenchmarkColdKVGet(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		tier := i / batch % 2
-		runs := coldBenchHot
+		runs := hot
 		if tier == 1 {
-			runs = coldBenchCold
+			runs = cold
 		}
 		r, key := runs[rng.IntN(len(runs))], keys[rng.IntN(benchSteps)]
 		t0 := time.Now()

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,4 +264,82 @@ func TestPointReadIndexesAScannedBlock(t *testing.T) {
 	require.True(t, indexed.indexed.Load())
 	require.Greater(t, indexed.Cost(), scanned.Cost())
 	heldByReader(t, c, r)
+}
+
+// countingFS counts the reads of the files it opens.
+type countingFS struct {
+	vfs.FS
+	reads *atomic.Int64
+}
+
+func (c countingFS) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	return countingFile{f, c.reads}, err
+}
+
+type countingFile struct {
+	vfs.File
+	reads *atomic.Int64
+}
+
+func (f countingFile) ReadAt(p []byte, off int64) (int, error) {
+	f.reads.Add(1)
+	return f.File.ReadAt(p, off)
+}
+
+// TestScanReadsAhead: a scan reads each block with the one after it, so
+// it waits for the file once per two blocks; a damaged block is reported
+// when the scan reaches it, not by the read of the block before it.
+func TestScanReadsAhead(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	es := agentEntries(rng, 100)
+	mem := vfs.NewMemFS(1)
+	writeFile(t, mem, "f.cold", CodecZstd, es, 0)
+	var reads atomic.Int64
+	fs := countingFS{mem, &reads}
+	r, err := Open(fs, "f.cold", 7, nil)
+	require.NoError(t, err)
+	require.Greater(t, r.Blocks(), 4)
+	opened := reads.Load() // the footer and the index
+	it := r.Iter()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		n++
+	}
+	require.NoError(t, it.Err())
+	require.Equal(t, len(es), n)
+	require.EqualValues(t, (r.Blocks()+1)/2, reads.Load()-opened, "one read per two blocks")
+	require.NoError(t, r.Close())
+
+	// Damage the second block: the first reads, the second fails.
+	f, err := mem.Open("f.cold")
+	require.NoError(t, err)
+	size, err := f.Size()
+	require.NoError(t, err)
+	buf := make([]byte, size)
+	_, err = f.ReadAt(buf, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	r, err = Open(mem, "f.cold", 8, nil)
+	require.NoError(t, err)
+	second := r.index[1]
+	require.NoError(t, r.Close())
+	buf[second.off+second.length/2] ^= 0xff
+	w, err := mem.Create("g.cold")
+	require.NoError(t, err)
+	_, err = w.Write(buf)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	r, err = Open(mem, "g.cold", 9, nil)
+	require.NoError(t, err)
+	defer r.Close()
+	it = r.Iter()
+	first := 0
+	for it.First(); it.Valid() && it.blk == 0; it.Next() {
+		first++
+	}
+	require.Positive(t, first, "the block before the damage reads")
+	require.False(t, it.Valid())
+	require.ErrorIs(t, it.Err(), errs.ErrCorruption)
+	require.Contains(t, it.Err().Error(), "block 1")
 }

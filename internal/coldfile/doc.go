@@ -25,7 +25,8 @@
 // pointer to each block the cache returned to it and reads it again
 // without the cache's lookup; the cache drops blocks through Block.Drop,
 // which clears that pointer, so what readers reach stays within the
-// cache's bytes.
+// cache's bytes. A scan reads each block it loads from the file together
+// with the next one (one wait for the disk where a range crosses blocks).
 //
 // Files: format.go (blocks, index, footer, codecs), writer.go (Writer),
 // reader.go (Reader, Block, Iter, Verify), pointtable.go (a block's point

@@ -172,6 +172,20 @@ func (r *Reader) Blocks() int { return len(r.index) }
 // indexed before the cache takes it, so its cost never changes, and a
 // cached block a scan loaded is replaced by an indexed copy.
 func (r *Reader) block(i int, point bool) (*Block, error) {
+	return r.blockAhead(i, point, nil)
+}
+
+// ahead is the next block, read from the file with the one before it.
+type ahead struct {
+	i   int
+	raw []byte // nil: none
+}
+
+// blockAhead is block; with next, a block it reads from the file comes
+// with the block after it in the same read, kept in *next, and a block
+// *next holds is not read again. A scan that crosses into the next block
+// then waits for the disk once, not twice.
+func (r *Reader) blockAhead(i int, point bool, next *ahead) (*Block, error) {
 	key := r.id<<24 | uint64(i)
 	var b *Block
 	if r.cache != nil {
@@ -184,9 +198,9 @@ func (r *Reader) block(i int, point bool) (*Block, error) {
 	}
 	e := &r.index[i]
 	if b == nil {
-		raw := make([]byte, e.length)
-		if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
+		raw, err := r.read(i, next)
+		if err != nil {
+			return nil, err
 		}
 		data, err := openBlock(raw)
 		if err != nil {
@@ -213,6 +227,31 @@ func (r *Reader) block(i int, point bool) (*Block, error) {
 		b = nb
 	}
 	return b, nil
+}
+
+// read reads block i's bytes from the file, or takes them from next, and
+// with next reads the block after it too (the two share an array: for an
+// uncompressed block, which aliases it, the array lives while either does).
+func (r *Reader) read(i int, next *ahead) ([]byte, error) {
+	e := &r.index[i]
+	if next != nil && next.raw != nil && next.i == i {
+		raw := next.raw
+		next.raw = nil
+		return raw, nil
+	}
+	n := e.length
+	more := next != nil && i+1 < len(r.index)
+	if more {
+		n += r.index[i+1].length
+	}
+	raw := make([]byte, n)
+	if _, err := r.f.ReadAt(raw, e.off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("cold file %s: block %d: %w", r.path, i, err)
+	}
+	if more {
+		next.i, next.raw = i+1, raw[e.length:]
+	}
+	return raw[:e.length:e.length], nil
 }
 
 // parsed returns block i ready to walk.
@@ -297,6 +336,7 @@ type Iter struct {
 	it    blockIter
 	valid bool
 	err   error
+	next  ahead
 }
 
 // First moves to the file's first entry.
@@ -322,12 +362,12 @@ func (it *Iter) load(i int) {
 		it.it = blockIter{}
 		return
 	}
-	b, err := it.r.parsed(i)
+	b, err := it.r.blockAhead(i, false, &it.next)
 	if err != nil {
 		it.err = err
 		return
 	}
-	it.it = b
+	it.it = b.it
 }
 
 // step decodes the next entry, crossing into the next block at a block's
