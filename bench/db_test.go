@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"runtime/pprof"
@@ -21,14 +22,16 @@ import (
 //
 //   - BenchmarkPut: one fresh key per op, its own transaction, for every
 //     durability of every peer.
+//   - BenchmarkPutRandom: the same with random 16-byte keys, each engine
+//     at its fastest durability and a B-tree behind a lock.
 //   - BenchmarkPutParallel: the same from exactly 1 and 2 goroutines;
 //     BenchmarkPutParallelRuns and BenchmarkPutScaling with a run each.
 //   - BenchmarkGet: a random point read of one of 1M keys.
 //   - BenchmarkMix90: 90% reads, 10% overwrites, GOMAXPROCS goroutines.
 //   - BenchmarkScan100: every key and value under a prefix of 100 keys.
 //
-// Keys are "key%016d" (19 bytes), written in sequence; values are 64
-// bytes.
+// Keys are "key%016d" (19 bytes), written in sequence (random 16-byte
+// keys in BenchmarkPutRandom); values are 64 bytes.
 
 const (
 	dbKeyCount = 1 << 20 // keys in the Get datasets, and ops between reopens in Put
@@ -73,6 +76,30 @@ func dbLoadKeys() {
 			dbValue[i] = byte(r.Uint32())
 		}
 	})
+}
+
+// dbRandKeyLen is the length of a random key: a UUID's 16 bytes.
+const dbRandKeyLen = 16
+
+var (
+	dbRandOnce    sync.Once
+	dbRandKeyBlob []byte // dbKeyCount random 16-byte keys, back to back
+)
+
+// dbRandKeyBytes returns random key i: a 64-bit mix of i (so consecutive
+// keys land far apart), then i (so they are distinct).
+func dbRandKeyBytes(i int) []byte {
+	dbRandOnce.Do(func() {
+		dbRandKeyBlob = make([]byte, dbKeyCount*dbRandKeyLen)
+		for j := range dbKeyCount {
+			x := uint64(j) + 0x9e3779b97f4a7c15
+			x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+			x = (x ^ x>>27) * 0x94d049bb133111eb
+			binary.BigEndian.PutUint64(dbRandKeyBlob[j*dbRandKeyLen:], x^x>>31)
+			binary.BigEndian.PutUint64(dbRandKeyBlob[j*dbRandKeyLen+8:], uint64(j))
+		}
+	})
+	return dbRandKeyBlob[i*dbRandKeyLen : (i+1)*dbRandKeyLen : (i+1)*dbRandKeyLen]
 }
 
 // dbKeyLen is the length of "key%016d".
@@ -150,6 +177,31 @@ func BenchmarkPut(b *testing.B) {
 			freshStores(b, o, func(s store, n int) {
 				for i := 0; i < n; i++ {
 					if err := s.put(dbKeyBytes(i), dbValue); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// randPeers are the peers of the random-key benchmarks: each engine
+// once, at its fastest durability, and the B-tree behind a lock (the
+// ideal an in-memory ordered store is held to).
+var randPeers = []opener{openInmemStore, openBadgerMem, openBoltNoSync, openBTree, openSQLite}
+
+// BenchmarkPutRandom is BenchmarkPut with 16-byte keys in random order,
+// spread over the key space (as UUIDs, hashes and chosen names are):
+// ascending keys let a run's fingers make every put an append, which is
+// the best case, not the common one.
+func BenchmarkPutRandom(b *testing.B) {
+	dbLoadKeys()
+	for _, o := range randPeers {
+		b.Run(o.name, func(b *testing.B) {
+			b.ReportAllocs()
+			freshStores(b, o, func(s store, n int) {
+				for i := 0; i < n; i++ {
+					if err := s.put(dbRandKeyBytes(i), dbValue); err != nil {
 						b.Fatal(err)
 					}
 				}

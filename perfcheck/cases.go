@@ -120,7 +120,7 @@ var refCase = Case{
 var refLast []byte
 
 // The library cases: the targets in targets.json name them.
-var libCases = []Case{getCase, putCase, batchedPutCase, agentStepCase, coldReadCase, vectorSearchCase}
+var libCases = []Case{getCase, putCase, putRandomCase, mixRandomCase, batchedPutCase, agentStepCase, coldReadCase, vectorSearchCase}
 
 const (
 	keyLen = 19 // "key%016d"

@@ -12,7 +12,10 @@
 //	go run ./perfcheck -case agent-step -cpuprofile cpu.out      # and -memprofile,
 //	                                   # -mutexprofile, -blockprofile, -trace
 //
-// The cases (go run ./perfcheck -list): get, put (OpenInMemory), batched-put
+// The cases (go run ./perfcheck -list): get, put (OpenInMemory),
+// put-random (fresh random 16-byte keys into a run of 1M: where ascending
+// keys are appends, these descend the whole list), mix-random (YCSB A's
+// half reads, half overwrites of random keys of 1M), batched-put
 // and agent-step (Open with the default Batched durability), cold-read
 // (point reads of 200 runs of 20 agent steps frozen into the cold tier,
 // block cache warm: the cold read path without the disk), and

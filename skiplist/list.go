@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/inmem-db/inmem/arena"
+	"github.com/inmem-db/inmem/internal/prefetch"
 	"github.com/zeebo/xxh3"
 )
 
@@ -109,7 +110,16 @@ func (s *List) compare(off uint64, key []byte, version uint64) int {
 // are that entry.
 func (s *List) findSplice(key []byte, version uint64, before uint64, level int) (uint64, uint64) {
 	for {
-		next := s.node(before).tower[level].Load()
+		bn := s.node(before)
+		next := bn.tower[level].Load()
+		if level > 0 {
+			// The walk one level down starts here if it stops at next, as
+			// it does once a level: its first node then loads while next
+			// is compared, not after.
+			if down := bn.tower[level-1].Load(); down != next && down != 0 {
+				prefetch.Lines(s.arena.Pointer(down), 1)
+			}
+		}
 		if next == 0 {
 			return before, 0
 		}
