@@ -31,7 +31,9 @@
 //     pass (warm), the same with a 256 MiB cache (warm-256MiB), with a 1
 //     MiB cache (miss, file pages in the OS page cache), and with a 1 MiB
 //     cache and the cold files' pages dropped from the page cache before
-//     every cold op (miss-disk).
+//     every cold op (miss-disk), with the disk itself timed between the
+//     ops (a 16 KiB pread at a random offset of a cold file, its pages
+//     dropped: the floor a block miss stands on).
 //
 // The agent step is one run.Update: an event append (400 B), a KV put of a
 // fresh key (400 B), a CAS of a state cell (the run's first step creates
@@ -944,7 +946,15 @@ type readsResult struct {
 	ReplayMatch int
 	ReplaySecs  float64 // per cold run
 	RSS         int64
+	// DiskRef is the disk itself, timed beside the ops when pages are
+	// dropped: a diskRefBytes pread at a random offset of a cold file
+	// whose pages were just dropped (what a block miss cannot beat).
+	DiskRef *dist `json:",omitempty"`
 }
+
+// diskRefBytes is the disk reference's read: about a compressed block
+// and a half.
+const diskRefBytes = 16 << 10
 
 // op kinds of the read phase.
 var opNames = []string{"KV Get", "Events Range(10)", "AsOf + KV Get"}
@@ -977,8 +987,8 @@ func readsPhase(c config) (*readsResult, error) {
 	res := &readsResult{Variant: c.Variant, Cache: c.Cache, Evict: c.Evict, Warm: c.Warm, HotRuns: len(hot), ColdRuns: len(cold),
 		ColdBytes: db.Stats().ColdBytes}
 	var evict func() error
+	var files []*os.File
 	if c.Evict {
-		var files []*os.File
 		for _, p := range coldFiles(dir) {
 			f, err := os.Open(p)
 			if err != nil {
@@ -1086,9 +1096,34 @@ func readsPhase(c config) (*readsResult, error) {
 		lat[k][tier] = append(lat[k][tier], int64(time.Since(t0)))
 		return err
 	}
+	var ref []int64
+	refBuf := make([]byte, diskRefBytes)
+	diskRef := func() error {
+		f := files[rng.Intn(len(files))]
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		off := rng.Int63n(max(st.Size()-diskRefBytes, 1))
+		if err := evict(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		_, err = f.ReadAt(refBuf, off)
+		ref = append(ref, int64(time.Since(t0)))
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return err
+	}
 	settle()
 	st0 := db.Stats()
 	for i := range c.Samples {
+		if evict != nil && i%4 == 0 {
+			if err := diskRef(); err != nil {
+				return nil, err
+			}
+		}
 		for k := range opNames {
 			// Hot and cold alternate, and which goes first too, so noise
 			// and the previous op's cache footprint fall on both alike.
@@ -1103,6 +1138,10 @@ func readsPhase(c config) (*readsResult, error) {
 	}
 	st1 := db.Stats()
 	res.Hits, res.Misses = st1.CacheHits-st0.CacheHits, st1.CacheMisses-st0.CacheMisses
+	if len(ref) > 0 {
+		d := summarize(ref)
+		res.DiskRef = &d
+	}
 	for k, name := range opNames {
 		res.Ops = append(res.Ops, opResult{Op: name, Hot: summarize(lat[k][0]), Cold: summarize(lat[k][1])})
 	}
@@ -1244,7 +1283,12 @@ func report(w io.Writer, c config, m memResult, flows []flowResult, b readsBuild
 		if r.Warm {
 			fmt.Fprintf(w, "; warmed by two passes in %.1f s", r.WarmSecs)
 		}
-		fmt.Fprintf(w, "; Replay of %d cold runs: %d Match (%.1f ms each); RSS %s.\n", r.ReplayRuns, r.ReplayMatch, r.ReplaySecs*1e3, mib(r.RSS))
+		fmt.Fprintf(w, "; Replay of %d cold runs: %d Match (%.1f ms each); RSS %s", r.ReplayRuns, r.ReplayMatch, r.ReplaySecs*1e3, mib(r.RSS))
+		if r.DiskRef != nil {
+			fmt.Fprintf(w, "; the disk itself, timed between the ops (%d KiB pread at a random offset of a cold file, its pages dropped, %d samples): p50 %s, p99 %s",
+				diskRefBytes>>10, r.DiskRef.N, us(r.DiskRef.P50), us(r.DiskRef.P99))
+		}
+		fmt.Fprintf(w, ".\n")
 	}
 	var warm, miss *readsResult
 	for i := range reads {
