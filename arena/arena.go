@@ -98,7 +98,7 @@ func New(initial int) *Arena {
 	a := &Arena{rel: &releaser{}}
 	runtime.AddCleanup(a, func(r *releaser) { r.release() }, a.rel)
 	a.mu.Lock()
-	c := a.newChunkLocked(uint64(initial))
+	c := a.newChunkLocked(uint64(initial), uint64(initial))
 	a.mu.Unlock()
 	// Offset 0 must never be returned: burn the first Align bytes.
 	c.pos.Store(Align)
@@ -106,9 +106,15 @@ func New(initial int) *Arena {
 	return a
 }
 
-func (a *Arena) newChunkLocked(size uint64) *chunk {
+// newChunkLocked makes a chunk of size bytes, or takes the spare if it
+// holds need: a spare prepared for a smaller chunk than size (the
+// allocation that grew the arena past it needed a chunk of its own) is
+// used rather than left in place, where it stopped every later
+// preparation and each chunk after it was mapped and faulted in by the
+// writer that needed it.
+func (a *Arena) newChunkLocked(size, need uint64) *chunk {
 	var buf []byte
-	if sp := a.spare.Load(); sp != nil && uint64(len(*sp)) >= size+Slack && a.spare.CompareAndSwap(sp, nil) {
+	if sp := a.spare.Load(); sp != nil && uint64(len(*sp)) >= need+Slack && a.spare.CompareAndSwap(sp, nil) {
 		buf = *sp
 		size = uint64(len(buf)) - Slack
 	} else {
@@ -286,7 +292,7 @@ func (a *Arena) grow(full *chunk, need uint64) error {
 	// A chunk being prepared will be ready sooner than a second one.
 	a.waitSpare()
 	size := max(nextSize(full.size), need)
-	a.cur.Store(a.newChunkLocked(size))
+	a.cur.Store(a.newChunkLocked(size, need))
 	return nil
 }
 

@@ -81,3 +81,34 @@ func TestSpareTakenEarlyIsFollowedByTheNext(t *testing.T) {
 		"the third chunk is prepared once the second is faulted in")
 	a.Wait()
 }
+
+// TestSmallSpareIsUsed: an allocation too large for the spare gets a chunk
+// of its own and leaves the spare; the next chunk takes that spare even
+// though it is smaller than a next chunk would be. Left in place, it kept
+// prepareNext from ever running again: every later chunk was mapped and
+// faulted in by the writer that needed it (recovery spent half its time
+// there).
+func TestSmallSpareIsUsed(t *testing.T) {
+	a := New(4096)
+	_, err := a.Alloc(3000) // past half: a spare of MinChunkSize is prepared
+	require.NoError(t, err)
+	a.Wait()
+	require.NotNil(t, a.spare.Load())
+	big, err := a.Alloc(3 * MinChunkSize) // larger than the spare: a chunk of its own
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), big>>32)
+	require.NotNil(t, a.spare.Load(), "the spare is still there")
+
+	off, err := a.Alloc(64) // the big chunk is full: the next chunk is the spare
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), off>>32)
+	require.Nil(t, a.spare.Load(), "the spare was taken")
+	require.Equal(t, int64(4096+Slack+3*MinChunkSize+Slack+MinChunkSize+Slack), a.Stats().Reserved,
+		"the third chunk is the spare's size, not a new one's")
+
+	// Past half of it, the next chunk is prepared again.
+	_, err = a.Alloc(MinChunkSize / 2)
+	require.NoError(t, err)
+	require.True(t, a.spare.Load() != nil || a.prep.Load() != nil, "a preparation follows")
+	a.Wait()
+}
