@@ -12,19 +12,23 @@ STATICCHECK_VERSION ?= v0.8.2
 BENCH      ?= ^Benchmark(Put|Get|Mix90|Scan100|AgentStep|StrictCommit|VectorSearch)$$
 BENCH_RUNS ?= 5
 BENCHTIME  ?= 1s
+# make ycsb: flags for go run ./cmd/ycsb in bench/ycsb, e.g. '-records 40000
+# -ops 4000' (the whole matrix at a 25th of the size: under a minute).
+YCSB_FLAGS ?=
 # make perfcheck: flags for go run ./perfcheck (e.g. -scale 0.1 -vectors 10000).
 PERFCHECK_FLAGS ?=
 # make profile: the perfcheck case to profile, and where the profiles go.
 PROFILE_CASE ?= agent-step
 PROFILE_DIR  ?= perfcheck/prof
 
-.PHONY: test bench lint fuzz demo perfcheck profile mutants readme-check
+.PHONY: test bench ycsb lint fuzz demo perfcheck profile mutants readme-check
 
 # Besides the race-enabled run, some tests only mean something without
 # -race: the race detector allocates (allocation counts), slows the vector
 # graph's background work into a different schedule (the churn stress),
 # and hnsw shrinks its data under it (filtered searches would always take
-# the exact path). bench/ has tests of its own (peers agree, exact top-k).
+# the exact path). bench/ has tests of its own (peers agree, exact top-k);
+# bench/ycsb's tests check its database bindings against a model.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
@@ -35,6 +39,7 @@ test:
 	$(GO) test -count=$(STRESS) -run 'TestVectorChurnReopen$$|TestVectorVacuumConcurrent$$' .
 	$(GO) test -count=$(STRESS) -run 'TestInsertDuringVacuum' ./hnsw
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd bench/ycsb && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Raw results in bench/bench.out (benchstat reads it); the table on stdout.
 bench:
@@ -43,6 +48,13 @@ bench:
 		echo "== run $$i of $(BENCH_RUNS)" >&2; \
 		./bench.test -test.run '^$$' -test.bench '$(BENCH)' -test.benchmem -test.benchtime $(BENCHTIME) -test.count 1 >> bench.out || { cat bench.out; exit 1; }; \
 	done && $(GO) run ./cmd/table < bench.out
+
+# YCSB workloads A-F against inmem and its peers (bench/ycsb, a module of its
+# own so go-ycsb's dependencies stay out of bench/): a markdown table on
+# stdout, JSON in bench/ycsb/ycsb.json. The defaults take about 20 minutes
+# on a 2-core VM.
+ycsb:
+	cd bench/ycsb && $(GO) run ./cmd/ycsb $(YCSB_FLAGS)
 
 # The latency/throughput gate: exit 1 on a regression against
 # perfcheck/targets.json or perfcheck/baseline.json.
@@ -70,9 +82,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	cd bench/ycsb && $(GO) vet ./...
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 	cd bench && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+	cd bench/ycsb && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 	./scripts/importcheck   # imports point down only: see the layers there
 
 # Runs every fuzz target for FUZZTIME each (go test -fuzz takes one target at a
