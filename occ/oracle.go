@@ -91,8 +91,12 @@ type Oracle struct {
 
 	_       [64]byte
 	visible atomic.Uint64
-	_       [56]byte
-	done    [ringSize]doneSlot
+	// released is the highest version Released: Applied versions above
+	// it are held (see Applied). On visible's line, which a release
+	// writes next.
+	released atomic.Uint64
+	_        [48]byte
+	done     [ringSize]doneSlot
 
 	active activeSet
 }
@@ -101,6 +105,7 @@ type Oracle struct {
 func New(start uint64) *Oracle {
 	o := &Oracle{next: start, seen: start, spin: canSpin()}
 	o.visible.Store(start)
+	o.released.Store(start)
 	return o
 }
 
@@ -259,10 +264,48 @@ func writeConflicts(w Write, t *Txn) bool {
 // consecutive applied version.
 func (o *Oracle) Done(v uint64) {
 	o.done[v%ringSize].v.Store(v)
+	o.advance()
+}
+
+// held marks a done slot whose version is applied but held (see Applied);
+// versions never reach it.
+const held = 1 << 63
+
+// Applied marks version v applied but holds it: the visible version does
+// not pass v until Release of v or of a later version. A commit that must
+// not be seen before something outside the oracle happens (its fsync) is
+// applied before it waits and released after: then the first of a group
+// of such commits to be released makes the whole group visible, instead of
+// each waiting for its predecessors' committers to be scheduled and
+// publish in turn. Each version is either Done, or Applied and then
+// Released, by its own committer, once.
+func (o *Oracle) Applied(v uint64) {
+	o.done[v%ringSize].v.Store(v | held)
+	o.advance()
+}
+
+// Release lets the visible version advance over every version up to v that
+// Applied holds: the caller vouches for all of them, not only for its own
+// (a Strict commit's fsync covers every version appended before it).
+func (o *Oracle) Release(v uint64) {
+	for {
+		r := o.released.Load()
+		if r >= v || o.released.CompareAndSwap(r, v) {
+			break
+		}
+	}
+	o.advance()
+}
+
+// advance moves the visible version over every consecutive version that is
+// Done, or Applied and released. Applied and Release each store first and
+// then read the other's store here (atomics are sequentially consistent),
+// so of the two racing at least one sees both and advances.
+func (o *Oracle) advance() {
 	for {
 		cur := o.visible.Load()
 		nxt := cur + 1
-		if o.done[nxt%ringSize].v.Load() != nxt {
+		if d := o.done[nxt%ringSize].v.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
 			return
 		}
 		o.visible.CompareAndSwap(cur, nxt)
@@ -270,10 +313,10 @@ func (o *Oracle) Done(v uint64) {
 }
 
 // waitSpins is how many times WaitVisible polls before yielding. Short on
-// purpose: when many committers are woken at once (a Strict group after
-// its fsync), the ones that wait for an earlier version must give the CPU
-// to the committer they wait for; polling 4096 times instead cut commits
-// per fsync at 64 committers on 2 cores from 54 to 33.
+// purpose: a committer waiting here waits for another to publish, which on
+// few cores needs this one's CPU; polling 4096 times instead cut commits
+// per fsync at 64 committers on 2 cores from 54 to 33 (when each Strict
+// committer still published its own version after its fsync, in turn).
 const waitSpins = 64
 
 // WaitVisible returns once the visible version is at least v. Callers use it

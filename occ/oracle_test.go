@@ -91,6 +91,81 @@ func TestVisibleAdvancesInOrder(t *testing.T) {
 	require.Equal(t, uint64(4), o.Visible())
 }
 
+// TestAppliedHeldUntilReleased: an applied version stays unseen until it
+// or a later version is released (a later Done is no release); a release
+// makes visible every applied version up to it, and stops at one not
+// applied yet, which becomes visible once applied.
+func TestAppliedHeldUntilReleased(t *testing.T) {
+	o := New(0)
+	for i := range 5 {
+		v, err := o.CommitBlind(w(uint64(i), "k"), nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, uint64(i+1), v)
+	}
+	o.Applied(1)
+	o.Applied(2)
+	o.Applied(4)
+	require.Equal(t, uint64(0), o.Visible(), "applied, not released")
+	o.Release(4)
+	require.Equal(t, uint64(2), o.Visible(), "released up to 4, but 3 is not applied")
+	o.Applied(3)
+	require.Equal(t, uint64(4), o.Visible(), "3 applied under the release")
+	o.Release(2) // a release below what is released already changes nothing
+	require.Equal(t, uint64(4), o.Visible())
+	v, err := o.CommitBlind(w(6, "k"), nil, nil)
+	require.NoError(t, err)
+	o.Applied(5)
+	o.Done(v) // Done is no release: 5 stays held
+	require.Equal(t, uint64(4), o.Visible())
+	o.Release(5)
+	require.Equal(t, uint64(6), o.Visible())
+}
+
+// TestAppliedAndReleaseRace: committers that apply, then release their own
+// version in any order (a Strict group woken by its fsync), always end with
+// every version visible, and none is visible before some committer at or
+// above it released.
+func TestAppliedAndReleaseRace(t *testing.T) {
+	o := New(0)
+	const committers, each = 8, 2000
+	var released [committers]uint64 // each committer's last release, recorded before it releases
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for c := range committers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				v, err := o.CommitBlind(w(uint64(c), "k"), nil, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				o.Applied(v)
+				if vis := o.Visible(); vis >= v {
+					mu.Lock()
+					ok := false
+					for _, r := range released {
+						ok = ok || r >= v
+					}
+					mu.Unlock()
+					if !ok {
+						t.Errorf("version %d visible (%d) before any release at or above it", v, vis)
+						return
+					}
+				}
+				mu.Lock()
+				released[c] = v
+				mu.Unlock()
+				o.Release(v)
+				o.WaitVisible(v)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, uint64(committers*each), o.Visible())
+}
+
 func TestTrimKeepsRecordsActiveTxnsNeed(t *testing.T) {
 	o := New(0)
 	s := o.Begin()

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +99,89 @@ func TestCommitLogsTheRecord(t *testing.T) {
 			}, walRecords(t, read, "wal"))
 		})
 	}
+}
+
+// heldSyncFS holds every fsync of segment 1 while hold is set, until
+// release is closed; entered receives once per held fsync.
+type heldSyncFS struct {
+	vfs.FS
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+type heldSyncFile struct {
+	vfs.File
+	fs *heldSyncFS
+}
+
+func (f heldSyncFile) Sync() error {
+	if f.fs.hold.Load() {
+		f.fs.entered <- struct{}{}
+		<-f.fs.release
+	}
+	return f.File.Sync()
+}
+
+func (h *heldSyncFS) Create(name string) (vfs.File, error) {
+	f, err := h.FS.Create(name)
+	if err != nil || filepath.Base(name) != wal.SegmentName(1) {
+		return f, err
+	}
+	return heldSyncFile{f, h}, nil
+}
+
+// TestStrictVisibleOnlyOnceDurable: in Strict mode no commit is visible, to
+// readers or to the oracle, while the fsync that carries it has not
+// returned, even when commits appended after it are linked and waiting;
+// once it returns, every commit is visible by the time it is acknowledged.
+func TestStrictVisibleOnlyOnceDurable(t *testing.T) {
+	fs := &heldSyncFS{FS: vfs.NewMemFS(1), entered: make(chan struct{}, 16), release: make(chan struct{})}
+	require.NoError(t, fs.MkdirAll("wal"))
+	log, err := wal.Create(wal.Options{FS: fs, Dir: "wal", Mode: wal.Strict}, 1)
+	require.NoError(t, err)
+	var once sync.Once
+	let := func() {
+		once.Do(func() {
+			fs.hold.Store(false)
+			close(fs.release)
+		})
+	}
+	defer log.Close()
+	defer let() // a failed check must not leave the syncer held
+	s, err := NewStore()
+	require.NoError(t, err)
+	s.Log, s.Strict = log, true
+	s.AfterCommit = func() {}
+	fs.hold.Store(true)
+
+	const n = 4
+	var sc Scope
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			v, err := s.PutBlind(&sc, scopeKey(1, fmt.Sprint(i)), []byte{0}, []byte("v"), nil)
+			if err == nil && s.Oracle.Visible() < v {
+				err = fmt.Errorf("commit %d acknowledged before it is visible (%d)", v, s.Oracle.Visible())
+			}
+			errs <- err
+		}()
+	}
+	<-fs.entered // the first group's fsync has started and is held
+	for s.Oracle.Last() < n {
+		runtime.Gosched() // the others take their versions and queue behind it
+	}
+	require.Zero(t, s.Oracle.Visible(), "nothing is visible while its fsync is held")
+	g, snap := s.ReadAt()
+	for i := range n {
+		_, _, ok := g.Get(scopeKey(1, fmt.Sprint(i)), snap, nil)
+		require.False(t, ok)
+	}
+	let()
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, uint64(n), s.Oracle.Visible())
 }
 
 // TestPublishChecksReclaimEveryN: the reclaim hook runs on every
