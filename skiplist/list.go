@@ -250,6 +250,13 @@ func (s *List) Locate(off uint64, sp *Splice) { s.LocateAfter(off, sp, nil) }
 // commit's writes in key order costs a short walk each instead of a
 // descent from the head.
 func (s *List) LocateAfter(off uint64, sp *Splice, hint *Splice) {
+	s.locate(off, ^uint64(0), sp, hint)
+}
+
+// locate is LocateAfter for (key, version): the place of the node at that
+// version among what is linked. An equal entry leaves sp unlocated (its
+// link searches, and reports the duplicate).
+func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 	n := s.node(off)
 	key := s.key(off, n)
 	if s.index != nil && !sp.Unindexed {
@@ -268,11 +275,39 @@ func (s *List) LocateAfter(off uint64, sp *Splice, hint *Splice) {
 				before = hp
 			}
 		}
-		p, nx := s.findSplice(key, ^uint64(0), before, i)
+		p, nx := s.findSplice(key, version, before, i)
+		if p == nx && nx != 0 {
+			sp.height, sp.levels = 0, 0
+			return
+		}
 		sp.prev[i], sp.next[i] = p, nx
 		before = p
 	}
 	sp.height, sp.levels = h, listHeight
+}
+
+// LinkFrom is Link for a loader that links nodes with known versions,
+// mostly in order: hint (may be nil) is what LinkFrom left in sp for a
+// node linked earlier that sorts before this one at (key, version), and
+// the search starts from there instead of the head. sp gets what the
+// next call may take as its hint. Unlike LocateAfter's, the place found
+// is the node's at its version, so versions may arrive in any order.
+func (s *List) LinkFrom(off, version uint64, sp, hint *Splice) bool {
+	s.locate(off, version, sp, hint)
+	if !s.linkAt(off, version, sp, nil) {
+		sp.levels = 0
+		return false
+	}
+	// The node itself is now the nearest start below its height.
+	h := int(s.node(off).height)
+	if sp.levels < h {
+		sp.levels = 0 // not located (the list grew): no hint
+		return true
+	}
+	for i := 0; i < h; i++ {
+		sp.prev[i] = off
+	}
+	return true
 }
 
 // after reports whether the linked node a sorts after the linked node b.

@@ -120,3 +120,36 @@ func TestGetWalksFewVersions(t *testing.T) {
 	t.Logf("%d steps to version 10 of 1000", old)
 	require.Less(t, old, int64(maxVersionWalk+1+100), "a seek after maxVersionWalk steps, not a walk over every version")
 }
+
+// TestLinkFromSortedWalksLittle: entries linked in the list's order, each
+// from the previous one's splice, walk a few steps each, where a link
+// from the head descends the whole list.
+func TestLinkFromSortedWalksLittle(t *testing.T) {
+	const n = 4000
+	l := seededList(t, true)
+	var sps [2]Splice
+	walked := stepsOf(func() {
+		for i := range n {
+			off, err := l.Prepare([]byte(fmt.Sprintf("k%06d", i)), nil, nil)
+			require.NoError(t, err)
+			var hint *Splice
+			if i > 0 {
+				hint = &sps[1]
+			}
+			require.True(t, l.LinkFrom(off, 1, &sps[0], hint))
+			sps[0], sps[1] = sps[1], sps[0]
+		}
+	})
+	t.Logf("%d steps to link %d sorted keys", walked, n)
+	require.Less(t, walked, int64(4*n))
+
+	descent := stepsOf(func() {
+		for i := range n {
+			off, err := l.Prepare([]byte(fmt.Sprintf("m%06d", i)), nil, nil)
+			require.NoError(t, err)
+			require.True(t, l.Link(off, 1))
+		}
+	})
+	t.Logf("%d steps to link them from the head", descent)
+	require.Less(t, 2*walked, descent)
+}
