@@ -8,7 +8,7 @@ import (
 )
 
 // lock must exclude like the mutex it wraps, whichever of its phases
-// (poll, yield, queue) a contender gets the lock in.
+// (poll, queue) a contender gets the lock in.
 func TestLockExcludes(t *testing.T) {
 	for _, spin := range []bool{true, false} {
 		o := New(0)
