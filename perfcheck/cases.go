@@ -171,27 +171,10 @@ var getCase = Case{
 	Ops:  300_000,
 	Setup: func(env *Env) (func(int) error, func() error, error) {
 		n := env.scaled(1 << 20)
-		db, err := inmem.OpenInMemory()
-		if err != nil {
-			return nil, nil, err
-		}
-		run, err := db.BeginRun()
-		if err != nil {
-			return nil, nil, err
-		}
 		keys := newKeyBlob(n)
-		val := value(1)
-		for lo := 0; lo < n; lo += 1000 {
-			if err := run.Update(func(tx *inmem.Tx) error {
-				for i := lo; i < min(lo+1000, n); i++ {
-					if err := tx.KV().Put(keys.key(i), val); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				return nil, nil, err
-			}
+		db, run, err := loadedRun(n, keys.key)
+		if err != nil {
+			return nil, nil, err
 		}
 		r := rand.New(rand.NewPCG(3, 4))
 		probes := make([]uint32, 1<<20)

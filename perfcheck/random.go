@@ -50,18 +50,11 @@ var putRandomCase = Case{
 	Doc:  "OpenInMemory, run.KV().Put of a fresh random 16-byte key (64-byte value), its own transaction, into a run of 1M keys",
 	Ops:  putOps,
 	Setup: func(env *Env) (func(int) error, func() error, error) {
-		db, err := inmem.OpenInMemory()
-		if err != nil {
-			return nil, nil, err
-		}
-		run, err := db.BeginRun()
-		if err != nil {
-			return nil, nil, err
-		}
 		// The run holds a million keys first: a Put's descent and
 		// neighbours are then a large structure's, as in a live database.
 		pre := env.scaled(1 << 20)
-		if err := loadRandom(run, newRandKeyBlob(pre, 1), pre); err != nil {
+		db, run, err := loadedRun(pre, newRandKeyBlob(pre, 1).key)
+		if err != nil {
 			return nil, nil, err
 		}
 		keys := newRandKeyBlob(env.scaled(putOps)*env.Rounds, 2)
@@ -72,22 +65,33 @@ var putRandomCase = Case{
 	},
 }
 
-// loadRandom writes the first n keys of keys, 1000 a transaction.
-func loadRandom(run *inmem.Run, keys randKeyBlob, n int) error {
+// loadedRun opens an in-memory database and a run holding keys 0..n-1 of
+// key, 1000 a transaction.
+func loadedRun(n int, key func(int) string) (*inmem.DB, *inmem.Run, error) {
+	db, err := inmem.OpenInMemory()
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := db.BeginRun()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	val := value(1)
 	for lo := 0; lo < n; lo += 1000 {
 		if err := run.Update(func(tx *inmem.Tx) error {
 			for i := lo; i < min(lo+1000, n); i++ {
-				if err := tx.KV().Put(keys.key(i), val); err != nil {
+				if err := tx.KV().Put(key(i), val); err != nil {
 					return err
 				}
 			}
 			return nil
 		}); err != nil {
-			return err
+			db.Close()
+			return nil, nil, err
 		}
 	}
-	return nil
+	return db, run, nil
 }
 
 // mixOps is the ops per round of the mixed case.
@@ -98,17 +102,10 @@ var mixRandomCase = Case{
 	Doc:  "OpenInMemory, YCSB A's mix: half Gets, half Puts (own transaction) of random existing keys of 1M (16-byte keys, 64-byte values)",
 	Ops:  mixOps,
 	Setup: func(env *Env) (func(int) error, func() error, error) {
-		db, err := inmem.OpenInMemory()
-		if err != nil {
-			return nil, nil, err
-		}
-		run, err := db.BeginRun()
-		if err != nil {
-			return nil, nil, err
-		}
 		n := env.scaled(1 << 20)
 		keys := newRandKeyBlob(n, 3)
-		if err := loadRandom(run, keys, n); err != nil {
+		db, run, err := loadedRun(n, keys.key)
+		if err != nil {
 			return nil, nil, err
 		}
 		r := rand.New(rand.NewPCG(5, 6))
