@@ -258,7 +258,16 @@ func (a *Arena) prepareNext(cur uint64) {
 		// already filled half of it: their call to prepare the next one
 		// found this one running and did nothing, so make it here. (A
 		// writer crossing half after the Store above finds prep clear.)
-		if c := a.cur.Load(); c.pos.Load() > c.size/2 {
+		// Under mu, so that the spare and the current chunk are read as
+		// grow leaves them: a chunk that still has its spare waiting, or
+		// that is full and being replaced by grow, gets none; a spare
+		// made for it would be taken by the chunk after, at the wrong size.
+		a.mu.Lock()
+		c := a.cur.Load()
+		pos := c.pos.Load()
+		due := a.spare.Load() == nil && pos > c.size/2 && pos <= c.size
+		a.mu.Unlock()
+		if due {
 			a.prepareNext(c.size)
 		}
 	}()
