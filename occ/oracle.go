@@ -75,9 +75,10 @@ type Oracle struct {
 	mu sync.Mutex
 	_  [56]byte
 
-	spin    bool        // whether lock polls before queueing; see lock.go
-	polling atomic.Bool // a committer is polling for mu
-	_       [62]byte
+	spin    bool         // whether lock polls before queueing; see lock.go
+	polling atomic.Bool  // a committer is polling for mu
+	queued  atomic.Int32 // committers queued on mu by lock
+	_       [58]byte
 
 	next      uint64    // last assigned version; guarded by mu
 	recent    []record  // commits, oldest first; guarded by mu
