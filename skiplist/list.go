@@ -18,6 +18,7 @@ type List struct {
 	height atomic.Uint32
 	count  atomic.Int64
 	index  *PointIndex
+	tallState
 	// bits, when set (by tests), replaces rand.Uint64 as the source of
 	// the bits node heights are drawn from, to build lists of a chosen
 	// shape: all nodes at MaxHeight, say.
@@ -59,6 +60,7 @@ func (s *List) Wait() {
 	if s.index != nil {
 		s.index.wait()
 	}
+	s.tallBuilds.wait()
 }
 
 // randomHeight draws a height with P(h >= k+1) = 4^-k.
@@ -268,8 +270,15 @@ func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 		sp.height, sp.levels = 0, 0 // LinkAt raises the height and searches itself
 		return
 	}
-	before := s.head
-	for i := listHeight - 1; i >= 0; i-- {
+	before, top := s.head, listHeight
+	if h <= tallHeight && listHeight > tallHeight {
+		if t := s.tallIdx.Load(); t != nil {
+			if st := t.start(s, key); st != 0 {
+				before, top = st, tallHeight
+			}
+		}
+	}
+	for i := top - 1; i >= 0; i-- {
 		if hint != nil && i < hint.levels {
 			if hp := hint.prev[i]; hp != s.head && (before == s.head || s.after(hp, before)) {
 				before = hp
@@ -283,7 +292,7 @@ func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 		sp.prev[i], sp.next[i] = p, nx
 		before = p
 	}
-	sp.height, sp.levels = h, listHeight
+	sp.height, sp.levels = h, top
 }
 
 // LinkFrom is Link for a loader that links nodes with known versions,
@@ -405,6 +414,9 @@ func (s *List) linkAt(off uint64, version uint64, sp *Splice, floors *[MaxHeight
 		for i := 0; i < h; i++ {
 			floors[i] = off
 		}
+	}
+	if h >= tallHeight {
+		s.tallLinked()
 	}
 	// The entry count lives in the index shard when there is one: that
 	// cache line is already this writer's, while a list-wide counter would

@@ -54,6 +54,9 @@ func TestLocateAfterWalksFromTheHint(t *testing.T) {
 		_, _, err := l.Insert([]byte(fmt.Sprintf("k%06d", i)), 1, nil)
 		require.NoError(t, err)
 	}
+	// Hints alone: without the tall index, which shortens both walks.
+	l.Wait()
+	l.tallIdx.Store(nil)
 	var offs []uint64
 	for i := 8001; i < 9000; i += 2 {
 		off, err := l.Prepare([]byte(fmt.Sprintf("k%06d", i)), nil, nil)
@@ -152,4 +155,32 @@ func TestLinkFromSortedWalksLittle(t *testing.T) {
 	})
 	t.Logf("%d steps to link them from the head", descent)
 	require.Less(t, 2*walked, descent)
+}
+
+// TestTallIndexShortensTheDescent: a random key located from the tall
+// index walks a few steps, against several times as many from the head.
+func TestTallIndexShortensTheDescent(t *testing.T) {
+	l := seededList(t, true)
+	r := rand.New(rand.NewPCG(4, 4))
+	key := func() []byte { return fmt.Appendf(nil, "run:0123456789abcdef/%016x", r.Uint64()) }
+	for range 100000 {
+		_, _, err := l.Insert(key(), 1, nil)
+		require.NoError(t, err)
+	}
+	l.Wait()
+	ti := l.tallIdx.Load()
+	require.NotNil(t, ti)
+	var indexed, full int64
+	const probes = 2000
+	for range probes {
+		off, err := l.Prepare(key(), nil, nil)
+		require.NoError(t, err)
+		var sp Splice
+		indexed += stepsOf(func() { l.LocateAfter(off, &sp, nil) })
+		l.tallIdx.Store(nil)
+		full += stepsOf(func() { l.LocateAfter(off, &sp, nil) })
+		l.tallIdx.Store(ti)
+	}
+	t.Logf("%d random keys: %.1f steps each from the tall index, %.1f from the head", probes, float64(indexed)/probes, float64(full)/probes)
+	require.Less(t, indexed, full/3)
 }

@@ -1,0 +1,171 @@
+package skiplist
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tallKeys makes keys shaped like in-mem's and a few that are not: most
+// in one long scope, some in short scopes, keys shorter than any scope,
+// keys that share more than a word past their scope (equal words), the
+// empty key and keys of 0xff.
+func tallKeys(r *rand.Rand, n int) [][]byte {
+	long := []byte("scope:0123456789abcdef/kv/")
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		var k []byte
+		switch r.IntN(10) {
+		case 0:
+			k = fmt.Appendf(nil, "s%d/%x", r.IntN(5), r.Uint32())
+		case 1:
+			k = []byte{byte('a' + r.IntN(3))}
+		case 2:
+			// Equal for 12 bytes past the scope, then random.
+			k = append(append([]byte(nil), long...), "same-word-xx"...)
+			k = fmt.Appendf(k, "%x", r.Uint32())
+		case 3:
+			k = bytes.Repeat([]byte{0xff}, 1+r.IntN(40))
+		case 4:
+			k = []byte{}
+		default:
+			k = append(append([]byte(nil), long...), fmt.Appendf(nil, "%016x", r.Uint64())...)
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// tallList inserts keys, each at one to three versions.
+func tallList(t *testing.T, r *rand.Rand, keys [][]byte) *List {
+	l := newList(t, true)
+	for i, k := range keys {
+		for v := range 1 + r.IntN(3) {
+			_, _, err := l.Insert(k, uint64(i*4+v+1), nil)
+			require.NoError(t, err)
+		}
+	}
+	l.Wait()
+	return l
+}
+
+// TestTallIndexStartIsTheLastTallNodeBelow: for any key, start returns the
+// last node of height tallHeight or more whose key is below it (0 when
+// there is none), exactly: a start at or past the key would misplace an
+// insert; one further back only walks longer, which this test catches
+// too.
+func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	l := tallList(t, r, tallKeys(r, 6000))
+	ti := l.buildTall(l.tall.Load())
+	require.NotEmpty(t, ti.offs)
+	require.Greater(t, len(ti.groups), 1, "the keys fall into several groups")
+
+	// Every tall node, in list order, from the list itself.
+	var tall []uint64
+	for x := l.node(l.head).tower[tallHeight-1].Load(); x != 0; x = l.node(x).tower[tallHeight-1].Load() {
+		tall = append(tall, x)
+	}
+	require.Equal(t, tall, ti.offs)
+
+	probes := tallKeys(r, 4000)
+	for _, off := range tall[:200] {
+		k := l.key(off, l.node(off))
+		probes = append(probes, k, append(append([]byte(nil), k...), 0), k[:len(k)/2])
+	}
+	for _, key := range probes {
+		want := uint64(0)
+		for _, off := range tall {
+			if bytes.Compare(l.key(off, l.node(off)), key) >= 0 {
+				break
+			}
+			want = off
+		}
+		got := ti.start(l, key)
+		require.Equal(t, want, got, "start for %q (d=%d)", key, ti.d)
+		if got != 0 {
+			require.GreaterOrEqual(t, int(l.node(got).height), tallHeight)
+		}
+	}
+}
+
+// TestTallIndexD: with most keys in one scope, the word starts where that
+// scope ends, and the groups stay few.
+func TestTallIndexD(t *testing.T) {
+	l := newList(t, true)
+	r := rand.New(rand.NewPCG(1, 2))
+	scope := []byte("run:0123456789abcdef/")
+	for i := range 20000 {
+		k := append(append([]byte(nil), scope...), fmt.Appendf(nil, "%016x", r.Uint64())...)
+		if i%1000 == 0 {
+			k = fmt.Appendf(nil, "sys/%d", i) // a few keys of another scope
+		}
+		_, _, err := l.Insert(k, 1, nil)
+		require.NoError(t, err)
+	}
+	l.Wait()
+	ti := l.tallIdx.Load()
+	require.NotNil(t, ti, "a list of 20000 has its tall index once its builds are done")
+	require.Equal(t, len(scope), ti.d)
+	require.LessOrEqual(t, len(ti.groups), max(len(ti.offs)/256, 16))
+}
+
+// TestLocateFromTheTallIndex: a located place is the same whether the
+// descent started from the tall index or from the head.
+func TestLocateFromTheTallIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	l := tallList(t, r, tallKeys(r, 20000))
+	ti := l.tallIdx.Load()
+	require.NotNil(t, ti)
+	for i, k := range tallKeys(r, 3000) {
+		off, err := l.Prepare(k, nil, nil)
+		require.NoError(t, err)
+		var withIdx, full Splice
+		l.LocateAfter(off, &withIdx, nil)
+		l.tallIdx.Store(nil)
+		l.LocateAfter(off, &full, nil)
+		l.tallIdx.Store(ti)
+		h := int(l.node(off).height)
+		require.Equal(t, full.height, withIdx.height)
+		require.Equal(t, full.prev[:h], withIdx.prev[:h], "key %q", k)
+		require.Equal(t, full.next[:h], withIdx.next[:h], "key %q", k)
+		if h <= tallHeight && ti.start(l, k) != 0 {
+			require.Equal(t, tallHeight, withIdx.levels, "a node up to tallHeight is located from the index")
+		}
+		require.True(t, l.LinkAt(off, uint64(1<<40+i), &withIdx))
+	}
+	requireSorted(t, l)
+}
+
+// TestTallIndexFollowsTheList: the index is built once the list has
+// tallMin tall nodes and rebuilt as they grow by a quarter, so after the
+// builds finish it names at least four fifths of them.
+func TestTallIndexFollowsTheList(t *testing.T) {
+	l := newList(t, true)
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 50000; i++ {
+		_, _, err := l.Insert(fmt.Appendf(nil, "k%016x", r.Uint64()), 1, nil)
+		require.NoError(t, err)
+		if l.tall.Load() == tallMin-1 {
+			l.Wait()
+			require.Nil(t, l.tallIdx.Load(), "no index below tallMin tall nodes")
+		}
+	}
+	l.Wait()
+	ti := l.tallIdx.Load()
+	require.NotNil(t, ti)
+	require.GreaterOrEqual(t, ti.tall*5, l.tall.Load()*4)
+	require.GreaterOrEqual(t, int64(len(ti.offs)), ti.tall, "a build names every tall node linked before it")
+}
+
+// requireSorted checks the list's entries are in order.
+func requireSorted(t *testing.T, l *List) {
+	t.Helper()
+	es := collect(l)
+	for i := 1; i < len(es); i++ {
+		require.Negative(t, cmpEntry(es[i-1], es[i]), "entries %d and %d", i-1, i)
+	}
+}
