@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -205,63 +210,182 @@ func walSize(b *testing.B, dir string) int64 {
 //   - put: 400,000 one-put transactions of 256-byte values in a run;
 //   - large: 25,000 one-put transactions of 4 KiB values in a run.
 //
-// MB/s is WAL replayed per second.
+// Each shape is recovered twice: after Close ("closed"), and after the
+// process that wrote it was SIGKILLed once its last commit had reached the
+// OS ("killed": a child process, this test binary, writes it; every
+// iteration opens a fresh copy of what the kill left). MB/s is WAL
+// replayed per second.
 func BenchmarkRecovery(b *testing.B) {
-	for _, c := range []struct {
-		name       string
-		txs, perTx int
-		valLen     int
-		shared     bool
-	}{
-		{"small", 400, 1000, 200, true},
-		{"put", 400_000, 1, 256, false},
-		{"large", 25_000, 1, 4096, false},
-	} {
-		benchRecovery(b, c.name, c.txs, c.perTx, c.valLen, c.shared)
+	for _, c := range recoveryShapes {
+		for _, killed := range []bool{false, true} {
+			benchRecovery(b, c, killed)
+		}
 	}
 }
 
-func benchRecovery(b *testing.B, name string, txs, perTx, valLen int, shared bool) {
-	dir := b.TempDir()
-	opts := []inmem.Option{inmem.WithCheckpointEvery(noCheckpoint)}
-	db, err := inmem.Open(dir, append(opts, inmem.WithDurability(inmem.Async(time.Second)))...)
+// recoveryShape is one of BenchmarkRecovery's shapes of record.
+type recoveryShape struct {
+	name       string
+	txs, perTx int
+	valLen     int
+	shared     bool
+}
+
+var recoveryShapes = []recoveryShape{
+	{"small", 400, 1000, 200, true},
+	{"put", 400_000, 1, 256, false},
+	{"large", 25_000, 1, 4096, false},
+}
+
+// recoveryOpts are the options every Open of BenchmarkRecovery's databases
+// takes: no checkpoint, so recovery replays the whole WAL.
+var recoveryOpts = []inmem.Option{inmem.WithCheckpointEvery(noCheckpoint)}
+
+// writeRecovery writes shape c into a database in dir and returns it open,
+// with the run written to (nil for the shared scope).
+func writeRecovery(dir string, c recoveryShape) (*inmem.DB, *inmem.Run, error) {
+	db, err := inmem.Open(dir, append(recoveryOpts, inmem.WithDurability(inmem.Async(time.Second)))...)
 	if err != nil {
-		b.Fatal(err)
+		return nil, nil, err
 	}
 	var run *inmem.Run
 	update := func(fn func(tx *inmem.Tx) error) error { return db.Shared(inmem.Namespace{App: "bench"}).Update(fn) }
-	if !shared {
+	if !c.shared {
 		if run, err = db.BeginRun(); err != nil {
-			b.Fatal(err)
+			return nil, nil, errors.Join(err, db.Close())
 		}
 		update = run.Update
 	}
-	val := make([]byte, valLen)
+	val := make([]byte, c.valLen)
 	for i := range val {
 		val[i] = byte(i * 7)
 	}
-	for t := range txs {
+	for t := range c.txs {
 		if err := update(func(tx *inmem.Tx) error {
-			for j := range perTx {
-				if err := tx.KV().Put(fmt.Sprintf("key%016d", t*perTx+j), val); err != nil {
+			for j := range c.perTx {
+				if err := tx.KV().Put(fmt.Sprintf("key%016d", t*c.perTx+j), val); err != nil {
 					return err
 				}
 			}
 			return nil
 		}); err != nil {
+			return nil, nil, errors.Join(err, db.Close())
+		}
+	}
+	return db, run, nil
+}
+
+const (
+	recoveryKillDir   = "INMEM_BENCH_RECOVERY_DIR"
+	recoveryKillShape = "INMEM_BENCH_RECOVERY_SHAPE"
+)
+
+// TestRecoveryKillChild is BenchmarkRecovery's child: run only by it, with
+// recoveryKillDir set, it writes the shape named by recoveryKillShape,
+// waits for its commits to reach the OS (the log's syncer writes what was
+// appended within 10 ms, fsync or not), prints the run's ID and waits to
+// be killed.
+func TestRecoveryKillChild(t *testing.T) {
+	dir := os.Getenv(recoveryKillDir)
+	if dir == "" {
+		return
+	}
+	for _, c := range recoveryShapes {
+		if c.name != os.Getenv(recoveryKillShape) {
+			continue
+		}
+		_, run, err := writeRecovery(dir, c)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "recovery child: %v\n", err)
+			os.Exit(3)
+		}
+		time.Sleep(100 * time.Millisecond)
+		id := inmem.RunID{}
+		if run != nil {
+			id = run.ID()
+		}
+		fmt.Printf("ready %s\n", id)
+		time.Sleep(time.Minute) // killed long before
+		os.Exit(4)
+	}
+	os.Exit(5)
+}
+
+// killedRecovery writes c into dir from a child process and SIGKILLs it;
+// it returns the run the child wrote to.
+func killedRecovery(b *testing.B, dir string, c recoveryShape) inmem.RunID {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRecoveryKillChild$", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), recoveryKillDir+"="+dir, recoveryKillShape+"="+c.name)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var id inmem.RunID
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
+			if id, err = inmem.ParseRunID(rest); err != nil && c.shared {
+				err = nil
+			}
+			break
+		}
+	}
+	if kerr := cmd.Process.Signal(syscall.SIGKILL); kerr != nil {
+		b.Fatal(kerr)
+	}
+	_ = cmd.Wait() // killed: its exit status says so
+	if err != nil {
+		b.Fatal(err)
+	}
+	if id == (inmem.RunID{}) && !c.shared {
+		b.Fatal("recovery child ended without writing its shape")
+	}
+	return id
+}
+
+func benchRecovery(b *testing.B, c recoveryShape, killed bool) {
+	dir := b.TempDir()
+	var id inmem.RunID
+	if killed {
+		id = killedRecovery(b, dir, c)
+	} else {
+		db, run, err := writeRecovery(dir, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if run != nil {
+			id = run.ID()
+		}
+		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
 	wal := walSize(b, dir)
-	b.Run(fmt.Sprintf("%s/wal=%dMB", name, wal>>20), func(b *testing.B) {
+	how := "closed"
+	if killed {
+		how = "killed"
+	}
+	b.Run(fmt.Sprintf("%s/%s/wal=%dMB", c.name, how, wal>>20), func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(wal)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			db, err := inmem.Open(dir, opts...)
+			open := dir
+			if killed {
+				// What the kill left, every time: an Open and a Close
+				// would leave a cleanly closed log.
+				b.StopTimer()
+				open = filepath.Join(b.TempDir(), "copy")
+				if err := os.CopyFS(open, os.DirFS(dir)); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			db, err := inmem.Open(open, recoveryOpts...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -269,14 +393,14 @@ func benchRecovery(b *testing.B, name string, txs, perTx, valLen int, shared boo
 			if i == 0 {
 				// Every record is back: the last key reads.
 				kv := db.Shared(inmem.Namespace{App: "bench"}).KV()
-				if !shared {
-					r, err := db.Run(run.ID())
+				if !c.shared {
+					r, err := db.Run(id)
 					if err != nil {
 						b.Fatal(err)
 					}
 					kv = r.KV()
 				}
-				if _, err := kv.Get(fmt.Sprintf("key%016d", txs*perTx-1)); err != nil {
+				if _, err := kv.Get(fmt.Sprintf("key%016d", c.txs*c.perTx-1)); err != nil {
 					b.Fatalf("recovered: %v", err)
 				}
 			}
