@@ -270,12 +270,15 @@ func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 		sp.height, sp.levels = 0, 0 // LinkAt raises the height and searches itself
 		return
 	}
-	before, top := s.head, listHeight
-	if h <= tallHeight && listHeight > tallHeight {
-		if t := s.tallIdx.Load(); t != nil {
-			if st := t.start(s, key); st != 0 {
-				before, top = st, tallHeight
+	before, top, levels := s.head, listHeight, listHeight
+	if hint == nil && h <= tallHeight && listHeight > tallHeight {
+		if st, ok := s.tallStart(key, version); ok {
+			before, top, levels = st.prev, tallHeight-1, tallHeight
+			if st.prev == st.next && st.next != 0 {
+				sp.height, sp.levels = 0, 0
+				return
 			}
+			sp.prev[top], sp.next[top] = st.prev, st.next
 		}
 	}
 	for i := top - 1; i >= 0; i-- {
@@ -292,7 +295,7 @@ func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 		sp.prev[i], sp.next[i] = p, nx
 		before = p
 	}
-	sp.height, sp.levels = h, top
+	sp.height, sp.levels = h, levels
 }
 
 // LinkFrom is Link for a loader that links nodes with known versions,
@@ -414,9 +417,6 @@ func (s *List) linkAt(off uint64, version uint64, sp *Splice, floors *[MaxHeight
 		for i := 0; i < h; i++ {
 			floors[i] = off
 		}
-	}
-	if h >= tallHeight {
-		s.tallLinked()
 	}
 	// The entry count lives in the index shard when there is one: that
 	// cache line is already this writer's, while a list-wide counter would

@@ -164,8 +164,7 @@ func TestTallIndexShortensTheDescent(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	key := func() []byte { return fmt.Appendf(nil, "run:0123456789abcdef/%016x", r.Uint64()) }
 	for range 100000 {
-		_, _, err := l.Insert(key(), 1, nil)
-		require.NoError(t, err)
+		putLocated(t, l, key(), 1, nil)
 	}
 	l.Wait()
 	ti := l.tallIdx.Load()
@@ -183,4 +182,29 @@ func TestTallIndexShortensTheDescent(t *testing.T) {
 	}
 	t.Logf("%d random keys: %.1f steps each from the tall index, %.1f from the head", probes, float64(indexed)/probes, float64(full)/probes)
 	require.Less(t, indexed, full/3)
+}
+
+// TestStaleTallIndexWalkIsBounded: keys appended after the last build all
+// sort after the last node the index names in their region; a descent
+// gives up on the index after tallWalk steps along its level and goes from
+// the head, instead of crossing every node appended since.
+func TestStaleTallIndexWalkIsBounded(t *testing.T) {
+	l := seededList(t, true)
+	r := rand.New(rand.NewPCG(8, 8))
+	for range 20000 {
+		putLocated(t, l, fmt.Appendf(nil, "a/%016x", r.Uint64()), 1, nil)
+	}
+	l.Wait()
+	ti := l.buildTall(l.Len())
+	l.tallIdx.Store(ti)
+	l.tallBuilding.Store(true) // no build from here: the index goes stale
+	defer l.tallBuilding.Store(false)
+	var most int64
+	for i := range 20000 {
+		n := stepsOf(func() { putLocated(t, l, fmt.Appendf(nil, "b/%08d", i), 1, nil) })
+		most = max(most, n)
+	}
+	require.Same(t, ti, l.tallIdx.Load())
+	t.Logf("appending 20000 keys past a stale index: at most %d steps a put", most)
+	require.Less(t, most, int64(tallWalk+80), "a put walks the index's level at most tallWalk steps, then descends from the head")
 }

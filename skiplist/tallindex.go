@@ -13,9 +13,9 @@ import (
 // height 2, 1.74 us (medians of 4 alternating runs).
 const tallHeight = 2
 
-// tallMin is how many tall nodes a list has before the index is first
+// tallMin is how many entries a list has before the index is first
 // built: below that the whole descent is a few cached nodes.
-const tallMin = 64
+const tallMin = 256
 
 // tallIndex is a sorted, compact copy of the list's tall nodes, searched
 // to find where a descent for a key can start: the last tall node whose
@@ -28,8 +28,8 @@ const tallMin = 64
 // It is a snapshot: nodes linked since it was built are not in it, which
 // only makes the walks from its nodes longer (a node, once linked, stays,
 // so every node it names is still below every key it was found for). The
-// list builds a new one in the background each time its tall nodes grew
-// by a quarter.
+// list builds a new one in the background once it grew by a quarter, as
+// its descents find (tallDescent).
 //
 // Keys are compared as a 64-bit word: the eight bytes at d (zero padded),
 // d being where the sampled keys usually start to differ. Within a group
@@ -38,11 +38,11 @@ const tallMin = 64
 // are few (one per scope, for in-mem's keys), so finding the target's one
 // compares a few cached prefixes.
 type tallIndex struct {
-	d      int
-	words  []uint64 // word of each sampled key, in list order
-	offs   []uint64 // each sampled node
-	groups []tallGroup
-	tall   int64 // the list's tall nodes when it was built
+	d       int
+	words   []uint64 // word of each sampled key, in list order
+	offs    []uint64 // each sampled node
+	groups  []tallGroup
+	entries int64 // the list's entries when it was built
 }
 
 // tallGroup is a run of sampled keys sharing prefix (their first d bytes,
@@ -105,6 +105,50 @@ func (t *tallIndex) start(s *List, key []byte) uint64 {
 	return 0
 }
 
+// tallWalk bounds the walk along level tallHeight-1 from the node the
+// tall index names: one or two steps while the index is fresh (it names
+// every node of that level but those linked since its build). Where
+// writers appended since the last build, every new node sorts after the
+// last one the index names, and the walk from it would cross all of them.
+const tallWalk = 8
+
+// tallPlace is where a descent from the tall index found a key at level
+// tallHeight-1.
+type tallPlace struct{ prev, next uint64 }
+
+// tallStart counts a descent with no hint (tallDescent) and places (key,
+// version) at level tallHeight-1 from the node the tall index names. It
+// reports false when there is no index, it names no node below key, or
+// the walk from that node is longer than tallWalk: the descent then goes
+// from the head.
+func (s *List) tallStart(key []byte, version uint64) (tallPlace, bool) {
+	s.tallDescent()
+	t := s.tallIdx.Load()
+	if t == nil {
+		return tallPlace{}, false
+	}
+	before := t.start(s, key)
+	if before == 0 {
+		return tallPlace{}, false
+	}
+	for range tallWalk {
+		step()
+		next := s.node(before).tower[tallHeight-1].Load()
+		if next == 0 {
+			return tallPlace{before, 0}, true
+		}
+		c := s.compare(next, key, version)
+		if c == 0 {
+			return tallPlace{next, next}, true
+		}
+		if c > 0 {
+			return tallPlace{before, next}, true
+		}
+		before = next
+	}
+	return tallPlace{}, false
+}
+
 // sortSearch is sort.Search without the closure's escape: the smallest i
 // in [0, n) for which f is true, or n.
 func sortSearch(n int, f func(int) bool) int {
@@ -120,8 +164,9 @@ func sortSearch(n int, f func(int) bool) int {
 	return lo
 }
 
-// buildTall walks the list's level tallHeight-1 and indexes its nodes.
-func (s *List) buildTall(tall int64) *tallIndex {
+// buildTall walks the list's level tallHeight-1 and indexes its nodes;
+// entries is the list's length as the build starts.
+func (s *List) buildTall(entries int64) *tallIndex {
 	var offs []uint64
 	var keys [][]byte
 	for x := s.node(s.head).tower[tallHeight-1].Load(); x != 0; {
@@ -130,7 +175,7 @@ func (s *List) buildTall(tall int64) *tallIndex {
 		keys = append(keys, s.key(x, n))
 		x = n.tower[tallHeight-1].Load()
 	}
-	t := &tallIndex{offs: offs, tall: tall}
+	t := &tallIndex{offs: offs, entries: entries}
 	if len(keys) == 0 {
 		return t
 	}
@@ -185,15 +230,41 @@ func (s *List) buildTall(tall int64) *tallIndex {
 	return t
 }
 
-// tallLinked counts a linked node of height at least tallHeight and
-// starts a build of the tall index when their number passed the last
-// build's by a quarter.
-func (s *List) tallLinked() {
-	n := s.tall.Add(1)
-	if n < tallMin || n < s.tallNext.Load() || !s.tallBuilding.CompareAndSwap(false, true) {
+// tallCheckEvery is how many descents that could start from the tall
+// index pass between checks of whether it is due for a build: a check
+// counts the list's entries, 64 shard locks.
+const tallCheckEvery = 1024
+
+// tallUses is how many descents a build must have been asked for by, as
+// a share of the list's entries (one in tallUses): a build walks a quarter
+// of the entries and saves a descent about 25 steps, and a writer whose
+// fingers fail now and then (one writer of ascending keys, one put in a
+// few thousand) spent a sixth of its CPU on builds it hardly used.
+const tallUses = 64
+
+// tallDescent counts a descent with no hint that could start from the
+// tall index and,
+// every tallCheckEvery of them, starts a build of the index in the
+// background if the list has none and holds tallMin entries, or if it grew
+// by a quarter since the last build, and if enough descents asked for it
+// (tallUses). Descents, not inserts, drive it: a
+// writer whose fingers find its places (ascending keys, an event log) never
+// descends from the head, and then the index would only take the CPU its
+// builds need, which on two cores is the other writer's.
+func (s *List) tallDescent() {
+	d := s.descents.Add(1)
+	if d%tallCheckEvery != 0 {
 		return
 	}
-	s.tallNext.Store(n + n/4)
+	n := s.Len()
+	t := s.tallIdx.Load()
+	if n < tallMin || (t != nil && n < t.entries+t.entries/4) || int64(d-s.builtAt.Load()) < n/tallUses {
+		return
+	}
+	if !s.tallBuilding.CompareAndSwap(false, true) {
+		return
+	}
+	s.builtAt.Store(d)
 	s.tallBuilds.start()
 	go func() {
 		defer s.tallBuilds.done()
@@ -204,9 +275,14 @@ func (s *List) tallLinked() {
 
 // tallState is the tall index's part of a List.
 type tallState struct {
-	tall         atomic.Int64 // linked nodes of height >= tallHeight
-	tallNext     atomic.Int64 // tall at which the next build starts
+	_ [64]byte
+	// descents is written by every descent from the head, on a line of its
+	// own: on the line of the list's height, which every search reads,
+	// two writers on two cores took it from each other at every insert.
+	descents     atomic.Uint64
+	builtAt      atomic.Uint64 // descents when the last build started
 	tallBuilding atomic.Bool
+	_            [44]byte
 	tallIdx      atomic.Pointer[tallIndex]
 	tallBuilds   builds
 }

@@ -49,6 +49,7 @@ func tallList(t *testing.T, r *rand.Rand, keys [][]byte) *List {
 		}
 	}
 	l.Wait()
+	l.tallIdx.Store(l.buildTall(l.Len()))
 	return l
 }
 
@@ -60,7 +61,7 @@ func tallList(t *testing.T, r *rand.Rand, keys [][]byte) *List {
 func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	l := tallList(t, r, tallKeys(r, 6000))
-	ti := l.buildTall(l.tall.Load())
+	ti := l.tallIdx.Load()
 	require.NotEmpty(t, ti.offs)
 	require.Greater(t, len(ti.groups), 1, "the keys fall into several groups")
 
@@ -92,8 +93,8 @@ func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
 	}
 }
 
-// TestTallIndexD: with most keys in one scope, the word starts where that
-// scope ends, and the groups stay few.
+// TestTallIndexD: with most keys in one scope, the word starts about where
+// that scope ends, the groups stay few, and words tell keys apart.
 func TestTallIndexD(t *testing.T) {
 	l := newList(t, true)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -106,11 +107,19 @@ func TestTallIndexD(t *testing.T) {
 		_, _, err := l.Insert(k, 1, nil)
 		require.NoError(t, err)
 	}
-	l.Wait()
-	ti := l.tallIdx.Load()
-	require.NotNil(t, ti, "a list of 20000 has its tall index once its builds are done")
-	require.Equal(t, len(scope), ti.d)
+	ti := l.buildTall(l.Len())
+	require.GreaterOrEqual(t, ti.d, len(scope)-2, "the word holds the part of the key after the scope")
+	require.LessOrEqual(t, ti.d, len(scope)+2)
 	require.LessOrEqual(t, len(ti.groups), max(len(ti.offs)/256, 16))
+	ties := 0
+	for _, g := range ti.groups {
+		for i := g.lo + 1; i < g.hi; i++ {
+			if ti.words[i] == ti.words[i-1] {
+				ties++
+			}
+		}
+	}
+	require.Less(t, ties, len(ti.offs)/100, "words tell the sampled keys apart")
 }
 
 // TestLocateFromTheTallIndex: a located place is the same whether the
@@ -140,25 +149,49 @@ func TestLocateFromTheTallIndex(t *testing.T) {
 	requireSorted(t, l)
 }
 
-// TestTallIndexFollowsTheList: the index is built once the list has
-// tallMin tall nodes and rebuilt as they grow by a quarter, so after the
-// builds finish it names at least four fifths of them.
+// putLocated puts key into l as a commit does with no finger: located
+// from the head (or the tall index), then linked.
+func putLocated(t *testing.T, l *List, key []byte, v uint64, hint *Splice) *Splice {
+	off, err := l.Prepare(key, nil, nil)
+	require.NoError(t, err)
+	sp := new(Splice)
+	l.LocateAfter(off, sp, hint)
+	require.True(t, l.LinkAt(off, v, sp))
+	return sp
+}
+
+// TestTallIndexFollowsTheList: descents from the head build the index once
+// the list holds tallMin entries, and again each time it grew by a
+// quarter, so after the builds finish it is at most a quarter (and a
+// check's worth of descents) behind.
 func TestTallIndexFollowsTheList(t *testing.T) {
 	l := newList(t, true)
 	r := rand.New(rand.NewPCG(9, 9))
 	for i := 0; i < 50000; i++ {
-		_, _, err := l.Insert(fmt.Appendf(nil, "k%016x", r.Uint64()), 1, nil)
-		require.NoError(t, err)
-		if l.tall.Load() == tallMin-1 {
+		putLocated(t, l, fmt.Appendf(nil, "k%016x", r.Uint64()), 1, nil)
+		if i == tallCheckEvery-2 {
 			l.Wait()
-			require.Nil(t, l.tallIdx.Load(), "no index below tallMin tall nodes")
+			require.Nil(t, l.tallIdx.Load(), "no build before the first check")
 		}
 	}
 	l.Wait()
 	ti := l.tallIdx.Load()
 	require.NotNil(t, ti)
-	require.GreaterOrEqual(t, ti.tall*5, l.tall.Load()*4)
-	require.GreaterOrEqual(t, int64(len(ti.offs)), ti.tall, "a build names every tall node linked before it")
+	require.GreaterOrEqual(t, ti.entries*5/4+tallCheckEvery, l.Len())
+	require.GreaterOrEqual(t, int64(len(ti.offs))*4, ti.entries/2, "about one node in four is tall")
+}
+
+// TestNoTallIndexForHintedWrites: a writer whose every place is found from
+// a hint (ascending keys, each located from the one before) never
+// descends from the head, so the list builds no index for it.
+func TestNoTallIndexForHintedWrites(t *testing.T) {
+	l := newList(t, true)
+	var hint *Splice
+	for i := 0; i < 20000; i++ {
+		hint = putLocated(t, l, fmt.Appendf(nil, "k%08d", i), 1, hint)
+	}
+	l.Wait()
+	require.Nil(t, l.tallIdx.Load())
 }
 
 // requireSorted checks the list's entries are in order.
