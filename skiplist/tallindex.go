@@ -39,14 +39,17 @@ const tallMin = 256
 // compares a few cached prefixes.
 type tallIndex struct {
 	d       int
-	words   []uint64 // word of each sampled key, in list order
-	offs    []uint64 // each sampled node
+	ents    []tallEntry // the sampled nodes, in list order
 	groups  []tallGroup
 	entries int64 // the list's entries when it was built
 }
 
+// tallEntry is a sampled node and its key's word. The two share a line,
+// so the entry a search ends on gives its node without another miss.
+type tallEntry struct{ word, off uint64 }
+
 // tallGroup is a run of sampled keys sharing prefix (their first d bytes,
-// or the whole key when shorter); its samples are words[lo:hi].
+// or the whole key when shorter); its samples are ents[lo:hi].
 type tallGroup struct {
 	prefix []byte
 	lo, hi int
@@ -79,28 +82,28 @@ func (t *tallIndex) start(s *List, key []byte) uint64 {
 	gr := &t.groups[g]
 	if !bytes.Equal(gr.prefix, tp) {
 		// Every key of the group is below key.
-		return t.offs[gr.hi-1]
+		return t.ents[gr.hi-1].off
 	}
 	w := keyWord(key, t.d)
-	words := t.words[gr.lo:gr.hi]
-	j := sortSearch(len(words), func(i int) bool { return words[i] >= w })
+	ents := t.ents[gr.lo:gr.hi]
+	j := sortSearch(len(ents), func(i int) bool { return ents[i].word >= w })
 	// Nodes [j, k) have key's word: the last of them below key, if any,
 	// is a better start than j-1.
-	k := j + sortSearch(len(words)-j, func(i int) bool { return words[j+i] > w })
+	k := j + sortSearch(len(ents)-j, func(i int) bool { return ents[j+i].word > w })
 	if k > j {
 		n := sortSearch(k-j, func(i int) bool {
-			off := t.offs[gr.lo+j+i]
+			off := ents[j+i].off
 			return bytes.Compare(s.key(off, s.node(off)), key) >= 0
 		})
 		if n > 0 {
-			return t.offs[gr.lo+j+n-1]
+			return ents[j+n-1].off
 		}
 	}
 	switch {
 	case j > 0:
-		return t.offs[gr.lo+j-1]
+		return ents[j-1].off
 	case g > 0:
-		return t.offs[t.groups[g-1].hi-1]
+		return t.ents[t.groups[g-1].hi-1].off
 	}
 	return 0
 }
@@ -167,15 +170,19 @@ func sortSearch(n int, f func(int) bool) int {
 // buildTall walks the list's level tallHeight-1 and indexes its nodes;
 // entries is the list's length as the build starts.
 func (s *List) buildTall(entries int64) *tallIndex {
-	var offs []uint64
-	var keys [][]byte
+	var size int // the last build's, grown by a quarter and a half
+	if prev := s.tallIdx.Load(); prev != nil {
+		size = len(prev.ents) * 3 / 2
+	}
+	ents := make([]tallEntry, 0, size)
+	keys := make([][]byte, 0, size)
 	for x := s.node(s.head).tower[tallHeight-1].Load(); x != 0; {
 		n := s.node(x)
-		offs = append(offs, x)
+		ents = append(ents, tallEntry{off: x})
 		keys = append(keys, s.key(x, n))
 		x = n.tower[tallHeight-1].Load()
 	}
-	t := &tallIndex{offs: offs, entries: entries}
+	t := &tallIndex{ents: ents, entries: entries}
 	if len(keys) == 0 {
 		return t
 	}
@@ -213,9 +220,8 @@ func (s *List) buildTall(entries int64) *tallIndex {
 	var buf []byte
 	type span struct{ at, n int }
 	var spans []span
-	t.words = make([]uint64, len(keys))
 	for i, k := range keys {
-		t.words[i] = keyWord(k, t.d)
+		t.ents[i].word = keyWord(k, t.d)
 		p := k[:min(t.d, len(k))]
 		if i == 0 || !bytes.Equal(p, keys[i-1][:min(t.d, len(keys[i-1]))]) {
 			spans = append(spans, span{len(buf), len(p)})

@@ -62,7 +62,7 @@ func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	l := tallList(t, r, tallKeys(r, 6000))
 	ti := l.tallIdx.Load()
-	require.NotEmpty(t, ti.offs)
+	require.NotEmpty(t, ti.ents)
 	require.Greater(t, len(ti.groups), 1, "the keys fall into several groups")
 
 	// Every tall node, in list order, from the list itself.
@@ -70,7 +70,11 @@ func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
 	for x := l.node(l.head).tower[tallHeight-1].Load(); x != 0; x = l.node(x).tower[tallHeight-1].Load() {
 		tall = append(tall, x)
 	}
-	require.Equal(t, tall, ti.offs)
+	var offs []uint64
+	for _, e := range ti.ents {
+		offs = append(offs, e.off)
+	}
+	require.Equal(t, tall, offs)
 
 	probes := tallKeys(r, 4000)
 	for _, off := range tall[:200] {
@@ -110,16 +114,16 @@ func TestTallIndexD(t *testing.T) {
 	ti := l.buildTall(l.Len())
 	require.GreaterOrEqual(t, ti.d, len(scope)-2, "the word holds the part of the key after the scope")
 	require.LessOrEqual(t, ti.d, len(scope)+2)
-	require.LessOrEqual(t, len(ti.groups), max(len(ti.offs)/256, 16))
+	require.LessOrEqual(t, len(ti.groups), max(len(ti.ents)/256, 16))
 	ties := 0
 	for _, g := range ti.groups {
 		for i := g.lo + 1; i < g.hi; i++ {
-			if ti.words[i] == ti.words[i-1] {
+			if ti.ents[i].word == ti.ents[i-1].word {
 				ties++
 			}
 		}
 	}
-	require.Less(t, ties, len(ti.offs)/100, "words tell the sampled keys apart")
+	require.Less(t, ties, len(ti.ents)/100, "words tell the sampled keys apart")
 }
 
 // TestLocateFromTheTallIndex: a located place is the same whether the
@@ -178,7 +182,7 @@ func TestTallIndexFollowsTheList(t *testing.T) {
 	ti := l.tallIdx.Load()
 	require.NotNil(t, ti)
 	require.GreaterOrEqual(t, ti.entries*5/4+tallCheckEvery, l.Len())
-	require.GreaterOrEqual(t, int64(len(ti.offs))*4, ti.entries/2, "about one node in four is tall")
+	require.GreaterOrEqual(t, int64(len(ti.ents))*4, ti.entries/2, "about one node in four is tall")
 }
 
 // TestNoTallIndexForHintedWrites: a writer whose every place is found from
