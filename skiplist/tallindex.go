@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"sync/atomic"
+
+	"github.com/inmem-db/inmem/internal/prefetch"
 )
 
 // tallHeight is the height from which a node is in the tall index: one
@@ -89,8 +91,8 @@ func (t *tallIndex) start(s *List, key []byte) uint64 {
 	j := sortSearch(len(ents), func(i int) bool { return ents[i].word >= w })
 	// Nodes [j, k) have key's word: the last of them below key, if any,
 	// is a better start than j-1.
-	k := j + sortSearch(len(ents)-j, func(i int) bool { return ents[j+i].word > w })
-	if k > j {
+	if j < len(ents) && ents[j].word == w {
+		k := j + sortSearch(len(ents)-j, func(i int) bool { return ents[j+i].word > w })
 		n := sortSearch(k-j, func(i int) bool {
 			off := ents[j+i].off
 			return bytes.Compare(s.key(off, s.node(off)), key) >= 0
@@ -136,7 +138,14 @@ func (s *List) tallStart(key []byte, version uint64) (tallPlace, bool) {
 	}
 	for range tallWalk {
 		step()
-		next := s.node(before).tower[tallHeight-1].Load()
+		bn := s.node(before)
+		next := bn.tower[tallHeight-1].Load()
+		// The walk one level down starts here if this one stops at next,
+		// as it does at once while the index is fresh: its first node
+		// loads while next is compared.
+		if down := bn.tower[tallHeight-2].Load(); down != next && down != 0 {
+			prefetch.Lines(s.arena.Pointer(down), 1)
+		}
 		if next == 0 {
 			return tallPlace{before, 0}, true
 		}
