@@ -179,16 +179,42 @@ func sortSearch(n int, f func(int) bool) int {
 // buildTall walks the list's level tallHeight-1 and indexes its nodes;
 // entries is the list's length as the build starts.
 func (s *List) buildTall(entries int64) *tallIndex {
-	var size int // the last build's, grown by a quarter and a half
+	// One pass over the nodes: a second one to compute the words loaded
+	// every sampled key again, a cache miss each, for about half the
+	// build's time. Words are computed at the last build's d; only if this
+	// build's d differs are they computed again.
+	var size, guess int // the last build's size (grown by half) and d
 	if prev := s.tallIdx.Load(); prev != nil {
-		size = len(prev.ents) * 3 / 2
+		size, guess = len(prev.ents)*3/2, prev.d
 	}
 	ents := make([]tallEntry, 0, size)
 	keys := make([][]byte, 0, size)
+	// Per sampled key: its common prefix with the one before (capped at
+	// tallSame-1; tallSame for versions of one key) and its length (capped
+	// at 255, past any d), from which the groups follow without the keys.
+	lcps := make([]uint8, 0, size)
+	lens := make([]uint8, 0, size)
+	var hist [tallSame]int // neighbours by common prefix length
+	var prevKey []byte
 	for x := s.node(s.head).tower[tallHeight-1].Load(); x != 0; {
 		n := s.node(x)
-		ents = append(ents, tallEntry{off: x})
-		keys = append(keys, s.key(x, n))
+		k := s.key(x, n)
+		ents = append(ents, tallEntry{word: keyWord(k, guess), off: x})
+		keys = append(keys, k)
+		l := 0
+		for l < len(k) && l < len(prevKey) && l < tallSame-1 && k[l] == prevKey[l] {
+			l++
+		}
+		switch {
+		case len(keys) == 1:
+		case l == len(k) && l == len(prevKey):
+			l = tallSame // versions of one key: in one group whatever d is
+		default:
+			hist[l]++
+		}
+		lcps = append(lcps, uint8(l))
+		lens = append(lens, uint8(min(len(k), 255)))
+		prevKey = k
 		x = n.tower[tallHeight-1].Load()
 	}
 	t := &tallIndex{ents: ents, entries: entries}
@@ -200,19 +226,6 @@ func (s *List) buildTall(entries int64) *tallIndex {
 	// share less than d bytes). In-mem's keys start with their scope, so d
 	// is where the scope of most keys ends, and the word holds what
 	// follows: one group per scope, and words that differ.
-	var hist [256]int // neighbours by common prefix length, capped
-	for i := 1; i < len(keys); i++ {
-		a, b := keys[i-1], keys[i]
-		n := 0
-		for n < len(a) && n < len(b) && n < len(hist)-1 && a[n] == b[n] {
-			n++
-		}
-		if n == len(a) && n == len(b) {
-			continue // versions of one key: in one group whatever d is
-		}
-		hist[n]++
-	}
-	// The largest d with at most maxGroups-1 neighbours sharing less.
 	maxGroups := max(len(keys)/256, 16)
 	below := 0
 	for d := range hist {
@@ -223,16 +236,21 @@ func (s *List) buildTall(entries int64) *tallIndex {
 		below += hist[d]
 		t.d = d + 1
 	}
+	t.d = min(t.d, tallSame-1)
+	if t.d != guess {
+		for i, k := range keys {
+			t.ents[i].word = keyWord(k, t.d)
+		}
+	}
 	// The groups' prefixes are copied into one buffer: searched on every
 	// descent, they stay in cache there, where in the arena each is a
 	// line of its own node.
 	var buf []byte
 	type span struct{ at, n int }
 	var spans []span
-	for i, k := range keys {
-		t.ents[i].word = keyWord(k, t.d)
-		p := k[:min(t.d, len(k))]
-		if i == 0 || !bytes.Equal(p, keys[i-1][:min(t.d, len(keys[i-1]))]) {
+	for i := range keys {
+		if i == 0 || !t.sameGroup(int(lcps[i]), int(lens[i-1]), int(lens[i])) {
+			p := keys[i][:min(t.d, len(keys[i]))]
 			spans = append(spans, span{len(buf), len(p)})
 			buf = append(buf, p...)
 			t.groups = append(t.groups, tallGroup{lo: i})
@@ -243,6 +261,21 @@ func (s *List) buildTall(entries int64) *tallIndex {
 		t.groups[i].prefix = buf[sp.at : sp.at+sp.n : sp.at+sp.n]
 	}
 	return t
+}
+
+// tallSame marks, among a build's common prefix lengths, neighbours that
+// are versions of one key; the lengths it counts are below it.
+const tallSame = 255
+
+// sameGroup reports whether two neighbouring sampled keys, of lengths la
+// and lb with a common prefix of lcp bytes (tallSame: equal keys), have
+// the same first d bytes (or whole key, when shorter).
+func (t *tallIndex) sameGroup(lcp, la, lb int) bool {
+	if lcp == tallSame {
+		return true
+	}
+	pa, pb := min(t.d, la), min(t.d, lb)
+	return pa == pb && lcp >= pa
 }
 
 // tallCheckEvery is how many descents that could start from the tall

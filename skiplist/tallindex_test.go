@@ -49,7 +49,15 @@ func tallList(t *testing.T, r *rand.Rand, keys [][]byte) *List {
 		}
 	}
 	l.Wait()
-	l.tallIdx.Store(l.buildTall(l.Len()))
+	// A build computes its words at the last build's d, and again if its
+	// own differs: start from a last build with the wrong one.
+	l.tallIdx.Store(&tallIndex{d: 1})
+	ti := l.buildTall(l.Len())
+	l.tallIdx.Store(ti)
+	again := l.buildTall(l.Len())
+	require.Equal(t, ti.d, again.d)
+	require.Equal(t, ti.ents, again.ents, "a build at the last one's d computes the same words")
+	require.Equal(t, ti.groups, again.groups)
 	return l
 }
 
