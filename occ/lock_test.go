@@ -1,6 +1,7 @@
 package occ
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 
@@ -34,4 +35,43 @@ func TestLockExcludes(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, 8*5000, count)
 	}
+}
+
+// TestPollYieldsOnlyWhileNoneQueued: a poller keeps trying, yielding
+// between tries, while no committer is queued, so a holder that lets go
+// after a while hands it the lock; once one is queued it stops and queues
+// too.
+func TestPollYieldsOnlyWhileNoneQueued(t *testing.T) {
+	// One processor: the holder runs only when the poller yields, so the
+	// poller gets the lock only by yielding.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	o := New(0)
+	o.mu.Lock()
+	released := make(chan struct{})
+	go func() {
+		for range pollTries {
+			runtime.Gosched()
+		}
+		o.mu.Unlock()
+		close(released)
+	}()
+	require.True(t, o.poll(), "nobody queued: the poller outlasts the holder")
+	<-released
+	o.mu.Unlock()
+
+	// The same holder, with a committer queued: the poller stops before
+	// the holder lets go.
+	o.mu.Lock()
+	o.queued.Add(1)
+	released = make(chan struct{})
+	go func() {
+		for range pollTries {
+			runtime.Gosched()
+		}
+		o.mu.Unlock()
+		close(released)
+	}()
+	require.False(t, o.poll(), "a committer is queued: the poller queues too")
+	<-released
+	o.queued.Add(-1)
 }
