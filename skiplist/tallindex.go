@@ -3,6 +3,7 @@ package skiplist
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/inmem-db/inmem/internal/prefetch"
@@ -283,6 +284,10 @@ func (t *tallIndex) sameGroup(lcp, la, lb int) bool {
 // counts the list's entries, 64 shard locks.
 const tallCheckEvery = 1024
 
+// tallSample is how many descents one counted descent stands for; it
+// divides tallCheckEvery.
+const tallSample = 64
+
 // tallUses is how many descents a build must have been asked for by, as
 // a share of the list's entries (one in tallUses): a build walks a quarter
 // of the entries and saves a descent about 25 steps, and a writer whose
@@ -300,7 +305,13 @@ const tallUses = 64
 // descends from the head, and then the index would only take the CPU its
 // builds need, which on two cores is the other writer's.
 func (s *List) tallDescent() {
-	d := s.descents.Add(1)
+	// One descent in tallSample counts, for tallSample: writers on other
+	// cores then write the counter's line once in that many descents, not
+	// at every one.
+	if rand.Uint32()%tallSample != 0 {
+		return
+	}
+	d := s.descents.Add(tallSample)
 	if d%tallCheckEvery != 0 {
 		return
 	}

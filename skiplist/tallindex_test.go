@@ -181,7 +181,9 @@ func TestTallIndexFollowsTheList(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for i := 0; i < 50000; i++ {
 		putLocated(t, l, fmt.Appendf(nil, "k%016x", r.Uint64()), 1, nil)
-		if i == tallCheckEvery-2 {
+		if i == tallCheckEvery/4 {
+			// A check comes after about tallCheckEvery descents (counted
+			// one in tallSample): 16 counted ones in 256 is far outside.
 			l.Wait()
 			require.Nil(t, l.tallIdx.Load(), "no build before the first check")
 		}
