@@ -238,13 +238,18 @@ func (kv *KV) scanFrom(prefix, from string, fn func(key string, value []byte, ve
 		kv.h.tx.scanFrom(p, start, emit)
 		return nil
 	}
+	// The generation first, then whether the run is frozen: a run found
+	// not frozen after the generation was taken has its versions in it
+	// (a reclaim drops a frozen run's versions only after the freeze is
+	// applied). The other order listed nothing when a freeze and a
+	// reclaim fell between the two.
+	g, snap := kv.h.run.db.store.ReadAt()
 	if kv.h.run.layered() {
 		return kv.h.run.View(func(tx *Tx) error {
 			tx.scanFrom(p, start, emit)
 			return nil
 		})
 	}
-	g, snap := kv.h.run.db.store.ReadAt()
 	g.ScanFrom(p, start, snap, kv.h.run.db.opts.clock, emit)
 	runtime.KeepAlive(g)
 	return nil
