@@ -3,6 +3,7 @@ package skiplist
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -111,7 +112,14 @@ func (s *List) compare(off uint64, key []byte, version uint64) int {
 // level, starting the walk at before. If an equal entry exists, both results
 // are that entry.
 func (s *List) findSplice(key []byte, version uint64, before uint64, level int) (uint64, uint64) {
-	for {
+	p, nx, _ := s.findSpliceWithin(key, version, before, level, math.MaxInt)
+	return p, nx
+}
+
+// findSpliceWithin is findSplice that gives up, reporting false, after
+// limit steps along the level.
+func (s *List) findSpliceWithin(key []byte, version uint64, before uint64, level, limit int) (uint64, uint64, bool) {
+	for range limit {
 		bn := s.node(before)
 		next := bn.tower[level].Load()
 		if level > 0 {
@@ -123,18 +131,19 @@ func (s *List) findSplice(key []byte, version uint64, before uint64, level int) 
 			}
 		}
 		if next == 0 {
-			return before, 0
+			return before, 0, true
 		}
 		step()
 		c := s.compare(next, key, version)
 		if c == 0 {
-			return next, next
+			return next, next, true
 		}
 		if c > 0 {
-			return before, next
+			return before, next, true
 		}
 		before = next
 	}
+	return 0, 0, false
 }
 
 // Insert adds (key, version, value). It returns the new entry's offset and
@@ -272,13 +281,13 @@ func (s *List) locate(off, version uint64, sp *Splice, hint *Splice) {
 	}
 	before, top, levels := s.head, listHeight, listHeight
 	if hint == nil && h <= tallHeight && listHeight > tallHeight {
-		if st, ok := s.tallStart(key, version); ok {
-			before, top, levels = st.prev, tallHeight-1, tallHeight
-			if st.prev == st.next && st.next != 0 {
+		if p, nx, ok := s.tallStart(key, version); ok {
+			before, top, levels = p, tallHeight-1, tallHeight
+			if p == nx && nx != 0 {
 				sp.height, sp.levels = 0, 0
 				return
 			}
-			sp.prev[top], sp.next[top] = st.prev, st.next
+			sp.prev[top], sp.next[top] = p, nx
 		}
 	}
 	for i := top - 1; i >= 0; i-- {

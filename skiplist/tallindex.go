@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync/atomic"
-
-	"github.com/inmem-db/inmem/internal/prefetch"
 )
 
 // tallHeight is the height from which a node is in the tall index: one
@@ -118,48 +116,22 @@ func (t *tallIndex) start(s *List, key []byte) uint64 {
 // last one the index names, and the walk from it would cross all of them.
 const tallWalk = 8
 
-// tallPlace is where a descent from the tall index found a key at level
-// tallHeight-1.
-type tallPlace struct{ prev, next uint64 }
-
 // tallStart counts a descent with no hint (tallDescent) and places (key,
 // version) at level tallHeight-1 from the node the tall index names. It
 // reports false when there is no index, it names no node below key, or
 // the walk from that node is longer than tallWalk: the descent then goes
 // from the head.
-func (s *List) tallStart(key []byte, version uint64) (tallPlace, bool) {
+func (s *List) tallStart(key []byte, version uint64) (uint64, uint64, bool) {
 	s.tallDescent()
 	t := s.tallIdx.Load()
 	if t == nil {
-		return tallPlace{}, false
+		return 0, 0, false
 	}
 	before := t.start(s, key)
 	if before == 0 {
-		return tallPlace{}, false
+		return 0, 0, false
 	}
-	for range tallWalk {
-		step()
-		bn := s.node(before)
-		next := bn.tower[tallHeight-1].Load()
-		// The walk one level down starts here if this one stops at next,
-		// as it does at once while the index is fresh: its first node
-		// loads while next is compared.
-		if down := bn.tower[tallHeight-2].Load(); down != next && down != 0 {
-			prefetch.Lines(s.arena.Pointer(down), 1)
-		}
-		if next == 0 {
-			return tallPlace{before, 0}, true
-		}
-		c := s.compare(next, key, version)
-		if c == 0 {
-			return tallPlace{next, next}, true
-		}
-		if c > 0 {
-			return tallPlace{before, next}, true
-		}
-		before = next
-	}
-	return tallPlace{}, false
+	return s.findSpliceWithin(key, version, before, tallHeight-1, tallWalk)
 }
 
 // sortSearch is sort.Search without the closure's escape: the smallest i
