@@ -19,10 +19,11 @@ import "runtime"
 // lock (1.5 yields per commit), and the 99th percentile of the time from a
 // commit's start to its version was 250 us; queueing after the polls, 90
 // us. But two writers on two cores that queue after the polls park each
-// other: one database's two writers then reached 0.86x the throughput of
-// one (BenchmarkPutScaling's gain, median of 5), against 1.19x when the
-// poller yields. Committers are queued exactly when many contend, so the
-// poller yields for two and queues for many.
+// other, and a poller that always yields waits behind everything runnable:
+// one database's two writers gained 1.10x with the always-yielding poller
+// and 1.27x with this one (BenchmarkPutScaling, medians of 5 alternating
+// runs). Committers are queued exactly when many contend, so the poller
+// yields for two and queues for many.
 const (
 	pollTries  = 64
 	yieldTries = 1024

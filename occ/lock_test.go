@@ -46,32 +46,31 @@ func TestPollYieldsOnlyWhileNoneQueued(t *testing.T) {
 	// poller gets the lock only by yielding.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	o := New(0)
-	o.mu.Lock()
-	released := make(chan struct{})
-	go func() {
-		for range pollTries {
-			runtime.Gosched()
-		}
-		o.mu.Unlock()
-		close(released)
-	}()
+	released := holdFor(o, pollTries)
 	require.True(t, o.poll(), "nobody queued: the poller outlasts the holder")
 	<-released
 	o.mu.Unlock()
 
 	// The same holder, with a committer queued: the poller stops before
 	// the holder lets go.
-	o.mu.Lock()
 	o.queued.Add(1)
-	released = make(chan struct{})
+	released = holdFor(o, pollTries)
+	require.False(t, o.poll(), "a committer is queued: the poller queues too")
+	<-released
+	o.queued.Add(-1)
+}
+
+// holdFor takes o.mu and lets go of it from another goroutine after n
+// yields; the channel closes then.
+func holdFor(o *Oracle, n int) chan struct{} {
+	o.mu.Lock()
+	released := make(chan struct{})
 	go func() {
-		for range pollTries {
+		for range n {
 			runtime.Gosched()
 		}
 		o.mu.Unlock()
 		close(released)
 	}()
-	require.False(t, o.poll(), "a committer is queued: the poller queues too")
-	<-released
-	o.queued.Add(-1)
+	return released
 }
