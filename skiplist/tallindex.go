@@ -39,11 +39,21 @@ const tallMin = 256
 // are few (one per scope, for in-mem's keys), so finding the target's one
 // compares a few cached prefixes.
 type tallIndex struct {
-	d       int
-	ents    []tallEntry // the sampled nodes, in list order
+	d    int
+	ents []tallEntry // the sampled nodes, in list order
+	// fence holds the word of every tallFence-th entry: a search halves it
+	// in cache, then ends in tallFence entries, a few lines. Halving ents
+	// itself (16 MiB for a list of four million) missed at each of its
+	// last steps.
+	fence   []uint64
 	groups  []tallGroup
 	entries int64 // the list's entries when it was built
 }
+
+// tallFence is how many entries one fence word stands for: 256 B, four
+// lines, and a fence 1/16 the size of the index (128 KiB for a list of a
+// million), which stays in a core's cache.
+const tallFence = 16
 
 // tallEntry is a sampled node and its key's word. The two share a line,
 // so the entry a search ends on gives its node without another miss.
@@ -71,42 +81,72 @@ func keyWord(key []byte, d int) uint64 {
 }
 
 // start returns a linked node of height at least tallHeight whose key is
-// below key, or 0 if the index knows none. Equal words are not decided
-// by the index; the nodes with one are compared in full, by binary search.
-func (t *tallIndex) start(s *List, key []byte) uint64 {
+// below key, or 0 if the index knows none, and after it the next tall
+// node the index knows, if its key is above key (else 0): where the list
+// still links the two at that level, they are key's place there, with no
+// key loaded. Equal words are not decided by the index; the nodes with
+// one are compared in full, by binary search.
+func (t *tallIndex) start(s *List, key []byte) (before, after uint64) {
 	tp := key[:min(t.d, len(key))]
 	// The last group whose prefix is <= tp.
 	g := sortSearch(len(t.groups), func(i int) bool { return bytes.Compare(t.groups[i].prefix, tp) > 0 }) - 1
 	if g < 0 {
-		return 0
+		return 0, 0
 	}
 	gr := &t.groups[g]
+	// The first entry of the next group is above key: its prefix is.
+	if gr.hi < len(t.ents) {
+		after = t.ents[gr.hi].off
+	}
 	if !bytes.Equal(gr.prefix, tp) {
 		// Every key of the group is below key.
-		return t.ents[gr.hi-1].off
+		return t.ents[gr.hi-1].off, after
 	}
 	w := keyWord(key, t.d)
-	ents := t.ents[gr.lo:gr.hi]
-	j := sortSearch(len(ents), func(i int) bool { return ents[i].word >= w })
+	j := t.firstAtLeast(gr.lo, gr.hi, w)
+	if j < gr.hi && t.ents[j].word > w {
+		after = t.ents[j].off
+	}
 	// Nodes [j, k) have key's word: the last of them below key, if any,
 	// is a better start than j-1.
-	if j < len(ents) && ents[j].word == w {
-		k := j + sortSearch(len(ents)-j, func(i int) bool { return ents[j+i].word > w })
-		n := sortSearch(k-j, func(i int) bool {
-			off := ents[j+i].off
+	if j < gr.hi && t.ents[j].word == w {
+		after = 0
+		ents := t.ents[j:gr.hi]
+		k := sortSearch(len(ents), func(i int) bool { return ents[i].word > w })
+		n := sortSearch(k, func(i int) bool {
+			off := ents[i].off
 			return bytes.Compare(s.key(off, s.node(off)), key) >= 0
 		})
 		if n > 0 {
-			return ents[j+n-1].off
+			return ents[n-1].off, 0
 		}
 	}
 	switch {
-	case j > 0:
-		return ents[j-1].off
+	case j > gr.lo:
+		return t.ents[j-1].off, after
 	case g > 0:
-		return t.ents[t.groups[g-1].hi-1].off
+		return t.ents[t.groups[g-1].hi-1].off, after
 	}
-	return 0
+	return 0, 0
+}
+
+// firstAtLeast returns the first entry in [lo, hi), one group's, whose
+// word is at least w, or hi. The fence words of the blocks starting in
+// the group narrow it to one block first.
+func (t *tallIndex) firstAtLeast(lo, hi int, w uint64) int {
+	if bl, bh := (lo+tallFence-1)/tallFence, (hi-1)/tallFence+1; bl < bh {
+		// The first block starting in the group whose first word is >= w:
+		// the entry sought is at most its start, and past the start of the
+		// block before it, whose word is below w.
+		b := bl + sortSearch(bh-bl, func(i int) bool { return t.fence[bl+i] >= w })
+		if b > bl {
+			lo = (b-1)*tallFence + 1
+		}
+		if b < bh {
+			hi = b * tallFence
+		}
+	}
+	return lo + sortSearch(hi-lo, func(i int) bool { return t.ents[lo+i].word >= w })
 }
 
 // tallWalk bounds the walk along level tallHeight-1 from the node the
@@ -127,9 +167,13 @@ func (s *List) tallStart(key []byte, version uint64) (uint64, uint64, bool) {
 	if t == nil {
 		return 0, 0, false
 	}
-	before := t.start(s, key)
+	before, after := t.start(s, key)
 	if before == 0 {
 		return 0, 0, false
+	}
+	if after != 0 && s.node(before).tower[tallHeight-1].Load() == after {
+		// Still neighbours: nothing linked between them since the build.
+		return before, after, true
 	}
 	return s.findSpliceWithin(key, version, before, tallHeight-1, tallWalk)
 }
@@ -214,6 +258,10 @@ func (s *List) buildTall(entries int64) *tallIndex {
 		for i, k := range keys {
 			t.ents[i].word = keyWord(k, t.d)
 		}
+	}
+	t.fence = make([]uint64, 0, (len(ents)+tallFence-1)/tallFence)
+	for i := 0; i < len(ents); i += tallFence {
+		t.fence = append(t.fence, ents[i].word)
 	}
 	// The groups' prefixes are copied into one buffer: searched on every
 	// descent, they stay in cache there, where in the arena each is a

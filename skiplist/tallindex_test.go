@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -97,10 +98,18 @@ func TestTallIndexStartIsTheLastTallNodeBelow(t *testing.T) {
 			}
 			want = off
 		}
-		got := ti.start(l, key)
+		got, after := ti.start(l, key)
 		require.Equal(t, want, got, "start for %q (d=%d)", key, ti.d)
 		if got != 0 {
 			require.GreaterOrEqual(t, int(l.node(got).height), tallHeight)
+		}
+		// after, when named, is the tall node right after got, and above
+		// key: the two are then key's place at that level.
+		if got != 0 && after != 0 {
+			i := slices.Index(tall, got)
+			require.Less(t, i+1, len(tall))
+			require.Equal(t, tall[i+1], after, "after for %q", key)
+			require.Positive(t, bytes.Compare(l.key(after, l.node(after)), key))
 		}
 	}
 }
@@ -132,6 +141,16 @@ func TestTallIndexD(t *testing.T) {
 		}
 	}
 	require.Less(t, ties, len(ti.ents)/100, "words tell the sampled keys apart")
+
+	// Where words differ, a start names the node after it too.
+	afters := 0
+	for range 1000 {
+		k := append(append([]byte(nil), scope...), fmt.Appendf(nil, "%016x", r.Uint64())...)
+		if before, after := ti.start(l, k); before != 0 && after != 0 {
+			afters++
+		}
+	}
+	require.Greater(t, afters, 990)
 }
 
 // TestLocateFromTheTallIndex: a located place is the same whether the
@@ -153,7 +172,7 @@ func TestLocateFromTheTallIndex(t *testing.T) {
 		require.Equal(t, full.height, withIdx.height)
 		require.Equal(t, full.prev[:h], withIdx.prev[:h], "key %q", k)
 		require.Equal(t, full.next[:h], withIdx.next[:h], "key %q", k)
-		if h <= tallHeight && ti.start(l, k) != 0 {
+		if before, _ := ti.start(l, k); h <= tallHeight && before != 0 {
 			require.Equal(t, tallHeight, withIdx.levels, "a node up to tallHeight is located from the index")
 		}
 		require.True(t, l.LinkAt(off, uint64(1<<40+i), &withIdx))
