@@ -13,7 +13,7 @@ const (
 	benchKeys    = 1 << 20 // 1M
 	benchKeyLen  = 16
 	benchValLen  = 16
-	benchArenaSz = 128 << 20 // holds 1M nodes of 16-byte keys and values
+	benchArenaSz = 160 << 20 // holds 1M nodes of 16-byte values and keys of up to 44 bytes
 )
 
 var (
@@ -176,6 +176,40 @@ func BenchmarkInsertParallel(b *testing.B) {
 					done += n
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkLocateRandom inserts random keys behind a shared scope prefix
+// the way a commit with no finger does (Prepare, LocateAfter with no
+// hint, LinkAt), so the descent starts from the tall index once the list
+// has built one; a fresh list every 1M inserts.
+func BenchmarkLocateRandom(b *testing.B) {
+	loadBenchKeys()
+	scope := []byte("run/0123456789abcdef0123/kv/")
+	keys := make([][]byte, benchKeys)
+	for i, k := range benchKeyData {
+		keys[i] = append(append(make([]byte, 0, len(scope)+len(k)), scope...), k...)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var l *List
+	var sp Splice
+	for i := 0; i < b.N; i++ {
+		j := i % benchKeys
+		if j == 0 {
+			b.StopTimer()
+			l = nil
+			l = newBenchList(b, true)
+			b.StartTimer()
+		}
+		off, err := l.Prepare(keys[j], benchValue, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.LocateAfter(off, &sp, nil)
+		if !l.LinkAt(off, uint64(i+1), &sp) {
+			b.Fatal("duplicate")
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package skiplist
 
 // fingerLevels is how many levels a Finger remembers: enough for all but
-// one node in 4^8, which falls back to a full search.
+// one node in 2*4^7, which falls back to a full search.
 const fingerLevels = 8
 
 // maxClimb bounds how far above the new node's own levels LocateNear

@@ -8,7 +8,8 @@ import (
 )
 
 // MaxHeight is the tallest tower a node can have. With a branching factor of
-// 4 it indexes 4^20 entries before the top level stops thinning out.
+// 2 at the second level and 4 above it indexes 2*4^19 entries before the
+// top level stops thinning out.
 const MaxHeight = 20
 
 // node is the header of an entry in the arena. Only the first height slots of

@@ -123,7 +123,12 @@ func TestMaxHeightList(t *testing.T) {
 }
 
 // heightBits returns bits from which randomHeight draws exactly h.
-func heightBits(h int) uint64 { return 1 << (2 * (h - 1)) }
+func heightBits(h int) uint64 {
+	if h == 1 {
+		return 1
+	}
+	return 1 << (1 + 2*(h-2))
+}
 
 // insertAt links key at version 1 in a node exactly h tall, located from
 // the head, and returns the finger of the new entry.

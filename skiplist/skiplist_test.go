@@ -211,7 +211,7 @@ func TestOrdering(t *testing.T) {
 func TestTowersAreBuilt(t *testing.T) {
 	// A list that degenerates into a linked list still passes every
 	// ordering test; check the towers exist with the promised branching
-	// (P(height >= 2) = 1/4).
+	// (P(height >= 2) = 1/2, then 1/4 a level).
 	l := newList(t, false)
 	const n = 5000
 	for i := 0; i < n; i++ {
@@ -227,7 +227,8 @@ func TestTowersAreBuilt(t *testing.T) {
 		}
 	}
 	require.Equal(t, n, atLeast[1])
-	require.InDelta(t, 0.25, float64(atLeast[2])/n, 0.05, "fraction of nodes with height >= 2")
+	require.InDelta(t, 0.5, float64(atLeast[2])/n, 0.05, "fraction of nodes with height >= 2")
+	require.InDelta(t, 0.125, float64(atLeast[3])/n, 0.03, "fraction of nodes with height >= 3")
 	require.GreaterOrEqual(t, l.height.Load(), uint32(4))
 	// Every node is linked at every level of its tower.
 	for level := 1; level < MaxHeight; level++ {

@@ -8,10 +8,10 @@ import (
 )
 
 // tallHeight is the height from which a node is in the tall index: one
-// node in 4. A descent that starts from one of them walks levels
-// tallHeight-1 down to 0 only. From height 3 (one in 16, an index a
-// quarter the size) a random put into a million entries took 2.24 us, from
-// height 2, 1.74 us (medians of 4 alternating runs).
+// node in 2 (randomHeight). A descent that starts from one of them walks
+// levels tallHeight-1 down to 0 only. From height 3 (then one in 16, an
+// index a quarter the size) a random put into a million entries took
+// 2.24 us, from height 2, 1.74 us (medians of 4 alternating runs).
 const tallHeight = 2
 
 // tallMin is how many entries a list has before the index is first
@@ -55,9 +55,24 @@ type tallIndex struct {
 // million), which stays in a core's cache.
 const tallFence = 16
 
-// tallEntry is a sampled node and its key's word. The two share a line,
-// so the entry a search ends on gives its node without another miss.
-type tallEntry struct{ word, off uint64 }
+// tallEntry is a sampled node, its height and its key's word. They share
+// a line, so the entry a search ends on gives its node without another
+// miss, and the entries before it the nodes of the levels above.
+type tallEntry struct{ word, ref uint64 }
+
+// tallHeightShift places a node's height above its offset in a ref:
+// arena offsets stay far below 2^56.
+const tallHeightShift = 56
+
+func makeTallEntry(word, off uint64, height int) tallEntry {
+	return tallEntry{word: word, ref: off | uint64(height)<<tallHeightShift}
+}
+
+// node is the entry's node offset.
+func (e tallEntry) node() uint64 { return e.ref & (1<<tallHeightShift - 1) }
+
+// height is the entry's node height.
+func (e tallEntry) height() int { return int(e.ref >> tallHeightShift) }
 
 // tallGroup is a run of sampled keys sharing prefix (their first d bytes,
 // or the whole key when shorter); its samples are ents[lo:hi].
@@ -80,54 +95,47 @@ func keyWord(key []byte, d int) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// start returns a linked node of height at least tallHeight whose key is
-// below key, or 0 if the index knows none, and after it the next tall
-// node the index knows, if its key is above key (else 0): where the list
-// still links the two at that level, they are key's place there, with no
-// key loaded. Equal words are not decided by the index; the nodes with
-// one are compared in full, by binary search.
-func (t *tallIndex) start(s *List, key []byte) (before, after uint64) {
+// start returns the entry of the last node the index knows whose key is
+// below key (-1 if none), and the next tall node the index knows if its
+// key is above key (else 0): where the list still links the two at level
+// tallHeight-1, they are key's place there, with no key loaded. Equal
+// words are not decided by the index; the nodes with one are compared in
+// full, by binary search.
+func (t *tallIndex) start(s *List, key []byte) (pos int, after uint64) {
 	tp := key[:min(t.d, len(key))]
 	// The last group whose prefix is <= tp.
 	g := sortSearch(len(t.groups), func(i int) bool { return bytes.Compare(t.groups[i].prefix, tp) > 0 }) - 1
 	if g < 0 {
-		return 0, 0
+		return -1, 0
 	}
 	gr := &t.groups[g]
 	// The first entry of the next group is above key: its prefix is.
 	if gr.hi < len(t.ents) {
-		after = t.ents[gr.hi].off
+		after = t.ents[gr.hi].node()
 	}
 	if !bytes.Equal(gr.prefix, tp) {
 		// Every key of the group is below key.
-		return t.ents[gr.hi-1].off, after
+		return gr.hi - 1, after
 	}
 	w := keyWord(key, t.d)
 	j := t.firstAtLeast(gr.lo, gr.hi, w)
 	if j < gr.hi && t.ents[j].word > w {
-		after = t.ents[j].off
+		after = t.ents[j].node()
 	}
 	// Nodes [j, k) have key's word: the last of them below key, if any,
 	// is a better start than j-1.
 	if j < gr.hi && t.ents[j].word == w {
-		after = 0
 		ents := t.ents[j:gr.hi]
 		k := sortSearch(len(ents), func(i int) bool { return ents[i].word > w })
 		n := sortSearch(k, func(i int) bool {
-			off := ents[i].off
+			off := ents[i].node()
 			return bytes.Compare(s.key(off, s.node(off)), key) >= 0
 		})
-		if n > 0 {
-			return ents[n-1].off, 0
-		}
+		return j + n - 1, 0
 	}
-	switch {
-	case j > gr.lo:
-		return t.ents[j-1].off, after
-	case g > 0:
-		return t.ents[t.groups[g-1].hi-1].off, after
-	}
-	return 0, 0
+	// j-1 is below key; where j starts the group, so is the group before
+	// it, whose last entry is j-1 too.
+	return j - 1, after
 }
 
 // firstAtLeast returns the first entry in [lo, hi), one group's, whose
@@ -149,33 +157,104 @@ func (t *tallIndex) firstAtLeast(lo, hi int, w uint64) int {
 	return lo + sortSearch(hi-lo, func(i int) bool { return t.ents[lo+i].word >= w })
 }
 
-// tallWalk bounds the walk along level tallHeight-1 from the node the
-// tall index names: one or two steps while the index is fresh (it names
-// every node of that level but those linked since its build). Where
-// writers appended since the last build, every new node sorts after the
-// last one the index names, and the walk from it would cross all of them.
+// tallWalk bounds the walk along each level from the nodes the tall
+// index names: one or two steps while the index is fresh (it names every
+// node of those levels but those linked since its build). Where writers
+// appended since the last build, every new node sorts after the last one
+// the index names in their region, and the walk from it would cross all
+// of them.
 const tallWalk = 8
 
-// tallStart counts a descent with no hint (tallDescent) and places (key,
-// version) at level tallHeight-1 from the node the tall index names. It
-// reports false when there is no index, it names no node below key, or
-// the walk from that node is longer than tallWalk: the descent then goes
-// from the head.
-func (s *List) tallStart(key []byte, version uint64) (uint64, uint64, bool) {
+// tallScan bounds how far back the index is read for the nodes of the
+// levels above tallHeight-1: a node of height h finds its level h-1 about
+// 4^(h-tallHeight) entries back, so up to height 5, one put in a thousand,
+// and the taller ones descend from the head.
+const tallScan = 64
+
+// tallLocate counts a descent with no hint (tallDescent) and locates
+// (key, version), for a node of height h, at every level up to
+// max(h, tallHeight)-1, each level's walk starting from the last node of
+// that level the tall index names below key. It reports false, leaving sp
+// to a descent from the head, when there is no index, it names no node
+// below key, a level's node is further back than tallScan entries, or a
+// walk is longer than tallWalk.
+//
+// Before it, only nodes up to tallHeight started from the index, and the
+// one in 16 taller than that descended from the head: a third of the
+// steps of a random put into a million entries.
+func (s *List) tallLocate(key []byte, version uint64, h int, sp *Splice) bool {
 	s.tallDescent()
 	t := s.tallIdx.Load()
 	if t == nil {
-		return 0, 0, false
+		return false
 	}
-	before, after := t.start(s, key)
-	if before == 0 {
-		return 0, 0, false
+	pos, after := t.start(s, key)
+	if pos < 0 {
+		return false
 	}
-	if after != 0 && s.node(before).tower[tallHeight-1].Load() == after {
-		// Still neighbours: nothing linked between them since the build.
-		return before, after, true
+	top := max(h, tallHeight) - 1
+	var preds [MaxHeight]uint64
+	if !t.preds(s, pos, top, &preds) {
+		return false
 	}
-	return s.findSpliceWithin(key, version, before, tallHeight-1, tallWalk)
+	for i := top; i >= 0; i-- {
+		var before uint64
+		switch {
+		case i < tallHeight-1:
+			before = sp.prev[i+1]
+		case i == top || sp.prev[i+1] == preds[i+1]:
+			// The level above found no node the index does not know: the
+			// index's node of this level is at least as far along.
+			before = preds[i]
+		default:
+			before = sp.prev[i+1]
+		}
+		var p, nx uint64
+		switch {
+		case i < tallHeight-1:
+			p, nx = s.findSplice(key, version, before, i)
+		case i == tallHeight-1 && before == preds[i] && after != 0 && before != s.head &&
+			s.node(before).tower[i].Load() == after:
+			// Still neighbours: nothing linked between them since the build.
+			p, nx = before, after
+		default:
+			var ok bool
+			if p, nx, ok = s.findSpliceWithin(key, version, before, i, tallWalk); !ok {
+				return false
+			}
+		}
+		if p == nx && nx != 0 {
+			sp.height, sp.levels = 0, 0 // an equal entry: LinkAt reports it
+			return true
+		}
+		sp.prev[i], sp.next[i] = p, nx
+	}
+	sp.height, sp.levels = h, top+1
+	return true
+}
+
+// preds fills preds[l], for l from tallHeight-1 to top, with the last node
+// at or before entry pos whose height is above l (the head where there is
+// none), reading back at most tallScan entries; false if that was not
+// enough.
+func (t *tallIndex) preds(s *List, pos, top int, preds *[MaxHeight]uint64) bool {
+	l := tallHeight - 1
+	for i := pos; i >= 0; i-- {
+		if pos-i >= tallScan {
+			return false
+		}
+		e := t.ents[i]
+		for ; l <= top && e.height() > l; l++ {
+			preds[l] = e.node()
+		}
+		if l > top {
+			return true
+		}
+	}
+	for ; l <= top; l++ {
+		preds[l] = s.head
+	}
+	return true
 }
 
 // sortSearch is sort.Search without the closure's escape: the smallest i
@@ -216,7 +295,7 @@ func (s *List) buildTall(entries int64) *tallIndex {
 	for x := s.node(s.head).tower[tallHeight-1].Load(); x != 0; {
 		n := s.node(x)
 		k := s.key(x, n)
-		ents = append(ents, tallEntry{word: keyWord(k, guess), off: x})
+		ents = append(ents, makeTallEntry(keyWord(k, guess), x, int(n.height)))
 		keys = append(keys, k)
 		l := 0
 		for l < len(k) && l < len(prevKey) && l < tallSame-1 && k[l] == prevKey[l] {
@@ -309,7 +388,7 @@ const tallCheckEvery = 1024
 const tallSample = 64
 
 // tallUses is how many descents a build must have been asked for by, as
-// a share of the list's entries (one in tallUses): a build walks a quarter
+// a share of the list's entries (one in tallUses): a build walks half
 // of the entries and saves a descent about 25 steps, and a writer whose
 // fingers fail now and then (one writer of ascending keys, one put in a
 // few thousand) spent a sixth of its CPU on builds it hardly used.
