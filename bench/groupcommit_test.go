@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkGroupCommitIdeal is the yardstick for BenchmarkStrictCommit: a
@@ -30,6 +33,7 @@ func BenchmarkGroupCommitIdeal(b *testing.B) {
 			}
 			keys := commitKeys(b.N, g)
 			commitParallel(b, keys, func(k string) error {
+				busy(idealWork)
 				var rec [idealRecord]byte
 				copy(rec[:], k)
 				return l.commit(rec[:])
@@ -42,6 +46,47 @@ func BenchmarkGroupCommitIdeal(b *testing.B) {
 		})
 	}
 }
+
+// idealWork is CPU time BenchmarkGroupCommitIdeal spends in each commit
+// before it queues its record, set with -ideal-work: the ideal with the
+// CPU cost of a real commit path (in-mem's cpu-ns/op less the ideal's),
+// which tells what of in-mem's latency is that cost on this machine's
+// cores rather than the way its commits wait for the disk.
+var idealWork = flag.Duration("ideal-work", 0, "CPU time BenchmarkGroupCommitIdeal spends in each commit before queueing it")
+
+// busy spends about d of CPU in a loop, or returns at once for d <= 0.
+// The loop's length is calibrated once, so a preempted loop resumes where
+// it stopped: the cost is CPU, as a commit path's is, not wall time.
+func busy(d *time.Duration) {
+	if *d <= 0 {
+		return
+	}
+	spin(int(float64(*d) * spinsPerNs()))
+}
+
+// spinSink keeps spin's loop from being optimised away.
+var spinSink atomic.Uint64
+
+func spin(n int) {
+	x := uint64(n)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	spinSink.Store(x)
+}
+
+// spinsPerNs is spin's iterations per nanosecond, the fastest of a few
+// timings (the others were slowed by the machine).
+var spinsPerNs = sync.OnceValue(func() float64 {
+	const n = 1 << 22
+	best := time.Duration(1 << 62)
+	for range 5 {
+		t0 := time.Now()
+		spin(n)
+		best = min(best, time.Since(t0))
+	}
+	return n / float64(best.Nanoseconds())
+})
 
 // idealRecord is the size of a record in BenchmarkGroupCommitIdeal: about
 // what in-mem's WAL holds for one of BenchmarkStrictCommit's commits (125
