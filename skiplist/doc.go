@@ -19,12 +19,16 @@
 //     table grows when half full; a large one is built by a background
 //     goroutine while writers keep filling the old one (to three quarters
 //     at most), and List.Wait returns once no such build runs.
+//   - A node is at least two levels tall with probability 1/2, and each
+//     level above that is one in four: the second level is dense for the
+//     tall index, the others keep descents from the head short.
 //   - The tall index is a sorted copy of the nodes of height tallHeight
-//     and more, built in the background each time they grew by a quarter.
-//     A descent for a node no taller starts from the last of them below
-//     its key instead of from the head. It is a snapshot of nodes that
-//     stay linked, so a stale one only lengthens walks; a start it returns
-//     is always strictly below the key.
+//     and more, with their heights, built in the background each time they
+//     grew by a quarter. A descent with no hint starts each of its levels
+//     from the last node of that level the index names below its key,
+//     instead of from the head. It is a snapshot of nodes that stay
+//     linked, so a stale one only lengthens walks; every node it names for
+//     a key is strictly below that key.
 //
 // Built with the invariants tag (go test -tags invariants ./skiplist), the
 // list counts the nodes its searches step to, and tests bound the walks
