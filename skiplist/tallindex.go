@@ -43,16 +43,16 @@ type tallIndex struct {
 	ents []tallEntry // the sampled nodes, in list order
 	// fence holds the word of every tallFence-th entry: a search halves it
 	// in cache, then ends in tallFence entries, a few lines. Halving ents
-	// itself (16 MiB for a list of four million) missed at each of its
-	// last steps.
+	// itself (32 MiB for a list of four million) touched a line of its own
+	// at each of its last steps.
 	fence   []uint64
 	groups  []tallGroup
 	entries int64 // the list's entries when it was built
 }
 
 // tallFence is how many entries one fence word stands for: 256 B, four
-// lines, and a fence 1/16 the size of the index (128 KiB for a list of a
-// million), which stays in a core's cache.
+// lines, and a fence 1/16 the size of the index (256 KiB for a list of a
+// million), which stays in a core's second-level cache.
 const tallFence = 16
 
 // tallEntry is a sampled node, its height and its key's word. They share
@@ -61,7 +61,8 @@ const tallFence = 16
 type tallEntry struct{ word, ref uint64 }
 
 // tallHeightShift places a node's height above its offset in a ref:
-// arena offsets stay far below 2^56.
+// arena offsets (a chunk number of 12 bits above a 32-bit offset in it)
+// stay below 2^44.
 const tallHeightShift = 56
 
 func makeTallEntry(word, off uint64, height int) tallEntry {
@@ -388,11 +389,14 @@ const tallCheckEvery = 1024
 const tallSample = 64
 
 // tallUses is how many descents a build must have been asked for by, as
-// a share of the list's entries (one in tallUses): a build walks half
-// of the entries and saves a descent about 25 steps, and a writer whose
-// fingers fail now and then (one writer of ascending keys, one put in a
-// few thousand) spent a sixth of its CPU on builds it hardly used.
-const tallUses = 64
+// a share of the list's entries (one in tallUses): a build walks half of
+// the entries and saves a descent about 28 steps, so it pays from about
+// one descent in 56 entries. Writers whose fingers fail now and then spent
+// CPU on builds they hardly used: one writer of ascending keys, one put in
+// a few thousand, a sixth of its CPU; two writers of ascending keys
+// rewriting keys they wrote before (BenchmarkPutScaling), whose fingers
+// miss at 1.7% of puts, 13%.
+const tallUses = 32
 
 // tallDescent counts a descent with no hint that could start from the
 // tall index and,
