@@ -1,0 +1,18 @@
+// Package inmemeino plugs in-mem into Eino (github.com/cloudwego/eino), in
+// a module of its own so that the library's go.mod never pulls in a
+// framework.
+//
+// What maps to what:
+//   - compose.CheckPointStore: inmem.CheckPointStore, which the core
+//     module offers with no import of Eino (its interface uses standard
+//     types only); NewCheckPointStore returns it as Eino's interface. A
+//     checkpoint ID is a run in the store's namespace and every Set is a
+//     step of it, so each checkpoint a graph execution wrote stays in
+//     history: CheckPointStore.Run(id) gives the run, whose Steps, AsOf
+//     and Fork reach any of them. Delete removes the run; an optional TTL
+//     (inmem.CheckPointTTL) lets the checkpoints of interrupts that are
+//     never resumed read as absent.
+//
+// Invariants: everything durable is in-mem's; this package holds no state
+// of its own.
+package inmemeino
