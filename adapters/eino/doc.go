@@ -15,4 +15,8 @@
 //
 // Invariants: everything durable is in-mem's; this package holds no state
 // of its own.
+//
+// go.mod raises github.com/bytedance/sonic, which Eino uses for JSON, to
+// v1.15.5: v1.14.1, the one Eino v0.7.36 names, does not build with Go
+// 1.26 (its runtime stubs name a map iterator Go removed).
 package inmemeino
