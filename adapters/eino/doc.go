@@ -12,6 +12,16 @@
 //     and Fork reach any of them. Delete removes the run; an optional TTL
 //     (inmem.CheckPointTTL) lets the checkpoints of interrupts that are
 //     never resumed read as absent.
+//   - indexer.Indexer: Indexer, over a vector collection of a run or of a
+//     namespace's shared scope. Store embeds the documents with the
+//     embedder it is given and upserts them in one transaction, keyed by
+//     ID, the document's metadata beside its vector and its content under
+//     ContentField.
+//   - retriever.Retriever: Retriever, a vector search of that collection.
+//     TopK, ScoreThreshold (in-mem's score: higher is closer, for every
+//     metric) and Embedding map to Eino's options; WithFilter passes an
+//     inmem.Filter on the metadata. Each document comes back with its score
+//     (doc.Score()).
 //
 // Invariants: everything durable is in-mem's; this package holds no state
 // of its own.
