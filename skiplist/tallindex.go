@@ -199,22 +199,18 @@ func (s *List) tallLocate(key []byte, version uint64, h int, sp *Splice) bool {
 		return false
 	}
 	for i := top; i >= 0; i-- {
-		var before uint64
-		switch {
-		case i < tallHeight-1:
-			before = sp.prev[i+1]
-		case i == top || sp.prev[i+1] == preds[i+1]:
-			// The level above found no node the index does not know: the
-			// index's node of this level is at least as far along.
-			before = preds[i]
-		default:
+		// The index's node of the level, unless the level above found a
+		// node the index does not know (then that one is further along).
+		// Below the index's levels, the level above's.
+		before := preds[i]
+		if i < top && (i < tallHeight-1 || sp.prev[i+1] != preds[i+1]) {
 			before = sp.prev[i+1]
 		}
 		var p, nx uint64
 		switch {
 		case i < tallHeight-1:
 			p, nx = s.findSplice(key, version, before, i)
-		case i == tallHeight-1 && before == preds[i] && after != 0 && before != s.head &&
+		case i == tallHeight-1 && before == preds[i] && after != 0 &&
 			s.node(before).tower[i].Load() == after:
 			// Still neighbours: nothing linked between them since the build.
 			p, nx = before, after
