@@ -195,6 +195,40 @@ func TestTallIndexD(t *testing.T) {
 		}
 	}
 	require.Greater(t, afters, 990)
+
+	// A key below every group's prefix has no start.
+	pos, after := ti.start(l, []byte("a"))
+	require.Equal(t, -1, pos)
+	require.Zero(t, after)
+}
+
+// TestTallLocateFindsTheEqualEntry: a node located from the tall index at
+// the version of an entry already linked with its key is reported as a
+// duplicate, and the list is left as it was, at every height.
+func TestTallLocateFindsTheEqualEntry(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	l := newList(t, true)
+	var keys [][]byte
+	for i := range 5000 {
+		k := fmt.Appendf(nil, "run:0123456789abcdef/%016x", r.Uint64())
+		keys = append(keys, k)
+		_, _, err := l.Insert(k, uint64(i+1), nil)
+		require.NoError(t, err)
+	}
+	l.tallIdx.Store(l.buildTall(l.Len()))
+	n := l.Len()
+	for h := 1; h <= tallHeight+1; h++ {
+		for i, k := range keys[:300] {
+			l.bits = func() uint64 { return heightBits(h) }
+			off, err := l.Prepare(k, nil, nil)
+			l.bits = nil
+			require.NoError(t, err)
+			var sp Splice
+			require.False(t, l.LinkFrom(off, uint64(i+1), &sp, nil), "key %d at height %d", i, h)
+		}
+	}
+	require.Equal(t, n, l.Len())
+	requireSorted(t, l)
 }
 
 // TestLocateFromTheTallIndex: a located place is the same whether the
