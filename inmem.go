@@ -44,6 +44,7 @@
 //	kv.go, events.go, state.go, traces.go, vectors.go, vecfilter.go   the primitives
 //	steps.go        Steps; view.go AsOf and the View it returns; replay.go DB.Replay
 //	fork.go, diff.go, recorder.go (Recorder, Replayer)                 the rest of history
+//	checkpointstore.go  CheckPointStore: a graph framework's checkpoints, a run each
 //	checkpoint.go, reclaim.go, stats.go, verify.go                     upkeep and inspection
 //
 // The storage core is package internal/engine (internal/engine/doc.go maps it):
