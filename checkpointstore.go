@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // CheckPointStore keeps a graph framework's checkpoints, each in a run of
@@ -12,7 +13,8 @@ import (
 // with Delete, in standard types only, so no framework is imported here.
 //
 // A checkpoint ID names a run (tagged CheckPointTag, in the store's
-// namespace); every Set is a step of it, the checkpoint under the KV key
+// namespace, and named the ID where it is a valid run name); every Set is
+// a step of it, the checkpoint under the KV key
 // CheckPointKey. So every checkpoint a graph execution wrote stays in
 // history: run.Steps() lists them, run.AsOf(step) reads an older one, and
 // db.Fork(run, step) starts a new execution from it. Which run an ID names
@@ -167,7 +169,13 @@ func (s *CheckPointStore) lookup(id string) (*Run, bool, error) {
 // concurrent Set named a live run first: then that one is id's run, and
 // the run begun here is deleted.
 func (s *CheckPointStore) create(id string) (*Run, error) {
-	run, err := s.db.BeginRun(Name(id), Tags(CheckPointTag), InNamespace(s.ns))
+	opts := []RunOption{Tags(CheckPointTag), InNamespace(s.ns)}
+	if len(id) <= MaxNameSize && utf8.ValidString(id) {
+		// The run is named for its id where the id can be a name; any id
+		// is found through the index.
+		opts = append(opts, Name(id))
+	}
+	run, err := s.db.BeginRun(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %q: %w", id, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -222,6 +223,15 @@ func TestCheckPointStoreBadInput(t *testing.T) {
 	_, ok, err = s.Get(ctx, "big")
 	require.NoError(t, err)
 	require.False(t, ok)
+
+	// Any id works, also one too long or not UTF-8 enough to name a run.
+	for _, id := range []string{strings.Repeat("x", 1000), "\xff\xfe"} {
+		require.NoError(t, s.Set(ctx, id, []byte("v")))
+		v, ok, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "v", string(v))
+	}
 
 	// A damaged index entry is reported, not read as "absent".
 	require.NoError(t, db.Shared(ckptNS).KV().Put(inmem.CheckPointIndexPrefix+"bad", []byte("not a run id")))
