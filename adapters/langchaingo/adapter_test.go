@@ -146,16 +146,11 @@ func TestConversationMemory(t *testing.T) {
 // history anew without rewriting the log: the old messages stay in it, in
 // the verified chain, and in the run's earlier steps.
 func TestChatHistoryClearKeepsTheLog(t *testing.T) {
-	db, err := inmem.OpenInMemory()
-	require.NoError(t, err)
-	defer db.Close()
+	db, run, h := newHistory(t)
 	ctx := context.Background()
-	run, err := db.BeginRun()
-	require.NoError(t, err)
-	h := inmemlc.NewChatHistory(run)
 	require.NoError(t, h.AddUserMessage(ctx, "one"))
 	require.NoError(t, h.AddAIMessage(ctx, "two"))
-	_, err = run.Events().Append("tool.call", []byte(`{"name":"search"}`)) // the agent's own events stay apart
+	_, err := run.Events().Append("tool.call", []byte(`{"name":"search"}`)) // the agent's own events stay apart
 	require.NoError(t, err)
 
 	require.NoError(t, h.Clear(ctx))
@@ -192,6 +187,18 @@ func TestChatHistoryClearKeepsTheLog(t *testing.T) {
 	require.Equal(t, []llms.ChatMessage{llms.HumanChatMessage{Content: "one"}, llms.AIChatMessage{Content: "two"}}, old)
 }
 
+// newHistory opens an in-memory database and returns the chat history of
+// a new run in it.
+func newHistory(t *testing.T) (*inmem.DB, *inmem.Run, *inmemlc.ChatHistory) {
+	t.Helper()
+	db, err := inmem.OpenInMemory()
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	run, err := db.BeginRun()
+	require.NoError(t, err)
+	return db, run, inmemlc.NewChatHistory(run)
+}
+
 // customMessage is a message type langchaingo does not define.
 type customMessage struct{}
 
@@ -199,13 +206,8 @@ func (customMessage) GetType() llms.ChatMessageType { return "critic" }
 func (customMessage) GetContent() string            { return "needs work" }
 
 func TestChatHistoryMessageKinds(t *testing.T) {
-	db, err := inmem.OpenInMemory()
-	require.NoError(t, err)
-	defer db.Close()
+	_, run, h := newHistory(t)
 	ctx := context.Background()
-	run, err := db.BeginRun()
-	require.NoError(t, err)
-	h := inmemlc.NewChatHistory(run)
 	in := []llms.ChatMessage{
 		llms.AIChatMessage{Content: "calling", ToolCalls: []llms.ToolCall{{ID: "t1", Type: "function",
 			FunctionCall: &llms.FunctionCall{Name: "search", Arguments: `{"q":"cats"}`}}}},
