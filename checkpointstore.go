@@ -84,14 +84,9 @@ func (s *CheckPointStore) Set(ctx context.Context, id string, cp []byte) error {
 	if err := checkPointArgs(ctx, id); err != nil {
 		return err
 	}
-	run, ok, err := s.lookup(id)
+	run, err := s.index(id).get()
 	if err != nil {
-		return err
-	}
-	if !ok {
-		if run, err = s.create(id); err != nil {
-			return err
-		}
+		return fmt.Errorf("checkpoint %q: %w", id, err)
 	}
 	kv := run.KV()
 	if s.ttl > 0 {
@@ -142,74 +137,24 @@ func (s *CheckPointStore) Run(id string) (*Run, error) {
 	return run, nil
 }
 
-// lookup returns id's run, if the index names one.
-func (s *CheckPointStore) lookup(id string) (*Run, bool, error) {
-	v, err := s.db.Shared(s.ns).KV().Get(CheckPointIndexPrefix + id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %q: %w", id, err)
-	}
-	rid, err := ParseRunID(string(v))
-	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %q: index entry %q: %w", id, v, ErrCorruption)
-	}
-	run, err := s.db.Run(rid)
-	if errors.Is(err, ErrRunNotFound) {
-		return nil, false, nil // deleted from under the index: Set starts anew
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %q: %w", id, err)
-	}
-	return run, true, nil
-}
-
-// create begins a run for id and names it in the index, unless a
-// concurrent Set named a live run first: then that one is id's run, and
-// the run begun here is deleted.
-func (s *CheckPointStore) create(id string) (*Run, error) {
-	opts := []RunOption{Tags(CheckPointTag), InNamespace(s.ns)}
+// index returns where id's run is found.
+func (s *CheckPointStore) index(id string) indexedRun {
+	opts := []RunOption{Tags(CheckPointTag)}
 	if len(id) <= MaxNameSize && utf8.ValidString(id) {
 		// The run is named for its id where the id can be a name; any id
 		// is found through the index.
 		opts = append(opts, Name(id))
 	}
-	run, err := s.db.BeginRun(opts...)
+	return indexedRun{db: s.db, ns: s.ns, key: CheckPointIndexPrefix + id, opts: opts}
+}
+
+// lookup returns id's run, if the index names one.
+func (s *CheckPointStore) lookup(id string) (*Run, bool, error) {
+	run, ok, err := s.index(id).lookup()
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %q: %w", id, err)
+		return nil, false, fmt.Errorf("checkpoint %q: %w", id, err)
 	}
-	won := false // another Set named a live run first
-	err = s.db.Shared(s.ns).Update(func(tx *Tx) error {
-		v, err := tx.KV().Get(CheckPointIndexPrefix + id)
-		switch {
-		case err == nil:
-			// An entry naming a run since deleted is replaced.
-			if rid, perr := ParseRunID(string(v)); perr == nil {
-				if _, rerr := s.db.Run(rid); rerr == nil {
-					won = true
-					return nil
-				}
-			}
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		won = false
-		return tx.KV().Put(CheckPointIndexPrefix+id, []byte(run.ID().String()))
-	})
-	if err == nil && !won {
-		return run, nil
-	}
-	if derr := s.db.Runs().Delete(run.ID()); derr != nil && err == nil {
-		err = derr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %q: %w", id, err)
-	}
-	if run, ok, err := s.lookup(id); err != nil || ok {
-		return run, err
-	}
-	return nil, fmt.Errorf("checkpoint %q: its run was deleted while it was created: %w", id, ErrConflict)
+	return run, ok, nil
 }
 
 // checkPointArgs checks what every method is given.

@@ -20,7 +20,7 @@ func TestCheckPointStoreCreateLoses(t *testing.T) {
 	won, err := s.Run("c")
 	require.NoError(t, err)
 
-	run, err := s.create("c")
+	run, err := s.index("c").create()
 	require.NoError(t, err)
 	require.Equal(t, won.ID(), run.ID())
 	runs, err := db.Runs().List(RunQuery{Namespace: ns, Tag: CheckPointTag})

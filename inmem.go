@@ -45,6 +45,8 @@
 //	steps.go        Steps; view.go AsOf and the View it returns; replay.go DB.Replay
 //	fork.go, diff.go, recorder.go (Recorder, Replayer)                 the rest of history
 //	checkpointstore.go  CheckPointStore: a graph framework's checkpoints, a run each
+//	knowledgegraph.go  KnowledgeGraph: the MCP memory server's entities, relations and observations, in a run
+//	indexedrun.go   a run found through a shared-scope key (CheckPointStore, KnowledgeGraph)
 //	checkpoint.go, reclaim.go, stats.go, verify.go                     upkeep and inspection
 //
 // The storage core is package internal/engine (internal/engine/doc.go maps it):
