@@ -29,7 +29,9 @@ PROFILE_DIR  ?= perfcheck/prof
 # and hnsw shrinks its data under it (filtered searches would always take
 # the exact path). bench/ has tests of its own (peers agree, exact top-k);
 # bench/ycsb's tests check its database bindings against a model; each
-# adapters/ module's tests drive its framework's own code.
+# adapters/ module's tests drive its framework's own code; compat/mcp-memory
+# sends the same calls to inmem serve --mcp and to the MCP reference memory
+# server (Node.js and npm; the packages come from package-lock.json).
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
@@ -44,6 +46,7 @@ test:
 	cd adapters/eino && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd adapters/langchaingo && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd adapters/genkit && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd compat/mcp-memory && npm ci --no-audit --no-fund --loglevel=error && GO=$(GO) node compare.mjs
 
 # Raw results in bench/bench.out (benchstat reads it); the table on stdout.
 bench:

@@ -205,7 +205,7 @@ func (g *KnowledgeGraph) DeleteEntities(names []string) error {
 	}
 	return g.update(false, func(tx *graphTx) error {
 		for _, n := range names {
-			if err := tx.kv.Delete(entityPrefix + n); err != nil {
+			if err := tx.deleteIfPresent(entityPrefix + n); err != nil {
 				return err
 			}
 		}
@@ -263,7 +263,7 @@ func (g *KnowledgeGraph) DeleteRelations(relations []Relation) error {
 	}
 	return g.update(false, func(tx *graphTx) error {
 		for _, r := range relations {
-			if err := tx.kv.Delete(relationKey(r)); err != nil {
+			if err := tx.deleteIfPresent(relationKey(r)); err != nil {
 				return err
 			}
 		}
@@ -273,7 +273,7 @@ func (g *KnowledgeGraph) DeleteRelations(relations []Relation) error {
 
 // Read returns the whole graph.
 func (g *KnowledgeGraph) Read() (Graph, error) {
-	return g.view(func(Entity) bool { return true })
+	return g.view(nil)
 }
 
 // Search returns the entities whose name, type or an observation contains
@@ -309,11 +309,12 @@ func (g *KnowledgeGraph) ReadAt(step int) (Graph, error) {
 	if err != nil {
 		return Graph{}, wrapGraph(err)
 	}
-	return readGraph(v.Read, func(Entity) bool { return true })
+	return readGraph(v.Read, nil)
 }
 
 // view reads the entities keep accepts and the relations that touch them,
-// in one snapshot.
+// in one snapshot; a nil keep reads the whole graph, relations between
+// names that are no entity included.
 func (g *KnowledgeGraph) view(keep func(Entity) bool) (Graph, error) {
 	run, ok, err := g.index.lookup()
 	if err != nil || !ok {
@@ -322,8 +323,7 @@ func (g *KnowledgeGraph) view(keep func(Entity) bool) (Graph, error) {
 	return readGraph(run.View, keep)
 }
 
-// readGraph reads, in the one transaction read runs, the entities keep
-// accepts and the relations that touch them.
+// readGraph reads, in the one transaction read runs, what view does.
 func readGraph(read func(func(*Tx) error) error, keep func(Entity) bool) (Graph, error) {
 	out := Graph{Entities: []Entity{}, Relations: []Relation{}}
 	err := read(func(t *Tx) error {
@@ -336,7 +336,7 @@ func readGraph(read func(func(*Tx) error) error, keep func(Entity) bool) (Graph,
 				derr = err
 				return false
 			}
-			if keep(e.Entity) {
+			if keep == nil || keep(e.Entity) {
 				es = append(es, e)
 			}
 			return true
@@ -356,7 +356,7 @@ func readGraph(read func(func(*Tx) error) error, keep func(Entity) bool) (Graph,
 		}
 		var rs []seqRel
 		if err := tx.relations(func(_ string, r Relation, seq uint64) {
-			if names[r.From] || names[r.To] {
+			if keep == nil || names[r.From] || names[r.To] {
 				rs = append(rs, seqRel{r, seq})
 			}
 		}); err != nil {
@@ -438,6 +438,19 @@ func (tx *graphTx) putEntity(e Entity, seq uint64) error {
 		return err
 	}
 	return tx.kv.Put(entityPrefix+e.Name, v)
+}
+
+// deleteIfPresent deletes key if it is there: a call that removes
+// nothing writes no step.
+func (tx *graphTx) deleteIfPresent(key string) error {
+	_, err := tx.kv.Get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return tx.kv.Delete(key)
 }
 
 // nextSeq takes the next creation number.

@@ -129,6 +129,9 @@ func TestKnowledgeGraphHistory(t *testing.T) {
 	// A call that changes nothing writes no step.
 	_, err = g.CreateRelations(nil)
 	require.NoError(t, err)
+	require.NoError(t, g.DeleteEntities([]string{"a", "absent"}))
+	require.NoError(t, g.DeleteRelations([]inmem.Relation{rel("a", "b", "c")}))
+	require.NoError(t, g.DeleteObservations([]inmem.EntityObservations{{EntityName: "a", Observations: []string{"one"}}}))
 
 	run, err := g.Run()
 	require.NoError(t, err)
@@ -167,10 +170,11 @@ func TestKnowledgeGraphDurable(t *testing.T) {
 	g := db.KnowledgeGraph(kgNS)
 	_, err = g.CreateEntities([]inmem.Entity{ent("b", "t"), ent("a", "t", "x")})
 	require.NoError(t, err)
-	_, err = g.CreateRelations([]inmem.Relation{rel("b", "a", "r")})
+	_, err = g.CreateRelations([]inmem.Relation{rel("b", "a", "r"), rel("ghost", "spirit", "haunts")})
 	require.NoError(t, err)
 	want, err := g.Read()
 	require.NoError(t, err)
+	require.Equal(t, []inmem.Relation{rel("b", "a", "r"), rel("ghost", "spirit", "haunts")}, want.Relations, "the whole graph has relations between names that are no entity")
 	require.NoError(t, db.Close())
 
 	db, err = inmem.Open(dir)

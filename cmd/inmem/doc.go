@@ -6,11 +6,13 @@
 //	inmem verify DIR                   checksums, snapshots against the WAL, event hash chains
 //	inmem export DIR RUN [--format F]  a run as JSON lines, or its spans as OTLP JSON
 //	inmem import DIR FILE              recreate exported runs as new runs
+//	inmem import DIR FILE --memory     an MCP memory server's memory.jsonl into the knowledge graph
 //	inmem asof DIR RUN STEP            a run as it was right after a step
 //	inmem replay DIR RUN               rebuild a run from its history and check it
 //	inmem diff DIR A B                 what differs between two runs
 //	inmem checkpoint DIR               write a snapshot now
-//	inmem serve DIR --mcp [--http A]   serve the database to MCP clients
+//	inmem serve DIR --mcp [--http A]   serve the database to MCP clients, with the MCP
+//	                                   memory server's nine knowledge-graph tools
 //
 // Without DIR the demo uses a temporary directory and removes it at the
 // end; with one it leaves its database there. RUN, A and B name a run by

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,10 +31,25 @@ import (
 // declarations.
 //
 // A run that fails to import is deleted, so no half-imported run remains.
+//
+// With --memory, FILE is instead the memory.jsonl of the MCP reference
+// memory server: its entities and relations join the knowledge graph that
+// inmem serve's memory tools keep (see importMemory).
 func runImport(args []string, out, errOut io.Writer) error {
-	asJSON, pos, err := jsonFlags("import", args)
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	memory := fs.Bool("memory", false, "FILE is an MCP memory server's memory.jsonl")
+	memoryNS := fs.String("memory-namespace", "", "with --memory: the namespace whose knowledge graph takes it, TENANT/APP/AGENT")
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if !*memory && *memoryNS != "" {
+		return errUsage{errors.New("--memory-namespace goes with --memory")}
+	}
+	ns, err := parseNamespace(*memoryNS)
+	if err != nil {
+		return errUsage{err}
 	}
 	var in io.Reader
 	var size int64
@@ -53,6 +70,22 @@ func runImport(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *memory {
+		res, err := importMemory(db.KnowledgeGraph(ns), in)
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		res.Namespace = ns.String()
+		if *asJSON {
+			return printJSON(out, res)
+		}
+		fmt.Fprintf(out, "knowledge graph of %s: %d entities added (%d already there), %d relations added (%d already there)\n",
+			res.Namespace, res.Entities, res.EntitiesPresent, res.Relations, res.RelationsPresent)
+		return nil
+	}
 	imp := &importer{db: db, bar: newProgress(errOut, "import", size), ids: map[inmem.RunID]inmem.RunID{}}
 	err = imp.read(in)
 	imp.bar.finish()
@@ -62,7 +95,7 @@ func runImport(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if *asJSON {
 		if imp.done == nil {
 			imp.done = []importResult{}
 		}

@@ -27,12 +27,12 @@ var usages = map[string]string{
 	"show":       "DIR RUN [--json]",
 	"verify":     "DIR [--json]",
 	"export":     "DIR RUN [--format jsonl|otlp-json] [--json]",
-	"import":     "DIR FILE [--json]",
+	"import":     "DIR FILE [--memory [--memory-namespace tenant/app/agent]] [--json]",
 	"asof":       "DIR RUN STEP [--json]",
 	"replay":     "DIR RUN [--json]",
 	"diff":       "DIR A B [--json]",
 	"checkpoint": "DIR [--json]",
-	"serve":      "DIR --mcp [--http ADDR]",
+	"serve":      "DIR --mcp [--memory-namespace tenant/app/agent] [--http ADDR]",
 }
 
 var commands = []command{
@@ -41,7 +41,7 @@ var commands = []command{
 	{"show", "a run's events, state, KV and span tree", runShow},
 	{"verify", "check every checksum, the snapshots against the WAL, and every run's event hash chain", runVerify},
 	{"export", "a run as JSON lines, or its spans as OTLP JSON", runExport},
-	{"import", "recreate runs from `inmem export` output (FILE - for stdin)", runImport},
+	{"import", "recreate runs from `inmem export` output (FILE - for stdin); with --memory, an MCP memory server's memory.jsonl", runImport},
 	{"asof", "a run as it was right after a step", runAsOf},
 	{"replay", "rebuild a run from its history, list its steps, check the result matches", runReplay},
 	{"diff", "what differs between two runs (a fork and its parent, say); exit 0 same, 1 different, 2 trouble", runDiff},

@@ -15,21 +15,24 @@ const version = "0.1.0"
 
 // mcpServer exposes one open database as MCP tools.
 type mcpServer struct {
-	db *inmem.DB
+	db    *inmem.DB
+	graph *inmem.KnowledgeGraph // what the memory-server tools read and change
 }
 
 // mcpInstructions tell a client's model how the tools fit together.
-const mcpInstructions = `An embedded database for agent runs. Begin a run with runs_begin and pass its id as "run" to the kv_, events_, state_, traces_ and vectors_ tools (or pass "shared" with a namespace for long-lived memory outside any run). End it with runs_end. Values are UTF-8 strings; binary values travel in the matching *_base64 field instead.`
+const mcpInstructions = `An embedded database for agent runs. Begin a run with runs_begin and pass its id as "run" to the kv_, events_, state_, traces_ and vectors_ tools (or pass "shared" with a namespace for long-lived memory outside any run). End it with runs_end. Values are UTF-8 strings; binary values travel in the matching *_base64 field instead. The knowledge-graph tools (create_entities, create_relations, add_observations, read_graph, search_nodes, open_nodes and the delete_ ones) keep a long-lived memory of entities, their observations and relations, as the MCP memory server does.`
 
-// newMCPServer builds the MCP server over db with every tool registered.
-func newMCPServer(db *inmem.DB) *mcp.Server {
-	s := &mcpServer{db: db}
+// newMCPServer builds the MCP server over db with every tool registered;
+// the memory-server tools keep the knowledge graph of namespace memory.
+func newMCPServer(db *inmem.DB, memory inmem.Namespace) *mcp.Server {
+	s := &mcpServer{db: db, graph: db.KnowledgeGraph(memory)}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "inmem", Title: "in-mem agent database", Version: version},
 		&mcp.ServerOptions{Instructions: mcpInstructions})
 	s.addRunTools(srv)
 	s.addPrimitiveTools(srv)
 	s.addVectorTools(srv)
 	s.addHistoryTools(srv)
+	s.addMemoryTools(srv)
 	return srv
 }
 
@@ -80,6 +83,7 @@ func limitOr(n, def, max int) (int, error) {
 // inputSchema is the schema inferred from In, amended by amend, with no
 // field typed null: a nil slice or pointer is how Go says "not given", and
 // clients should send such a field as an array or object, or leave it out.
+// An output type whose slices are never nil has its schema from here too.
 func inputSchema[In any](amend func(*jsonschema.Schema)) *jsonschema.Schema {
 	s, err := jsonschema.For[In](nil)
 	if err != nil {

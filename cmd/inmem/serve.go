@@ -10,6 +10,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode/utf8"
+
+	"github.com/inmem-db/inmem"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -18,13 +21,14 @@ import (
 type serveConfig struct {
 	dir         string
 	mcp         bool
-	httpAddr    string   // "": stdio
-	allowRemote bool     // listen on a non-loopback address
-	token       string   // bearer token for HTTP; generated when empty
-	origins     []string // browser origins allowed besides loopback ones
+	httpAddr    string          // "": stdio
+	allowRemote bool            // listen on a non-loopback address
+	token       string          // bearer token for HTTP; generated when empty
+	origins     []string        // browser origins allowed besides loopback ones
+	memory      inmem.Namespace // whose knowledge graph the memory-server tools keep
 }
 
-const serveUsage = "usage: inmem serve DIR --mcp [--http 127.0.0.1:PORT [--token T] [--allow-remote] [--allow-origin URL,...]]"
+const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/agent] [--http 127.0.0.1:PORT [--token T] [--allow-remote] [--allow-origin URL,...]]"
 
 // runServe serves a database to MCP clients: inmem serve DIR --mcp.
 //
@@ -36,6 +40,10 @@ const serveUsage = "usage: inmem serve DIR --mcp [--http 127.0.0.1:PORT [--token
 // on stderr when neither is set). The database stays open, and so locked
 // against other processes, until the client disconnects (stdio) or the
 // process gets SIGINT or SIGTERM.
+//
+// Besides its own tools it offers the nine of the MCP reference memory
+// server, over the knowledge graph of the default namespace or of the one
+// --memory-namespace names.
 func runServe(args []string, out, errOut io.Writer) error {
 	cfg, err := parseServe(args, errOut)
 	if err != nil {
@@ -46,7 +54,7 @@ func runServe(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	srv := newMCPServer(db)
+	srv := newMCPServer(db, cfg.memory)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.httpAddr == "" {
@@ -62,8 +70,7 @@ func runServe(args []string, out, errOut io.Writer) error {
 	return db.Close()
 }
 
-func parseServe(args []string, errOut io.Writer) (serveConfig, error) {
-	var cfg serveConfig
+func parseServe(args []string, errOut io.Writer) (cfg serveConfig, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() { fmt.Fprintln(errOut, serveUsage); fs.PrintDefaults() }
@@ -72,8 +79,9 @@ func parseServe(args []string, errOut io.Writer) (serveConfig, error) {
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow --http on an address other than loopback")
 	fs.StringVar(&cfg.token, "token", "", "bearer token HTTP clients must send (default $INMEM_MCP_TOKEN, else generated)")
 	origins := fs.String("allow-origin", "", "comma-separated browser origins allowed besides loopback ones, such as https://app.example")
-	flags, pos := splitFlags(args, map[string]bool{"http": true, "token": true, "allow-origin": true})
-	if err := fs.Parse(flags); err != nil {
+	memory := fs.String("memory-namespace", "", "the namespace whose knowledge graph the memory-server tools keep, as TENANT/APP/AGENT (default: the default namespace)")
+	flags, pos := splitFlags(args, map[string]bool{"http": true, "token": true, "allow-origin": true, "memory-namespace": true})
+	if err = fs.Parse(flags); err != nil {
 		return cfg, errUsage{err}
 	}
 	if len(pos) != 1 {
@@ -83,6 +91,9 @@ func parseServe(args []string, errOut io.Writer) (serveConfig, error) {
 		return cfg, errUsage{fmt.Errorf("serve speaks MCP only: pass --mcp\n%s", serveUsage)}
 	}
 	cfg.dir = pos[0]
+	if cfg.memory, err = parseNamespace(*memory); err != nil {
+		return cfg, errUsage{err}
+	}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
 	}
@@ -90,6 +101,28 @@ func parseServe(args []string, errOut io.Writer) (serveConfig, error) {
 		return cfg, errUsage{errors.New("--token, --allow-remote and --allow-origin go with --http")}
 	}
 	return cfg, nil
+}
+
+// parseNamespace reads TENANT/APP/AGENT as Namespace.String writes it:
+// "-" or a missing trailing part is the default (empty) field.
+func parseNamespace(s string) (inmem.Namespace, error) {
+	if s == "" {
+		return inmem.Namespace{}, nil
+	}
+	p := strings.Split(s, "/")
+	if len(p) > 3 {
+		return inmem.Namespace{}, fmt.Errorf("namespace %q: give TENANT/APP/AGENT, at most three parts", s)
+	}
+	p = append(p, "", "")
+	for i := range 3 {
+		if p[i] == "-" {
+			p[i] = ""
+		}
+		if len(p[i]) > inmem.MaxNameSize || !utf8.ValidString(p[i]) {
+			return inmem.Namespace{}, fmt.Errorf("namespace %q: each part is UTF-8 of at most %d bytes", s, inmem.MaxNameSize)
+		}
+	}
+	return inmem.Namespace{Tenant: p[0], App: p[1], Agent: p[2]}, nil
 }
 
 // splitFlags separates flags from positional arguments, so that flags may

@@ -18,7 +18,7 @@ import (
 func mcpSession(t *testing.T, db *inmem.DB) *mcp.ClientSession {
 	t.Helper()
 	ctx := context.Background()
-	srv := newMCPServer(db)
+	srv := newMCPServer(db, inmem.Namespace{})
 	ct, st := mcp.NewInMemoryTransports()
 	ss, err := srv.Connect(ctx, st, nil)
 	require.NoError(t, err)
