@@ -233,6 +233,18 @@ func TestCheckPointStoreBadInput(t *testing.T) {
 		require.Equal(t, "v", string(v))
 	}
 
+	// An id of the longest name a run can have names its run; one byte
+	// more and the run has no name.
+	for id, name := range map[string]string{strings.Repeat("n", inmem.MaxNameSize): strings.Repeat("n", inmem.MaxNameSize),
+		strings.Repeat("m", inmem.MaxNameSize+1): ""} {
+		require.NoError(t, s.Set(ctx, id, []byte("v")))
+		run, err := s.Run(id)
+		require.NoError(t, err)
+		info, err := run.Info()
+		require.NoError(t, err)
+		require.Equal(t, name, info.Name)
+	}
+
 	// A damaged index entry is reported, not read as "absent".
 	require.NoError(t, db.Shared(ckptNS).KV().Put(inmem.CheckPointIndexPrefix+"bad", []byte("not a run id")))
 	_, _, err = s.Get(ctx, "bad")

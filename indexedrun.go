@@ -77,10 +77,7 @@ func (x indexedRun) create() (*Run, error) {
 	if err == nil && !won {
 		return run, nil
 	}
-	if derr := x.db.Runs().Delete(run.ID()); derr != nil && err == nil {
-		err = derr
-	}
-	if err != nil {
+	if err = errors.Join(err, x.db.Runs().Delete(run.ID())); err != nil {
 		return nil, err
 	}
 	if run, ok, err := x.lookup(); err != nil || ok {
