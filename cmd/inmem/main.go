@@ -32,7 +32,8 @@ var usages = map[string]string{
 	"replay":     "DIR RUN [--json]",
 	"diff":       "DIR A B [--json]",
 	"checkpoint": "DIR [--json]",
-	"serve":      "DIR --mcp [--memory-namespace tenant/app/agent] [--http ADDR]",
+	"serve":      "DIR --mcp [--memory-namespace tenant/app/agent] [--http ADDR [--ui]]",
+	"ui":         "DIR [--http host:port] [--token t] [--allow-remote] [--allow-origin urls]",
 }
 
 var commands = []command{
@@ -47,6 +48,7 @@ var commands = []command{
 	{"diff", "what differs between two runs (a fork and its parent, say); exit 0 same, 1 different, 2 trouble", runDiff},
 	{"checkpoint", "write a snapshot and retire the WAL it covers", runCheckpoint},
 	{"serve", "serve the database to MCP clients over stdio or HTTP", runServe},
+	{"ui", "a read-only run inspector in the browser: runs, steps, any step's state, spans, forks", runUI},
 }
 
 // runRefWays says how a RUN argument can be written, for the usage.

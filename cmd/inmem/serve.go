@@ -26,9 +26,11 @@ type serveConfig struct {
 	token       string          // bearer token for HTTP; generated when empty
 	origins     []string        // browser origins allowed besides loopback ones
 	memory      inmem.Namespace // whose knowledge graph the memory-server tools keep
+	withUI      bool            // --ui: the run inspector at / beside /mcp
+	ui          *inmem.DB       // the database the inspector reads, once open
 }
 
-const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/agent] [--http 127.0.0.1:PORT [--token T] [--allow-remote] [--allow-origin URL,...]]"
+const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/agent] [--http 127.0.0.1:PORT [--ui] [--token T] [--allow-remote] [--allow-origin URL,...]]"
 
 // runServe serves a database to MCP clients: inmem serve DIR --mcp.
 //
@@ -37,7 +39,8 @@ const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/
 // --http ADDR it serves the streamable HTTP transport at /mcp instead,
 // on a loopback address unless --allow-remote, to clients that send the
 // bearer token (--token or INMEM_MCP_TOKEN; one is generated and printed
-// on stderr when neither is set). The database stays open, and so locked
+// on stderr when neither is set); --ui adds the run inspector at / (see
+// inmem ui) over the live database. The database stays open, and so locked
 // against other processes, until the client disconnects (stdio) or the
 // process gets SIGINT or SIGTERM.
 //
@@ -64,6 +67,9 @@ func runServe(args []string, out, errOut io.Writer) error {
 		}
 		return err
 	}
+	if cfg.withUI {
+		cfg.ui = db
+	}
 	if err := serveHTTP(ctx, srv, cfg, errOut); err != nil {
 		return err
 	}
@@ -77,6 +83,7 @@ func parseServe(args []string, errOut io.Writer) (cfg serveConfig, err error) {
 	fs.BoolVar(&cfg.mcp, "mcp", false, "speak the Model Context Protocol (required)")
 	fs.StringVar(&cfg.httpAddr, "http", "", "serve streamable HTTP on this address instead of stdio, such as 127.0.0.1:8765")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow --http on an address other than loopback")
+	fs.BoolVar(&cfg.withUI, "ui", false, "with --http: serve the run inspector at / (same token; the URL to open is printed)")
 	fs.StringVar(&cfg.token, "token", "", "bearer token HTTP clients must send (default $INMEM_MCP_TOKEN, else generated)")
 	origins := fs.String("allow-origin", "", "comma-separated browser origins allowed besides loopback ones, such as https://app.example")
 	memory := fs.String("memory-namespace", "", "the namespace whose knowledge graph the memory-server tools keep, as TENANT/APP/AGENT (default: the default namespace)")
@@ -97,8 +104,8 @@ func parseServe(args []string, errOut io.Writer) (cfg serveConfig, err error) {
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
 	}
-	if cfg.httpAddr == "" && (cfg.token != "" || cfg.allowRemote || len(cfg.origins) > 0) {
-		return cfg, errUsage{errors.New("--token, --allow-remote and --allow-origin go with --http")}
+	if cfg.httpAddr == "" && (cfg.token != "" || cfg.allowRemote || len(cfg.origins) > 0 || cfg.withUI) {
+		return cfg, errUsage{errors.New("--token, --allow-remote, --allow-origin and --ui go with --http")}
 	}
 	return cfg, nil
 }

@@ -54,8 +54,15 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 	if err != nil {
 		return err
 	}
+	h := newHTTPHandler(srv, token, cfg.origins, bodyReadTimeout)
+	if cfg.ui != nil {
+		mux := http.NewServeMux()
+		mux.Handle(mcpPath, h)
+		mux.Handle("/", newUIHandler(liveSource{cfg.ui}, cfg.dir, token, cfg.origins))
+		h = mux
+	}
 	hs := &http.Server{
-		Handler:           newHTTPHandler(srv, token, cfg.origins, bodyReadTimeout),
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -65,6 +72,9 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 	if generated {
 		fmt.Fprintf(errOut, "inmem serve: bearer token (set --token or INMEM_MCP_TOKEN to choose one): %s\n", token)
 	}
+	if cfg.ui != nil {
+		printUIURL(errOut, ln.Addr(), token)
+	}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -72,15 +82,7 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close() // streams still open after the grace period
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return shutdown(hs, done)
 }
 
 // checkListenAddr refuses an address reachable from other machines unless
