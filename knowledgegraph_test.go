@@ -107,6 +107,16 @@ func TestKnowledgeGraphOperations(t *testing.T) {
 		Relations: []inmem.Relation{rel("Ada", "Engine", "programs")},
 	}, got, "a deleted entity takes its relations with it")
 
+	// An entity takes every relation from or to it along.
+	_, err = g.CreateRelations([]inmem.Relation{rel("Engine", "Ada", "runs"), rel("Ada", "Ada", "self"), rel("x", "Ada", "knows")})
+	require.NoError(t, err)
+	require.NoError(t, g.DeleteEntities([]string{"Ada"}))
+	got, err = g.Read()
+	require.NoError(t, err)
+	require.Empty(t, got.Relations)
+	_, err = g.CreateEntities([]inmem.Entity{ent("Ada", "person", "wrote notes", "countess")})
+	require.NoError(t, err)
+
 	// Created again, an entity goes to the end.
 	_, err = g.CreateEntities([]inmem.Entity{ent("Babbage", "inventor")})
 	require.NoError(t, err)
@@ -125,6 +135,9 @@ func TestKnowledgeGraphHistory(t *testing.T) {
 	require.NoError(t, err)
 	_, err = g.AddObservations([]inmem.EntityObservations{{EntityName: "a", Observations: []string{"two"}}})
 	require.NoError(t, err)
+	added, err := g.AddObservations([]inmem.EntityObservations{{EntityName: "a", Observations: []string{"one", "two"}}})
+	require.NoError(t, err)
+	require.Equal(t, []inmem.EntityObservations{{EntityName: "a", Observations: []string{}}}, added, "nothing new: no step")
 	require.NoError(t, g.DeleteEntities([]string{"a"}))
 	// A call that changes nothing writes no step.
 	_, err = g.CreateRelations(nil)
