@@ -74,8 +74,9 @@ func TestJSONShape(t *testing.T) {
 		"import":     {args: []string{"import", dir, exported}},
 	}
 	// Not one-shot commands with a result to print: the demo tells a
-	// story (its --json is refused, saying what to use), serve speaks MCP.
-	notJSON := map[string]bool{"demo": true, "serve": true}
+	// story (its --json is refused, saying what to use), serve speaks MCP,
+	// ui serves a page (its API: TestUIJSONShape).
+	notJSON := map[string]bool{"demo": true, "serve": true, "ui": true}
 	for _, c := range commands {
 		_, ok := cases[c.name]
 		require.True(t, ok || notJSON[c.name], "no JSON shape case for command %s", c.name)

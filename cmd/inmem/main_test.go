@@ -309,6 +309,7 @@ func TestArgumentCount(t *testing.T) {
 		"diff":       {dir, "a", "b", "x"},
 		"checkpoint": {dir, "x"},
 		"serve":      {dir, "x", "--mcp"},
+		"ui":         {dir, "x"},
 	}
 	for _, c := range commands {
 		args, ok := extra[c.name]

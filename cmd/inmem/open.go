@@ -38,7 +38,7 @@ func openExisting(dir string, errOut io.Writer, opts ...inmem.Option) (*inmem.DB
 func lockedMessage(dir string, err error) error {
 	switch {
 	case errors.Is(err, inmem.ErrLocked):
-		return fmt.Errorf("%s is open in another process (close it; runs, show, export, asof, replay and diff work beside it): %w", dir, err)
+		return fmt.Errorf("%s is open in another process (close it; runs, show, export, asof, replay, diff and ui work beside it): %w", dir, err)
 	case errors.Is(err, inmem.ErrNotFound):
 		return fmt.Errorf("%w (`inmem demo %s` makes one)", err, dir)
 	}

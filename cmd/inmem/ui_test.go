@@ -309,7 +309,9 @@ func readVersion(t *testing.T, sc *bufio.Scanner) uint64 {
 func TestUIWatchFollows(t *testing.T) {
 	checkNoLeak(t)
 	dir := t.TempDir()
-	w, err := inmem.Open(dir)
+	// Strict: a commit is on disk, where a read-only open reads, when it
+	// returns (Batched writes it within milliseconds; the page shows it then).
+	w, err := inmem.Open(dir, inmem.WithDurability(inmem.Strict()))
 	require.NoError(t, err)
 	defer w.Close()
 	run, err := w.BeginRun(inmem.Name("live"))
@@ -338,7 +340,7 @@ func TestUIWatchFollows(t *testing.T) {
 	require.Equal(t, w.Stats().Version, readVersion(t, sc), "the writer's commit reaches the stream")
 	var steps uiStepsOut
 	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+run.ID().String()+"/steps", &steps))
-	require.Equal(t, 2, steps.Total)
+	require.Equal(t, 2, steps.Total, "the version %d stream said", w.Stats().Version)
 	var info uiInfoOut
 	require.Equal(t, 200, uiGet(t, ts, "/api/info", &info))
 	require.True(t, info.ReadOnly)
@@ -391,4 +393,34 @@ func TestUICommand(t *testing.T) {
 	require.Contains(t, out, "--allow-remote")
 	out, code = run(t, "ui", t.TempDir())
 	require.Equal(t, 1, code, out)
+}
+
+// TestUIJSONShape holds the inspector API's answers to the one JSON shape
+// of the commands' --json.
+func TestUIJSONShape(t *testing.T) {
+	dir := richDir(t)
+	src, err := openFollow(dir, time.Hour, func() (*inmem.DB, error) { return inmem.Open(dir, inmem.WithReadOnly()) })
+	require.NoError(t, err)
+	defer func() { require.NoError(t, src.close()) }()
+	ts := uiServer(t, src)
+	var runs uiRunsOut
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs", &runs))
+	var rich, fork string
+	for _, r := range runs.Runs {
+		switch r.Name {
+		case "rich":
+			rich = r.ID
+		case "rich fork":
+			fork = r.ID
+		}
+	}
+	for _, p := range []string{"/api/info", "/api/runs", "/api/runs/" + rich, "/api/runs/" + rich + "/steps",
+		"/api/runs/" + rich + "/asof/7", "/api/runs/" + rich + "/spans", "/api/runs/" + rich + "/replay",
+		"/api/runs/" + rich + "/vectors?step=7", "/api/diff?a=" + rich + "&b=" + fork} {
+		var v any
+		require.Equal(t, 200, uiGet(t, ts, p, &v), p)
+		for _, problem := range shapeProblems("ui", v) {
+			t.Errorf("%s: %s", p, problem)
+		}
+	}
 }

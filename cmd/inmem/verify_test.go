@@ -117,7 +117,7 @@ func TestVerifyLockedDirectory(t *testing.T) {
 	defer db.Close()
 	out, code := run(t, "verify", dir)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, dir+" is open in another process (close it; runs, show, export, asof, replay and diff work beside it)")
+	require.Contains(t, out, dir+" is open in another process (close it; runs, show, export, asof, replay, diff and ui work beside it)")
 }
 
 // TestRecoveryBar: the recovery bar draws the progress Open reports up to
