@@ -276,3 +276,22 @@ func TestKnowledgeGraphConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1, "racing first writers agree on one run")
 }
+
+// TestKnowledgeGraphDeletesEveryItem: a delete call goes through every
+// item it names, whatever the items before it were (absent, or deleted).
+func TestKnowledgeGraphDeletesEveryItem(t *testing.T) {
+	g := memDB(t).KnowledgeGraph(kgNS)
+	_, err := g.CreateEntities([]inmem.Entity{ent("a", "t", "x", "keep"), ent("b", "t", "y", "keep"), ent("c", "t")})
+	require.NoError(t, err)
+	_, err = g.CreateRelations([]inmem.Relation{rel("a", "b", "r"), rel("b", "c", "r"), rel("c", "a", "r")})
+	require.NoError(t, err)
+	require.NoError(t, g.DeleteObservations([]inmem.EntityObservations{
+		{EntityName: "ghost", Observations: []string{"x"}}, {EntityName: "a", Observations: []string{"x"}}, {EntityName: "b", Observations: []string{"y"}}}))
+	require.NoError(t, g.DeleteRelations([]inmem.Relation{rel("no", "such", "r"), rel("a", "b", "r"), rel("b", "c", "r")}))
+	got, err := g.Read()
+	require.NoError(t, err)
+	require.Equal(t, inmem.Graph{
+		Entities:  []inmem.Entity{ent("a", "t", "keep"), ent("b", "t", "keep"), ent("c", "t")},
+		Relations: []inmem.Relation{rel("c", "a", "r")},
+	}, got)
+}
