@@ -295,3 +295,32 @@ func TestKnowledgeGraphDeletesEveryItem(t *testing.T) {
 		Relations: []inmem.Relation{rel("c", "a", "r")},
 	}, got)
 }
+
+// TestKnowledgeGraphCorruptEntries: an entry of the graph's run that does
+// not decode is reported as corruption, never read as absent or empty.
+func TestKnowledgeGraphCorruptEntries(t *testing.T) {
+	for name, c := range map[string]struct{ key, value string }{
+		"entity":          {"entity/a", "{not json"},
+		"relation key":    {`relation/["a","b"]`, "0"},
+		"relation value":  {`relation/["a","b","r"]`, "x"},
+		"creation number": {"seq", "many"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := memDB(t).KnowledgeGraph(kgNS)
+			_, err := g.CreateEntities([]inmem.Entity{ent("z", "t")})
+			require.NoError(t, err)
+			run, err := g.Run()
+			require.NoError(t, err)
+			require.NoError(t, run.KV().Put(c.key, []byte(c.value)))
+			_, rerr := g.Read()
+			_, cerr := g.CreateEntities([]inmem.Entity{ent("new", "t")})
+			if c.key == "seq" {
+				require.NoError(t, rerr)
+				require.ErrorIs(t, cerr, inmem.ErrCorruption)
+				return
+			}
+			require.ErrorIs(t, rerr, inmem.ErrCorruption)
+			require.ErrorContains(t, rerr, fmt.Sprintf("%q", c.key))
+		})
+	}
+}
