@@ -215,6 +215,17 @@ func TestMovingToAStepShowsWhatAsOfReturns(t *testing.T) {
 	check(0, "Home")
 	key(kb.ArrowRight + kb.ArrowRight + kb.ArrowRight)
 	check(3, "three ArrowRight")
+	// With the focus on the slider, its own keys move it one step too.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Focus(chromedp.CSS("#step-slider"))))
+	key(kb.ArrowLeft)
+	check(2, "ArrowLeft on the focused slider")
+	key(kb.End)
+	check(n, "End on the focused slider")
+	// In another input of the page the keys are the input's.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Focus(chromedp.CSS("#app input:not(#step-slider)"))))
+	key(kb.ArrowLeft + kb.Home)
+	time.Sleep(300 * time.Millisecond) // longer than the page's debounce
+	check(n, "keys typed in the key filter")
 
 	// A step in the address opens the run at that step.
 	open(t, ctx, srv, "#/run/"+fx.triage.String()+"/2")

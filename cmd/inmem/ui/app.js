@@ -143,6 +143,29 @@ function isAbort(e) {
 
 const enc = encodeURIComponent;
 
+// coalesced wraps an async refresh so that calls while one runs make it
+// run once more afterwards, not once each: a busy database changes its
+// version several times a second, and each refresh may be heavy (a diff).
+function coalesced(fn) {
+  let running = false;
+  let again = false;
+  return async function run() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await fn();
+      } while (again);
+    } finally {
+      running = false;
+    }
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Live updates: one EventSource for the page's lifetime. The server sends
 // the database's visible version at connect and whenever it changes; the
@@ -269,6 +292,7 @@ class RunsPage {
     this.info = el('span', { class: 'muted' });
     this.tbody = el('tbody');
     this.msg = el('div');
+    this.onVersion = coalesced(() => this.load());
     this.root = el('section', { class: 'runs-page' },
       el('div', { class: 'toolbar' },
         el('label', {}, 'namespace ', this.ns),
@@ -332,6 +356,7 @@ class RunsPage {
   }
 
   render(runs, next) {
+    document.title = 'runs · in-mem';
     this.next = next;
     this.tbody.replaceChildren(...runs.map((r) => this.row(r)));
     if (runs.length === 0) {
@@ -361,10 +386,6 @@ class RunsPage {
       if (!e.target.closest('a')) location.hash = `#/run/${enc(r.id)}`;
     });
     return tr;
-  }
-
-  onVersion() {
-    this.load();
   }
 
   destroy() {
@@ -398,6 +419,8 @@ class RunPage {
     this.runApplied = 0; // the newest run fetch applied
     this.run = null;
     this.build();
+    this.dead = false; // destroyed: late answers change nothing
+    this.onVersion = coalesced(() => this.refresh());
     this.onKey = this.onKey.bind(this);
     document.addEventListener('keydown', this.onKey);
   }
@@ -493,9 +516,9 @@ class RunPage {
     if (this.shown !== null) this.label.textContent = `step ${this.shown} of ${n}`;
   }
 
-  // onVersion: something was committed. Refetch the run; if the slider
+  // refresh: something was committed. Refetch the run; if the slider
   // was on the last step, follow the run to its new last step.
-  async onVersion() {
+  async refresh() {
     const wasLast = this.targetStep() === this.total;
     const before = this.total;
     try {
@@ -513,7 +536,7 @@ class RunPage {
   // follow when the step's data is in, after STEP_DEBOUNCE_MS without
   // another move unless now is set.
   moveTo(k, now) {
-    if (!Number.isFinite(k)) return;
+    if (this.dead || !Number.isFinite(k)) return;
     k = Math.max(0, Math.min(this.total, Math.round(k)));
     this.target = k;
     this.slider.value = String(k);
@@ -595,6 +618,7 @@ class RunPage {
   }
 
   renderHead(run, children, forks) {
+    document.title = `${runLabel(run)} · in-mem`;
     this.title.textContent = runLabel(run);
     this.title.title = run.id;
     this.status.textContent = run.status || '?';
@@ -789,6 +813,7 @@ class RunPage {
   }
 
   destroy() {
+    this.dead = true;
     clearTimeout(this.timer);
     this.ac.abort();
     if (this.stepAC) this.stepAC.abort();
@@ -1083,6 +1108,7 @@ class ComparePage {
     this.diff = el('div', { class: 'diff', 'data-testid': 'diff' });
     this.msg = el('div');
     this.root = el('section', { class: 'compare-page' }, this.head, this.msg, this.timelines, this.diff);
+    this.onVersion = coalesced(() => this.load());
   }
 
   async load() {
@@ -1103,15 +1129,12 @@ class ComparePage {
       el('h1', {}, 'compare ', link(`#/run/${enc(a.id)}`, runLabel(a), { class: 'run-a' }), ' → ', link(`#/run/${enc(b.id)}`, runLabel(b), { class: 'run-b' })),
       el('a', { href: `#/compare/${enc(b.id)}/${enc(a.id)}`, class: 'button small', text: 'swap' }),
       el('span', { class: 'muted small', text: ' added: only in B · removed: only in A · changed: before is A, after is B' }));
+    document.title = `${runLabel(a)} → ${runLabel(b)} · in-mem`;
     this.timelines.replaceChildren(...timelines(a, b));
     const sections = [];
     if (diff.same) sections.push(el('div', { class: 'same', text: 'the two runs hold the same data' }));
     for (const p of PRIMITIVES) sections.push(diffSection(p, diff[p] || {}));
     this.diff.replaceChildren(...sections);
-  }
-
-  onVersion() {
-    this.load();
   }
 
   destroy() {
