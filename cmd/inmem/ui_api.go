@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -176,6 +177,9 @@ func (a *uiAPI) runAPI(db *inmem.DB, idText string, rest []string, arg func(stri
 		if err != nil {
 			return nil, err
 		}
+		// By ID, which is recording order (Query gives start order): a
+		// parent is recorded before its children.
+		slices.SortFunc(spans, func(a, b inmem.Span) int { return cmp.Compare(a.ID, b.ID) })
 		return uiSpansOut{Spans: mapSlice(spans, spanOf)}, nil
 	case len(rest) == 1 && rest[0] == "replay":
 		rep, err := db.Replay(id)

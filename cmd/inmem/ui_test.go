@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +219,7 @@ func TestUIAsOf(t *testing.T) {
 		var sp uiSpansOut
 		require.Equal(t, 200, uiGet(t, ts, fmt.Sprintf("/api/runs/%s/spans?step=%d", id, k), &sp))
 		require.Len(t, sp.Spans, len(spans))
+		require.True(t, slices.IsSortedFunc(sp.Spans, func(a, b spanOut) int { return cmp.Compare(a.ID, b.ID) }), "spans by ID")
 	}
 	var last uiAsOfOut
 	require.Equal(t, 200, uiGet(t, ts, fmt.Sprintf("/api/runs/%s/asof/%d", id, f.parentSteps), &last))
