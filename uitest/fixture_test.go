@@ -183,6 +183,14 @@ func newFixture(t *testing.T) fixture {
 	require.NoError(t, nightly.KV().Put("score", []byte("0.82")))
 	require.NoError(t, nightly.End(inmem.Failed, "timeout"))
 
+	// The support app's shared scope: long-lived memory outside any run.
+	shared := db.Shared(inmem.Namespace{Tenant: "acme", App: "support"})
+	require.NoError(t, shared.KV().Put("policy/refunds", []byte("within 30 days")))
+	require.NoError(t, shared.Vectors().CreateCollection("faq", inmem.VectorConfig{Dim: 3, Metric: inmem.Dot}))
+	for i, v := range [][]float32{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}} {
+		require.NoError(t, shared.Vectors().Upsert("faq", "q"+strconv.Itoa(i), v, nil))
+	}
+
 	require.NoError(t, db.Close())
 	return fx
 }

@@ -524,3 +524,38 @@ func TestRunsListPagesByKeyset(t *testing.T) {
 	click("runs-first")
 	waitRunRows(t, ctx, "the first page again", all[:50])
 }
+
+// TestSharedScopeShowsItsCollections: a namespace's shared scope lists its
+// KV entries and vector collections with their sizes, as the library
+// reads them; the run page's namespace links there.
+func TestSharedScopeShowsItsCollections(t *testing.T) {
+	fx := newFixture(t)
+	srv := startUI(t, fx.dir)
+	ro := openRO(t, fx.dir)
+	ctx := newBrowser(t)
+
+	sh := ro.Shared(inmem.Namespace{Tenant: "acme", App: "support"})
+	colls, err := sh.Vectors().Collections()
+	require.NoError(t, err)
+	want := map[string]int{}
+	for _, c := range colls {
+		recs, err := sh.Vectors().List(c.Name)
+		require.NoError(t, err)
+		want[c.Name] = len(recs)
+	}
+	require.Equal(t, map[string]int{"faq": 3}, want)
+
+	open(t, ctx, srv, "#/shared/acme/support")
+	waitJS(t, ctx, "the collections", `document.querySelectorAll('[data-testid=shared-vectors] tr[data-collection]').length === 1`, waitDefault)
+	got := evalJS[map[string]int](t, ctx, `Object.fromEntries([...document.querySelectorAll('[data-testid=shared-vectors] tr[data-collection]')].map((r) => [r.dataset.collection, Number(r.querySelector('.count').textContent)]))`)
+	require.Equal(t, want, got)
+	require.Equal(t, "within 30 days", evalJS[string](t, ctx, `document.querySelector('[data-testid=shared-kv] tr[data-key="policy/refunds"] td:nth-child(2)').textContent`))
+	screenshot(t, ctx, "shared.png")
+
+	// A run's namespace leads to its shared scope; the default one has nothing.
+	open(t, ctx, srv, "#/run/"+fx.billing.String())
+	waitJS(t, ctx, "the namespace link", `!!document.querySelector('[data-testid=shared-link]')`, waitDefault)
+	require.Equal(t, "#/shared/acme/billing/-", evalJS[string](t, ctx, `document.querySelector('[data-testid=shared-link]').getAttribute('href')`))
+	goHash(t, ctx, "#/shared/")
+	waitJS(t, ctx, "the empty default scope", `document.querySelector('[data-testid=shared-vectors] tr.empty') !== null`, waitDefault)
+}

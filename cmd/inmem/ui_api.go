@@ -105,7 +105,16 @@ type (
 		Collections []uiCollectionOut `json:"collections"`
 		Written     []uiVectorRef     `json:"written"`
 	}
+	uiSharedOut struct {
+		Namespace   nsArg             `json:"namespace"`
+		KVCount     int               `json:"kv_count"`
+		KV          []entryOut        `json:"kv"`
+		Collections []uiCollectionOut `json:"collections"`
+	}
 )
+
+// uiSharedKV caps the shared scope's KV entries one answer lists.
+const uiSharedKV = 200
 
 // serve routes an /api/ request.
 func (a *uiAPI) serve(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +131,8 @@ func (a *uiAPI) serve(w http.ResponseWriter, r *http.Request) {
 		v, err = uiRuns(db, q.Get("namespace"), q.Get("status"), q.Get("tag"), q.Get("after"), q.Get("limit"))
 	case len(parts) == 1 && parts[0] == "diff":
 		v, err = uiDiff(db, q.Get("a"), q.Get("b"))
+	case len(parts) == 1 && parts[0] == "shared":
+		v, err = uiShared(db, q.Get("namespace"))
 	case len(parts) >= 2 && parts[0] == "runs":
 		v, err = a.runAPI(db, parts[1], parts[2:], q.Get)
 	default:
@@ -335,12 +346,8 @@ func (a *uiAPI) uiVectors(db *inmem.DB, run *inmem.Run, stepText string) (uiVect
 	if err != nil {
 		return out, err
 	}
-	for _, c := range colls {
-		recs, err := vs.List(c.Name)
-		if err != nil {
-			return out, err
-		}
-		out.Collections = append(out.Collections, uiCollectionOut{Name: c.Name, Count: len(recs), Dim: c.Config.Dim, Metric: c.Config.Metric.String()})
+	if out.Collections, err = collectionsOf(vs); err != nil {
+		return out, err
 	}
 	if view.Step() == 0 {
 		return out, nil
@@ -366,6 +373,44 @@ func (a *uiAPI) uiVectors(db *inmem.DB, run *inmem.Run, stepText string) (uiVect
 		out.Written = append(out.Written, ref)
 	}
 	return out, nil
+}
+
+// collectionsOf lists vs's collections with their sizes.
+func collectionsOf(vs *inmem.Vectors) ([]uiCollectionOut, error) {
+	colls, err := vs.Collections()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uiCollectionOut, 0, len(colls))
+	for _, c := range colls {
+		recs, err := vs.List(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, uiCollectionOut{Name: c.Name, Count: len(recs), Dim: c.Config.Dim, Metric: c.Config.Metric.String()})
+	}
+	return out, nil
+}
+
+// uiShared is a namespace's shared scope: its KV entries (the first
+// uiSharedKV) and its vector collections. It keeps no steps.
+func uiShared(db *inmem.DB, nsText string) (uiSharedOut, error) {
+	ns, err := parseNamespace(nsText)
+	if err != nil {
+		return uiSharedOut{}, fmt.Errorf("%w: %w", err, inmem.ErrInvalidArgument)
+	}
+	out := uiSharedOut{Namespace: nsOf(ns), KV: []entryOut{}}
+	err = db.Shared(ns).View(func(tx *inmem.Tx) error {
+		kv, err := tx.KV().List("")
+		if err != nil {
+			return err
+		}
+		out.KVCount = len(kv)
+		out.KV = mapSlice(kv[:min(len(kv), uiSharedKV)], entryOf)
+		out.Collections, err = collectionsOf(tx.Vectors())
+		return err
+	})
+	return out, err
 }
 
 func uiDiff(db *inmem.DB, aText, bText string) (uiDiffOut, error) {

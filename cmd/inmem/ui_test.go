@@ -427,3 +427,26 @@ func TestUIJSONShape(t *testing.T) {
 		}
 	}
 }
+
+func TestUIShared(t *testing.T) {
+	db := memDB(t)
+	ns := inmem.Namespace{Tenant: "acme", App: "support"}
+	sh := db.Shared(ns)
+	require.NoError(t, sh.KV().Put("policy", []byte("refunds within 30 days")))
+	require.NoError(t, sh.Vectors().CreateCollection("faq", inmem.VectorConfig{Dim: 2, Metric: inmem.Dot}))
+	require.NoError(t, sh.Vectors().Upsert("faq", "q1", []float32{1, 0}, nil))
+	require.NoError(t, sh.Vectors().Upsert("faq", "q2", []float32{0, 1}, nil))
+	ts := uiServer(t, liveSource{db})
+
+	var got uiSharedOut
+	require.Equal(t, 200, uiGet(t, ts, "/api/shared?namespace=acme/support", &got))
+	require.Equal(t, nsOf(ns), got.Namespace)
+	require.Equal(t, 1, got.KVCount)
+	require.Equal(t, "refunds within 30 days", got.KV[0].Value)
+	require.Equal(t, []uiCollectionOut{{Name: "faq", Count: 2, Dim: 2, Metric: "dot"}}, got.Collections)
+	require.Equal(t, 200, uiGet(t, ts, "/api/shared", &got), "the default namespace")
+	require.Empty(t, got.Collections)
+	require.NotNil(t, got.KV)
+	var e map[string]string
+	require.Equal(t, 400, uiGet(t, ts, "/api/shared?namespace=a/b/c/d", &e))
+}

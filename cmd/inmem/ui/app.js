@@ -1,6 +1,7 @@
 // in-mem run inspector: one page over the JSON API that `inmem ui` and
 // `inmem serve --ui` serve (/api/...). Plain ES2020, no framework, no
-// build step. Routing is by hash: #/runs, #/run/ID[/STEP], #/compare/A/B.
+// build step. Routing is by hash: #/runs, #/run/ID[/STEP], #/compare/A/B,
+// #/shared/TENANT/APP/AGENT.
 //
 // Invariants:
 //  - Every text that comes from the database goes into the DOM through
@@ -229,6 +230,7 @@ function parseRoute(hash) {
     return { page: 'run', id: parts[1], step };
   }
   if (parts[0] === 'compare' && parts[1] && parts[2]) return { page: 'compare', a: parts[1], b: parts[2] };
+  if (parts[0] === 'shared') return { page: 'shared', ns: parts.slice(1).join('/') };
   return { page: 'runs' };
 }
 
@@ -249,6 +251,7 @@ const router = {
     const app = document.getElementById('app');
     if (route.page === 'run') this.page = new RunPage(route.id, route.step);
     else if (route.page === 'compare') this.page = new ComparePage(route.a, route.b);
+    else if (route.page === 'shared') this.page = new SharedPage(route.ns);
     else this.page = new RunsPage();
     app.replaceChildren(this.page.root);
     window.scrollTo(0, 0);
@@ -625,7 +628,9 @@ class RunPage {
     this.status.className = `status status-${run.status || 'unknown'}`;
     const meta = [
       kvPair('id', run.id, 'mono'),
-      kvPair('namespace', nsText(run.namespace), 'mono'),
+      el('span', { class: 'pair' }, el('span', { class: 'k', text: 'namespace' }),
+        link(`#/shared/${nsText(run.namespace) === 'default' ? '' : nsText(run.namespace)}`, nsText(run.namespace),
+          { class: 'mono', title: "the namespace's shared scope", 'data-testid': 'shared-link' })),
       kvPair('created', fmtTime(run.created_at)),
       run.ended_at ? kvPair('ended', fmtTime(run.ended_at)) : null,
       run.cold ? kvPair('tier', 'cold') : null,
@@ -1135,6 +1140,61 @@ class ComparePage {
     if (diff.same) sections.push(el('div', { class: 'same', text: 'the two runs hold the same data' }));
     for (const p of PRIMITIVES) sections.push(diffSection(p, diff[p] || {}));
     this.diff.replaceChildren(...sections);
+  }
+
+  destroy() {
+    this.ac.abort();
+  }
+}
+
+// #/shared/NS: a namespace's shared scope, the long-lived memory outside
+// any run: its KV entries and vector collections. It keeps no steps.
+
+class SharedPage {
+  constructor(ns) {
+    this.ns = ns;
+    this.ac = new AbortController();
+    this.input = el('input', { id: 'shared-namespace', type: 'search', placeholder: 'tenant/app/agent (empty: default)', size: 30, value: ns });
+    const go = () => { location.hash = `#/shared/${this.input.value.trim()}`; };
+    this.input.addEventListener('change', go);
+    this.input.addEventListener('keydown', (e) => { if (e.key === 'Enter') go(); });
+    this.kv = el('tbody');
+    this.kvInfo = el('span', { class: 'muted small' });
+    this.vectors = el('tbody');
+    this.msg = el('div');
+    this.root = el('section', { class: 'shared-page' },
+      el('div', { class: 'toolbar' }, el('label', {}, 'shared scope of namespace ', this.input)),
+      this.msg,
+      el('div', { class: 'panels' },
+        panel('KV', this.kvInfo).with(el('table', { class: 'grid', 'data-testid': 'shared-kv' }, head('key', 'value', 'version'), this.kv)),
+        panel('Vectors').with(el('table', { class: 'grid', 'data-testid': 'shared-vectors' }, head('collection', 'vectors', 'dim', 'metric'), this.vectors))));
+    this.onVersion = coalesced(() => this.load());
+  }
+
+  async load() {
+    this.ac.abort();
+    this.ac = new AbortController();
+    document.title = `shared ${this.ns || 'default'} · in-mem`;
+    try {
+      const res = await getJSON(`/api/shared?namespace=${enc(this.ns)}`, this.ac.signal);
+      this.msg.replaceChildren();
+      this.render(res);
+    } catch (e) {
+      if (!isAbort(e)) this.msg.replaceChildren(errorBox(e));
+    }
+  }
+
+  render(res) {
+    this.kvInfo.textContent = res.kv_count > res.kv.length ? `the first ${res.kv.length} of ${res.kv_count}` : plural(res.kv_count, 'key');
+    setChildren(this.kv, res.kv.length ? res.kv.map((e) => el('tr', { 'data-key': e.key },
+      el('td', { class: 'mono', text: e.key }),
+      el('td', {}, valueNode(e.value, e.value_base64)),
+      el('td', { class: 'num', text: e.version }))) : emptyRow(3, 'no keys'));
+    setChildren(this.vectors, res.collections.length ? res.collections.map((c) => el('tr', { 'data-collection': c.name },
+      el('td', { class: 'mono', text: c.name }),
+      el('td', { class: 'num count', text: c.count }),
+      el('td', { class: 'num', text: c.dim }),
+      el('td', { text: c.metric }))) : emptyRow(4, 'no collections'));
   }
 
   destroy() {
