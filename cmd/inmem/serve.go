@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/inmem-db/inmem"
-
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -101,9 +100,7 @@ func parseServe(args []string, errOut io.Writer) (cfg serveConfig, err error) {
 	if cfg.memory, err = parseNamespace(*memory); err != nil {
 		return cfg, errUsage{err}
 	}
-	if *origins != "" {
-		cfg.origins = strings.Split(*origins, ",")
-	}
+	cfg.origins = splitOrigins(*origins)
 	if cfg.httpAddr == "" && (cfg.token != "" || cfg.allowRemote || len(cfg.origins) > 0 || cfg.withUI) {
 		return cfg, errUsage{errors.New("--token, --allow-remote, --allow-origin and --ui go with --http")}
 	}

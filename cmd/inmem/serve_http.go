@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -38,17 +35,9 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 	if err := checkListenAddr(cfg.httpAddr, cfg.allowRemote); err != nil {
 		return errUsage{err}
 	}
-	token := cfg.token
-	if token == "" {
-		token = os.Getenv("INMEM_MCP_TOKEN")
-	}
-	generated := token == ""
-	if generated {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-		token = hex.EncodeToString(b)
+	token, generated, err := tokenOr(cfg.token, "INMEM_MCP_TOKEN")
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
@@ -61,19 +50,25 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 		mux.Handle("/", newUIHandler(liveSource{cfg.ui}, cfg.dir, token, cfg.origins))
 		h = mux
 	}
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(errOut, "inmem serve: ", 0),
-	}
 	fmt.Fprintf(errOut, "inmem serve: MCP over streamable HTTP at http://%s%s\n", ln.Addr(), mcpPath)
 	if generated {
 		fmt.Fprintf(errOut, "inmem serve: bearer token (set --token or INMEM_MCP_TOKEN to choose one): %s\n", token)
 	}
 	if cfg.ui != nil {
 		printUIURL(errOut, ln.Addr(), token)
+	}
+	return serveOn(ctx, ln, h, log.New(errOut, "inmem serve: ", 0))
+}
+
+// serveOn serves h on ln until ctx is done, then shuts down, giving open
+// requests (event streams) a grace period.
+func serveOn(ctx context.Context, ln net.Listener, h http.Handler, errLog *log.Logger) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
 	}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
@@ -82,7 +77,15 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 		return err
 	case <-ctx.Done():
 	}
-	return shutdown(hs, done)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close() // streams still open after the grace period
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // checkListenAddr refuses an address reachable from other machines unless

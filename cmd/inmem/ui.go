@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,7 +43,7 @@ func runUI(args []string, _, errOut io.Writer) error {
 	if err := checkListenAddr(*addr, *allowRemote); err != nil {
 		return errUsage{err}
 	}
-	tok, err := uiToken(*token, "INMEM_UI_TOKEN")
+	tok, _, err := tokenOr(*token, "INMEM_UI_TOKEN")
 	if err != nil {
 		return err
 	}
@@ -64,17 +63,8 @@ func serveUI(ctx context.Context, h http.Handler, addr, token string, errOut io.
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-		MaxHeaderBytes: 64 << 10, ErrorLog: log.New(errOut, "inmem ui: ", 0)}
 	printUIURL(errOut, ln.Addr(), token)
-	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	return shutdown(hs, done)
+	return serveOn(ctx, ln, h, log.New(errOut, "inmem ui: ", 0))
 }
 
 // printUIURL prints the line a user (or a test) opens the inspector from.
@@ -82,32 +72,20 @@ func printUIURL(w io.Writer, addr net.Addr, token string) {
 	fmt.Fprintf(w, "inmem ui: http://%s/?token=%s\n", addr, token)
 }
 
-// shutdown stops hs, giving open requests (event streams) a grace period.
-func shutdown(hs *http.Server, done chan error) error {
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close() // streams still open after the grace period
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// uiToken is the token given, else the environment's, else a new one.
-func uiToken(given, env string) (string, error) {
+// tokenOr is the token given, else the one in the environment variable
+// env, else a new random one (generated true).
+func tokenOr(given, env string) (token string, generated bool, err error) {
 	if given != "" {
-		return given, nil
+		return given, false, nil
 	}
 	if t := os.Getenv(env); t != "" {
-		return t, nil
+		return t, false, nil
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return hex.EncodeToString(b), nil
+	return hex.EncodeToString(b), true, nil
 }
 
 func splitOrigins(s string) []string {
