@@ -3,6 +3,7 @@ module github.com/inmem-db/inmem
 go 1.25.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/google/jsonschema-go v0.4.3
 	github.com/klauspost/compress v1.20.5
