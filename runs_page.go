@@ -15,6 +15,23 @@ import (
 // still exists. Each page is its own read, so a run created between pages
 // shows up on a later one, and one deleted before its page is not there.
 func (rx *Runs) ListAfter(q RunQuery, after RunID) ([]RunInfo, error) {
+	return rx.page(q, after, false)
+}
+
+// ListBefore is ListAfter newest first: the runs matching q that were
+// created before the run before (whose ID sorts after theirs), the newest
+// first, at most q.Limit of them. Pass the zero RunID for the newest page,
+// then the ID of the last run returned. A run created between pages is
+// not on a later page (it is newer than the cursor); start again from the
+// zero RunID to see it.
+func (rx *Runs) ListBefore(q RunQuery, before RunID) ([]RunInfo, error) {
+	return rx.page(q, before, true)
+}
+
+// page lists one page of the runs matching q beyond cursor: after it in
+// creation order, or, newest first, before it (the zero cursor is the
+// start of either order).
+func (rx *Runs) page(q RunQuery, cursor RunID, newestFirst bool) ([]RunInfo, error) {
 	db := rx.db
 	if db.closed.Load() {
 		return nil, ErrClosed
@@ -30,37 +47,44 @@ func (rx *Runs) ListAfter(q RunQuery, after RunID) ([]RunInfo, error) {
 	// Since on); IDs up to the cursor are dropped before any run's info is
 	// copied, so a page costs the runs after the cursor that the index
 	// names, not every run it names. The other fields filter them.
-	later := func(id RunID) bool { return id.Compare(after) > 0 }
+	beyond := func(id RunID) bool { return id.Compare(cursor) > 0 }
+	if newestFirst {
+		beyond = func(id RunID) bool { return cursor.IsZero() || id.Compare(cursor) < 0 }
+	}
 	db.runsMu.RLock()
 	var cand []RunID
 	switch ix := db.index; {
 	case !q.Parent.IsZero():
-		cand = filterIDs(ix.byParent[q.Parent], later)
+		cand = filterIDs(ix.byParent[q.Parent], beyond)
 	case q.Tag != "":
-		cand = filterIDs(ix.byTag[q.Tag], later)
+		cand = filterIDs(ix.byTag[q.Tag], beyond)
 	case q.Status != 0:
 		for id := range ix.byStatus[q.Status] {
-			if later(id) {
+			if beyond(id) {
 				cand = append(cand, id)
 			}
 		}
 	case q.Namespace != (Namespace{}):
-		cand = filterIDs(ix.byNS[q.Namespace], later)
+		cand = filterIDs(ix.byNS[q.Namespace], beyond)
 	default:
 		// An ID's time (UUIDv7, milliseconds) is never before its run's
 		// CreatedAt truncated to the millisecond, so runs created at or
 		// after Since all sort at or after the first ID of that millisecond.
-		lo := 0
+		lo, hi := 0, len(ix.order)
 		if !q.Since.IsZero() {
 			ms := time.UnixMilli(q.Since.UnixMilli())
 			lo, _ = slices.BinarySearchFunc(ix.order, ms, func(id RunID, t time.Time) int { return id.Time().Compare(t) })
 		}
-		i, found := slices.BinarySearchFunc(ix.order, after, RunID.Compare)
-		if found {
-			i++
+		i, found := slices.BinarySearchFunc(ix.order, cursor, RunID.Compare)
+		switch {
+		case newestFirst && !cursor.IsZero():
+			hi = i // i is the cursor's place, or the first ID after it
+		case !newestFirst && found:
+			lo = max(lo, i+1)
+		case !newestFirst:
+			lo = max(lo, i)
 		}
-		lo = max(lo, i)
-		cand = slices.Clone(ix.order[lo:])
+		cand = slices.Clone(ix.order[lo:max(lo, hi)])
 	}
 	states := make([]*runState, 0, len(cand))
 	for _, id := range cand {
@@ -70,6 +94,9 @@ func (rx *Runs) ListAfter(q RunQuery, after RunID) ([]RunInfo, error) {
 	}
 	db.runsMu.RUnlock()
 	slices.SortFunc(states, func(a, b *runState) int { return a.id.Compare(b.id) })
+	if newestFirst {
+		slices.Reverse(states)
+	}
 	var out []RunInfo
 	for _, rs := range states {
 		info := rs.snapshotInfo()

@@ -2,6 +2,7 @@ package inmem_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,13 +12,18 @@ import (
 
 // pageRuns pages through q with ListAfter, limit runs at a time.
 func pageRuns(t *testing.T, runs *inmem.Runs, q inmem.RunQuery, limit int) ([]inmem.RunID, []int) {
+	return pageRunsWith(t, runs.ListAfter, q, limit)
+}
+
+// pageRunsWith pages through q with list (ListAfter or ListBefore).
+func pageRunsWith(t *testing.T, list func(inmem.RunQuery, inmem.RunID) ([]inmem.RunInfo, error), q inmem.RunQuery, limit int) ([]inmem.RunID, []int) {
 	t.Helper()
 	q.Limit = limit
 	got := []inmem.RunID{}
 	var sizes []int
 	var after inmem.RunID
 	for {
-		page, err := runs.ListAfter(q, after)
+		page, err := list(q, after)
 		require.NoError(t, err)
 		got = append(got, ids(page)...)
 		sizes = append(sizes, len(page))
@@ -78,11 +84,18 @@ func TestRunsListAfterMatchesList(t *testing.T) {
 	} {
 		want, err := runs.List(q)
 		require.NoError(t, err)
+		newest := slices.Clone(ids(want))
+		slices.Reverse(newest)
 		for _, limit := range []int{1, 3, 7, 100} {
 			got, sizes := pageRuns(t, runs, q, limit)
 			require.Equal(t, ids(want), got, "%+v by %d", q, limit)
 			for _, n := range sizes[:len(sizes)-1] {
 				require.Equal(t, limit, n, "%+v by %d: every page but the last is full", q, limit)
+			}
+			got, sizes = pageRunsWith(t, runs.ListBefore, q, limit)
+			require.Equal(t, newest, got, "%+v by %d, newest first", q, limit)
+			for _, n := range sizes[:len(sizes)-1] {
+				require.Equal(t, limit, n, "%+v by %d newest first: every page but the last is full", q, limit)
 			}
 		}
 		got, err := allRuns(t, runs, q)
@@ -121,7 +134,22 @@ func TestRunsListAfterCursor(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, page)
 
+	// Newest first, the cursor is a position too; a run created since the
+	// first page is newer than every cursor: it is on the first page only.
+	page, err = runs.ListBefore(inmem.RunQuery{Limit: 2}, inmem.RunID{})
+	require.NoError(t, err)
+	require.Equal(t, []inmem.RunID{late, all[4]}, ids(page))
+	require.NoError(t, runs.Delete(all[3]))
+	page, err = runs.ListBefore(inmem.RunQuery{Limit: 2}, all[3])
+	require.NoError(t, err)
+	require.Equal(t, []inmem.RunID{all[2], all[0]}, ids(page), "all[1] was deleted")
+	page, err = runs.ListBefore(inmem.RunQuery{}, all[0])
+	require.NoError(t, err)
+	require.Empty(t, page)
+
 	_, err = runs.ListAfter(inmem.RunQuery{Limit: -1}, inmem.RunID{})
+	require.ErrorIs(t, err, inmem.ErrInvalidArgument)
+	_, err = runs.ListBefore(inmem.RunQuery{Limit: -1}, inmem.RunID{})
 	require.ErrorIs(t, err, inmem.ErrInvalidArgument)
 	_, err = runs.ListAfter(inmem.RunQuery{Status: 99}, inmem.RunID{})
 	require.ErrorIs(t, err, inmem.ErrInvalidArgument)

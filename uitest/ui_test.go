@@ -39,6 +39,14 @@ func waitRunRows(t *testing.T, ctx context.Context, what string, want []string) 
 	waitJS(t, ctx, what, `JSON.stringify(`+runRowsJS+`) === `+jsString(string(b)), waitDefault)
 }
 
+// newestFirst is the IDs of runs (listed oldest first) as the runs page
+// lists them by default.
+func newestFirst(runs []inmem.RunInfo) []string {
+	out := ids(runs)
+	slices.Reverse(out)
+	return out
+}
+
 // labelIs is a JavaScript test of #step-label's text.
 func labelIs(k, n int) string {
 	return fmt.Sprintf(`(document.querySelector('#step-label') || {}).textContent === 'step %d of %d'`, k, n)
@@ -54,7 +62,7 @@ func TestRunsListShowsRunsAndFiltersNarrowIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 5)
 	open(t, ctx, srv, "#/runs")
-	waitRunRows(t, ctx, "every run, oldest first", ids(all))
+	waitRunRows(t, ctx, "every run, newest first", newestFirst(all))
 	screenshot(t, ctx, "runs.png")
 
 	// The namespace filter, typed and applied with Enter.
@@ -62,7 +70,7 @@ func TestRunsListShowsRunsAndFiltersNarrowIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{fx.nightly.String()}, ids(lab))
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#filter-namespace"), "lab/eval/bench"+kb.Enter)))
-	waitRunRows(t, ctx, "the runs of namespace lab/eval/bench", ids(lab))
+	waitRunRows(t, ctx, "the runs of namespace lab/eval/bench", newestFirst(lab))
 
 	// The status filter, with the namespace cleared.
 	completed, err := ro.Runs().List(inmem.RunQuery{Status: inmem.Completed})
@@ -74,7 +82,7 @@ func TestRunsListShowsRunsAndFiltersNarrowIt(t *testing.T) {
 		const st = document.querySelector('#filter-status');
 		st.value = 'completed'; st.dispatchEvent(new Event('change', {bubbles: true}));
 	})()`)
-	waitRunRows(t, ctx, "the completed runs", ids(completed))
+	waitRunRows(t, ctx, "the completed runs", newestFirst(completed))
 
 	// The tag filter, with the status cleared.
 	prod, err := ro.Runs().List(inmem.RunQuery{Tag: "prod"})
@@ -86,7 +94,7 @@ func TestRunsListShowsRunsAndFiltersNarrowIt(t *testing.T) {
 		const tag = document.querySelector('#filter-tag');
 		tag.value = 'prod'; tag.dispatchEvent(new Event('change', {bubbles: true}));
 	})()`)
-	waitRunRows(t, ctx, "the runs tagged prod", ids(prod))
+	waitRunRows(t, ctx, "the runs tagged prod", newestFirst(prod))
 
 	// A row leads to its run.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-run-id="`+fx.billing.String()+`"] td:nth-child(2)`))))
@@ -398,7 +406,7 @@ func TestNewStepAppearsWithoutReload(t *testing.T) {
 	waitRunRows(t, ctx, "the one run", []string{run.ID().String()})
 	other, err := db.BeginRun(inmem.Name("second agent"))
 	require.NoError(t, err)
-	waitJS(t, ctx, "the new run", `JSON.stringify(`+runRowsJS+`) === `+jsString(`["`+run.ID().String()+`","`+other.ID().String()+`"]`), 10*time.Second)
+	waitJS(t, ctx, "the new run", `JSON.stringify(`+runRowsJS+`) === `+jsString(`["`+other.ID().String()+`","`+run.ID().String()+`"]`), 10*time.Second)
 	require.True(t, evalJS[bool](t, ctx, `window.__samePage === true`), "the page was not reloaded")
 }
 
@@ -484,8 +492,8 @@ func TestServeUIServesTheSamePage(t *testing.T) {
 	ctx := newBrowser(t)
 
 	open(t, ctx, srv, "#/runs")
-	all := []string{fx.triage.String(), fx.fork.String(), fx.child.String(), fx.billing.String(), fx.nightly.String()}
-	waitRunRows(t, ctx, "every run", all)
+	all := []string{fx.nightly.String(), fx.billing.String(), fx.child.String(), fx.fork.String(), fx.triage.String()}
+	waitRunRows(t, ctx, "every run, newest first", all)
 	goHash(t, ctx, "#/run/"+fx.triage.String())
 	waitJS(t, ctx, "the run's last step", labelIs(fx.triageSteps, fx.triageSteps), waitDefault)
 }
@@ -512,17 +520,26 @@ func TestRunsListPagesByKeyset(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#"+id))))
 	}
 
+	newest := slices.Clone(all)
+	slices.Reverse(newest)
 	open(t, ctx, srv, "#/runs")
-	waitRunRows(t, ctx, "the first page", all[:50])
+	waitRunRows(t, ctx, "the first page, newest first", newest[:50])
 	require.True(t, disabled("runs-first"))
 	click("runs-next")
-	waitRunRows(t, ctx, "the second page", all[50:100])
+	waitRunRows(t, ctx, "the second page", newest[50:100])
 	require.False(t, disabled("runs-first"))
 	click("runs-next")
-	waitRunRows(t, ctx, "the last page", all[100:])
+	waitRunRows(t, ctx, "the last page", newest[100:])
 	require.True(t, disabled("runs-next"), "no page after the last")
 	click("runs-first")
-	waitRunRows(t, ctx, "the first page again", all[:50])
+	waitRunRows(t, ctx, "the first page again", newest[:50])
+
+	// Oldest first, from the first page.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#runs-order"), "oldest")))
+	evalJS[bool](t, ctx, `document.querySelector('#runs-order').dispatchEvent(new Event('change')) || true`)
+	waitRunRows(t, ctx, "the first page, oldest first", all[:50])
+	click("runs-next")
+	waitRunRows(t, ctx, "the second page, oldest first", all[50:100])
 }
 
 // TestSharedScopeShowsItsCollections: a namespace's shared scope lists its

@@ -128,7 +128,7 @@ func (a *uiAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 1 && parts[0] == "info":
 		v = uiInfoOut{Dir: a.dir, ReadOnly: a.src.readOnly(), Version: db.Stats().Version}
 	case len(parts) == 1 && parts[0] == "runs":
-		v, err = uiRuns(db, q.Get("namespace"), q.Get("status"), q.Get("tag"), q.Get("after"), q.Get("limit"))
+		v, err = uiRuns(db, q.Get("namespace"), q.Get("status"), q.Get("tag"), q.Get("order"), q.Get("after"), q.Get("limit"))
 	case len(parts) == 1 && parts[0] == "diff":
 		v, err = uiDiff(db, q.Get("a"), q.Get("b"))
 	case len(parts) == 1 && parts[0] == "shared":
@@ -204,10 +204,21 @@ func (a *uiAPI) runAPI(db *inmem.DB, idText string, rest []string, arg func(stri
 	return nil, fmt.Errorf("no such endpoint under /api/runs/%s: %w", idText, inmem.ErrNotFound)
 }
 
-func uiRuns(db *inmem.DB, ns, status, tag, after, limitText string) (uiRunsOut, error) {
+// uiRuns is a page of the runs matching the filters, the newest first
+// (order "newest", the default) or the oldest ("oldest"), after the run
+// after in that order.
+func uiRuns(db *inmem.DB, ns, status, tag, order, after, limitText string) (uiRunsOut, error) {
 	limit, err := intArg(limitText, uiRunsDefault, 1, uiRunsMax)
 	if err != nil {
 		return uiRunsOut{}, err
+	}
+	list := db.Runs().ListBefore
+	switch order {
+	case "", "newest":
+	case "oldest":
+		list = db.Runs().ListAfter
+	default:
+		return uiRunsOut{}, fmt.Errorf("order %q: want newest or oldest: %w", order, inmem.ErrInvalidArgument)
 	}
 	q := inmem.RunQuery{Tag: tag, Limit: limit + 1}
 	if q.Namespace, err = parseNamespace(ns); err != nil {
@@ -224,7 +235,7 @@ func uiRuns(db *inmem.DB, ns, status, tag, after, limitText string) (uiRunsOut, 
 			return uiRunsOut{}, err
 		}
 	}
-	runs, err := db.Runs().ListAfter(q, cursor)
+	runs, err := list(q, cursor)
 	if err != nil {
 		return uiRunsOut{}, err
 	}

@@ -139,17 +139,21 @@ func TestUIRuns(t *testing.T) {
 	ts := uiServer(t, liveSource{f.db})
 
 	var page uiRunsOut
-	require.Equal(t, 200, uiGet(t, ts, "/api/runs?limit=2", &page))
-	require.Len(t, page.Runs, 2)
-	require.Equal(t, f.run.ID().String(), page.Runs[0].ID, "oldest first")
-	seen := []string{page.Runs[0].ID, page.Runs[1].ID}
-	for page.Next != "" {
-		require.Equal(t, 200, uiGet(t, ts, "/api/runs?limit=2&after="+page.Next, &page))
-		for _, r := range page.Runs {
-			seen = append(seen, r.ID)
+	all, err := f.db.Runs().List(inmem.RunQuery{})
+	require.NoError(t, err)
+	oldest := mapSlice(all, func(r inmem.RunInfo) string { return r.ID.String() })
+	newest := slices.Clone(oldest)
+	slices.Reverse(newest)
+	for order, want := range map[string][]string{"": newest, "newest": newest, "oldest": oldest} {
+		require.Equal(t, 200, uiGet(t, ts, "/api/runs?limit=2&order="+order, &page))
+		require.Len(t, page.Runs, 2)
+		seen := runIDs(page.Runs)
+		for page.Next != "" {
+			require.Equal(t, 200, uiGet(t, ts, "/api/runs?limit=2&order="+order+"&after="+page.Next, &page))
+			seen = append(seen, runIDs(page.Runs)...)
 		}
+		require.Equal(t, want, seen, "order %q: every run once across the pages", order)
 	}
-	require.Len(t, seen, 5, "every run once across the pages")
 
 	require.Equal(t, 200, uiGet(t, ts, "/api/runs?namespace=globex", &page))
 	require.Equal(t, []string{f.otherNS.ID().String()}, runIDs(page.Runs))
@@ -159,7 +163,7 @@ func TestUIRuns(t *testing.T) {
 	require.Empty(t, page.Runs)
 	require.NotNil(t, page.Runs, "an empty page is [], not null")
 
-	for _, bad := range []string{"status=nope", "limit=0", "limit=x", "after=zzz", "namespace=a/b/c/d"} {
+	for _, bad := range []string{"status=nope", "limit=0", "limit=x", "after=zzz", "namespace=a/b/c/d", "order=random"} {
 		var e map[string]string
 		require.Equal(t, 400, uiGet(t, ts, "/api/runs?"+bad, &e), bad)
 		require.NotEmpty(t, e["error"], bad)

@@ -270,7 +270,7 @@ const STATUSES = ['active', 'paused', 'completed', 'failed', 'cancelled', 'archi
 const RUNS_PAGE = 50;
 
 // The filters and page survive a visit to a run and back.
-const runsState = { namespace: '', status: '', tag: '', after: '', back: [] };
+const runsState = { namespace: '', status: '', tag: '', order: 'newest', after: '', back: [] };
 
 class RunsPage {
   constructor() {
@@ -289,6 +289,11 @@ class RunsPage {
       });
     }
     this.status.addEventListener('change', () => this.applyFilters());
+    this.order = el('select', { id: 'runs-order' },
+      el('option', { value: 'newest', text: 'newest first' }),
+      el('option', { value: 'oldest', text: 'oldest first' }));
+    this.order.value = runsState.order;
+    this.order.addEventListener('change', () => this.applyFilters());
     this.firstBtn = el('button', { id: 'runs-first', type: 'button', text: '« first', onclick: () => this.page('', []) });
     this.prevBtn = el('button', { id: 'runs-prev', type: 'button', text: '◀ prev', onclick: () => this.prevPage() });
     this.nextBtn = el('button', { id: 'runs-next', type: 'button', text: 'next ▶', onclick: () => this.nextPage() });
@@ -302,6 +307,7 @@ class RunsPage {
         el('label', {}, 'status ', this.status),
         el('label', {}, 'tag ', this.tag),
         el('button', { type: 'button', text: 'clear', onclick: () => this.clearFilters() }),
+        this.order,
         el('span', { class: 'spacer' }),
         this.info, this.firstBtn, this.prevBtn, this.nextBtn),
       this.msg,
@@ -315,6 +321,7 @@ class RunsPage {
     runsState.namespace = this.ns.value.trim();
     runsState.status = this.status.value;
     runsState.tag = this.tag.value.trim();
+    runsState.order = this.order.value;
     this.page('', []);
   }
 
@@ -344,7 +351,7 @@ class RunsPage {
   async load() {
     this.ac.abort();
     this.ac = new AbortController();
-    const q = new URLSearchParams({ limit: String(RUNS_PAGE) });
+    const q = new URLSearchParams({ limit: String(RUNS_PAGE), order: runsState.order });
     if (runsState.namespace) q.set('namespace', runsState.namespace);
     if (runsState.status) q.set('status', runsState.status);
     if (runsState.tag) q.set('tag', runsState.tag);
