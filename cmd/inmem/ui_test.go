@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -330,7 +331,8 @@ func TestUIWatchFollows(t *testing.T) {
 	defer func() { require.NoError(t, src.close()) }()
 	ts := uiServer(t, src)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// A stream that stops sending ends the test in a failure, not a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/api/watch", nil)
 	require.NoError(t, err)
@@ -453,4 +455,91 @@ func TestUIShared(t *testing.T) {
 	require.NotNil(t, got.KV)
 	var e map[string]string
 	require.Equal(t, 400, uiGet(t, ts, "/api/shared?namespace=a/b/c/d", &e))
+}
+
+// TestUIPageEdges: a page that holds exactly the runs left names no next
+// one; the step list follows commits and the run asked for; recent events
+// are the last ones; limits above the cap are capped.
+func TestUIPageEdges(t *testing.T) {
+	db := memDB(t)
+	a, err := db.BeginRun(inmem.Name("a"))
+	require.NoError(t, err)
+	b, err := db.BeginRun(inmem.Name("b"))
+	require.NoError(t, err)
+	ts := uiServer(t, liveSource{db})
+
+	var page uiRunsOut
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs?limit=2", &page))
+	require.Len(t, page.Runs, 2)
+	require.Empty(t, page.Next, "no runs after these two")
+
+	for i := range 150 {
+		_, err := a.Events().Append("tick", []byte(strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.KV().Put("k", []byte("v")))
+	var steps uiStepsOut
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+a.ID().String()+"/steps?limit=1", &steps))
+	require.Equal(t, 150, steps.Total)
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+b.ID().String()+"/steps?limit=1", &steps))
+	require.Equal(t, 1, steps.Total, "the other run's steps, not the cached ones")
+	require.NoError(t, b.KV().Put("k", []byte("w")))
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+b.ID().String()+"/steps?limit=1", &steps))
+	require.Equal(t, 2, steps.Total, "a commit since: listed again")
+
+	var asof uiAsOfOut
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+a.ID().String()+"/asof/150", &asof))
+	require.Equal(t, uint64(150), asof.Events.Count)
+	require.Len(t, asof.Events.Recent, uiRecentEvents)
+	require.Equal(t, uint64(50), asof.Events.Recent[0].Seq, "the last ones")
+	require.Equal(t, uint64(149), asof.Events.Recent[uiRecentEvents-1].Seq)
+
+	n, err := intArg("100000", 1, 1, uiRunsMax)
+	require.NoError(t, err)
+	require.Equal(t, uiRunsMax, n, "capped")
+	n, err = intArg("", 7, 1, 10)
+	require.NoError(t, err)
+	require.Equal(t, 7, n)
+}
+
+// TestFollowSourceReleases: a database the follower replaced stays open
+// for the request that holds it and closes at its release; one nobody
+// holds closes at once; close closes the current one.
+func TestFollowSourceReleases(t *testing.T) {
+	dir := t.TempDir()
+	w, err := inmem.Open(dir, inmem.WithDurability(inmem.Strict()))
+	require.NoError(t, err)
+	defer w.Close()
+	run, err := w.BeginRun()
+	require.NoError(t, err)
+	src, err := openFollow(dir, 10*time.Millisecond, func() (*inmem.DB, error) { return inmem.Open(dir, inmem.WithReadOnly()) })
+	require.NoError(t, err)
+
+	held, release := src.acquire()
+	next := func(old *inmem.DB) *inmem.DB {
+		t.Helper()
+		require.NoError(t, run.KV().Put("k", []byte(time.Now().String())))
+		require.Eventually(t, func() bool {
+			db, rel := src.acquire()
+			defer rel()
+			return db != old
+		}, 10*time.Second, 5*time.Millisecond, "the follower opens the directory again")
+		db, rel := src.acquire()
+		rel()
+		return db
+	}
+	second := next(held)
+	_, err = held.Runs().List(inmem.RunQuery{})
+	require.NoError(t, err, "replaced, but still held")
+	release()
+	release() // twice: the second changes nothing
+	_, err = held.Runs().List(inmem.RunQuery{})
+	require.ErrorIs(t, err, inmem.ErrClosed, "closed at its release")
+
+	third := next(second)
+	_, err = second.Runs().List(inmem.RunQuery{})
+	require.ErrorIs(t, err, inmem.ErrClosed, "held by nobody: closed when replaced")
+	require.NoError(t, src.close())
+	_, err = third.Runs().List(inmem.RunQuery{})
+	require.ErrorIs(t, err, inmem.ErrClosed)
 }
