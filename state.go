@@ -72,6 +72,20 @@ func (st *State) Define(name string, m Machine) error {
 	return st.h.do(true, func(t primitives.Txn) error { return primitives.DefineCell(t, name, m) })
 }
 
+// Machine returns the state machine declared for cell name (see Define),
+// and false when the cell has none.
+func (st *State) Machine(name string) (Machine, bool, error) {
+	var m *Machine
+	err := st.h.do(false, func(t primitives.Txn) (err error) {
+		m, err = primitives.CellMachine(t, name)
+		return err
+	})
+	if err != nil || m == nil {
+		return Machine{}, false, err
+	}
+	return *m, true, nil
+}
+
 // Delete removes a cell (and its machine). An absent cell is not an error.
 func (st *State) Delete(name string) error {
 	return st.h.do(true, func(t primitives.Txn) error { return primitives.DeleteCell(t, name) })

@@ -137,3 +137,43 @@ func TestStateAllViewForkShared(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"z"}, cellNames(got))
 }
+
+// TestStateMachineReadBack: the machine a cell was defined with reads
+// back, through a run, a transaction and a view of an older step; a cell
+// without one, or none at all, has none; Delete takes it along.
+func TestStateMachineReadBack(t *testing.T) {
+	db := memDB(t)
+	r := freshRun(t, db)
+	st := r.State()
+	m := inmem.Machine{Initial: "idle", Allow: map[string][]string{"idle": {"busy"}, "busy": {"idle", "done"}}}
+	require.NoError(t, st.Define("phase", m))
+	_, err := st.Init("counter", []byte("0"))
+	require.NoError(t, err)
+
+	got, ok, err := st.Machine("phase")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, m, got)
+	for _, name := range []string{"counter", "absent"} {
+		_, ok, err = st.Machine(name)
+		require.NoError(t, err)
+		require.False(t, ok, name)
+	}
+	require.NoError(t, r.View(func(tx *inmem.Tx) error {
+		got, ok, err := tx.State().Machine("phase")
+		require.True(t, ok)
+		require.Equal(t, m, got)
+		return err
+	}))
+
+	require.NoError(t, st.Delete("phase"))
+	_, ok, err = st.Machine("phase")
+	require.NoError(t, err)
+	require.False(t, ok, "deleted with its cell")
+	view, err := r.AsOf(1)
+	require.NoError(t, err)
+	got, ok, err = view.State().Machine("phase")
+	require.NoError(t, err)
+	require.True(t, ok, "as of the step that defined it")
+	require.Equal(t, m, got)
+}

@@ -106,6 +106,9 @@ func readCell(t Txn, name string) (Cell, bool, error) {
 	return c, err == nil, err
 }
 
+// CellMachine returns the machine declared for cell name, nil if none.
+func CellMachine(t Txn, name string) (*Machine, error) { return readMachine(t, name) }
+
 func readMachine(t Txn, name string) (*Machine, error) {
 	v, ok := t.Get(cellKey(t, cellMachine, name))
 	if !ok {

@@ -224,6 +224,9 @@ type stepShown struct {
 	Chain   string      `json:"chain"`
 	Spans   string      `json:"spans"`
 	Vectors [][2]string `json:"vectors"`
+	// Machines is, per cell with a declared machine, the states it may
+	// move to from its value.
+	Machines map[string][]string `json:"machines"`
 }
 
 // stepJS reads the run page's AsOf panels.
@@ -238,6 +241,8 @@ const stepJS = `(() => {
     chain: text('#chain-status'),
     spans: text('#span-count'),
     vectors: all('[data-testid=vectors] tr[data-collection]').map((r) => [r.dataset.collection, r.querySelector('.count').textContent]),
+    machines: Object.fromEntries(all('[data-testid=state] tr[data-cell]').filter((r) => r.querySelector('[data-testid=machine]'))
+      .map((r) => [r.dataset.cell, [...r.querySelectorAll('[data-next]')].map((e) => e.dataset.next)])),
   };
 })()`
 
@@ -248,7 +253,7 @@ func asOf(t *testing.T, run *inmem.Run, k, total int) stepShown {
 	view, err := run.AsOf(k)
 	require.NoError(t, err)
 	want := stepShown{Label: "step " + strconv.Itoa(k) + " of " + strconv.Itoa(total),
-		KV: [][2]string{}, Cells: [][2]string{}, Vectors: [][2]string{}, Chain: "verified"}
+		KV: [][2]string{}, Cells: [][2]string{}, Vectors: [][2]string{}, Chain: "verified", Machines: map[string][]string{}}
 	entries, err := view.KV().List("")
 	require.NoError(t, err)
 	for _, e := range entries {
@@ -258,6 +263,10 @@ func asOf(t *testing.T, run *inmem.Run, k, total int) stepShown {
 	require.NoError(t, err)
 	for _, c := range cells {
 		want.Cells = append(want.Cells, [2]string{c.Name, shown(c.Value)})
+		if m, ok, err := view.State().Machine(c.Name); err != nil || ok {
+			require.NoError(t, err)
+			want.Machines[c.Name] = append([]string{}, m.Allow[string(c.Value)]...)
+		}
 	}
 	n, err := view.Events().Len()
 	require.NoError(t, err)

@@ -74,11 +74,20 @@ type (
 		Collection string `json:"collection"`
 		Count      int    `json:"count"`
 	}
+	// uiCellOut is a cell with the state machine declared for it.
+	uiCellOut struct {
+		cellOut
+		Machine *uiMachineOut `json:"machine,omitempty"`
+	}
+	uiMachineOut struct {
+		Initial string              `json:"initial"`
+		Allow   map[string][]string `json:"allow"`
+	}
 	uiAsOfOut struct {
 		Step    int                 `json:"step"`
 		Time    string              `json:"time"`
 		KV      []entryOut          `json:"kv"`
-		State   []cellOut           `json:"state"`
+		State   []uiCellOut         `json:"state"`
 		Events  uiEventsOut         `json:"events"`
 		Spans   uiSpansCount        `json:"spans"`
 		Vectors []uiCollectionCount `json:"vectors"`
@@ -325,7 +334,19 @@ func uiAsOf(run *inmem.Run, step int) (uiAsOfOut, error) {
 		if err != nil {
 			return err
 		}
-		out.KV, out.State = mapSlice(kv, entryOf), mapSlice(cells, cellOf)
+		out.KV = mapSlice(kv, entryOf)
+		out.State = make([]uiCellOut, 0, len(cells))
+		for _, c := range cells {
+			cell := uiCellOut{cellOut: cellOf(c)}
+			m, ok, err := tx.State().Machine(c.Name)
+			if err != nil {
+				return err
+			}
+			if ok {
+				cell.Machine = &uiMachineOut{Initial: m.Initial, Allow: m.Allow}
+			}
+			out.State = append(out.State, cell)
+		}
 		out.Events.Count, out.Events.Verified, out.Events.Recent = n, rep.OK, mapSlice(recent, eventOf)
 		if !rep.OK {
 			out.Events.FirstBad = int64(rep.FirstBad)

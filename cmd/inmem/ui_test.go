@@ -67,6 +67,7 @@ func newUIFixture(t *testing.T) uiFixture {
 	require.NoError(t, run.KV().Put("ticket", []byte("4821")))
 	_, err = run.State().Init("phase", []byte("start"))
 	require.NoError(t, err)
+	require.NoError(t, run.State().Define("mode", inmem.Machine{Initial: "draft", Allow: map[string][]string{"draft": {"sent"}}}))
 	_, err = run.Events().Append("user.message", []byte(`{"text":"refund?"}`))
 	require.NoError(t, err)
 	root, err := run.Traces().Record(inmem.Span{Kind: inmem.LLMCall, Name: "plan", Start: time.Unix(100, 0), End: time.Unix(101, 0),
@@ -195,9 +196,9 @@ func TestUIAsOf(t *testing.T) {
 	require.Equal(t, f.parentSteps, steps.Total)
 	require.Len(t, steps.Steps, f.parentSteps)
 	require.Equal(t, []string{"ticket"}, steps.Steps[0].Writes.KV)
-	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+id+"/steps?from=3&limit=1", &steps))
+	require.Equal(t, 200, uiGet(t, ts, "/api/runs/"+id+"/steps?from=4&limit=1", &steps))
 	require.Len(t, steps.Steps, 1)
-	require.Equal(t, 3, steps.Steps[0].N)
+	require.Equal(t, 4, steps.Steps[0].N)
 	require.Equal(t, []string{"0"}, steps.Steps[0].Writes.Events)
 
 	for k := 0; k <= f.parentSteps; k++ {
@@ -215,7 +216,7 @@ func TestUIAsOf(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, k, got.Step)
 		require.Equal(t, nonNilSlice(mapSlice(kv, entryOf)), nonNilSlice(got.KV), "kv at %d", k)
-		require.Equal(t, nonNilSlice(mapSlice(cells, cellOf)), nonNilSlice(got.State), "cells at %d", k)
+		require.Equal(t, nonNilSlice(mapSlice(cells, cellOf)), nonNilSlice(mapSlice(got.State, func(c uiCellOut) cellOut { return c.cellOut })), "cells at %d", k)
 		require.Equal(t, n, got.Events.Count)
 		require.True(t, got.Events.Verified)
 		require.Equal(t, int64(-1), got.Events.FirstBad)
@@ -228,6 +229,10 @@ func TestUIAsOf(t *testing.T) {
 	}
 	var last uiAsOfOut
 	require.Equal(t, 200, uiGet(t, ts, fmt.Sprintf("/api/runs/%s/asof/%d", id, f.parentSteps), &last))
+	require.Len(t, last.State, 2)
+	require.Equal(t, "mode", last.State[0].Name)
+	require.Equal(t, &uiMachineOut{Initial: "draft", Allow: map[string][]string{"draft": {"sent"}}}, last.State[0].Machine, "the declared machine")
+	require.Nil(t, last.State[1].Machine, "phase has none")
 	require.Equal(t, []uiCollectionCount{{Collection: "notes", Count: 1}}, last.Vectors)
 	require.Len(t, last.Events.Recent, 1)
 	require.Equal(t, "user.message", last.Events.Recent[0].Type)

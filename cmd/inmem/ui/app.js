@@ -720,7 +720,7 @@ class RunPage {
   renderState(cells) {
     const rows = cells.slice(0, TABLE_CAP).map((c) => el('tr', { 'data-cell': c.name, class: this.written.state.has(c.name) ? 'written' : null },
       el('td', { class: 'key', text: c.name }),
-      el('td', {}, valueNode(c.value, c.value_base64)),
+      el('td', {}, valueNode(c.value, c.value_base64), c.machine ? machineNode(c) : null),
       el('td', { class: 'num muted', text: String(c.version) }),
       el('td', { class: 'small muted', title: c.updated_at || '', text: fmtTime(c.updated_at) })));
     if (!rows.length) rows.push(emptyRow(4, 'no cells'));
@@ -861,6 +861,17 @@ function kvPair(k, v, cls) {
 }
 
 const KIND_SHORT = { llm_call: 'llm', tool_call: 'tool', retrieval: 'retr', decision: 'dec', thought: 'think', error: 'err', custom: 'custom' };
+
+// machineNode shows a cell's declared state machine: the states it may
+// move to from its current one, the whole table in the tooltip.
+function machineNode(c) {
+  const allow = c.machine.allow || {};
+  const next = allow[c.value] || [];
+  const table = Object.entries(allow).map(([from, to]) => `${from} → ${to.join(', ')}`).join('\n');
+  return el('div', { class: 'machine small muted', 'data-testid': 'machine', title: `initial: ${c.machine.initial}\n${table}` },
+    'machine · next: ',
+    next.length ? next.map((s) => el('span', { class: 'tag', 'data-next': s, text: s })) : el('span', { text: 'none (final)' }));
+}
 
 function kindBadge(kind) {
   return el('span', { class: `kind kind-${kind}`, title: kind, text: KIND_SHORT[kind] || kind });
