@@ -375,6 +375,27 @@ func (vs *Vectors) List(coll string) ([]VectorRecord, error) {
 	return out, nil
 }
 
+// Len returns how many records the collection holds, or ErrNotFound if
+// there is no such collection: List's length, without decoding a record.
+func (vs *Vectors) Len(coll string) (int, error) {
+	n := 0
+	err := vs.h.do(false, func(t primitives.Txn) error {
+		n = 0
+		if _, err := readVecConfig(t, coll); err != nil {
+			return err
+		}
+		t.Scan(vecRecordPrefix(coll), nil, func(_, _ []byte) bool {
+			n++
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // Delete removes key from the collection. An absent key is not an error.
 func (vs *Vectors) Delete(coll, key string) error {
 	if err := checkKey(key); err != nil {

@@ -28,6 +28,8 @@ func TestVectorsList(t *testing.T) {
 	vs := run.Vectors()
 	_, err = vs.List("docs")
 	require.ErrorIs(t, err, inmem.ErrNotFound)
+	_, err = vs.Len("docs")
+	require.ErrorIs(t, err, inmem.ErrNotFound)
 	require.NoError(t, vs.CreateCollection("docs", inmem.VectorConfig{Dim: 2, Metric: inmem.Euclidean}))
 	require.NoError(t, vs.CreateCollection("other", inmem.VectorConfig{Dim: 2, Metric: inmem.Euclidean}))
 	require.NoError(t, vs.Upsert("docs", "b", []float32{0, 1}, map[string]any{"lang": "en"}))
@@ -45,9 +47,18 @@ func TestVectorsList(t *testing.T) {
 	rs, err = view.Vectors().List("docs")
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b"}, recordKeys(rs))
+	n, err := view.Vectors().Len("docs")
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "Len as of the view's step")
 	rs, err = vs.List("docs")
 	require.NoError(t, err)
 	require.Equal(t, []string{"b"}, recordKeys(rs))
+	n, err = vs.Len("docs")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = vs.Len("other")
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only its own collection's records")
 
 	require.NoError(t, run.Update(func(tx *inmem.Tx) error {
 		if err := tx.Vectors().Upsert("docs", "c", []float32{2, 2}, nil); err != nil {
@@ -56,6 +67,9 @@ func TestVectorsList(t *testing.T) {
 		rs, err := tx.Vectors().List("docs")
 		require.NoError(t, err)
 		require.Equal(t, []string{"b", "c"}, recordKeys(rs))
+		n, err := tx.Vectors().Len("docs")
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "with the transaction's own writes")
 		return nil
 	}))
 }

@@ -354,11 +354,11 @@ func uiAsOf(run *inmem.Run, step int) (uiAsOfOut, error) {
 		out.Spans.Count = len(spans)
 		out.Vectors = make([]uiCollectionCount, 0, len(colls))
 		for _, c := range colls {
-			recs, err := tx.Vectors().List(c.Name)
+			n, err := tx.Vectors().Len(c.Name)
 			if err != nil {
 				return err
 			}
-			out.Vectors = append(out.Vectors, uiCollectionCount{Collection: c.Name, Count: len(recs)})
+			out.Vectors = append(out.Vectors, uiCollectionCount{Collection: c.Name, Count: n})
 		}
 		return nil
 	})
@@ -415,11 +415,11 @@ func collectionsOf(vs *inmem.Vectors) ([]uiCollectionOut, error) {
 	}
 	out := make([]uiCollectionOut, 0, len(colls))
 	for _, c := range colls {
-		recs, err := vs.List(c.Name)
+		n, err := vs.Len(c.Name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, uiCollectionOut{Name: c.Name, Count: len(recs), Dim: c.Config.Dim, Metric: c.Config.Metric.String()})
+		out = append(out, uiCollectionOut{Name: c.Name, Count: n, Dim: c.Config.Dim, Metric: c.Config.Metric.String()})
 	}
 	return out, nil
 }
