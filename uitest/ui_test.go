@@ -576,3 +576,32 @@ func TestSharedScopeShowsItsCollections(t *testing.T) {
 	goHash(t, ctx, "#/shared/")
 	waitJS(t, ctx, "the empty default scope", `document.querySelector('[data-testid=shared-vectors] tr.empty') !== null`, waitDefault)
 }
+
+// TestManyTabs: more tabs of one inspector than the browser opens
+// connections to one server (six, over HTTP/1.1) all load and stay live:
+// they share one version stream.
+func TestManyTabs(t *testing.T) {
+	fx := newFixture(t)
+	srv := startUI(t, fx.dir)
+	ctx := newBrowser(t)
+	var tabs []context.Context
+	for i := range 9 {
+		tab := ctx
+		if i > 0 {
+			var cancel context.CancelFunc
+			tab, cancel = chromedp.NewContext(ctx)
+			t.Cleanup(cancel)
+		}
+		open(t, tab, srv, "#/run/"+fx.triage.String())
+		waitJS(t, tab, fmt.Sprintf("tab %d: the run's last step", i+1), labelIs(fx.triageSteps, fx.triageSteps), waitDefault)
+		tabs = append(tabs, tab)
+	}
+	for i, tab := range tabs {
+		waitJS(t, tab, fmt.Sprintf("tab %d: live", i+1), `document.querySelector('#live').textContent === 'live'`, waitDefault)
+	}
+	// Every tab still reads: none is starved of a connection.
+	for i, tab := range tabs {
+		goHash(t, tab, "#/runs")
+		waitJS(t, tab, fmt.Sprintf("tab %d: the runs", i+1), `document.querySelectorAll('tr[data-run-id]').length === 5`, waitDefault)
+	}
+}

@@ -168,55 +168,73 @@ function coalesced(fn) {
 }
 
 // ---------------------------------------------------------------------------
-// Live updates: one EventSource for the page's lifetime. The server sends
-// the database's visible version at connect and whenever it changes; the
-// mounted page refetches what it shows.
+// Live updates: the database's visible version, from /api/watch, which
+// sends it at connect and whenever it changes; the mounted page refetches
+// what it shows. Every tab shares one stream through a shared worker
+// (watch.js): a stream holds one of the browser's six connections to the
+// server, and a stream per tab would starve the seventh tab. Without
+// SharedWorker, the tab holds a stream of its own.
 
 const live = {
   version: null,
+  port: null,
   es: null,
   start() {
-    // A page left for another (or put in the back-forward cache) closes
-    // its stream: an open one holds one of the browser's few connections
-    // to the server, and a handful of them stall every later request.
+    // A page left for another (or put in the back-forward cache) lets go
+    // of the stream; back from the cache, the stream's next message tells
+    // whether the database moved on meanwhile (then the page refetches).
     window.addEventListener('pagehide', () => this.stop());
-    // Back from the cache: the stream's first message tells whether the
-    // database moved on meanwhile (then the page refetches).
     window.addEventListener('pageshow', (e) => {
       if (e.persisted) this.connect();
     });
     this.connect();
   },
   stop() {
+    if (this.port) {
+      this.port.postMessage('close');
+      this.port.close();
+    }
     if (this.es) this.es.close();
-    this.es = null;
+    this.port = this.es = null;
   },
   connect() {
     this.stop();
-    const badge = document.getElementById('live');
+    if (typeof SharedWorker === 'function') {
+      const w = new SharedWorker('watch.js', { name: 'inmem-watch' });
+      this.port = w.port;
+      w.port.addEventListener('message', (m) => this.receive(m.data));
+      w.port.start();
+      return;
+    }
     const es = (this.es = new EventSource('/api/watch'));
-    es.addEventListener('open', () => {
+    es.addEventListener('open', () => this.receive({ type: 'open' }));
+    es.addEventListener('error', () => this.receive({ type: 'error' }));
+    es.addEventListener('version', (ev) => this.receive({ type: 'version', data: ev.data }));
+  },
+  receive(msg) {
+    const badge = document.getElementById('live');
+    if (msg.type === 'open') {
       badge.textContent = 'live';
       badge.className = 'live on';
-    });
-    es.addEventListener('error', () => {
+      return;
+    }
+    if (msg.type === 'error') {
       badge.textContent = 'reconnecting';
       badge.className = 'live off';
-    });
-    es.addEventListener('version', (ev) => {
-      let v;
-      try {
-        v = JSON.parse(ev.data).version;
-      } catch (e) {
-        return;
-      }
-      // The first message is delivered too: a commit may have landed
-      // between the page's first fetch and the stream's connect.
-      if (v === this.version) return;
-      this.version = v;
-      badge.title = `database version ${v}`;
-      if (router.page && router.page.onVersion) router.page.onVersion(v);
-    });
+      return;
+    }
+    let v;
+    try {
+      v = JSON.parse(msg.data).version;
+    } catch (e) {
+      return;
+    }
+    // The first message is delivered too: a commit may have landed
+    // between the page's first fetch and the stream's connect.
+    if (v === this.version) return;
+    this.version = v;
+    badge.title = `database version ${v}`;
+    if (router.page && router.page.onVersion) router.page.onVersion(v);
   },
 };
 
