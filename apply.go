@@ -34,10 +34,11 @@ import (
 
 // applyRunRecord brings the registry up to the run record written at
 // version v (nil: its tombstone, the run was deleted). rs is the run's
-// state, new or registered; its mu is held by the caller. A record older
-// than one already applied changes nothing, so a late call cannot undo a
-// newer one.
+// state, new or registered. A record older than one already applied
+// changes nothing, so a late call cannot undo a newer one.
 func (db *DB) applyRunRecord(rs *runState, rec *runRecord, v uint64) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	if v <= rs.recordAt {
 		return
 	}
@@ -183,9 +184,7 @@ func (db *DB) applyRunRecordOf(id RunID, rec *runRecord, v uint64) {
 		}
 		rs = newRunState(db, id, rec.Namespace, false)
 	}
-	rs.mu.Lock()
 	db.applyRunRecord(rs, rec, v)
-	rs.mu.Unlock()
 }
 
 // applyRecord derives the engine's state from one recovered WAL record of

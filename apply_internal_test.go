@@ -27,9 +27,7 @@ func TestApplyRunRecordKeepsNewest(t *testing.T) {
 	require.NoError(t, r.End(Completed, ""))
 
 	// The begin record again, at its own version: the run stays completed.
-	rs.mu.Lock()
 	db.applyRunRecord(rs, &old, at)
-	rs.mu.Unlock()
 	info, err := db.Runs().Get(r.ID())
 	require.NoError(t, err)
 	require.Equal(t, Completed, info.Status)
@@ -38,9 +36,7 @@ func TestApplyRunRecordKeepsNewest(t *testing.T) {
 	require.Empty(t, list, "the index moved back to Active")
 
 	require.NoError(t, db.Runs().Delete(r.ID()))
-	rs.mu.Lock()
 	db.applyRunRecord(rs, &old, at+1) // older than the tombstone
-	rs.mu.Unlock()
 	_, err = db.Runs().Get(r.ID())
 	require.ErrorIs(t, err, ErrRunNotFound)
 	require.Equal(t, statusDeleted, RunStatus(rs.status.Load()))

@@ -171,8 +171,6 @@ func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	}
 	info.ID = db.ids.next(info.CreatedAt)
 	rs := newRunState(db, info.ID, info.Namespace, false)
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
 	// Applying the record registers the run.
 	if err := db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(bases)}, nil); err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func (r *runRecord) forkBases() []forkBase {
 
 // writeRunRecord commits rec as rs's record, with g deciding inside the
 // commit's critical section whether the change is allowed, and applies it
-// (applyRunRecord). The caller holds rs.mu.
+// (applyRunRecord). The caller holds rs.life.
 func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
 	b, err := json.Marshal(rec)
 	if err != nil {

@@ -226,9 +226,7 @@ func (rx *Runs) Delete(id RunID) error {
 		rs.status.Store(uint32(prev))
 		return fmt.Errorf("delete run %s: %w", id, err)
 	}
-	rs.mu.Lock()
 	db.applyRunRecord(rs, nil, v) // the record's tombstone: the run is gone
-	rs.mu.Unlock()
 	return nil
 }
 
@@ -309,13 +307,15 @@ func (rx *Runs) Compact(id RunID) error {
 	if err != nil {
 		return err
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	rs.life.Lock()
+	defer rs.life.Unlock()
 	n := rs.Log.Visible(db.store.Oracle.Visible())
 	if n <= int(rs.compacted.Load()) {
 		return nil
 	}
+	rs.mu.Lock()
 	info := rs.info
+	rs.mu.Unlock()
 	info.Status = RunStatus(rs.status.Load())
 	info.Steps = int(rs.Steps.Load())
 	if info.Status == statusDeleted {

@@ -41,6 +41,12 @@ type runState struct {
 	// reclaim, for shared scopes.
 	released, reclaimed atomic.Int64
 
+	// life orders the writers of the run's record (status changes,
+	// compaction, creation): each reads info, commits a new record and
+	// applies it. It is held across the commit, so mu is not: the apply
+	// path takes mu itself, and in a cluster the record is applied by the
+	// replication's apply loop while its writer waits.
+	life sync.Mutex
 	mu   sync.Mutex // guards info and recordAt
 	info RunInfo
 	// recordAt is the version of the run record applied last (see
@@ -154,9 +160,11 @@ func (rs *runState) snapshotInfo() RunInfo {
 // setStatus commits a status change of the run's record.
 func (rs *runState) setStatus(to RunStatus, reason string) error {
 	now := rs.db.opts.clock()
+	rs.life.Lock()
+	defer rs.life.Unlock() // one status change of a run at a time
 	rs.mu.Lock()
-	defer rs.mu.Unlock() // one status change of a run at a time
 	info := rs.info
+	rs.mu.Unlock()
 	info.Status = to
 	info.UpdatedAt = now
 	info.Steps = int(rs.Steps.Load())

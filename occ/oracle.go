@@ -441,3 +441,30 @@ func (o *Oracle) Exclusive(fn func(last uint64)) {
 	defer o.mu.Unlock()
 	fn(o.next)
 }
+
+// Adopt records version v as assigned elsewhere: a replica applies the
+// commits a leader versioned, and its own last assigned version must not
+// fall behind them.
+func (o *Oracle) Adopt(v uint64) {
+	o.mu.Lock()
+	o.next = max(o.next, v)
+	o.mu.Unlock()
+}
+
+// Rewind makes to the last assigned version, forgetting the commits above
+// it: versions a replica assigned to proposals that were never applied
+// (its leadership ended first), so that its next commit takes the version
+// after the last one applied. No version above to may be in flight or
+// visible.
+func (o *Oracle) Rewind(to uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next = to
+	o.seen = min(o.seen, to)
+	i := len(o.recent)
+	for i > 0 && o.recent[i-1].version > to {
+		i--
+	}
+	clear(o.recent[i:])
+	o.recent = o.recent[:i]
+}

@@ -33,38 +33,24 @@ import (
 // struct, so that escape analysis keeps a caller's stack arrays on the
 // stack (a struct's fields leak together).
 func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice, rd *occ.Txn, guard occ.Guard, size int64) (uint64, error) {
+	if s.Replica != nil {
+		return s.commitReplicated(sc, writes, tail, rd, guard)
+	}
 	n := len(writes)
-	sps = sps[:0]
-	fc, fj := sc.fingers.take(gen, writes[0].Key), 0
+	fc := sc.fingers.take(gen, writes[0].Key)
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()
-	blk := fc.block(gen)
+	if err := fc.prepare(gen, writes, tail, offs, sps); err != nil {
+		return 0, err
+	}
 	var one occ.Write // a blind write's, beside CommitBlind
-	for i, w := range writes {
-		t := tail
-		if i > 0 {
-			t = nil
-		}
-		off, err := gen.List.PrepareIn(blk, w.Key, w.Val, t)
-		if err != nil {
-			return 0, fmt.Errorf("commit: %w", err)
-		}
-		offs[i] = off
-		k := gen.List.PreparedKey(off)
-		wr := occ.Write{FP: Fingerprint(k), Key: k}
+	for i := range n {
+		wr := occ.Write{FP: sps[i].Hash, Key: gen.List.PreparedKey(offs[i])}
 		if rd != nil {
 			rd.Writes[i] = wr
 		} else {
 			one = wr
 		}
-		sps = sps[:i+1]
-		sps[i].Unindexed = ScanOnly(w.Val)
-		sps[i].Hash = wr.FP // the point index hashes as fingerprint does
-		var hint *skiplist.Splice
-		if i > 0 {
-			hint = &sps[i-1]
-		}
-		fc.locate(gen, off, k, &sps[i], hint, &fj)
 	}
 	lg, wg := s.logged(guard, sc)
 	defer wg.release()
@@ -103,4 +89,34 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 		return v, err
 	}
 	return v, lerr
+}
+
+// prepare copies each write into an arena node of gen and locates its
+// place (from the fingers), with no version yet: offs and sps, of
+// len(writes), receive the nodes and their splices, and each splice's Hash
+// is its key's fingerprint. tail, if any, is appended to the first write's
+// value.
+func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice) error {
+	fj := 0
+	blk := fc.block(gen)
+	for i, w := range writes {
+		t := tail
+		if i > 0 {
+			t = nil
+		}
+		off, err := gen.List.PrepareIn(blk, w.Key, w.Val, t)
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		offs[i] = off
+		k := gen.List.PreparedKey(off)
+		sps[i].Unindexed = ScanOnly(w.Val)
+		sps[i].Hash = Fingerprint(k) // the point index hashes as the oracle does
+		var hint *skiplist.Splice
+		if i > 0 {
+			hint = &sps[i-1]
+		}
+		fc.locate(gen, off, k, &sps[i], hint, &fj)
+	}
+	return nil
 }

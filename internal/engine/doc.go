@@ -8,6 +8,7 @@
 //	store.go       Store: the current Generation, the oracle, the WAL; reads at a snapshot
 //	commit.go      Store.Commit: the one commit path (prepare, locate, version and WAL append, link, publish)
 //	walguard.go    the WAL append inside the commit's critical section; Publish in commit order
+//	replica.go     a clustered store's commit: propose the record, link it once the cluster commits it (ApplyAt)
 //	scope.go       Scope: what the commit path keeps per run or shared scope, and ApplyStep
 //	steplog.go     StepLog: a run's step -> (version, time) list, lock-free for readers
 //	fingers.go     where a run's last commits linked, so the next ones locate in a step or two

@@ -23,6 +23,10 @@ type Scope struct {
 	// oracle's critical section, as log is.
 	LastStep int64
 	Shared   bool // a shared scope: no step log, no step times
+	// Proposed is the step a clustered store's commit guard admitted and
+	// did not apply (its replica applies it with the record): the record
+	// takes its time from here. Guarded by the critical section.
+	Proposed StepRec
 
 	fingers runFingers // where the last commits linked their writes
 }

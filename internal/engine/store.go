@@ -29,6 +29,9 @@ type Store struct {
 	AfterCommit func()   // runs after each logged commit (checkpoint trigger)
 	// ReclaimCheck runs after every ReclaimCheckEvery-th version.
 	ReclaimCheck func()
+	// Replica is set on a clustered store: commits are proposed to it
+	// (see replica.go).
+	Replica Replica
 }
 
 // ReclaimCheckEvery is how often (in versions) commits look at the arena's
