@@ -30,7 +30,7 @@ import (
 //     run moved to a cold file, or dropped from the tier).
 //
 // applyRecord is recovery's entry: one WAL record through all three. A
-// replica will apply the log the same way.
+// cluster node applies the raft log the same way (clusterapply.go).
 
 // applyRunRecord brings the registry up to the run record written at
 // version v (nil: its tombstone, the run was deleted). rs is the run's
@@ -191,7 +191,9 @@ func (db *DB) applyRunRecordOf(id RunID, rec *runRecord, v uint64) {
 // type typ (engine.RecBatch or engine.RecBatchTimed), beyond its entries, which add
 // gets. Writes at or below skip (what a snapshot already holds) are
 // passed over. It returns the record's version (0 if all were skipped).
-func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, v uint64, val []byte) error) (uint64, error) {
+// live is set for a record applied to an open database (a cluster node's):
+// a vector write may then start a vacuum of its graph.
+func (db *DB) applyRecord(typ byte, p []byte, skip uint64, live bool, add func(key []byte, v uint64, val []byte) error) (uint64, error) {
 	var version uint64
 	var step *runState
 	ts, err := engine.DecodeBatch(typ, p, func(v uint64, key, val []byte) error {
@@ -230,7 +232,9 @@ func (db *DB) applyRecord(typ byte, p []byte, skip uint64, add func(key []byte, 
 				db.runsMu.RUnlock()
 			}
 		}
-		db.applyVectorWrite(key, val, v)
+		if k, vi := db.applyVectorWrite(key, val, v); vi != nil && live {
+			db.maybeVacuum(k, vi)
+		}
 		return nil
 	})
 	if err != nil {

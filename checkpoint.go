@@ -26,6 +26,22 @@ func (db *DB) Checkpoint() error {
 	return db.checkpoint()
 }
 
+// cut runs fn where no commit is admitted, with the last version whose
+// commit is in the WAL, the step logs and the arena or on its way there:
+// the last assigned one. On a cluster node it is the last applied one, with
+// no record being applied: a version assigned to a proposal is not on its
+// way to any of them until the cluster commits it, if ever.
+func (db *DB) cut(fn func(last uint64)) {
+	c := db.cluster
+	if c == nil {
+		db.store.Oracle.Exclusive(fn)
+		return
+	}
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	db.store.Oracle.Exclusive(func(uint64) { fn(db.store.Oracle.Visible()) })
+}
+
 func (db *DB) checkpoint() error {
 	db.ckptMu.Lock()
 	defer db.ckptMu.Unlock()
@@ -37,7 +53,7 @@ func (db *DB) checkpoint() error {
 	// Cut the WAL where no commit is in flight: everything at or below
 	// meta.version goes to segments before the cut, everything after to the
 	// new segment. Step counters are read at the same point.
-	s.Oracle.Exclusive(func(last uint64) {
+	db.cut(func(last uint64) {
 		meta.version = last
 		if last == db.snapAt.Load() {
 			return // the newest snapshot already holds all of it

@@ -22,8 +22,8 @@ import (
 // Freeze moves the ended run id's whole history to the cold tier now,
 // rather than once it has been ended for WithColdAfter. Its reads answer
 // as before, from disk through the block cache. A run that is Active or
-// Paused, a shared scope, and a database without files (OpenInMemory) or
-// opened read-only are refused with an error wrapping ErrInvalidArgument.
+// Paused, a shared scope, and a database without files (OpenInMemory),
+// opened read-only or a cluster node are refused with an error wrapping ErrInvalidArgument.
 // Freezing a run that is cold already does nothing.
 func (rx *Runs) Freeze(id RunID) error {
 	db := rx.db
@@ -56,6 +56,8 @@ func (db *DB) canFreeze() error {
 		return fmt.Errorf("freeze: an in-memory database has no cold tier: %w", ErrInvalidArgument)
 	case db.store.ReadOnly:
 		return fmt.Errorf("freeze: %w", ErrReadOnly)
+	case db.cluster != nil:
+		return fmt.Errorf("freeze: a cluster node has no cold tier (its files would be its alone): %w", ErrInvalidArgument)
 	}
 	return nil
 }

@@ -135,6 +135,8 @@ type DB struct {
 
 	system *runState // scope of run records
 
+	cluster *clusterNode // WithCluster: this database is a node of it
+
 	cold            *coldTier     // nil in memory
 	freezeMu        sync.Mutex    // one freeze or cold compaction at a time
 	freezes         atomic.Uint64 // runs frozen
@@ -190,6 +192,13 @@ func Open(dir string, opts ...Option) (*DB, error) {
 			if err := db.openDurable(); err != nil {
 				db.cold.close()
 				return nil, err
+			}
+			if db.opts.cluster != nil {
+				if err := db.startCluster(); err != nil {
+					db.Close()
+					return nil, err
+				}
+				return db, nil // no freezer: cold files would be this node's alone
 			}
 			db.startFreezer()
 			return db, nil
@@ -274,8 +283,8 @@ func isDatabase(fsys vfs.FS, dir string) error {
 // it is closed.
 func OpenInMemory(opts ...Option) (*DB, error) {
 	db, err := open(opts)
-	if err == nil && (db.opts.readOnly || db.opts.mustExist) {
-		return nil, fmt.Errorf("open in memory: WithReadOnly and WithMustExist need a directory: %w", ErrInvalidArgument)
+	if err == nil && (db.opts.readOnly || db.opts.mustExist || db.opts.cluster != nil) {
+		return nil, fmt.Errorf("open in memory: WithReadOnly, WithMustExist and WithCluster need a directory: %w", ErrInvalidArgument)
 	}
 	return db, err
 }
@@ -290,6 +299,9 @@ func open(opts []Option) (*DB, error) {
 		if o.err != nil {
 			return nil, fmt.Errorf("open: %w", o.err)
 		}
+	}
+	if o.cluster != nil && o.readOnly {
+		return nil, fmt.Errorf("open: WithCluster and WithReadOnly: %w", ErrInvalidArgument)
 	}
 	s, err := engine.NewStore()
 	if err != nil {
@@ -318,6 +330,10 @@ func (db *DB) Close() error {
 		close(db.freezeStop)
 		<-db.freezeDone
 	}
+	var cerr error
+	if db.cluster != nil {
+		cerr = db.cluster.close() // nothing is applied after it
+	}
 	db.bgMu.Lock() // no checkpoint can start while this is held
 	db.bg.Wait()
 	db.bgMu.Unlock()
@@ -329,6 +345,9 @@ func (db *DB) Close() error {
 	err := db.store.Log.Close()
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
+	}
+	if err == nil {
+		err = cerr
 	}
 	return err
 }

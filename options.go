@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"github.com/hashicorp/raft"
 	"fmt"
 	"log/slog"
 	"time"
@@ -69,6 +70,8 @@ type options struct {
 	blockCache      int64         // bytes of cold blocks cached
 	clock           func() time.Time
 	logger          *slog.Logger
+	cluster         *Cluster                                  // WithCluster
+	clusterStream   func(raft.StreamLayer) raft.StreamLayer // tests: wraps the raft transport's connections
 	progress        func(done, total int64) // recovery progress; nil: none
 	fs              vfs.FS
 	segmentSize     int64  // WAL segment size; 0: the log's default

@@ -132,7 +132,7 @@ func (db *DB) recover() error {
 		if typ != engine.RecBatch && typ != engine.RecBatchTimed {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
-		v, err := db.applyRecord(typ, p, meta.version, ld.Add)
+		v, err := db.applyRecord(typ, p, meta.version, false, ld.Add)
 		last = max(last, v)
 		return err
 	}

@@ -175,6 +175,14 @@ func (db *DB) beginRun(cfg runConfig, bases []forkBase) (*Run, error) {
 	if err := db.writeRunRecord(rs, &runRecord{RunInfo: info, Bases: recordBases(bases)}, nil); err != nil {
 		return nil, err
 	}
+	if db.cluster != nil {
+		// The apply registered a state of its own for the run.
+		reg, err := db.runState(info.ID)
+		if err != nil {
+			return nil, err
+		}
+		rs = reg
+	}
 	return db.handle(rs, nil), nil
 }
 

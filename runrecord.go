@@ -54,8 +54,8 @@ func (db *DB) writeRunRecord(rs *runState, rec *runRecord, g occ.Guard) error {
 	}
 	var hdr [engine.MaxValueHeader]byte
 	v, err := db.store.PutBlind(&db.system.Scope, db.runRecordKey(rec.ID), engine.EncodeHeader(&hdr, false, 0), b, g)
-	if v != 0 && err == nil {
-		db.applyRunRecord(rs, rec, v)
+	if v != 0 && err == nil && db.cluster == nil {
+		db.applyRunRecord(rs, rec, v) // a cluster node applied it with the record
 	}
 	return err
 }

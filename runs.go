@@ -226,7 +226,9 @@ func (rx *Runs) Delete(id RunID) error {
 		rs.status.Store(uint32(prev))
 		return fmt.Errorf("delete run %s: %w", id, err)
 	}
-	db.applyRunRecord(rs, nil, v) // the record's tombstone: the run is gone
+	if db.cluster == nil { // a cluster node applied it with the record
+		db.applyRunRecord(rs, nil, v) // the record's tombstone: the run is gone
+	}
 	return nil
 }
 

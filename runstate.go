@@ -86,6 +86,12 @@ func (rs *runState) Admit(v uint64) error {
 		// another; steps keep their times in step order.
 		t = max(t, rs.LastStep)
 	}
+	if rs.db.store.Replica != nil {
+		// In a cluster the step is applied with the record, once the
+		// cluster commits it (cluster.go).
+		rs.Proposed = engine.StepRec{Version: v, Time: max(t, rs.Proposed.Time)}
+		return nil
+	}
 	rs.ApplyStep(v, t)
 	return nil
 }

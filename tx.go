@@ -286,7 +286,8 @@ func (tx *Tx) commit() (uint64, error) {
 		return 0, err // refused: no version was taken
 	}
 	tx.rs.touchAfter(g)
-	if err == nil && tx.vectorWrites {
+	// A cluster node applied the vector writes with the record.
+	if err == nil && tx.vectorWrites && tx.db.cluster == nil {
 		for _, w := range tx.writes {
 			if k, vi := tx.db.applyVectorWrite(w.Key, w.Val, v); vi != nil {
 				tx.db.maybeVacuum(k, vi)

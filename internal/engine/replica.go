@@ -17,14 +17,20 @@ import (
 // the replication commits, in version order, through ApplyAt. So a record
 // changes a node's state only once a quorum holds it.
 type Replica interface {
-	// Ready returns nil if this node may propose commits now, and
-	// otherwise the error a commit fails with (it is not the leader).
-	Ready() error
+	// Enter is called before a commit is validated: it returns nil if
+	// this node may propose commits now, and otherwise the error the
+	// commit fails with (not the leader; or a transaction with reads
+	// whose snapshot is older than this node's leadership, which may
+	// have missed conflicts: ErrConflict). A nil return is paired with
+	// one Leave, once the commit is over.
+	Enter(snapshot uint64, reads bool) error
 	// Propose queues rec, a commit's RecBatchTimed record stamped with
 	// its version v and step time. It runs inside the commit critical
 	// section, so records queue in version order; it must not block, and
-	// it copies rec.
-	Propose(v uint64, rec []byte) Proposal
+	// it copies rec. An error refuses the commit before v is taken.
+	Propose(v uint64, rec []byte) (Proposal, error)
+	// Leave ends what Enter began.
+	Leave()
 }
 
 // Proposal is a proposed commit's outcome.
@@ -56,8 +62,9 @@ func (g *replGuard) Admit(v uint64) error {
 		t = g.sc.Proposed.Time
 	}
 	binary.LittleEndian.PutUint64(g.rec[8:], uint64(t))
-	g.p = g.r.Propose(v, g.rec)
-	return nil
+	p, err := g.r.Propose(v, g.rec)
+	g.p = p
+	return err
 }
 
 // commitReplicated is Commit on a clustered store: the record is built
@@ -65,9 +72,15 @@ func (g *replGuard) Admit(v uint64) error {
 // the commit returns once this node applied it (ApplyAt, from the
 // replication's apply loop), visible to its readers.
 func (s *Store) commitReplicated(sc *Scope, writes []Write, tail []byte, rd *occ.Txn, guard occ.Guard) (uint64, error) {
-	if err := s.Replica.Ready(); err != nil {
+	var snapshot uint64
+	reads := false
+	if rd != nil {
+		snapshot, reads = rd.Snapshot, len(rd.Reads)+len(rd.Prefixes) > 0
+	}
+	if err := s.Replica.Enter(snapshot, reads); err != nil {
 		return 0, err
 	}
+	defer s.Replica.Leave()
 	n := len(writes)
 	size := BatchHeader + 10
 	for _, w := range writes {
