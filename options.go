@@ -1,8 +1,8 @@
 package inmem
 
 import (
-	"github.com/hashicorp/raft"
 	"fmt"
+	"github.com/hashicorp/raft"
 	"log/slog"
 	"time"
 
@@ -70,9 +70,9 @@ type options struct {
 	blockCache      int64         // bytes of cold blocks cached
 	clock           func() time.Time
 	logger          *slog.Logger
-	cluster         *Cluster                                  // WithCluster
+	cluster         *Cluster                                // WithCluster
 	clusterStream   func(raft.StreamLayer) raft.StreamLayer // tests: wraps the raft transport's connections
-	progress        func(done, total int64) // recovery progress; nil: none
+	progress        func(done, total int64)                 // recovery progress; nil: none
 	fs              vfs.FS
 	segmentSize     int64  // WAL segment size; 0: the log's default
 	readOnly        bool   // WithReadOnly
@@ -239,4 +239,10 @@ func withReclaimGate(gate func()) Option {
 // segments roll often.
 func withSegmentSize(n int64) Option {
 	return func(o *options) { o.segmentSize = n }
+}
+
+// withClusterStream wraps the raft transport's stream layer of a cluster
+// node: tests partition, delay and drop its connections there.
+func withClusterStream(wrap func(raft.StreamLayer) raft.StreamLayer) Option {
+	return func(o *options) { o.clusterStream = wrap }
 }
