@@ -76,6 +76,14 @@ func jepsenSeeds(t *testing.T, spec string) []uint64 {
 	return out
 }
 
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // jnode is one node of the test cluster; db is nil while it is down.
 type jnode struct {
 	id, addr, dir string
@@ -92,10 +100,7 @@ type jcluster struct {
 func newJCluster(t *testing.T, n int) *jcluster {
 	jc := &jcluster{t: t, fab: newFabric()}
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := freeAddr(t)
 		id := fmt.Sprintf("n%d", i+1)
 		jc.nodes = append(jc.nodes, &jnode{id: id, addr: addr, dir: t.TempDir()})
 		jc.peers = append(jc.peers, Peer{ID: id, Addr: addr})

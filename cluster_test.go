@@ -1,0 +1,212 @@
+package inmem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestClusterOptionErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]Cluster{
+		"no node id":          {Addr: "127.0.0.1:1"},
+		"no address":          {NodeID: "n1"},
+		"negative heartbeat":  {NodeID: "n1", Addr: "127.0.0.1:1", HeartbeatTimeout: -time.Second},
+		"not among its peers": {NodeID: "n1", Addr: "127.0.0.1:1", Bootstrap: []Peer{{ID: "n2", Addr: "127.0.0.1:2"}}},
+		"repeated peer":       {NodeID: "n1", Addr: "127.0.0.1:1", Bootstrap: []Peer{{ID: "n1", Addr: "127.0.0.1:1"}, {ID: "n1", Addr: "127.0.0.1:2"}}},
+		"empty peer address":  {NodeID: "n1", Addr: "127.0.0.1:1", Bootstrap: []Peer{{ID: "n1"}}},
+	} {
+		_, err := Open(dir, WithCluster(c))
+		require.ErrorIs(t, err, ErrInvalidArgument, name)
+	}
+	ok := Cluster{NodeID: "n1", Addr: "127.0.0.1:1"}
+	_, err := OpenInMemory(WithCluster(ok))
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = Open(dir, WithCluster(ok), WithReadOnly())
+	require.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+func TestClusterOfASingleDatabase(t *testing.T) {
+	db, err := OpenInMemory()
+	require.NoError(t, err)
+	defer db.Close()
+	c := db.Cluster()
+	_, err = c.Status()
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorIs(t, c.AddVoter("n2", "127.0.0.1:2"), ErrInvalidArgument)
+	require.ErrorIs(t, c.Remove("n2"), ErrInvalidArgument)
+	require.ErrorIs(t, c.Barrier(), ErrInvalidArgument)
+	require.ErrorIs(t, c.WaitApplied(1, time.Millisecond), ErrInvalidArgument)
+}
+
+// TestClusterFollowers: writes on a follower are refused with the
+// leader's name and change nothing; a follower reads what the leader
+// committed once it applied it; and every node holds the same state of
+// every primitive, step times included.
+func TestClusterFollowers(t *testing.T) {
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	leader := jc.nodes[l].db.Load()
+	f := jc.nodes[(l+1)%3].db.Load()
+
+	run, err := leader.BeginRun(Name("agent"), Tags("t"))
+	require.NoError(t, err)
+	require.NoError(t, run.Update(func(tx *Tx) error {
+		if err := tx.KV().Put("k", []byte("v")); err != nil {
+			return err
+		}
+		if _, err := tx.Events().Append("e", []byte("payload")); err != nil {
+			return err
+		}
+		_, err := tx.State().Set("cell", []byte("1"))
+		return err
+	}))
+	require.NoError(t, run.Vectors().CreateCollection("docs", VectorConfig{Dim: 3, Metric: Cosine}))
+	require.NoError(t, run.Vectors().Upsert("docs", "a", []float32{1, 0, 0}, map[string]any{"x": 1}))
+	_, err = run.Traces().Record(Span{Kind: LLMCall, Name: "chat model", Start: time.Unix(1, 0), End: time.Unix(2, 0)})
+	require.NoError(t, err)
+	fork, err := leader.Fork(run.ID(), 1)
+	require.NoError(t, err)
+	require.NoError(t, run.End(Completed, ""))
+	v := leader.Stats().Version
+
+	before := f.Stats().Version
+	err = f.Shared(Namespace{}).KV().Put("x", []byte("y"))
+	require.ErrorIs(t, err, ErrNotLeader)
+	var nl *NotLeaderError
+	require.ErrorAs(t, err, &nl)
+	require.Equal(t, jc.nodes[l].id, nl.LeaderID)
+	require.Equal(t, jc.nodes[l].addr, nl.LeaderAddr)
+	_, err = f.BeginRun()
+	require.ErrorIs(t, err, ErrNotLeader)
+	require.ErrorIs(t, f.Cluster().Barrier(), ErrNotLeader)
+	require.LessOrEqual(t, f.Stats().Version, v)
+	require.GreaterOrEqual(t, f.Stats().Version, before)
+
+	var want []byte
+	for _, n := range jc.nodes {
+		db := n.db.Load()
+		require.NoError(t, db.Cluster().WaitApplied(v, 10*time.Second))
+		r, err := db.Run(run.ID())
+		require.NoError(t, err)
+		got, err := r.KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, "v", string(got))
+		hits, err := r.Vectors().Search("docs", []float32{1, 0, 0}, 1)
+		require.NoError(t, err)
+		require.Len(t, hits, 1)
+		info, err := db.Runs().Get(fork.ID())
+		require.NoError(t, err)
+		require.Equal(t, run.ID(), info.ForkOf)
+		steps, err := r.Steps()
+		require.NoError(t, err)
+		st := jStateOf(t, db, v)
+		st = append(st, fmt.Sprint(steps)...) // versions and step times
+		if want == nil {
+			want = st
+		}
+		require.Equal(t, string(want), string(st), n.id)
+		s, err := db.Cluster().Status()
+		require.NoError(t, err)
+		require.Equal(t, jc.nodes[l].id, s.LeaderID)
+		require.Len(t, s.Members, 3)
+		require.GreaterOrEqual(t, s.Applied, v)
+	}
+	err = f.Cluster().WaitApplied(v+1000, 50*time.Millisecond)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, f.Runs().Freeze(run.ID()), ErrInvalidArgument)
+}
+
+// TestClusterUnknownOutcome: a leader cut off from the others cannot
+// commit; a write it had proposed fails with ErrUnknownOutcome or
+// ErrNotLeader, never with success, and the cluster goes on without it.
+func TestClusterUnknownOutcome(t *testing.T) {
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	old := jc.nodes[l].db.Load()
+	jc.isolate(l)
+	err := old.Shared(Namespace{}).KV().Put("k", []byte("lost"))
+	require.Error(t, err)
+	require.True(t, errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotLeader), "%v", err)
+	// The other two elect a leader and take writes.
+	var nl int
+	require.Eventually(t, func() bool { nl = jc.leader(); return nl >= 0 && nl != l }, 20*time.Second, 10*time.Millisecond)
+	leader := jc.nodes[nl].db.Load()
+	require.NoError(t, leader.Shared(Namespace{}).KV().Put("k", []byte("new")))
+	jc.fab.heal()
+	v := leader.Stats().Version
+	require.NoError(t, old.Cluster().WaitApplied(v, 20*time.Second))
+	got, err := old.Shared(Namespace{}).KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "new", string(got))
+}
+
+// TestClusterMembership: a cluster of one grows to two with AddVoter (the
+// new node gets the whole log), then shrinks back with Remove.
+func TestClusterMembership(t *testing.T) {
+	jc := newJCluster(t, 1)
+	l := jc.waitLeader()
+	leader := jc.nodes[l].db.Load()
+	for i := range 100 {
+		require.NoError(t, leader.Shared(Namespace{}).KV().Put(fmt.Sprint("k", i), []byte("v")))
+	}
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	jc.fab.register("n2", addr)
+	db2, err := Open(dir, WithCluster(Cluster{NodeID: "n2", Addr: addr, HeartbeatTimeout: 200 * time.Millisecond}), withClusterStream(jc.fab.stream("n2")))
+	require.NoError(t, err)
+	defer db2.Close()
+	require.NoError(t, leader.Cluster().AddVoter("n2", addr))
+	require.NoError(t, db2.Cluster().WaitApplied(leader.Stats().Version, 10*time.Second))
+	got, err := db2.Shared(Namespace{}).KV().Get("k99")
+	require.NoError(t, err)
+	require.Equal(t, "v", string(got))
+	s, err := db2.Cluster().Status()
+	require.NoError(t, err)
+	require.Len(t, s.Members, 2)
+	require.ErrorIs(t, db2.Cluster().AddVoter("n3", "127.0.0.1:1"), ErrNotLeader)
+	require.NoError(t, leader.Cluster().Remove("n2"))
+	s, err = leader.Cluster().Status()
+	require.NoError(t, err)
+	require.Equal(t, []Peer{{ID: jc.nodes[l].id, Addr: jc.nodes[l].addr}}, s.Members)
+	require.ErrorIs(t, leader.Cluster().AddVoter("", "x"), ErrInvalidArgument)
+	require.ErrorIs(t, leader.Cluster().Remove(""), ErrInvalidArgument)
+}
+
+// TestClusterRestart: every node closed and opened again holds what it
+// held, and the cluster takes writes again.
+func TestClusterRestart(t *testing.T) {
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	leader := jc.nodes[l].db.Load()
+	run, err := leader.BeginRun()
+	require.NoError(t, err)
+	for i := range 50 {
+		require.NoError(t, run.KV().Put(fmt.Sprint("k", i), []byte("v")))
+	}
+	require.NoError(t, leader.Checkpoint())
+	require.NoError(t, run.KV().Put("after", []byte("checkpoint")))
+	v := leader.Stats().Version
+	for i := range jc.nodes {
+		require.NoError(t, jc.nodes[i].db.Load().Cluster().WaitApplied(v, 10*time.Second))
+		jc.close(i)
+	}
+	for i := range jc.nodes {
+		jc.open(i)
+	}
+	for _, n := range jc.nodes {
+		db := n.db.Load()
+		require.NoError(t, db.Cluster().WaitApplied(v, 10*time.Second))
+		r, err := db.Run(run.ID())
+		require.NoError(t, err)
+		got, err := r.KV().Get("after")
+		require.NoError(t, err)
+		require.Equal(t, "checkpoint", string(got))
+	}
+	l = jc.waitLeader()
+	require.NoError(t, jc.nodes[l].db.Load().Shared(Namespace{}).KV().Put("again", []byte("yes")))
+}
