@@ -1,12 +1,22 @@
 package inmem
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Cluster configures this database as one node of a replicated cluster
@@ -238,4 +248,102 @@ func (n *ClusterNode) WaitApplied(version uint64, timeout time.Duration) error {
 		}
 		time.Sleep(min(wait, time.Until(deadline)))
 	}
+}
+
+// ReadClusterStatus reads what a stopped cluster node's directory records:
+// its ID, its term, the members of the last configuration in its log, and
+// the version it applied. LeaderID and LeaderAddr are empty: only a
+// running node knows its leader (ask it: ClusterNode.Status, or inmem
+// cluster status HOST:PORT). A directory a running node holds gives an
+// error wrapping ErrLocked; one that is no cluster node's, ErrNotFound.
+func ReadClusterStatus(dir string) (ClusterStatus, error) {
+	var st ClusterStatus
+	rdir := filepath.Join(dir, "raft")
+	id, err := os.ReadFile(filepath.Join(rdir, nodeIDFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, fmt.Errorf("cluster status: %s holds no cluster node: %w", dir, ErrNotFound)
+	}
+	if err != nil {
+		return st, fmt.Errorf("cluster status: %w", err)
+	}
+	st.NodeID = string(id)
+	logs, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(rdir, "raft.db"),
+		BoltOptions: &bbolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond},
+	})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return st, fmt.Errorf("cluster status: a running node holds %s: %w", dir, ErrLocked)
+	}
+	if err != nil {
+		return st, fmt.Errorf("cluster status: raft log: %w", err)
+	}
+	defer logs.Close()
+	if st.Term, err = logs.GetUint64([]byte("CurrentTerm")); err != nil && err.Error() != "not found" {
+		return st, fmt.Errorf("cluster status: term: %w", err)
+	}
+	cfg, err := lastConfiguration(logs, rdir)
+	if err != nil {
+		return st, fmt.Errorf("cluster status: configuration: %w", err)
+	}
+	for _, s := range cfg.Servers {
+		if s.Suffrage == raft.Voter {
+			st.Members = append(st.Members, Peer{ID: string(s.ID), Addr: string(s.Address)})
+		}
+	}
+	db, err := Open(dir, WithReadOnly(), WithMustExist())
+	if err != nil {
+		return st, fmt.Errorf("cluster status: %w", err)
+	}
+	st.Applied = db.Stats().Version
+	return st, db.Close()
+}
+
+// lastConfiguration finds the newest membership configuration in a raft
+// log, or in the newest snapshot's metadata if the log no longer holds
+// one. It only reads.
+func lastConfiguration(logs *raftboltdb.BoltStore, rdir string) (raft.Configuration, error) {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return raft.Configuration{}, err
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return raft.Configuration{}, err
+	}
+	for i := last; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return raft.Configuration{}, err
+		}
+		if l.Type == raft.LogConfiguration {
+			return raft.DecodeConfiguration(l.Data), nil
+		}
+	}
+	metas, _ := filepath.Glob(filepath.Join(rdir, "snapshots", "*", "meta.json"))
+	// Each snapshot's directory is named term-index-time: the newest
+	// has the highest term and index.
+	key := func(p string) [2]uint64 {
+		var k [2]uint64
+		parts := strings.SplitN(filepath.Base(filepath.Dir(p)), "-", 3)
+		for i := range min(2, len(parts)) {
+			k[i], _ = strconv.ParseUint(parts[i], 10, 64)
+		}
+		return k
+	}
+	slices.SortFunc(metas, func(a, b string) int {
+		ka, kb := key(a), key(b)
+		return cmp.Or(cmp.Compare(ka[0], kb[0]), cmp.Compare(ka[1], kb[1]))
+	})
+	if len(metas) == 0 {
+		return raft.Configuration{}, nil
+	}
+	b, err := os.ReadFile(metas[len(metas)-1])
+	if err != nil {
+		return raft.Configuration{}, err
+	}
+	var meta raft.SnapshotMeta
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return raft.Configuration{}, fmt.Errorf("%s: %v: %w", metas[len(metas)-1], err, ErrCorruption)
+	}
+	return meta.Configuration, nil
 }

@@ -115,6 +115,9 @@ func (db *DB) startCluster() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	if err := claimNodeID(dir, cfg.NodeID); err != nil {
+		return err
+	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{db.opts.logger}})
 	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
 	if err != nil {
@@ -185,6 +188,32 @@ func (db *DB) startCluster() error {
 	go c.pump()
 	go c.await()
 	go c.steward()
+	return nil
+}
+
+// nodeIDFile, in a node's raft directory, names the node the directory
+// belongs to.
+const nodeIDFile = "node-id"
+
+// claimNodeID records that dir is node id's, or checks that it is: a
+// directory opened as another node would join the cluster twice.
+func claimNodeID(dir, id string) error {
+	path := filepath.Join(dir, nodeIDFile)
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && string(old) != id:
+		return fmt.Errorf("cluster: this directory is node %s's, not %s's: %w", old, id, ErrInvalidArgument)
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if err := os.WriteFile(path+".tmp", []byte(id), 0o644); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	return nil
 }
 

@@ -72,6 +72,7 @@ func TestJSONShape(t *testing.T) {
 		"checkpoint": {args: []string{"checkpoint", dir}},
 		"export":     {args: []string{"export", dir, "rich"}, lines: true},
 		"import":     {args: []string{"import", dir, exported}},
+		"cluster":    {args: []string{"cluster", "status", stoppedNode(t)}},
 	}
 	// Not one-shot commands with a result to print: the demo tells a
 	// story (its --json is refused, saying what to use), serve speaks MCP,
@@ -81,7 +82,7 @@ func TestJSONShape(t *testing.T) {
 		_, ok := cases[c.name]
 		require.True(t, ok || notJSON[c.name], "no JSON shape case for command %s", c.name)
 	}
-	for _, name := range []string{"runs", "show", "asof", "replay", "diff", "verify", "checkpoint", "export", "import"} {
+	for _, name := range []string{"runs", "show", "asof", "replay", "diff", "verify", "checkpoint", "export", "import", "cluster"} {
 		c := cases[name]
 		var out, errOut bytes.Buffer
 		code := dispatch(append(c.args, "--json"), &out, &errOut)
@@ -203,4 +204,19 @@ func TestVerifyJSONMatchesText(t *testing.T) {
 		require.Equal(t, 0, code, out)
 	}
 	require.Equal(t, first, text(), "reading commands leave the WAL as it was")
+}
+
+// stoppedNode returns the directory of a stopped cluster node of one,
+// which committed something.
+func stoppedNode(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freePort(t)
+	db, err := inmem.Open(dir, inmem.WithCluster(inmem.Cluster{NodeID: "n1", Addr: addr, Bootstrap: []inmem.Peer{{ID: "n1", Addr: addr}}}))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return db.Shared(inmem.Namespace{}).KV().Put("k", []byte("v")) == nil
+	}, time.Minute, 10*time.Millisecond)
+	require.NoError(t, db.Close())
+	return dir
 }

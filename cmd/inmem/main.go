@@ -32,7 +32,8 @@ var usages = map[string]string{
 	"replay":     "DIR RUN [--json]",
 	"diff":       "DIR A B [--json]",
 	"checkpoint": "DIR [--json]",
-	"serve":      "DIR --mcp [--memory-namespace tenant/app/agent] [--http ADDR [--ui]]",
+	"serve":      "DIR --mcp [--memory-namespace tenant/app/agent] [--http ADDR [--ui]] [--cluster --node-id id --raft host:port [--bootstrap id=host:port,...]]",
+	"cluster":    "status TARGET [--token t] [--json]",
 	"ui":         "DIR [--http host:port] [--token t] [--allow-remote] [--allow-origin urls]",
 }
 
@@ -48,6 +49,7 @@ var commands = []command{
 	{"diff", "what differs between two runs (a fork and its parent, say); exit 0 same, 1 different, 2 trouble", runDiff},
 	{"checkpoint", "write a snapshot and retire the WAL it covers", runCheckpoint},
 	{"serve", "serve the database to MCP clients over stdio or HTTP", runServe},
+	{"cluster", "status: a cluster node's members, leader, term and applied version; TARGET is a running node's serve --http host:port, or a stopped node's DIR", runCluster},
 	{"ui", "a read-only run inspector in the browser: runs, steps, any step's state, spans, forks", runUI},
 }
 

@@ -27,9 +27,11 @@ type serveConfig struct {
 	memory      inmem.Namespace // whose knowledge graph the memory-server tools keep
 	withUI      bool            // --ui: the run inspector at / beside /mcp
 	ui          *inmem.DB       // the database the inspector reads, once open
+	clusterOpt  clusterFlags    // --cluster and its flags
+	cluster     *inmem.DB       // the cluster node, once open (for /cluster)
 }
 
-const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/agent] [--http 127.0.0.1:PORT [--ui] [--token T] [--allow-remote] [--allow-origin URL,...]]"
+const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/agent] [--http 127.0.0.1:PORT [--ui] [--token T] [--allow-remote] [--allow-origin URL,...]] [--cluster --node-id ID --raft HOST:PORT [--bootstrap ID=HOST:PORT,...]]"
 
 // runServe serves a database to MCP clients: inmem serve DIR --mcp.
 //
@@ -46,16 +48,34 @@ const serveUsage = "usage: inmem serve DIR --mcp [--memory-namespace tenant/app/
 // Besides its own tools it offers the nine of the MCP reference memory
 // server, over the knowledge graph of the default namespace or of the one
 // --memory-namespace names.
+//
+// With --cluster it runs the database as a node of a replicated cluster
+// (inmem.WithCluster): --node-id and --raft name it, --bootstrap lists the
+// first voters of a new cluster. Tools that write, called on a follower,
+// are not forwarded: they fail with the leader's ID and address, for the
+// client to call the leader. With --http, GET /cluster answers the node's
+// status (inmem cluster status HOST:PORT).
 func runServe(args []string, out, errOut io.Writer) error {
 	cfg, err := parseServe(args, errOut)
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(cfg.dir, errOut)
+	var opts []inmem.Option
+	copt, err := cfg.clusterOpt.option()
+	if err != nil {
+		return errUsage{err}
+	}
+	if copt != nil {
+		opts = append(opts, copt)
+	}
+	db, err := openExisting(cfg.dir, errOut, opts...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if copt != nil {
+		cfg.cluster = db
+	}
 	srv := newMCPServer(db, cfg.memory)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -85,8 +105,10 @@ func parseServe(args []string, errOut io.Writer) (cfg serveConfig, err error) {
 	fs.BoolVar(&cfg.withUI, "ui", false, "with --http: serve the run inspector at / (same token; the URL to open is printed)")
 	fs.StringVar(&cfg.token, "token", "", "bearer token HTTP clients must send (default $INMEM_MCP_TOKEN, else generated)")
 	origins := fs.String("allow-origin", "", "comma-separated browser origins allowed besides loopback ones, such as https://app.example")
+	cfg.clusterOpt.register(fs)
 	memory := fs.String("memory-namespace", "", "the namespace whose knowledge graph the memory-server tools keep, as TENANT/APP/AGENT (default: the default namespace)")
-	flags, pos := splitFlags(args, map[string]bool{"http": true, "token": true, "allow-origin": true, "memory-namespace": true})
+	flags, pos := splitFlags(args, map[string]bool{"http": true, "token": true, "allow-origin": true, "memory-namespace": true,
+		"node-id": true, "raft": true, "bootstrap": true})
 	if err = fs.Parse(flags); err != nil {
 		return cfg, errUsage{err}
 	}

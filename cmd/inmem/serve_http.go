@@ -43,14 +43,24 @@ func serveHTTP(ctx context.Context, srv *mcp.Server, cfg serveConfig, errOut io.
 	if err != nil {
 		return err
 	}
-	h := newHTTPHandler(srv, token, cfg.origins, bodyReadTimeout)
+	extra := map[string]http.Handler{}
+	if cfg.cluster != nil {
+		extra[clusterPath] = clusterStatusHandler(cfg.cluster)
+	}
+	h := newHTTPHandler(srv, token, cfg.origins, bodyReadTimeout, extra)
 	if cfg.ui != nil {
 		mux := http.NewServeMux()
 		mux.Handle(mcpPath, h)
+		if cfg.cluster != nil {
+			mux.Handle(clusterPath, h)
+		}
 		mux.Handle("/", newUIHandler(liveSource{cfg.ui}, cfg.dir, token, cfg.origins))
 		h = mux
 	}
 	fmt.Fprintf(errOut, "inmem serve: MCP over streamable HTTP at http://%s%s\n", ln.Addr(), mcpPath)
+	if cfg.cluster != nil {
+		fmt.Fprintf(errOut, "inmem serve: cluster status at http://%s%s (inmem cluster status %s)\n", ln.Addr(), clusterPath, ln.Addr())
+	}
 	if generated {
 		fmt.Fprintf(errOut, "inmem serve: bearer token (set --token or INMEM_MCP_TOKEN to choose one): %s\n", token)
 	}
@@ -116,7 +126,7 @@ func isLoopbackHost(host string) bool {
 // bodyReadTimeout in serve, shorter in tests). The SDK adds its own
 // protection against DNS rebinding (a loopback connection with a foreign
 // Host header is refused).
-func newHTTPHandler(srv *mcp.Server, token string, origins []string, bodyTimeout time.Duration) http.Handler {
+func newHTTPHandler(srv *mcp.Server, token string, origins []string, bodyTimeout time.Duration, extra map[string]http.Handler) http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{MaxRequestBodyBytes: maxBodyBytes, SessionTimeout: sessionIdle})
 	want := sha256.Sum256([]byte(token))
@@ -124,27 +134,33 @@ func newHTTPHandler(srv *mcp.Server, token string, origins []string, bodyTimeout
 	for _, o := range origins {
 		allowed[strings.TrimRight(strings.TrimSpace(o), "/")] = true
 	}
-	mux := http.NewServeMux()
-	mux.Handle(mcpPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !originAllowed(r.Header.Get("Origin"), allowed) {
-			http.Error(w, "origin not allowed", http.StatusForbidden)
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		// Compare digests: constant time, and no length to leak.
-		gotSum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="inmem"`)
-			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			if !readBody(w, r, bodyTimeout) {
+	guard := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !originAllowed(r.Header.Get("Origin"), allowed) {
+				http.Error(w, "origin not allowed", http.StatusForbidden)
 				return
 			}
-		}
-		h.ServeHTTP(w, r)
-	}))
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			// Compare digests: constant time, and no length to leak.
+			gotSum := sha256.Sum256([]byte(got))
+			if !ok || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="inmem"`)
+				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				if !readBody(w, r, bodyTimeout) {
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle(mcpPath, guard(h))
+	for path, eh := range extra {
+		mux.Handle(path, guard(eh))
+	}
 	return mux
 }
 

@@ -43,7 +43,7 @@ const documentedMaxBody = 4 << 20
 func TestMCPOverHTTP(t *testing.T) {
 	checkNoLeak(t)
 	db := memDB(t)
-	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db, inmem.Namespace{}), "s3cret", []string{"https://app.example"}, bodyReadTimeout))
+	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db, inmem.Namespace{}), "s3cret", []string{"https://app.example"}, bodyReadTimeout, nil))
 	defer ts.Close()
 	url := ts.URL + mcpPath
 
@@ -113,7 +113,7 @@ func TestMCPOverHTTP(t *testing.T) {
 func TestMCPBodyDeadline(t *testing.T) {
 	checkNoLeak(t)
 	db := memDB(t)
-	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db, inmem.Namespace{}), "s3cret", nil, 100*time.Millisecond))
+	ts := httptest.NewServer(newHTTPHandler(newMCPServer(db, inmem.Namespace{}), "s3cret", nil, 100*time.Millisecond, nil))
 	defer ts.Close()
 	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
 	require.NoError(t, err)
