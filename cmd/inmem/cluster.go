@@ -62,13 +62,13 @@ func (c *clusterFlags) option() (inmem.Option, error) {
 // clusterStatusOut is what inmem cluster status prints with --json, and
 // what serve answers at /cluster.
 type clusterStatusOut struct {
-	NodeID     string       `json:"node_id"`
-	LeaderID   string       `json:"leader_id"` // "" when none is known (or the node is stopped)
-	LeaderAddr string       `json:"leader_addr"`
-	Term       uint64       `json:"term"`
-	Applied    uint64       `json:"applied"` // the version of the last commit the node applied
-	Members    []memberOut  `json:"members"`
-	Running    bool         `json:"running"` // false: read from a stopped node's directory
+	NodeID     string      `json:"node_id"`
+	LeaderID   string      `json:"leader_id"` // "" when none is known (or the node is stopped)
+	LeaderAddr string      `json:"leader_addr"`
+	Term       uint64      `json:"term"`
+	Applied    uint64      `json:"applied"` // the version of the last commit the node applied
+	Members    []memberOut `json:"members"`
+	Running    bool        `json:"running"` // false: read from a stopped node's directory
 }
 
 type memberOut struct {
