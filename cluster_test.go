@@ -210,3 +210,57 @@ func TestClusterRestart(t *testing.T) {
 	l = jc.waitLeader()
 	require.NoError(t, jc.nodes[l].db.Load().Shared(Namespace{}).KV().Put("again", []byte("yes")))
 }
+
+// TestClusterInstallSnapshot: a node added once the leader's log was
+// compacted gets the leader's snapshot, loads it, follows the log after
+// it, and holds all of it after a restart.
+func TestClusterInstallSnapshot(t *testing.T) {
+	addr1, addr2 := freeAddr(t), freeAddr(t)
+	dir1 := t.TempDir()
+	db1, err := Open(dir1, WithCluster(Cluster{NodeID: "n1", Addr: addr1, Bootstrap: []Peer{{ID: "n1", Addr: addr1}}, HeartbeatTimeout: 200 * time.Millisecond}),
+		withClusterLogs(32, 8))
+	require.NoError(t, err)
+	defer db1.Close()
+	var run *Run
+	require.Eventually(t, func() bool {
+		run, err = db1.BeginRun(Name("before"))
+		return err == nil
+	}, 20*time.Second, 10*time.Millisecond)
+	for i := range 300 {
+		require.NoError(t, run.KV().Put(fmt.Sprint("k", i), []byte(fmt.Sprint(i))))
+	}
+	require.NoError(t, db1.cluster.raft.Snapshot().Error())
+	first, err := db1.cluster.logs.FirstIndex()
+	require.NoError(t, err)
+	require.Greater(t, first, uint64(1), "the log was compacted")
+
+	dir2 := t.TempDir()
+	open2 := func() *DB {
+		db, err := Open(dir2, WithCluster(Cluster{NodeID: "n2", Addr: addr2, HeartbeatTimeout: 200 * time.Millisecond}))
+		require.NoError(t, err)
+		return db
+	}
+	db2 := open2()
+	require.NoError(t, db1.Cluster().AddVoter("n2", addr2))
+	require.NoError(t, run.KV().Put("after", []byte("the snapshot")))
+	v := db1.Stats().Version
+	require.NoError(t, db2.Cluster().WaitApplied(v, 20*time.Second))
+	require.NotZero(t, db2.snapAt.Load(), "n2 loaded the leader's snapshot")
+	check := func(db *DB) {
+		r, err := db.Run(run.ID())
+		require.NoError(t, err)
+		got, err := r.KV().Get("k299")
+		require.NoError(t, err)
+		require.Equal(t, "299", string(got))
+		got, err = r.KV().Get("after")
+		require.NoError(t, err)
+		require.Equal(t, "the snapshot", string(got))
+		require.Equal(t, string(jStateOf(t, db1, v)), string(jStateOf(t, db, v)))
+	}
+	check(db2)
+	require.NoError(t, db2.Close())
+	db2 = open2()
+	defer db2.Close()
+	require.NoError(t, db2.Cluster().WaitApplied(v, 20*time.Second))
+	check(db2)
+}

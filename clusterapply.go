@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/inmem-db/inmem/internal/engine"
+	"github.com/inmem-db/inmem/wal"
 )
 
 // clusterFSM is the raft state machine of a cluster node: the database.
@@ -99,22 +100,124 @@ func (f clusterFSM) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore is called when the leader sends this node a snapshot because
-// the log it needs was compacted away. The database cannot take a whole
-// new state while it is open, so a snapshot ahead of what this node
-// applied is refused (raft retries it); one it already holds is accepted.
+// the log it needs was compacted away: a node added to a cluster whose log
+// no longer starts at the beginning. A node that applied nothing yet loads
+// the snapshot (restoreFresh). The database cannot take a whole new state
+// under its readers, so a node that applied something and fell that far
+// behind refuses it (raft retries) and says so: it is to be emptied and
+// added again. A snapshot the node already holds is accepted as it is.
 func (f clusterFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	c := f.c
 	br := bufio.NewReader(rc)
 	hdr := make([]byte, len(clusterSnapMagic)+8)
 	if _, err := io.ReadFull(br, hdr); err != nil || string(hdr[:len(clusterSnapMagic)]) != clusterSnapMagic {
 		return fmt.Errorf("cluster: raft snapshot: bad header: %w", ErrCorruption)
 	}
 	v := binary.LittleEndian.Uint64(hdr[len(clusterSnapMagic):])
-	if applied := f.c.db.store.Oracle.Visible(); v > applied {
-		err := fmt.Errorf("cluster: the leader sent a snapshot at version %d and this node applied %d: the node must be reopened from a copy of a member's directory", v, applied)
-		f.c.db.opts.logger.Error("cluster node cannot catch up from the log", "error", err)
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	applied := c.db.store.Oracle.Visible()
+	switch {
+	case v <= applied:
+		return nil
+	case applied == 0 && c.db.store.Current().List.Len() == 0:
+		if err := c.db.restoreFresh(br, v); err != nil {
+			return c.failApply(fmt.Errorf("cluster: loading the leader's snapshot: %w", err))
+		}
+		return nil
+	}
+	err := fmt.Errorf("cluster: the leader sent a snapshot at version %d and this node applied %d: empty its directory and add it again", v, applied)
+	c.db.opts.logger.Error("cluster node cannot catch up from the log", "error", err)
+	return err
+}
+
+// restoreFresh loads a database snapshot at version v, read from r, into
+// this database, which holds nothing yet: the file goes into the
+// directory (its WAL segment made this database's own), its entries into
+// the arena and its runs into the registry, and then v becomes visible.
+func (db *DB) restoreFresh(r io.Reader, v uint64) error {
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
+	// A new WAL segment: what is applied after the snapshot goes there,
+	// and the snapshot says recovery starts from it.
+	cut, err := db.store.Log.Rotate()
+	if err != nil {
 		return err
 	}
+	segment, err := cut.Wait()
+	if err != nil {
+		return err
+	}
+	h := make([]byte, wal.HeaderSize)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return fmt.Errorf("snapshot header: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(h)
+	if n > wal.MaxRecord {
+		return fmt.Errorf("snapshot header of %d bytes: %w", n, ErrCorruption)
+	}
+	frame := append(h, make([]byte, n)...)
+	if _, err := io.ReadFull(r, frame[wal.HeaderSize:]); err != nil {
+		return fmt.Errorf("snapshot header: %w", err)
+	}
+	typ, p, _, err := wal.DecodeRecord(frame)
+	if err != nil || typ != engine.RecSnapHeader {
+		return fmt.Errorf("snapshot header: %w", ErrCorruption)
+	}
+	meta, err := decodeSnapHeader(p)
+	if err != nil || meta.version != v {
+		return fmt.Errorf("snapshot header (version %d, want %d): %w", meta.version, v, ErrCorruption)
+	}
+	binary.LittleEndian.PutUint64(p[len(snapMagic)+8:], segment)
+	nh := wal.Header(typ, p)
+
+	path := filepath.Join(db.dir, snapshotName(v))
+	tmp := path + ".tmp"
+	f, err := db.fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	_, err = w.Write(nh[:])
+	if err == nil {
+		_, err = w.Write(p)
+	}
+	if err == nil {
+		_, err = io.Copy(w, r)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = db.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = db.fs.SyncDir(db.dir)
+	}
+	if err != nil {
+		_ = db.fs.Remove(tmp)
+		return err
+	}
+	ld := engine.NewLoader(db.store.Current().List)
+	meta, err = readSnapshot(db.fs, path, ld.Add)
+	ld.Finish()
+	if err != nil {
+		return err
+	}
+	if err := db.applySnapshotRuns(meta); err != nil {
+		return err
+	}
+	// Vector graphs are built again from the stored vectors on first use.
+	db.lastSnapBytes.Store(meta.bytes)
+	db.snapAt.Store(v)
+	db.store.Oracle.Restart(v)
 	return nil
 }
 

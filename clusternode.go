@@ -149,6 +149,9 @@ func (db *DB) startCluster() error {
 	// snapshots are for followers too far behind for the log.
 	conf.NoSnapshotRestoreOnStart = true
 	conf.TrailingLogs = clusterTrailingLogs
+	if l := db.opts.clusterLogs; l[0] > 0 {
+		conf.SnapshotThreshold, conf.TrailingLogs = l[0], l[1]
+	}
 	if hb := cfg.HeartbeatTimeout; hb > 0 {
 		conf.HeartbeatTimeout, conf.ElectionTimeout = hb, hb
 		conf.LeaderLeaseTimeout = hb / 2

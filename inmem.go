@@ -75,6 +75,12 @@
 //	freeze.go       Runs.Freeze, WithColdAfter's background freezer
 //	coldcompact.go  rewriting files whose runs were deleted or compacted, merging small ones
 //
+// The cluster, a database replicated through hashicorp/raft (WithCluster):
+//
+//	cluster.go      Cluster, Peer, ClusterStatus, ClusterNode (DB.Cluster), ErrNotLeader, ErrUnknownOutcome
+//	clusternode.go  a node: raft, the proposal of commits (engine.Replica), leadership and settling
+//	clusterapply.go the raft state machine: the log applied through apply.go; raft snapshots
+//
 // # Words
 //
 //   - Run: one agent execution; its data is one contiguous key range. A
@@ -93,6 +99,10 @@
 //   - Checkpoint: a snapshot file, after which older WAL is retired.
 //   - Cold tier, freeze: an ended run's every version moved from the arena
 //     to a cold file under DIR/cold/; reads answer the same from there.
+//   - Cluster node: a database opened WithCluster. Its leader proposes each
+//     commit's record to raft; every node applies the committed log, in
+//     version order, through the apply path. Applied: the last version a
+//     node applied, which its reads see (Stats().Version).
 package inmem
 
 import (

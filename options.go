@@ -72,6 +72,7 @@ type options struct {
 	logger          *slog.Logger
 	cluster         *Cluster                                // WithCluster
 	clusterStream   func(raft.StreamLayer) raft.StreamLayer // tests: wraps the raft transport's connections
+	clusterLogs     [2]uint64                               // tests: raft's snapshot threshold and trailing logs (0: defaults)
 	progress        func(done, total int64)                 // recovery progress; nil: none
 	fs              vfs.FS
 	segmentSize     int64  // WAL segment size; 0: the log's default
@@ -245,4 +246,11 @@ func withSegmentSize(n int64) Option {
 // node: tests partition, delay and drop its connections there.
 func withClusterStream(wrap func(raft.StreamLayer) raft.StreamLayer) Option {
 	return func(o *options) { o.clusterStream = wrap }
+}
+
+// withClusterLogs sets how many raft log entries start a snapshot and how
+// many a snapshot leaves in the log: tests make both small, so that the
+// log is compacted and a new node needs the snapshot.
+func withClusterLogs(threshold, trailing uint64) Option {
+	return func(o *options) { o.clusterLogs = [2]uint64{threshold, trailing} }
 }

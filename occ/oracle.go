@@ -468,3 +468,16 @@ func (o *Oracle) Rewind(to uint64) {
 	clear(o.recent[i:])
 	o.recent = o.recent[:i]
 }
+
+// Restart makes v the last assigned and the visible version at once: a
+// replica that loaded a snapshot at v. Nothing may be in flight, and no
+// transaction registered.
+func (o *Oracle) Restart(v uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next, o.seen = v, v
+	clear(o.recent)
+	o.recent = o.recent[:0]
+	o.released.Store(v)
+	o.visible.Store(v)
+}
