@@ -193,6 +193,8 @@ func TestClusterRestart(t *testing.T) {
 	v := leader.Stats().Version
 	for i := range jc.nodes {
 		require.NoError(t, jc.nodes[i].db.Load().Cluster().WaitApplied(v, 10*time.Second))
+	}
+	for i := range jc.nodes {
 		jc.close(i)
 	}
 	for i := range jc.nodes {

@@ -380,8 +380,8 @@ func (c *clusterNode) steward() {
 }
 
 // settle waits until no committer is inside the commit path, then makes
-// the oracle and the run statuses agree with what this node applied. It
-// returns false if the node is stopping.
+// the oracle, the run statuses and the runs' last step times agree with
+// what this node applied. It returns false if the node is stopping.
 func (c *clusterNode) settle() bool {
 	for len(c.slots) > 0 {
 		select {
@@ -405,6 +405,9 @@ func (c *clusterNode) settle() bool {
 			rs.status.Store(uint32(rs.info.Status))
 		}
 		rs.mu.Unlock()
+		// The next step's time is kept after the last applied one, which
+		// another leader may have given.
+		rs.Proposed = engine.StepRec{Time: rs.LastStep}
 	}
 	return true
 }

@@ -82,17 +82,18 @@ func (rs *runState) Admit(v uint64) error {
 		if t == 0 {
 			t = rs.db.opts.clock().UnixNano()
 		}
-		// Writers of one run stamp in one order and may enter here in
-		// another; steps keep their times in step order.
-		t = max(t, rs.LastStep)
 	}
 	if rs.db.store.Replica != nil {
 		// In a cluster the step is applied with the record, once the
-		// cluster commits it (cluster.go).
+		// cluster commits it (clusterapply.go); its time is kept after
+		// the last one proposed (or applied when this node's leadership
+		// began: clusterNode.settle).
 		rs.Proposed = engine.StepRec{Version: v, Time: max(t, rs.Proposed.Time)}
 		return nil
 	}
-	rs.ApplyStep(v, t)
+	// Writers of one run stamp in one order and may enter here in
+	// another; steps keep their times in step order.
+	rs.ApplyStep(v, max(t, rs.LastStep))
 	return nil
 }
 
