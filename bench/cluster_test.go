@@ -1,14 +1,17 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/inmem-db/inmem"
+	bolt "go.etcd.io/bbolt"
 )
 
 // A replicated commit against a single node's Strict commit, and reads on
@@ -86,6 +89,53 @@ func BenchmarkClusterCommit(b *testing.B) {
 			commitParallel(b, commitKeys(b.N, g), func(k string) error { return kv.Put(k, dbValue) })
 		})
 	}
+	b.Run("committers=1/raftlog-floor", func(b *testing.B) { raftLogFloor(b) })
+}
+
+// raftLogFloor is the disk's part of one replicated commit on this
+// machine, with the raft log store the cluster uses (bbolt, through
+// raft-boltdb): the leader's log write, then the two followers' at once,
+// each a bbolt transaction with its fsyncs, one commit at a time. No
+// network, no encoding, no apply: a floor under cluster-3 at one committer.
+func raftLogFloor(b *testing.B) {
+	var logs []*bolt.DB
+	for range 3 {
+		db, err := bolt.Open(filepath.Join(b.TempDir(), "raft.db"), 0o600, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		logs = append(logs, db)
+	}
+	write := func(db *bolt.DB, i int) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("logs"))
+			if err != nil {
+				return err
+			}
+			return bk.Put(binary.BigEndian.AppendUint64(nil, uint64(i)), dbValue)
+		})
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := write(logs[0], i); err != nil {
+			b.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for _, f := range logs[1:] {
+			go func() { errs <- write(f, i) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, [][]time.Duration{lat})
 }
 
 // BenchmarkClusterRead reads random keys of 100,000 on the leader and on a
