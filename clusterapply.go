@@ -62,6 +62,9 @@ func (c *clusterNode) applyRecord(rec []byte) error {
 	s := db.store
 	v := binary.LittleEndian.Uint64(rec)
 	applied := s.Oracle.Visible()
+	if v == 0 {
+		return fmt.Errorf("a commit record of version 0: %w", ErrCorruption)
+	}
 	if v <= applied {
 		return nil
 	}
