@@ -266,3 +266,99 @@ func TestClusterInstallSnapshot(t *testing.T) {
 	require.NoError(t, db2.Cluster().WaitApplied(v, 20*time.Second))
 	check(db2)
 }
+
+// TestClusterCatchUpFromSnapshot: a follower that was down while the
+// leader wrote, compacted its log and deleted a run comes back behind the
+// log: it takes the leader's snapshot over what it had (runs it held grow,
+// new ones appear, the deleted one goes, its vector graph is rebuilt) and
+// ends with the leader's state, which it keeps across a restart.
+func TestClusterCatchUpFromSnapshot(t *testing.T) {
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var peers []Peer
+	for i, a := range addrs {
+		peers = append(peers, Peer{ID: fmt.Sprint("n", i+1), Addr: a})
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	open := func(i int) *DB {
+		db, err := Open(dirs[i], WithCluster(Cluster{NodeID: peers[i].ID, Addr: peers[i].Addr, Bootstrap: peers, HeartbeatTimeout: 200 * time.Millisecond}),
+			withClusterLogs(32, 8))
+		require.NoError(t, err)
+		return db
+	}
+	dbs := []*DB{open(0), open(1), open(2)}
+	defer func() {
+		for _, db := range dbs {
+			if db != nil {
+				db.Close()
+			}
+		}
+	}()
+	leader := func() int {
+		for i, db := range dbs {
+			if db != nil && db.cluster.writable.Load() {
+				return i
+			}
+		}
+		return -1
+	}
+	var l int
+	require.Eventually(t, func() bool { l = leader(); return l >= 0 }, 20*time.Second, 10*time.Millisecond)
+	ldb := dbs[l]
+	kept, err := ldb.BeginRun(Name("kept"))
+	require.NoError(t, err)
+	doomed, err := ldb.BeginRun(Name("doomed"))
+	require.NoError(t, err)
+	require.NoError(t, kept.Vectors().CreateCollection("docs", VectorConfig{Dim: 2, Metric: Cosine}))
+	require.NoError(t, kept.Vectors().Upsert("docs", "a", []float32{1, 0}, nil))
+	require.NoError(t, kept.KV().Put("before", []byte("1")))
+	f := (l + 1) % 3
+	v := ldb.Stats().Version
+	require.NoError(t, dbs[f].Cluster().WaitApplied(v, 10*time.Second))
+	// The follower builds the graph, so the snapshot must replace it.
+	r, err := dbs[f].Run(kept.ID())
+	require.NoError(t, err)
+	_, err = r.Vectors().Search("docs", []float32{1, 0}, 1)
+	require.NoError(t, err)
+	require.NoError(t, dbs[f].Close())
+	dbs[f] = nil
+
+	for i := range 200 {
+		require.NoError(t, kept.KV().Put(fmt.Sprint("k", i), []byte(fmt.Sprint(i))))
+	}
+	require.NoError(t, kept.Vectors().Upsert("docs", "b", []float32{0, 1}, nil))
+	require.NoError(t, ldb.Runs().Delete(doomed.ID()))
+	fresh, err := ldb.BeginRun(Name("fresh"))
+	require.NoError(t, err)
+	require.NoError(t, fresh.KV().Put("x", []byte("y")))
+	require.NoError(t, ldb.cluster.raft.Snapshot().Error())
+	first, err := ldb.cluster.logs.FirstIndex()
+	require.NoError(t, err)
+	require.Greater(t, first, uint64(10), "the log was compacted past what the follower had")
+	v = ldb.Stats().Version
+
+	dbs[f] = open(f)
+	require.NoError(t, dbs[f].Cluster().WaitApplied(v, 20*time.Second))
+	require.Equal(t, v, dbs[f].snapAt.Load(), "the follower took the leader's snapshot")
+	check := func(db *DB) {
+		require.Equal(t, string(jStateOf(t, ldb, v)), string(jStateOf(t, db, v)))
+		_, err := db.Run(doomed.ID())
+		require.ErrorIs(t, err, ErrRunNotFound)
+		r, err := db.Run(kept.ID())
+		require.NoError(t, err)
+		hits, err := r.Vectors().Search("docs", []float32{0, 1}, 1)
+		require.NoError(t, err)
+		require.Equal(t, "b", hits[0].Key)
+		steps, err := r.Steps()
+		require.NoError(t, err)
+		lr, err := ldb.Run(kept.ID())
+		require.NoError(t, err)
+		want, err := lr.Steps()
+		require.NoError(t, err)
+		require.Equal(t, want, steps)
+	}
+	check(dbs[f])
+	require.NoError(t, dbs[f].Close())
+	dbs[f] = open(f)
+	require.NoError(t, dbs[f].Cluster().WaitApplied(v, 20*time.Second))
+	check(dbs[f])
+}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/raft"
 	"github.com/inmem-db/inmem/internal/engine"
@@ -104,11 +106,11 @@ func (f clusterFSM) Snapshot() (raft.FSMSnapshot, error) {
 
 // Restore is called when the leader sends this node a snapshot because
 // the log it needs was compacted away: a node added to a cluster whose log
-// no longer starts at the beginning. A node that applied nothing yet loads
-// the snapshot (restoreFresh). The database cannot take a whole new state
-// under its readers, so a node that applied something and fell that far
-// behind refuses it (raft retries) and says so: it is to be emptied and
-// added again. A snapshot the node already holds is accepted as it is.
+// no longer starts at the beginning, or one that was down while the
+// leader compacted past what it had applied. What the node applied is a
+// prefix of what the snapshot holds, so the node catches up by taking
+// what the snapshot holds after it (restoreSnapshot). A snapshot the node
+// already holds changes nothing.
 func (f clusterFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	c := f.c
@@ -120,28 +122,31 @@ func (f clusterFSM) Restore(rc io.ReadCloser) error {
 	v := binary.LittleEndian.Uint64(hdr[len(clusterSnapMagic):])
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
-	applied := c.db.store.Oracle.Visible()
-	switch {
-	case v <= applied:
-		return nil
-	case applied == 0 && c.db.store.Current().List.Len() == 0:
-		if err := c.db.restoreFresh(br, v); err != nil {
-			return c.failApply(fmt.Errorf("cluster: loading the leader's snapshot: %w", err))
-		}
+	if err := c.broken(); err != nil {
+		return err
+	}
+	if v <= c.db.store.Oracle.Visible() {
 		return nil
 	}
-	err := fmt.Errorf("cluster: the leader sent a snapshot at version %d and this node applied %d: empty its directory and add it again", v, applied)
-	c.db.opts.logger.Error("cluster node cannot catch up from the log", "error", err)
-	return err
+	if err := c.db.restoreSnapshot(br, v); err != nil {
+		return c.failApply(fmt.Errorf("cluster: loading the leader's snapshot: %w", err))
+	}
+	return nil
 }
 
-// restoreFresh loads a database snapshot at version v, read from r, into
-// this database, which holds nothing yet: the file goes into the
-// directory (its WAL segment made this database's own), its entries into
-// the arena and its runs into the registry, and then v becomes visible.
-func (db *DB) restoreFresh(r io.Reader, v uint64) error {
-	db.ckptMu.Lock()
+// restoreSnapshot brings this database from the version it applied up to
+// a database snapshot at version v, read from r, that holds everything it
+// applied and more: the file goes into the directory (its WAL segment made
+// this database's own), the entries after the applied version into the
+// arena, unseen by readers until the end; runs are registered, brought up
+// to their records and given their later steps, runs deleted meanwhile
+// are dropped, vector graphs are forgotten (built again on first use);
+// then v becomes visible. The caller holds the apply lock, and nothing is
+// proposed meanwhile (a follower).
+func (db *DB) restoreSnapshot(r io.Reader, v uint64) error {
+	db.ckptMu.Lock() // and so no reclaim copies the arena meanwhile
 	defer db.ckptMu.Unlock()
+	applied := db.store.Oracle.Visible()
 	// A new WAL segment: what is applied after the snapshot goes there,
 	// and the snapshot says recovery starts from it.
 	cut, err := db.store.Log.Rotate()
@@ -209,15 +214,40 @@ func (db *DB) restoreFresh(r io.Reader, v uint64) error {
 		return err
 	}
 	ld := engine.NewLoader(db.store.Current().List)
-	meta, err = readSnapshot(db.fs, path, ld.Add)
+	meta, err = readSnapshot(db.fs, path, func(key []byte, ver uint64, val []byte) error {
+		if ver <= applied {
+			return nil // linked already
+		}
+		return ld.Add(key, ver, val)
+	})
 	ld.Finish()
 	if err != nil {
 		return err
 	}
-	if err := db.applySnapshotRuns(meta); err != nil {
+	for id, logs := range meta.logs { // the steps this node applied, it holds
+		meta.logs[id] = slices.DeleteFunc(logs, func(st engine.StepRec) bool { return st.Version <= applied })
+	}
+	live, err := db.applySnapshotRunsLive(meta)
+	if err != nil {
 		return err
 	}
-	// Vector graphs are built again from the stored vectors on first use.
+	db.runsMu.RLock()
+	var gone []RunID
+	for id := range db.runs {
+		if !live[id] {
+			gone = append(gone, id)
+		}
+	}
+	db.runsMu.RUnlock()
+	for _, id := range gone {
+		db.applyRunRecordOf(id, nil, v) // deleted after what this node applied
+	}
+	db.vecMu.Lock()
+	built := maps.Clone(db.vecs)
+	db.vecMu.Unlock()
+	for k, vi := range built {
+		db.evictVectorIndex(k, vi)
+	}
 	db.lastSnapBytes.Store(meta.bytes)
 	db.snapAt.Store(v)
 	db.store.Oracle.Restart(v)

@@ -159,7 +159,9 @@ func (db *DB) maybeReclaim() {
 	}
 	used := db.store.Current().Arena.Stats().Used
 	trigger := max(limit, 2*db.reclaimedAt.Load())
-	if db.reclaimRunning.Load() && used >= 2*trigger {
+	// A cluster node's apply loop does not wait: the reclaim may itself wait
+	// for versions only that loop applies.
+	if db.reclaimRunning.Load() && used >= 2*trigger && db.cluster == nil {
 		// Writers outran the running reclaim by as much again as started
 		// it: this writer waits for it, which is what bounds the arena.
 		db.reclaimMu.Lock()

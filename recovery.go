@@ -204,8 +204,18 @@ func (db *DB) syncRecovered(res wal.RecoverResult) error {
 // through the apply path, and gives them the snapshot's steps. The
 // snapshot's entries are linked already.
 func (db *DB) applySnapshotRuns(meta snapMeta) error {
+	_, err := db.applySnapshotRunsLive(meta)
+	return err
+}
+
+// applySnapshotRunsLive is applySnapshotRuns, returning the runs whose
+// records are live in the snapshot. A run record the registry holds a
+// newer version of already changes nothing (applyRunRecord); the steps of
+// meta.logs are appended to what each run holds.
+func (db *DB) applySnapshotRunsLive(meta snapMeta) (map[RunID]bool, error) {
+	live := map[RunID]bool{}
 	if meta.version == 0 {
-		return nil // no snapshot
+		return live, nil // no snapshot
 	}
 	prefix := append([]byte(nil), db.system.scope...)
 	prefix = append(prefix, keys.TagRunMeta)
@@ -222,10 +232,11 @@ func (db *DB) applySnapshotRuns(meta snapMeta) error {
 			return false
 		}
 		db.applyRunRecordOf(id, &rec, v)
+		live[id] = true
 		return true
 	})
 	if ferr != nil {
-		return ferr
+		return nil, ferr
 	}
 	for id, log := range meta.logs {
 		db.runsMu.RLock()
@@ -238,12 +249,14 @@ func (db *DB) applySnapshotRuns(meta snapMeta) error {
 			rs.ApplyStep(st.Version, st.Time)
 		}
 	}
+	db.runsMu.RLock()
+	defer db.runsMu.RUnlock()
 	for id, n := range meta.steps {
 		if rs := db.runs[id]; rs != nil {
 			rs.Steps.Store(n)
 		}
 	}
-	return nil
+	return live, nil
 }
 
 // removeTemps deletes snapshot files a crash left half written.
