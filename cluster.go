@@ -191,7 +191,7 @@ func (n *ClusterNode) AddVoter(id, addr string) error {
 	if id == "" || addr == "" {
 		return fmt.Errorf("cluster: add voter: empty id or address: %w", ErrInvalidArgument)
 	}
-	return c.mapErr(c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, clusterOpTimeout).Error(), false)
+	return c.mapErr(c.wait(c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, clusterOpTimeout)), false)
 }
 
 // Remove removes a member (leader only). A leader that removes itself
@@ -204,7 +204,7 @@ func (n *ClusterNode) Remove(id string) error {
 	if id == "" {
 		return fmt.Errorf("cluster: remove: empty id: %w", ErrInvalidArgument)
 	}
-	return c.mapErr(c.raft.RemoveServer(raft.ServerID(id), 0, clusterOpTimeout).Error(), false)
+	return c.mapErr(c.wait(c.raft.RemoveServer(raft.ServerID(id), 0, clusterOpTimeout)), false)
 }
 
 // Barrier returns once this node, the leader, has applied every commit
@@ -216,7 +216,7 @@ func (n *ClusterNode) Barrier() error {
 	if err != nil {
 		return err
 	}
-	if err := c.mapErr(c.raft.Barrier(clusterOpTimeout).Error(), false); err != nil {
+	if err := c.mapErr(c.wait(c.raft.Barrier(clusterOpTimeout)), false); err != nil {
 		return err
 	}
 	return c.broken()

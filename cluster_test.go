@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -361,4 +362,27 @@ func TestClusterCatchUpFromSnapshot(t *testing.T) {
 	dbs[f] = open(f)
 	require.NoError(t, dbs[f].Cluster().WaitApplied(v, 20*time.Second))
 	check(dbs[f])
+}
+
+// TestClusterNoGoroutineLeak: three nodes that elected, committed and
+// closed leave no goroutine behind: raft's, the transport's and the
+// node's own all end with Close.
+func TestClusterNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	for i := range 50 {
+		require.NoError(t, jc.nodes[l].db.Load().Shared(Namespace{}).KV().Put(fmt.Sprint("k", i), []byte("v")))
+	}
+	for i := range jc.nodes {
+		jc.close(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
 }

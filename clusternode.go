@@ -135,7 +135,7 @@ func (db *DB) startCluster() error {
 		logs.Close()
 		return fmt.Errorf("cluster: listen on %s: %w", cfg.Addr, err)
 	}
-	var stream raft.StreamLayer = &tcpStream{Listener: ln}
+	var stream raft.StreamLayer = newTCPStream(ln)
 	if wrap := db.opts.clusterStream; wrap != nil {
 		stream = wrap(stream)
 	}
@@ -319,7 +319,7 @@ func (c *clusterNode) pump() {
 func (c *clusterNode) await() {
 	defer c.wg.Done()
 	for s := range c.sent {
-		err := s.f.Error()
+		err := c.wait(s.f)
 		if err == nil {
 			if r, ok := s.f.Response().(error); ok {
 				err = r
@@ -331,6 +331,27 @@ func (c *clusterNode) await() {
 			c.kickSteward()
 		}
 		s.g.finish(c.mapErr(err, true))
+	}
+}
+
+// wait returns f's error once raft answers it, or raft.ErrRaftShutdown
+// once this node is stopping: raft leaves unanswered a future whose entry
+// it committed but had not applied when it shut down. The goroutine that
+// waits for raft's answer then stays until the process ends (one per
+// future raft dropped); nothing waits on it.
+func (c *clusterNode) wait(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-c.stop:
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(clusterOpTimeout):
+			return raft.ErrRaftShutdown
+		}
 	}
 }
 
@@ -361,7 +382,7 @@ func (c *clusterNode) steward() {
 		case leader && !c.writable.Load() && c.broken() == nil:
 			// Everything committed before this term is applied once the
 			// barrier is: the next version is the one after it.
-			if err := c.raft.Barrier(clusterOpTimeout).Error(); err != nil {
+			if err := c.wait(c.raft.Barrier(clusterOpTimeout)); err != nil {
 				continue
 			}
 			if !c.settle() {
@@ -451,13 +472,72 @@ func (c *clusterNode) mapErr(err error, proposed bool) error {
 	}
 }
 
-// tcpStream is the raft transport's stream layer over TCP.
+// tcpStream is the raft transport's stream layer over TCP. It keeps the
+// connections it made or accepted and closes them with the listener:
+// raft's transport closes only the listener, and the goroutines serving
+// its connections would otherwise wait until the other side closed them
+// or the garbage collector did.
 type tcpStream struct {
 	net.Listener
+	mu     sync.Mutex
+	conns  map[*streamConn]struct{}
+	closed bool
+}
+
+func newTCPStream(ln net.Listener) *tcpStream {
+	return &tcpStream{Listener: ln, conns: map[*streamConn]struct{}{}}
+}
+
+func (s *tcpStream) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
 }
 
 func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+func (s *tcpStream) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	sc := &streamConn{Conn: c, s: s}
+	s.conns[sc] = struct{}{}
+	return sc, nil
+}
+
+func (s *tcpStream) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	return s.Listener.Close()
+}
+
+type streamConn struct {
+	net.Conn
+	s *tcpStream
+}
+
+func (c *streamConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // slogWriter takes raft's log lines (warnings and errors) into the
