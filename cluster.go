@@ -63,6 +63,9 @@ type ClusterStatus struct {
 	// Members are the cluster's voters, as this node's configuration
 	// holds them.
 	Members []Peer
+	// NonVoters are the read replicas (AddNonvoter): they receive the log
+	// and apply it, and neither vote nor count toward a quorum.
+	NonVoters []Peer
 }
 
 // ErrNotLeader is returned by a write, Barrier, AddVoter or Remove on a
@@ -168,12 +171,21 @@ func (n *ClusterNode) Status() (ClusterStatus, error) {
 	if err := f.Error(); err != nil {
 		return st, fmt.Errorf("cluster status: %w", err)
 	}
-	for _, s := range f.Configuration().Servers {
+	st.Members, st.NonVoters = peersOf(f.Configuration())
+	return st, nil
+}
+
+// peersOf splits a configuration's servers into voters and non-voters.
+func peersOf(cfg raft.Configuration) (voters, nonVoters []Peer) {
+	for _, s := range cfg.Servers {
+		p := Peer{ID: string(s.ID), Addr: string(s.Address)}
 		if s.Suffrage == raft.Voter {
-			st.Members = append(st.Members, Peer{ID: string(s.ID), Addr: string(s.Address)})
+			voters = append(voters, p)
+		} else {
+			nonVoters = append(nonVoters, p)
 		}
 	}
-	return st, nil
+	return voters, nonVoters
 }
 
 // clusterOpTimeout bounds a membership change or a barrier.
@@ -194,7 +206,22 @@ func (n *ClusterNode) AddVoter(id, addr string) error {
 	return c.mapErr(c.wait(c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, clusterOpTimeout)), false)
 }
 
-// Remove removes a member (leader only). A leader that removes itself
+// AddNonvoter adds a read replica (leader only): a node that receives the
+// log and applies it, so its local reads serve traffic, without voting or
+// counting toward a quorum (so it adds no latency to commits). AddVoter
+// on it later makes it a voter.
+func (n *ClusterNode) AddNonvoter(id, addr string) error {
+	c, err := n.node()
+	if err != nil {
+		return err
+	}
+	if id == "" || addr == "" {
+		return fmt.Errorf("cluster: add non-voter: empty id or address: %w", ErrInvalidArgument)
+	}
+	return c.mapErr(c.wait(c.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, clusterOpTimeout)), false)
+}
+
+// Remove removes a member or a read replica (leader only). A leader that removes itself
 // steps down once the change is committed.
 func (n *ClusterNode) Remove(id string) error {
 	c, err := n.node()
@@ -285,11 +312,7 @@ func ReadClusterStatus(dir string) (ClusterStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("cluster status: configuration: %w", err)
 	}
-	for _, s := range cfg.Servers {
-		if s.Suffrage == raft.Voter {
-			st.Members = append(st.Members, Peer{ID: string(s.ID), Addr: string(s.Address)})
-		}
-	}
+	st.Members, st.NonVoters = peersOf(cfg)
 	db, err := Open(dir, WithReadOnly(), WithMustExist())
 	if err != nil {
 		return st, fmt.Errorf("cluster status: %w", err)

@@ -68,7 +68,8 @@ type clusterStatusOut struct {
 	Term       uint64      `json:"term"`
 	Applied    uint64      `json:"applied"` // the version of the last commit the node applied
 	Members    []memberOut `json:"members"`
-	Running    bool        `json:"running"` // false: read from a stopped node's directory
+	NonVoters  []memberOut `json:"non_voters"` // read replicas
+	Running    bool        `json:"running"`    // false: read from a stopped node's directory
 }
 
 type memberOut struct {
@@ -78,9 +79,12 @@ type memberOut struct {
 
 func newClusterStatusOut(st inmem.ClusterStatus, running bool) clusterStatusOut {
 	out := clusterStatusOut{NodeID: st.NodeID, LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr,
-		Term: st.Term, Applied: st.Applied, Members: []memberOut{}, Running: running}
+		Term: st.Term, Applied: st.Applied, Members: []memberOut{}, NonVoters: []memberOut{}, Running: running}
 	for _, m := range st.Members {
 		out.Members = append(out.Members, memberOut{NodeID: m.ID, Addr: m.Addr})
+	}
+	for _, m := range st.NonVoters {
+		out.NonVoters = append(out.NonVoters, memberOut{NodeID: m.ID, Addr: m.Addr})
 	}
 	return out
 }
@@ -145,8 +149,16 @@ func runCluster(args []string, out, errOut io.Writer) error {
 	case st.Running:
 		fmt.Fprintln(out, "no leader known (an election, or this node is cut off)")
 	}
-	fmt.Fprintln(out, "members:")
-	for _, m := range st.Members {
+	printMembers(out, "members:", st.Members, st)
+	if len(st.NonVoters) > 0 {
+		printMembers(out, "read replicas (non-voters):", st.NonVoters, st)
+	}
+	return nil
+}
+
+func printMembers(out io.Writer, title string, ms []memberOut, st clusterStatusOut) {
+	fmt.Fprintln(out, title)
+	for _, m := range ms {
 		var marks []string
 		if m.NodeID == st.NodeID {
 			marks = append(marks, "this node")
@@ -160,7 +172,6 @@ func runCluster(args []string, out, errOut io.Writer) error {
 		}
 		fmt.Fprintf(out, "  %s %s%s\n", m.NodeID, m.Addr, mark)
 	}
-	return nil
 }
 
 // fetchClusterStatus asks a running node's serve --http at addr.
