@@ -52,7 +52,7 @@ func (c *clusterFlags) option() (inmem.Option, error) {
 		}
 		id, addr, ok := strings.Cut(p, "=")
 		if !ok || id == "" || addr == "" {
-			return nil, fmt.Errorf("--bootstrap %q: give id=host:port,...", c.bootstrap)
+			return nil, fmt.Errorf("--bootstrap %q: give id=host:port pairs separated by commas", c.bootstrap)
 		}
 		cfg.Bootstrap = append(cfg.Bootstrap, inmem.Peer{ID: id, Addr: addr})
 	}

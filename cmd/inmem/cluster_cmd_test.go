@@ -106,6 +106,9 @@ func TestClusterServeKill(t *testing.T) {
 		}
 	})
 
+	_, err := fetchClusterStatus(procs[0].http, "not-"+clusterToken)
+	require.ErrorContains(t, err, "refused the bearer token")
+
 	// leader asks the running nodes which of them leads.
 	leader := func() *clusterProc {
 		for _, p := range procs {
@@ -259,4 +262,32 @@ func TestClusterServeKill(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "node n1 (stopped)")
 	require.Contains(t, out, fmt.Sprintf("applied version %d", applied))
+}
+
+// TestClusterServeUsage: serve's cluster flags are checked before anything
+// is opened, and cluster status says what it needs.
+func TestClusterServeUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-id", "n1"}, "go with --cluster"},
+		{[]string{"--cluster"}, "needs --node-id and --raft"},
+		{[]string{"--cluster", "--node-id", "n1"}, "needs --node-id and --raft"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft", "127.0.0.1:1", "--bootstrap", "n1"}, "id=host:port"},
+	} {
+		out, code := run(t, append([]string{"serve", dir, "--mcp"}, tc.args...)...)
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, tc.want)
+	}
+	out, code := run(t, "cluster", "status", "nowhere")
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "neither a directory nor host:port")
+	out, code = run(t, "cluster", "status", dir)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "holds no cluster node")
+	out, code = run(t, "cluster", "status", freePort(t))
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "connection refused")
 }
