@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
 
@@ -362,6 +363,7 @@ func TestClusterCatchUpFromSnapshot(t *testing.T) {
 	require.Equal(t, v, dbs[f].snapAt.Load(), "the follower took the leader's snapshot")
 	check := func(db *DB) {
 		require.Equal(t, string(jStateOf(t, ldb, v)), string(jStateOf(t, db, v)))
+		require.Equal(t, ldb.store.Current().List.Len(), db.store.Current().List.Len(), "entries, each once")
 		_, err := db.Run(doomed.ID())
 		require.ErrorIs(t, err, ErrRunNotFound)
 		r, err := db.Run(kept.ID())
@@ -405,4 +407,121 @@ func TestClusterNoGoroutineLeak(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// lead makes node i of jc the writable leader, by a leadership transfer
+// from whichever node leads.
+func (jc *jcluster) lead(t *testing.T, i int) *DB {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		if l := jc.leader(); l == i {
+			return true
+		} else if l >= 0 {
+			_ = jc.nodes[l].db.Load().cluster.raft.LeadershipTransferToServer(raft.ServerID(jc.nodes[i].id), raft.ServerAddress(jc.nodes[i].addr)).Error()
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond)
+	return jc.nodes[i].db.Load()
+}
+
+// TestClusterSnapshotBeforeLeadership: a transaction that read on a node
+// before it led, while another leader overwrote what it read, cannot
+// commit once the node leads: that write is not in the node's commit
+// records, so the commit is refused (ErrConflict) rather than losing it.
+func TestClusterSnapshotBeforeLeadership(t *testing.T) {
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	f := (l + 1) % 3
+	leader := jc.nodes[l].db.Load()
+	require.NoError(t, leader.Shared(Namespace{}).KV().Put("balance", []byte("100")))
+	require.NoError(t, jc.nodes[f].db.Load().Cluster().WaitApplied(leader.Stats().Version, 10*time.Second))
+
+	tx, err := jc.nodes[f].db.Load().Shared(Namespace{}).Begin(true)
+	require.NoError(t, err)
+	defer tx.Discard()
+	got, err := tx.KV().Get("balance")
+	require.NoError(t, err)
+	require.Equal(t, "100", string(got))
+	require.NoError(t, leader.Shared(Namespace{}).KV().Put("balance", []byte("50")))
+	require.NoError(t, jc.nodes[f].db.Load().Cluster().WaitApplied(leader.Stats().Version, 10*time.Second))
+
+	jc.lead(t, f)
+	require.NoError(t, tx.KV().Put("balance", []byte("90")))
+	require.ErrorIs(t, tx.Commit(), ErrConflict)
+	got, err = jc.nodes[f].db.Load().Shared(Namespace{}).KV().Get("balance")
+	require.NoError(t, err)
+	require.Equal(t, "50", string(got))
+}
+
+// TestClusterLeadershipRegained: a leader cut off with a write in flight
+// leaves a version assigned and never applied; when it leads again it
+// forgets that version, so its commits go on from what the cluster
+// applied and every node takes them.
+func TestClusterLeadershipRegained(t *testing.T) {
+	jc := newJCluster(t, 3)
+	l := jc.waitLeader()
+	old := jc.nodes[l].db.Load()
+	run, err := old.BeginRun()
+	require.NoError(t, err)
+	jc.isolate(l)
+	// A status change that cannot commit: the guard that admitted it
+	// changed the run's status in memory, which must not stay.
+	err = run.End(Completed, "")
+	require.ErrorIs(t, err, ErrUnknownOutcome)
+	err = old.Shared(Namespace{}).KV().Put("k", []byte("lost"))
+	require.True(t, errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrNotLeader), "%v", err)
+	require.Eventually(t, func() bool { n := jc.leader(); return n >= 0 && n != l }, 20*time.Second, 10*time.Millisecond)
+	jc.fab.heal()
+	db := jc.lead(t, l)
+	require.NoError(t, db.Shared(Namespace{}).KV().Put("k", []byte("again")))
+	info, err := db.Runs().Get(run.ID())
+	require.NoError(t, err)
+	require.Equal(t, Active, info.Status)
+	require.NoError(t, run.KV().Put("still", []byte("active")))
+	v := db.Stats().Version
+	for _, n := range jc.nodes {
+		require.NoError(t, n.db.Load().Cluster().WaitApplied(v, 10*time.Second), n.id)
+		got, err := n.db.Load().Shared(Namespace{}).KV().Get("k")
+		require.NoError(t, err)
+		require.Equal(t, "again", string(got))
+	}
+}
+
+// TestClusterStepTimesAcrossLeaders: nodes whose clocks disagree keep a
+// run's step times in step order when leadership moves from a node whose
+// clock is ahead to one whose clock is behind.
+func TestClusterStepTimesAcrossLeaders(t *testing.T) {
+	clocks := []time.Duration{time.Hour, 0, 0}
+	jc := &jcluster{t: t, fab: newFabric()}
+	for i := range 3 {
+		addr := freeAddr(t)
+		id := fmt.Sprintf("n%d", i+1)
+		jc.nodes = append(jc.nodes, &jnode{id: id, addr: addr, dir: t.TempDir()})
+		jc.peers = append(jc.peers, Peer{ID: id, Addr: addr})
+		jc.fab.register(id, addr)
+	}
+	for i, n := range jc.nodes {
+		skew := clocks[i]
+		db, err := Open(n.dir, WithCluster(Cluster{NodeID: n.id, Addr: n.addr, Bootstrap: jc.peers, HeartbeatTimeout: 200 * time.Millisecond}),
+			withClusterStream(jc.fab.stream(n.id)), WithClock(func() time.Time { return time.Now().Add(skew) }))
+		require.NoError(t, err)
+		n.db.Store(db)
+	}
+	defer func() {
+		for i := range jc.nodes {
+			jc.close(i)
+		}
+	}()
+	ahead := jc.lead(t, 0)
+	run, err := ahead.BeginRun()
+	require.NoError(t, err)
+	require.NoError(t, run.KV().Put("a", []byte("1")))
+	behind := jc.lead(t, 1)
+	r, err := behind.Run(run.ID())
+	require.NoError(t, err)
+	require.NoError(t, r.KV().Put("b", []byte("2")))
+	steps, err := r.Steps()
+	require.NoError(t, err)
+	require.Len(t, steps, 2)
+	require.False(t, steps[1].Time.Before(steps[0].Time), "step 2 at %v, before step 1 at %v", steps[1].Time, steps[0].Time)
 }
