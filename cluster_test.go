@@ -122,6 +122,7 @@ func TestClusterFollowers(t *testing.T) {
 	err = f.Cluster().WaitApplied(v+1000, 50*time.Millisecond)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, f.Runs().Freeze(run.ID()), ErrInvalidArgument)
+	require.ErrorIs(t, f.Runs().Delete(run.ID()), ErrNotLeader)
 }
 
 // TestClusterUnknownOutcome: a leader cut off from the others cannot

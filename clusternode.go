@@ -241,13 +241,22 @@ func (c *clusterNode) close() error {
 	return err
 }
 
-// Enter implements engine.Replica.
-func (c *clusterNode) Enter(snapshot uint64, reads bool) error {
+// ready returns nil if this node takes writes now: it leads, settled, and
+// can apply the log.
+func (c *clusterNode) ready() error {
 	if err := c.broken(); err != nil {
 		return err
 	}
 	if !c.writable.Load() {
 		return c.notLeader()
+	}
+	return nil
+}
+
+// Enter implements engine.Replica.
+func (c *clusterNode) Enter(snapshot uint64, reads bool) error {
+	if err := c.ready(); err != nil {
+		return err
 	}
 	select {
 	case c.slots <- struct{}{}:

@@ -208,6 +208,13 @@ func (rx *Runs) Delete(id RunID) error {
 	if err != nil {
 		return err
 	}
+	if c := db.cluster; c != nil {
+		// A follower refuses at once, rather than fencing the run and
+		// waiting for versions it may not apply for a while.
+		if err := c.ready(); err != nil {
+			return fmt.Errorf("delete run %s: %w", id, err)
+		}
+	}
 	var prev RunStatus
 	var fence uint64
 	db.store.Oracle.Exclusive(func(last uint64) {
