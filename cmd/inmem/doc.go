@@ -12,14 +12,18 @@
 //	inmem diff DIR A B                 what differs between two runs
 //	inmem checkpoint DIR               write a snapshot now
 //	inmem serve DIR --mcp [--http A]   serve the database to MCP clients, with the MCP
-//	                                   memory server's nine knowledge-graph tools
+//	                                   memory server's nine knowledge-graph tools;
+//	                                   with --cluster, as a node of a replicated cluster
+//	inmem cluster status DIR|HOST:PORT a cluster node's members, leader, term, applied version
 //	inmem ui DIR [--http A]            a read-only run inspector in the browser
 //
 // Without DIR the demo uses a temporary directory and removes it at the
 // end; with one it leaves its database there. RUN, A and B name a run by
 // its ID, its name when no other run has it, or a prefix of its ID only it
-// has. runs, show, export, asof, replay, diff and ui open the database
-// read-only: they write nothing and work beside the process that holds it.
+// has. runs, show, export, asof, replay, diff, ui and cluster status open
+// the database read-only: they write nothing and work beside the process
+// that holds it (cluster status of a DIR needs the node stopped; a running
+// one answers at its serve --http address).
 // Every command but demo refuses a directory that holds no database, except
 // import and serve, which create one. Commands that open a database draw a
 // bar on stderr, when it is a terminal, while a large database recovers.
