@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 // on the same directory and addresses.
 type clusterProc struct {
 	id, dir, raft, http string
-	srv                 *servedHTTP
+	srv                 atomic.Pointer[servedHTTP] // nil while the process is down
 }
 
 func freePort(t *testing.T) string {
@@ -48,7 +49,7 @@ func (p *clusterProc) start(t *testing.T, bootstrap string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if ok {
-			p.srv = srv
+			p.srv.Store(srv)
 			return
 		}
 		// The killed process's ports may take a moment to free.
@@ -61,11 +62,11 @@ func (p *clusterProc) start(t *testing.T, bootstrap string) {
 }
 
 func (p *clusterProc) kill() {
-	_ = p.srv.cmd.Process.Signal(syscall.SIGKILL)
-	for range p.srv.lines {
+	srv := p.srv.Swap(nil)
+	_ = srv.cmd.Process.Signal(syscall.SIGKILL)
+	for range srv.lines {
 	}
-	_ = p.srv.cmd.Wait()
-	p.srv = nil
+	_ = srv.cmd.Wait()
 }
 
 // TestClusterServeKill runs three inmem serve --cluster processes while a
@@ -100,7 +101,7 @@ func TestClusterServeKill(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, p := range procs {
-			if p.srv != nil {
+			if p.srv.Load() != nil {
 				p.kill()
 			}
 		}
@@ -112,7 +113,7 @@ func TestClusterServeKill(t *testing.T) {
 	// leader asks the running nodes which of them leads.
 	leader := func() *clusterProc {
 		for _, p := range procs {
-			if p.srv == nil {
+			if p.srv.Load() == nil {
 				continue
 			}
 			st, err := fetchClusterStatus(p.http, clusterToken)
@@ -120,7 +121,7 @@ func TestClusterServeKill(t *testing.T) {
 				continue
 			}
 			for _, q := range procs {
-				if q.id == st.LeaderID && q.srv != nil {
+				if q.id == st.LeaderID && q.srv.Load() != nil {
 					return q
 				}
 			}
@@ -228,8 +229,7 @@ func TestClusterServeKill(t *testing.T) {
 		return vs[0] == vs[1] && vs[1] == vs[2]
 	}, time.Minute, 50*time.Millisecond)
 	for _, p := range procs {
-		p.srv.stop(t)
-		p.srv = nil
+		p.srv.Swap(nil).stop(t)
 		st, err := inmem.ReadClusterStatus(p.dir)
 		require.NoError(t, err)
 		require.Equal(t, p.id, st.NodeID)
