@@ -17,6 +17,11 @@
 // after; a release vouches for every version up to it, so one committer of
 // a group released together makes the whole group visible.
 //
+// A cluster node's oracle also follows versions assigned elsewhere: a
+// follower Adopts the version of each record it applies; a node whose
+// proposals were never applied Rewinds to the last applied version before
+// it assigns again; one that loaded a snapshot Restarts at its version.
+//
 // Invariants:
 //   - Commit versions are assigned consecutively from 1 under one mutex. A
 //     commit that read nothing polls it briefly before queueing (lock.go);
