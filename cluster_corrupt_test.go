@@ -47,7 +47,6 @@ func record(v uint64, key, val string) []byte {
 func TestClusterApplyChecks(t *testing.T) {
 	key := string(sharedKey(t))
 	for name, e := range map[string]*raft.Log{
-		"a gap":          entry(record(2, key, "x")),
 		"a torn length":  {Type: raft.LogCommand, Data: []byte{0x80}},
 		"a long length":  {Type: raft.LogCommand, Data: append(binary.AppendUvarint(nil, 1000), 1, 2, 3)},
 		"a short record": entry([]byte{1, 2, 3}),
@@ -62,10 +61,20 @@ func TestClusterApplyChecks(t *testing.T) {
 		require.Zero(t, db.store.Oracle.Visible(), name)
 	}
 	db, f := applier(t)
-	require.Nil(t, f.Apply(entry(record(1, key, "a"), record(2, key, "b"))))
-	require.Nil(t, f.Apply(entry(record(2, key, "stale"))), "applied already: passed over")
-	require.Equal(t, uint64(2), db.store.Oracle.Visible())
+	require.Equal(t, appliedRange{1, 2}, f.Apply(entry(record(1, key, "a"), record(2, key, "b"))))
+	require.Equal(t, appliedRange{}, f.Apply(entry(record(2, key, "stale"))), "applied already: passed over")
+	// A record past a gap (a lost proposal of a leader that leads again)
+	// is passed over, and so is the rest of its entry; the node goes on.
+	require.Equal(t, appliedRange{}, f.Apply(entry(record(4, key, "gap"), record(5, key, "gap"))))
+	require.Equal(t, appliedRange{3, 3}, f.Apply(entry(record(3, key, "c"), record(5, key, "gap"))))
+	require.NoError(t, f.c.broken())
+	require.Equal(t, uint64(3), db.store.Oracle.Visible())
 	got, err := db.Shared(Namespace{}).KV().Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "c", string(got))
+	_, f = applier(t)
+	require.Equal(t, appliedRange{1, 2}, f.Apply(entry(record(1, key, "a"), record(2, key, "b"))))
+	got, err = f.c.db.Shared(Namespace{}).KV().Get("k")
 	require.NoError(t, err)
 	require.Equal(t, "b", string(got))
 }
@@ -99,4 +108,25 @@ func FuzzClusterApply(f *testing.F) {
 			require.Error(t, fsm.c.broken())
 		}
 	})
+}
+
+// TestClusterProposalOutcome: a committer learns from its group whether
+// its own version was applied; one the cluster passed over wrote nothing
+// and may be retried (ErrConflict).
+func TestClusterProposalOutcome(t *testing.T) {
+	g := &proposalGroup{n: 3, done: make(chan struct{}), applied: appliedRange{7, 8}}
+	g.finish(nil)
+	require.True(t, g.passedOver())
+	require.NoError(t, g.Wait(7))
+	require.NoError(t, g.Wait(8))
+	require.ErrorIs(t, g.Wait(9), ErrConflict)
+	whole := &proposalGroup{n: 2, done: make(chan struct{}), applied: appliedRange{7, 8}}
+	require.False(t, whole.passedOver())
+	none := &proposalGroup{n: 1, done: make(chan struct{})}
+	none.finish(nil)
+	require.True(t, none.passedOver())
+	require.ErrorIs(t, none.Wait(1), ErrConflict)
+	failed := &proposalGroup{n: 1, done: make(chan struct{})}
+	failed.finish(ErrUnknownOutcome)
+	require.ErrorIs(t, failed.Wait(1), ErrUnknownOutcome)
 }

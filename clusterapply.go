@@ -22,6 +22,8 @@ import (
 type clusterFSM struct{ c *clusterNode }
 
 // Apply applies a log entry: a group of commit records, in version order.
+// It returns the versions it applied (appliedRange), or the error that
+// stopped the node.
 func (f clusterFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
@@ -32,6 +34,7 @@ func (f clusterFSM) Apply(l *raft.Log) any {
 	if err := c.broken(); err != nil {
 		return err
 	}
+	var r appliedRange
 	b := l.Data
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)
@@ -40,12 +43,24 @@ func (f clusterFSM) Apply(l *raft.Log) any {
 		}
 		rec := b[w : w+int(n)]
 		b = b[w+int(n):]
-		if err := c.applyRecord(rec); err != nil {
+		v, err := c.applyRecord(rec)
+		if err != nil {
 			return c.failApply(fmt.Errorf("cluster: raft entry %d: %w", l.Index, err))
 		}
+		if v != 0 {
+			if r.lo == 0 {
+				r.lo = v
+			}
+			r.hi = v
+		}
 	}
-	return nil
+	return r
 }
+
+// appliedRange is what Apply returns for an entry: the versions lo..hi
+// of its records that it applied (none: hi is 0). The others were passed
+// over (see applyRecord).
+type appliedRange struct{ lo, hi uint64 }
 
 // failApply stops the node from applying more of the log: its state could
 // no longer be the cluster's. Its reads keep what it applied.
@@ -56,22 +71,31 @@ func (c *clusterNode) failApply(err error) error {
 	return err
 }
 
-// applyRecord applies one commit record. A record at or below the applied
-// version is one this node's WAL already held when it opened (raft replays
-// the log from its last snapshot); any other must be the next version.
-func (c *clusterNode) applyRecord(rec []byte) error {
+// applyRecord applies one commit record and returns its version, or 0 if
+// it passed the record over: every node applies a record only if it is the
+// next version, and passes it over otherwise, the same way on every node
+// since they apply the same log from the same state. A record at or below
+// the applied version is one this node's WAL already held when it opened
+// (raft replays the log from its last snapshot), or a proposal of a
+// leadership that ended and whose version another leader reused. One past
+// a gap is a proposal made after an earlier one of the same leader was
+// lost, by a leader that lost and regained its leadership in between: its
+// committer is told nothing was written, and the leader settles before it
+// proposes again.
+func (c *clusterNode) applyRecord(rec []byte) (uint64, error) {
 	db := c.db
 	s := db.store
 	v := binary.LittleEndian.Uint64(rec)
 	applied := s.Oracle.Visible()
 	if v == 0 {
-		return fmt.Errorf("a commit record of version 0: %w", ErrCorruption)
+		return 0, fmt.Errorf("a commit record of version 0: %w", ErrCorruption)
 	}
 	if v <= applied {
-		return nil
+		return 0, nil
 	}
 	if v != applied+1 {
-		return fmt.Errorf("the log's next commit is version %d, this node applied %d: %w", v, applied, ErrCorruption)
+		db.opts.logger.Warn("cluster: a record after a gap passed over", "version", v, "applied", applied)
+		return 0, nil
 	}
 	s.Oracle.Adopt(v)
 	var writes []engine.Write
@@ -79,10 +103,10 @@ func (c *clusterNode) applyRecord(rec []byte) error {
 		writes = append(writes, engine.Write{Key: key, Val: val})
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.ApplyAt(&c.applyScope, writes, v, rec); err != nil {
-		return err
+		return 0, err
 	}
 	s.Oracle.Done(v)
 	if s.AfterCommit != nil {
@@ -91,7 +115,7 @@ func (c *clusterNode) applyRecord(rec []byte) error {
 	if v&(engine.ReclaimCheckEvery-1) == 0 && s.ReclaimCheck != nil {
 		s.ReclaimCheck()
 	}
-	return nil
+	return v, nil
 }
 
 // clusterSnapMagic starts a raft snapshot of a cluster node: the

@@ -74,13 +74,14 @@ const maxInFlight = 512
 // the log: a follower less far behind catches up from the log.
 const clusterTrailingLogs = 1 << 16
 
-// proposalGroup is the commits of one raft log entry: each record as a
-// uvarint length and the record.
+// proposalGroup is the commits of one raft log entry.
 type proposalGroup struct {
-	c    *clusterNode
-	buf  []byte
-	done chan struct{}
-	err  error
+	c       *clusterNode
+	buf     []byte // each record as a uvarint length and the record
+	n       uint64 // records in buf
+	done    chan struct{}
+	err     error
+	applied appliedRange // the versions of the group this node applied
 }
 
 type sentGroup struct {
@@ -88,10 +89,26 @@ type sentGroup struct {
 	f raft.ApplyFuture
 }
 
+// errPassedOver is what a commit whose record the cluster passed over
+// fails with (see clusterNode.applyRecord): nothing was written.
+var errPassedOver = fmt.Errorf("commit: the leader lost and regained its leadership before the commit was applied, and nothing was written: %w", ErrConflict)
+
 // Wait implements engine.Proposal.
-func (g *proposalGroup) Wait() error {
+func (g *proposalGroup) Wait(v uint64) error {
 	<-g.done
-	return g.err
+	if g.err != nil {
+		return g.err
+	}
+	if v < g.applied.lo || v > g.applied.hi {
+		return errPassedOver
+	}
+	return nil
+}
+
+// passedOver reports whether the cluster passed over some of the group's
+// records: fewer versions applied than records proposed.
+func (g *proposalGroup) passedOver() bool {
+	return g.applied.hi == 0 || g.n != g.applied.hi-g.applied.lo+1
 }
 
 func (g *proposalGroup) finish(err error) {
@@ -290,6 +307,7 @@ func (c *clusterNode) Propose(v uint64, rec []byte) (engine.Proposal, error) {
 	}
 	g.buf = binary.AppendUvarint(g.buf, uint64(len(rec)))
 	g.buf = append(g.buf, rec...)
+	g.n++
 	c.pmu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -330,11 +348,16 @@ func (c *clusterNode) await() {
 	for s := range c.sent {
 		err := c.wait(s.f)
 		if err == nil {
-			if r, ok := s.f.Response().(error); ok {
+			switch r := s.f.Response().(type) {
+			case error:
 				err = r
+			case appliedRange:
+				s.g.applied = r
 			}
 		}
-		if err != nil {
+		if err != nil || s.g.passedOver() {
+			// Versions this node assigned were not applied: settle
+			// before proposing again.
 			c.writable.Store(false)
 			c.dirty.Store(true)
 			c.kickSteward()

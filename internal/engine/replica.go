@@ -35,10 +35,10 @@ type Replica interface {
 
 // Proposal is a proposed commit's outcome.
 type Proposal interface {
-	// Wait returns nil once the commit is applied on this node, or the
-	// error the commit fails with: not the leader (nothing was written),
-	// or an outcome that cannot be known.
-	Wait() error
+	// Wait returns nil once the commit of version v is applied on this
+	// node, or the error the commit fails with: nothing was written (not
+	// the leader, or a conflict), or an outcome that cannot be known.
+	Wait(v uint64) error
 }
 
 // replGuard proposes a commit's record once the inner guard admitted it.
@@ -128,7 +128,7 @@ func (s *Store) commitReplicated(sc *Scope, writes []Write, tail []byte, rd *occ
 		}
 		return 0, err
 	}
-	if err := g.p.Wait(); err != nil {
+	if err := g.p.Wait(v); err != nil {
 		return 0, err
 	}
 	s.Oracle.WaitVisible(v)
