@@ -275,11 +275,16 @@ func (j *jepsen) follow(err error, pref *int, r *rand.Rand) {
 	*pref = r.IntN(len(j.jc.nodes))
 }
 
+// errNoBarrier marks an operation that stopped at its barrier, whatever
+// the reason (not the leader, or raft busier than its enqueue timeout on a
+// loaded machine): it read and wrote nothing.
+var errNoBarrier = errors.New("no barrier")
+
 // noEffect reports whether err says the operation certainly changed
 // nothing: refused by a follower, or by a node closing before its commit
-// was handed to raft.
+// was handed to raft, or stopped at its barrier.
 func noEffect(err error) bool {
-	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrClosed) || errors.Is(err, ErrConflict)
+	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrClosed) || errors.Is(err, ErrConflict) || errors.Is(err, errNoBarrier)
 }
 
 func (j *jepsen) client(c int, seed uint64, stop <-chan struct{}) {
@@ -357,7 +362,7 @@ func (j *jepsen) do(db *DB, in jOp, tag string) (jRes, error) {
 		// that reads a different value and writes nothing (one that
 		// writes is checked against every commit after its snapshot).
 		if err := db.Cluster().Barrier(); err != nil {
-			return jRes{}, err
+			return jRes{}, fmt.Errorf("%w: %w", errNoBarrier, err)
 		}
 	}
 	if in.kind == 'g' {
