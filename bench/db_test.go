@@ -210,6 +210,30 @@ func BenchmarkPutRandom(b *testing.B) {
 	}
 }
 
+// BenchmarkPutRandomWriters is BenchmarkPutRandom from 8 goroutines at
+// once into one store (one run for inmem): more writers than a run has
+// finger caches, with no order a finger could follow, so what it measures
+// is the cost of looking for one (the run's finger table gives up on such
+// writers). ns/op is the total wall time over b.N.
+func BenchmarkPutRandomWriters(b *testing.B) {
+	dbLoadKeys()
+	for _, o := range []opener{openInmemStore, openBTree} {
+		b.Run(o.name, func(b *testing.B) {
+			b.ReportAllocs()
+			freshStores(b, o, func(s store, n int) {
+				parallel(n, 8, func(lo, hi int) error {
+					for i := lo; i < hi; i++ {
+						if err := s.put(dbRandKeyBytes(i), dbValue); err != nil {
+							return err
+						}
+					}
+					return nil
+				}, b)
+			})
+		})
+	}
+}
+
 // BenchmarkPutParallel writes disjoint fresh keys into one store (one run
 // for inmem) from exactly G goroutines. b.N ops are split evenly among
 // them and ns/op is the total wall time over b.N, so ns/op(goroutines=1) /

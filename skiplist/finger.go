@@ -25,11 +25,24 @@ type Finger struct {
 // sp that Locate, LocateAfter or LocateNear filled.
 func (s *List) FingerAt(off uint64, sp *Splice) Finger {
 	f := Finger{off: off, height: uint8(s.node(off).height)}
+	if sp.height != int(f.height) {
+		// sp did not place the entry: it was taller than the list when
+		// located (or equal to another), and LinkAt searched for itself.
+		// Find its predecessors again, once, so the finger can start a
+		// search (a finger of no levels never does).
+		own := Splice{Unindexed: true}
+		s.locate(off, ^uint64(0), &own, nil)
+		sp = &own
+	}
 	n := min(sp.levels, fingerLevels)
 	f.levels = uint8(n)
 	copy(f.prev[:n], sp.prev[:n])
 	return f
 }
+
+// Follows reports whether f's entry was located right after g's: g's
+// entry was its predecessor on the bottom level when it was placed.
+func (f *Finger) Follows(g *Finger) bool { return f.levels > 0 && f.prev[0] == g.off }
 
 // FingerKey returns the key of the finger's entry, aliasing arena memory.
 func (s *List) FingerKey(f *Finger) []byte { return s.key(f.off, s.node(f.off)) }

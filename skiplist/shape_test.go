@@ -215,3 +215,27 @@ func TestPrepareGrowsTheRightShard(t *testing.T) {
 	require.Positive(t, l.index.grown.Load())
 	require.Zero(t, l.index.publishGrown.Load())
 }
+
+// TestFingerOfATallerNode: an entry taller than the list when it was
+// located is linked by LinkAt's own search, and its finger is found
+// again, so the next entry after it is located from it; the finger knows
+// whom the entry follows.
+func TestFingerOfATallerNode(t *testing.T) {
+	l := newList(t, false)
+	a := insertAt(t, l, "a", 1)
+	off := prepareAt(t, l, "b", 6)
+	var sp Splice
+	l.Locate(off, &sp)
+	require.Zero(t, sp.height, "taller than the list: not located")
+	require.True(t, l.LinkAt(off, 1, &sp))
+	f := l.FingerAt(off, &sp)
+	require.Equal(t, uint8(6), f.levels)
+	require.True(t, f.Follows(&a))
+	require.False(t, a.Follows(&f))
+
+	next := prepareAt(t, l, "c", 6)
+	require.True(t, l.LocateNear(next, &sp, &f))
+	require.True(t, l.LinkAt(next, 1, &sp))
+	require.Equal(t, []string{"a", "b", "c"}, keysOf(collect(l)))
+	requireListMatches(t, l, collect(l))
+}

@@ -38,9 +38,11 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	}
 	n := len(writes)
 	fc := sc.fingers.take(gen, writes[0].Key)
+	tbl := sc.fingers.table(fc == nil)
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()
-	if err := fc.prepare(gen, writes, tail, offs, sps); err != nil {
+	cached, err := fc.prepare(gen, writes, tail, offs, sps, tbl)
+	if err != nil {
 		return 0, err
 	}
 	var one occ.Write // a blind write's, beside CommitBlind
@@ -65,7 +67,6 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 		}
 	}
 	var v uint64
-	var err error
 	if rd == nil {
 		v, err = s.Oracle.CommitBlind(one, gen, lg)
 	} else {
@@ -84,6 +85,11 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
 	linked = lerr == nil && s.Gen.Load() == gen
+	if linked && !cached {
+		// The table keeps the places the caches do not: a cache keeps its
+		// writer's own.
+		tbl.record(gen, offs, sps)
+	}
 	sc.Written.Add(size)
 	if err := s.publish(v, wg); err != nil {
 		return v, err
@@ -95,8 +101,10 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 // place (from the fingers), with no version yet: offs and sps, of
 // len(writes), receive the nodes and their splices, and each splice's Hash
 // is its key's fingerprint. tail, if any, is appended to the first write's
-// value.
-func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice) error {
+// value. A first write the cache could not place is placed from tbl, the
+// run's finger table, when there is one. cached reports whether the cache
+// placed the first write.
+func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice, tbl *fingerTable) (cached bool, err error) {
 	fj := 0
 	blk := fc.block(gen)
 	for i, w := range writes {
@@ -106,17 +114,24 @@ func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, off
 		}
 		off, err := gen.List.PrepareIn(blk, w.Key, w.Val, t)
 		if err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return false, fmt.Errorf("commit: %w", err)
 		}
 		offs[i] = off
 		k := gen.List.PreparedKey(off)
 		sps[i].Unindexed = ScanOnly(w.Val)
 		sps[i].Hash = Fingerprint(k) // the point index hashes as the oracle does
+		if fc.near(gen, off, k, &sps[i], &fj) {
+			cached = cached || i == 0
+			continue
+		}
+		if i == 0 && tbl.locate(gen, off, k, &sps[0]) {
+			continue
+		}
 		var hint *skiplist.Splice
 		if i > 0 {
 			hint = &sps[i-1]
 		}
-		fc.locate(gen, off, k, &sps[i], hint, &fj)
+		gen.List.LocateAfter(off, &sps[i], hint)
 	}
-	return nil
+	return cached, nil
 }

@@ -12,6 +12,7 @@
 //	scope.go       Scope: what the commit path keeps per run or shared scope, and ApplyStep
 //	steplog.go     StepLog: a run's step -> (version, time) list, lock-free for readers
 //	fingers.go     where a run's last commits linked, so the next ones locate in a step or two
+//	fingertable.go the places of a run's writers past its two finger caches, sorted by key
 //	writeorder.go  Write and SortWrites: a commit's writes in key order
 //	value.go       the stored value's header: tombstones and expiry times
 //	records.go     every WAL and snapshot record type; batch.go the commit record's layout

@@ -72,6 +72,9 @@ type runFingers struct {
 	// second is set once c[1] has been taken: until then the run has had
 	// one writer at a time, and a commit need not look at c[1].
 	second atomic.Bool
+	// tbl keeps the places of more writers than two, made the first time
+	// a commit finds both caches busy (see fingerTable).
+	tbl atomic.Pointer[fingerTable]
 }
 
 // take returns a cache locked for a commit whose first write's key is k,
@@ -127,20 +130,17 @@ func (c *fingerCache) nearer(gen *Generation, k []byte, o *fingerCache) bool {
 	return !has || bytes.Compare(other, k) > 0 || bytes.Compare(other, ck) < 0
 }
 
-// locate places the prepared node at off (the i-th write of a commit, in
-// key order, key k): from the cached finger nearest below k when one
-// helps, else from the previous write's position. *j is where the walk over
-// the fingers stands.
-func (c *fingerCache) locate(gen *Generation, off uint64, k []byte, sp, hint *skiplist.Splice, j *int) {
-	if c != nil && c.gen == gen.ID && len(c.f) > 0 {
-		for *j+1 < len(c.f) && bytes.Compare(gen.List.FingerKey(&c.f[*j+1]), k) <= 0 {
-			*j++
-		}
-		if gen.List.LocateNear(off, sp, &c.f[*j]) {
-			return
-		}
+// near locates the prepared node at off (the i-th write of a commit, in
+// key order, key k) from the cached finger nearest below k, and reports
+// whether one helped. *j is where the walk over the fingers stands.
+func (c *fingerCache) near(gen *Generation, off uint64, k []byte, sp *skiplist.Splice, j *int) bool {
+	if c == nil || c.gen != gen.ID || len(c.f) == 0 {
+		return false
 	}
-	gen.List.LocateAfter(off, sp, hint)
+	for *j+1 < len(c.f) && bytes.Compare(gen.List.FingerKey(&c.f[*j+1]), k) <= 0 {
+		*j++
+	}
+	return gen.List.LocateNear(off, sp, &c.f[*j])
 }
 
 // keep replaces the fingers with where this commit linked its writes, if

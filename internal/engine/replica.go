@@ -147,7 +147,7 @@ func (s *Store) ApplyAt(sc *Scope, writes []Write, v uint64, rec []byte) error {
 		offs := make([]uint64, len(writes))
 		sps := make([]skiplist.Splice, len(writes))
 		fc := sc.fingers.take(gen, writes[0].Key)
-		err := fc.prepare(gen, writes, nil, offs, sps)
+		_, err := fc.prepare(gen, writes, nil, offs, sps, nil)
 		if err == nil {
 			err = s.link(gen, offs, sps, v)
 		}
