@@ -41,7 +41,7 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	tbl := sc.fingers.table(fc == nil)
 	linked := false
 	defer func() { fc.keep(gen, linked, offs, sps) }()
-	cached, err := fc.prepare(gen, writes, tail, offs, sps, tbl)
+	tried, err := fc.prepare(gen, writes, tail, offs, sps, tbl)
 	if err != nil {
 		return 0, err
 	}
@@ -85,9 +85,7 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
 	linked = lerr == nil && s.Gen.Load() == gen
-	if linked && !cached {
-		// The table keeps the places the caches do not: a cache keeps its
-		// writer's own.
+	if linked && tried {
 		tbl.record(gen, offs, sps)
 	}
 	sc.Written.Add(size)
@@ -102,9 +100,10 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 // len(writes), receive the nodes and their splices, and each splice's Hash
 // is its key's fingerprint. tail, if any, is appended to the first write's
 // value. A first write the cache could not place is placed from tbl, the
-// run's finger table, when there is one. cached reports whether the cache
-// placed the first write.
-func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice, tbl *fingerTable) (cached bool, err error) {
+// run's finger table, when there is one; tried reports whether the table
+// was consulted for it, and so is to keep where it was linked (a cache
+// keeps its own writer's place).
+func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, offs []uint64, sps []skiplist.Splice, tbl *fingerTable) (tried bool, err error) {
 	fj := 0
 	blk := fc.block(gen)
 	for i, w := range writes {
@@ -121,11 +120,13 @@ func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, off
 		sps[i].Unindexed = ScanOnly(w.Val)
 		sps[i].Hash = Fingerprint(k) // the point index hashes as the oracle does
 		if fc.near(gen, off, k, &sps[i], &fj) {
-			cached = cached || i == 0
 			continue
 		}
-		if i == 0 && tbl.locate(gen, off, k, &sps[0]) {
-			continue
+		if i == 0 {
+			var ok bool
+			if ok, tried = tbl.locate(gen, off, k, &sps[0]); ok {
+				continue
+			}
 		}
 		var hint *skiplist.Splice
 		if i > 0 {
@@ -133,5 +134,5 @@ func (fc *fingerCache) prepare(gen *Generation, writes []Write, tail []byte, off
 		}
 		gen.List.LocateAfter(off, &sps[i], hint)
 	}
-	return cached, nil
+	return tried, nil
 }

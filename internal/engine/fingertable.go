@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/inmem-db/inmem/skiplist"
 )
@@ -25,9 +26,11 @@ import (
 // It is made the first time a commit finds both caches busy, so a run
 // with one or two writers never pays for it. A commit whose key has no
 // place near it (random keys in a large run) finds out in a few
-// comparisons; once such misses outnumber hits by tableCredit the table is
-// consulted only every tableProbe-th commit, so random writers pay next to
-// nothing.
+// comparisons, but adding its place costs more; once such misses
+// outnumber hits by tableCredit the table is left alone, but for commits
+// whose first node lies in one stretch of arena in trialEvery (see
+// consult), so random writers pay next to nothing and writers that find
+// order again win the table back.
 type fingerTable struct {
 	mu  sync.Mutex
 	gen uint64 // generation the places point into
@@ -38,9 +41,8 @@ type fingerTable struct {
 	n     int
 	tick  uint32 // counts lookups and places: what a slot's used is read against
 	// credit is hits minus misses, kept within ±tableCredit: the table is
-	// consulted while it is positive.
-	credit int
-	probes uint32 // lookups asked for without credit, see consult
+	// consulted while it is positive. Written under mu, read without it.
+	credit atomic.Int32
 }
 
 // tableSlot is one place: a finger and when it was last used.
@@ -58,9 +60,13 @@ const (
 	// the table's cost within that many commits, and writers finding
 	// their places again win it back as fast.
 	tableCredit = 32
-	// tableProbe: with no credit, one commit in this many still tries the
-	// table, to notice writers that have places again.
-	tableProbe = 16
+	// Without credit, commits whose first node lies in one stretch of
+	// 1<<trialShift bytes of arena in trialEvery try the table: a few
+	// hundred commits in a row, enough for an appending writer to leave
+	// a place and find it again. The arena offset is a clock every writer
+	// reads for free; a shared counter would cost them a contended line.
+	trialShift = 16
+	trialEvery = 64
 )
 
 // table returns the run's finger table, making it if make is set.
@@ -68,6 +74,7 @@ func (r *runFingers) table(make bool) *fingerTable {
 	t := r.tbl.Load()
 	if t == nil && make {
 		t = new(fingerTable)
+		t.credit.Store(tableCredit) // a new table has its chance
 		if !r.tbl.CompareAndSwap(nil, t) {
 			t = r.tbl.Load()
 		}
@@ -75,14 +82,10 @@ func (r *runFingers) table(make bool) *fingerTable {
 	return t
 }
 
-// consult reports whether a commit should look the table up, counting
-// the ones asked for without credit.
-func (t *fingerTable) consult() bool {
-	if t.credit > 0 {
-		return true
-	}
-	t.probes++
-	return t.probes%tableProbe == 0
+// consult reports whether a commit whose first node is at off should try
+// the table: while it has credit, and on a trial stretch of arena.
+func (t *fingerTable) consult(off uint64) bool {
+	return t.credit.Load() > 0 || (off>>trialShift)%trialEvery == 0
 }
 
 // key is the key of slot s's place in gen.
@@ -106,21 +109,22 @@ func (t *fingerTable) above(gen *Generation, k []byte) int {
 
 // locate places the prepared node at off (key k, a commit's first write)
 // from the place nearest below k, if the table has one in gen and it
-// helps, and reports whether it did. It is nil-safe.
-func (t *fingerTable) locate(gen *Generation, off uint64, k []byte, sp *skiplist.Splice) bool {
-	if t == nil {
-		return false
+// helps. tried reports whether the table was consulted: only then is the
+// commit's place to be recorded. It is nil-safe.
+func (t *fingerTable) locate(gen *Generation, off uint64, k []byte, sp *skiplist.Splice) (ok, tried bool) {
+	if t == nil || !t.consult(off) {
+		return false, false
 	}
 	t.mu.Lock()
-	if t.gen != gen.ID || t.n == 0 || !t.consult() {
+	if t.gen != gen.ID || t.n == 0 {
 		t.mu.Unlock()
-		return false
+		return false, true
 	}
 	p := t.above(gen, k)
 	if p == 0 {
 		t.miss()
 		t.mu.Unlock()
-		return false
+		return false, true
 	}
 	s := t.order[p-1]
 	t.tick++
@@ -129,20 +133,20 @@ func (t *fingerTable) locate(gen *Generation, off uint64, k []byte, sp *skiplist
 	t.mu.Unlock()
 	// Outside the lock: the finger is a copy, and a list's fingers stay
 	// valid for its life.
-	ok := gen.List.LocateNear(off, sp, &f)
+	ok = gen.List.LocateNear(off, sp, &f)
 	t.mu.Lock()
 	if ok {
-		t.credit = min(t.credit+1, tableCredit)
+		t.credit.Store(min(t.credit.Load()+1, tableCredit))
 	} else {
 		t.miss()
 	}
 	t.mu.Unlock()
-	return ok
+	return ok, true
 }
 
-// miss counts a lookup that found no place near its key.
+// miss counts a lookup that found no place near its key; under mu.
 func (t *fingerTable) miss() {
-	t.credit = max(t.credit-1, -tableCredit)
+	t.credit.Store(max(t.credit.Load()-1, -tableCredit))
 }
 
 // record keeps where a commit linked its first write (offs[0], located
@@ -160,7 +164,8 @@ func (t *fingerTable) keep(gen *Generation, k []byte, f skiplist.Finger) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.gen != gen.ID {
-		t.gen, t.n, t.credit = gen.ID, 0, tableCredit
+		t.gen, t.n = gen.ID, 0
+		t.credit.Store(tableCredit)
 	}
 	t.tick++
 	p := t.above(gen, k)

@@ -63,7 +63,7 @@ func (ts *tableStore) probe(k string) (string, bool) {
 	var sp skiplist.Splice
 	tb := ts.tbl()
 	tick := tb.tick
-	ok := tb.locate(gen, off, []byte(k), &sp)
+	ok, _ := tb.locate(gen, off, []byte(k), &sp)
 	if tb.tick == tick {
 		require.False(ts.t, ok)
 		return "", false
@@ -166,25 +166,46 @@ func TestFingerTableTrail(t *testing.T) {
 }
 
 // A key below every place, or with no place near it, is not placed from
-// the table and costs it credit; without credit only every tableProbe-th
-// commit looks, and places found again win the credit back.
+// the table and costs it credit; without credit only commits on a trial
+// stretch of arena try the table, and places found again win the credit
+// back.
 func TestFingerTableCredit(t *testing.T) {
 	ts := newTableStore(t)
 	ts.put("m/0001")
 	tb := ts.tbl()
-	require.Equal(t, tableCredit, tb.credit)
+	require.Equal(t, int32(tableCredit), tb.credit.Load())
 
 	for i := range tableCredit {
 		_, ok := ts.probe("a") // below every place
 		require.False(t, ok)
-		require.Equal(t, tableCredit-1-i, tb.credit)
+		require.Equal(t, int32(tableCredit-1-i), tb.credit.Load())
 	}
-	// Without credit only every tableProbe-th lookup looks (and misses).
-	for i := range 2 * tableProbe {
-		_, ok := ts.probe("a")
-		require.False(t, ok)
-		require.Equal(t, -(i+1)/tableProbe, tb.credit)
+	// Without credit: only a trial stretch of arena.
+	const stretch = 1 << trialShift
+	for _, c := range []struct {
+		off  uint64
+		want bool
+	}{
+		{0, true}, {stretch - 1, true}, {stretch, false}, {(trialEvery - 1) * stretch, false},
+		{trialEvery * stretch, true}, {trialEvery*stretch + stretch/2, true}, {(trialEvery + 1) * stretch, false},
+	} {
+		require.Equal(t, c.want, tb.consult(c.off), "offset %d", c.off)
 	}
+	gen := ts.s.Gen.Load()
+	off, err := gen.List.PrepareIn(nil, []byte("a"), []byte{0}, nil)
+	require.NoError(t, err)
+	var sp skiplist.Splice
+	ok, tried := tb.locate(gen, off, []byte("a"), &sp)
+	require.False(t, ok)
+	require.Equal(t, tb.consult(off), tried)
+	// Credit is bounded below, so as many hits win it back.
+	for range 3 * tableCredit {
+		tb.mu.Lock()
+		tb.miss()
+		tb.mu.Unlock()
+	}
+	require.Equal(t, int32(-tableCredit), tb.credit.Load())
+
 	// A place far below the key does not help either: 3,000 entries from
 	// another scope lie between.
 	var other Scope
@@ -192,27 +213,50 @@ func TestFingerTableCredit(t *testing.T) {
 		_, err := ts.s.PutBlind(&other, fmt.Appendf(nil, "n/%06d", i), []byte{0}, nil, nil)
 		require.NoError(t, err)
 	}
-	tb.credit = 1
+	tb.credit.Store(1)
 	from, ok := ts.probe("n/001500x")
 	require.Equal(t, "m/0001", from)
 	// LocateNear declines a place 1,500 entries below but for a node
 	// tall enough to climb that far (a few in a hundred).
 	if ok {
-		require.Equal(t, 2, tb.credit)
-		tb.credit = 0
+		require.Equal(t, int32(2), tb.credit.Load())
+		tb.credit.Store(0)
 	}
-	require.Zero(t, tb.credit)
+	require.Zero(t, tb.credit.Load())
 
-	// Places found again win the credit back: one lookup in tableProbe,
-	// then every one.
-	looked := 0
-	for range 3 * tableProbe {
-		if from, _ := ts.probe("m/0002"); from != "" {
-			looked++
+	// Places found win credit, up to tableCredit.
+	tb.credit.Store(1)
+	hits := 0
+	for range 2 * tableCredit {
+		if from, ok := ts.probe("m/0002"); ok {
+			require.Equal(t, "m/0001", from)
+			hits++
 		}
 	}
-	require.GreaterOrEqual(t, looked, 2*tableProbe)
-	require.Positive(t, tb.credit)
+	require.GreaterOrEqual(t, hits, 2*tableCredit-2)
+	require.Equal(t, int32(tableCredit), tb.credit.Load())
+}
+
+// Writers turning random lose the table; a writer appending again wins it
+// back on the next trial stretch of arena, which 64 stretches of new
+// entries are sure to cross.
+func TestFingerTableWonBackOnATrial(t *testing.T) {
+	ts := newTableStore(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for ts.tbl() == nil || ts.tbl().credit.Load() > 0 {
+		ts.put(fmt.Sprintf("r/%016x", rng.Uint64()))
+	}
+	tb := ts.tbl()
+	val := make([]byte, 200)
+	var i int
+	for i = 0; i < 200_000 && tb.credit.Load() <= 0; i++ {
+		_, err := ts.s.PutBlind(ts.sc, fmt.Appendf(nil, "s/%08d", i), []byte{0}, val, nil)
+		require.NoError(t, err)
+	}
+	require.Positive(t, tb.credit.Load(), "won back within %d appends", i)
+	require.Less(t, i*len(val), 2*trialEvery<<trialShift)
+	from, _ := ts.probe(fmt.Sprintf("s/%08d", i))
+	require.Equal(t, fmt.Sprintf("s/%08d", i-1), from)
 }
 
 // Past tableSlots places, a new one takes the slot used longest ago, and
