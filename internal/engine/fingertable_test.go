@@ -288,6 +288,18 @@ func TestFingerTableEvictsTheLeastRecentlyUsed(t *testing.T) {
 	require.NotContains(t, places, key(5))
 	require.Contains(t, places, key(tableSlots))
 	require.Contains(t, places, key(6))
+
+	// The slot given back may be the one just above the new place.
+	for w := range tableSlots + 1 {
+		if w != 5 && w != 7 {
+			ts.probe(key(w) + "y")
+		}
+	}
+	ts.put("w0013y") // between w0013 and key(7), w0014x
+	places = ts.placeKeys()
+	require.Len(t, places, tableSlots)
+	require.NotContains(t, places, key(7))
+	require.Equal(t, []string{key(6), "w0013y", key(8)}, places[5:8])
 }
 
 // A table from a retired generation is not used, and the first place kept
