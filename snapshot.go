@@ -99,7 +99,10 @@ func (db *DB) writeSnapshot(meta snapMeta) (err error) {
 			_ = fs.Remove(tmp)
 		}
 	}()
-	w := bufio.NewWriterSize(f, 1<<20)
+	// Written behind: a checkpoint's tens of megabytes left dirty until
+	// the Sync below would make the WAL's fsyncs wait behind them (a
+	// Strict commit's p99 rose by a tenth in runs with a checkpoint).
+	w := bufio.NewWriterSize(&vfs.WriteBehind{F: f, Span: 4 << 20}, 1<<20)
 	var size int64
 	put := func(typ byte, payload []byte) error {
 		// Header and payload separately: a collection's graph is one

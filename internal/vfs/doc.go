@@ -12,5 +12,6 @@
 //     its directory returns nil.
 //   - An error from Sync means nothing about what reached the disk: callers
 //     must treat the file as lost from the last successful Sync on.
-//   - Preallocate changes neither a file's content nor its size.
+//   - Preallocate changes neither a file's content nor its size, and
+//     WriteBack nothing at all that a reader or a crash can see.
 package vfs

@@ -729,6 +729,16 @@ func (f *memFile) Preallocate(size int64) error {
 	return nil
 }
 
+// WriteBack does nothing: a MemFS file has no disk to start writing to,
+// and writeback makes nothing durable, so a crash loses what it would
+// have lost without it. It is not a counted operation.
+func (f *memFile) WriteBack(off, n int64) error {
+	if off < 0 || n < 0 {
+		return pathErr("sync_file_range", f.name, syscall.EINVAL)
+	}
+	return nil
+}
+
 // Allocated returns the space reserved for the file name: its size, or
 // more where Preallocate reserved more and no Truncate gave it back since.
 // Tests use it to see a reservation made and released.

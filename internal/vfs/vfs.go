@@ -27,6 +27,14 @@ type File interface {
 	// gains nothing by it (tmpfs, where it would pin memory), it does
 	// nothing and returns nil. Reading and Size are unaffected.
 	Preallocate(size int64) error
+	// WriteBack starts writing the file's bytes in [off, off+n) to the
+	// disk and returns without waiting for them. It is only a hint, for a
+	// large file written at once: its dirty pages go out as it is written
+	// instead of all at its Sync, where they would make every other Sync
+	// on the disk (a log's group commit) wait behind them. It makes
+	// nothing durable (Sync does) and changes nothing a reader or a crash
+	// sees; where the system cannot do it, it does nothing.
+	WriteBack(off, n int64) error
 }
 
 // FS is a filesystem.
