@@ -350,14 +350,87 @@ func BenchmarkPutScalingApart(b *testing.B) {
 
 // putScaling runs BenchmarkPutScaling's slices over kvs.
 func putScaling(b *testing.B, kvs [2]*inmem.KV) {
-	var next [2]int // the next key of each goroutine's run
-	next[1] = dbKeyCount / 2
-	put := func(g, n int) error {
+	r := scalingSlices(b, [][2]*inmem.KV{kvs})
+	if r == nil {
+		return // too few ops for a slice of each
+	}
+	b.ReportMetric(r[0].ns1, "ns/op-1g")
+	b.ReportMetric(r[0].ns2, "ns/op-2g")
+	b.ReportMetric(r[0].gain(), "gain")
+	b.ReportMetric(r[0].cpus1, "cpus-1g")
+	b.ReportMetric(r[0].cpus2, "cpus-2g")
+}
+
+// BenchmarkPutScalingShared is BenchmarkPutScaling and
+// BenchmarkPutScalingApart in one run, slice by slice: one database with
+// one goroutine, then with two, then two databases with one goroutine and
+// with two, and again. Run one after the other, the two benchmarks met
+// different phases of this VM (a put writes fresh memory, and the kernel
+// faulting it in may stop to compact memory for a huge page: tens of
+// milliseconds now and then, more in some hours than in others), and a
+// run's ratio of their gains spread from 0.45 to 1.3. Interleaved, the
+// phases fall on all four alike. "of-apart" is one database's gain over
+// two databases': what one database keeps of the second core that two
+// apart get.
+func BenchmarkPutScalingShared(b *testing.B) {
+	dbLoadKeys()
+	one, err := inmem.OpenInMemory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer one.Close()
+	var sets [2][2]*inmem.KV
+	for i := range 2 {
+		run, err := one.BeginRun()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sets[0][i] = run.KV()
+		db, err := inmem.OpenInMemory()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		run, err = db.BeginRun()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sets[1][i] = run.KV()
+	}
+	r := scalingSlices(b, sets[:])
+	if r == nil {
+		return
+	}
+	b.ReportMetric(r[0].gain(), "gain-one")
+	b.ReportMetric(r[1].gain(), "gain-apart")
+	b.ReportMetric(r[0].gain()/r[1].gain(), "of-apart")
+	b.ReportMetric(r[0].cpus2, "cpus-2g-one")
+	b.ReportMetric(r[1].cpus2, "cpus-2g-apart")
+}
+
+// scaling is what scalingSlices measured of one set of writers: ns per
+// put and processors busy, with one goroutine and with two.
+type scaling struct{ ns1, ns2, cpus1, cpus2 float64 }
+
+// gain is the throughput of two goroutines over one.
+func (s scaling) gain() float64 { return s.ns1 / s.ns2 }
+
+// scalingSlices puts b.N keys in slices of putScalingSlice, going round
+// the sets and, for each, one goroutine writing its first KV, then two
+// goroutines writing both. Each goroutine rewrites its own half of the
+// key set in order. It returns nil if b.N is too small for a slice of
+// each kind.
+func scalingSlices(b *testing.B, sets [][2]*inmem.KV) []scaling {
+	next := make([][2]int, len(sets)) // the next key of each goroutine's run
+	for i := range next {
+		next[i][1] = dbKeyCount / 2
+	}
+	put := func(set, g, n int) error {
 		// The count stays in the goroutine while it runs: next's two
 		// entries share a cache line, which writing them on every op
 		// moved between the cores of the two goroutines.
-		kv, i := kvs[g], next[g]
-		defer func() { next[g] = i }()
+		kv, i := sets[set][g], next[set][g]
+		defer func() { next[set][g] = i }()
 		for range n {
 			if err := kv.Put(str(dbKeyBytes(i%dbKeyCount)), dbValue); err != nil {
 				return err
@@ -366,19 +439,23 @@ func putScaling(b *testing.B, kvs [2]*inmem.KV) {
 		}
 		return nil
 	}
-	var spent, cpu [2]time.Duration
-	var done [2]int
+	kinds := 2 * len(sets)
+	spent, cpu := make([]time.Duration, kinds), make([]time.Duration, kinds)
+	done := make([]int, kinds)
+	total := 0
 	b.ResetTimer()
-	for s := 0; done[0]+done[1] < b.N; s++ {
-		n := min(putScalingSlice, b.N-done[0]-done[1])
-		mode := s % 2 // 0: one goroutine, 1: two
+	for s := 0; total < b.N; s++ {
+		n := min(putScalingSlice, b.N-total)
+		kind := s % kinds
+		set, mode := kind/2, kind%2 // mode 0: one goroutine, 1: two
 		t0, c0 := time.Now(), processCPU()
 		var errs [2]error
-		// Labelled, so that a CPU profile tells the modes apart
-		// (-tagfocus goroutines=1).
-		pprof.Do(context.Background(), pprof.Labels("goroutines", fmt.Sprint(mode+1)), func(context.Context) {
+		// Labelled, so that a CPU profile tells the slices apart
+		// (-tagfocus goroutines=two -tagfocus set=s0; words, as pprof
+		// reads a number there as a range of numeric labels).
+		pprof.Do(context.Background(), pprof.Labels("goroutines", [2]string{"one", "two"}[mode], "set", fmt.Sprintf("s%d", set)), func(context.Context) {
 			if mode == 0 {
-				errs[0] = put(0, n)
+				errs[0] = put(set, 0, n)
 				return
 			}
 			var wg sync.WaitGroup
@@ -386,30 +463,35 @@ func putScaling(b *testing.B, kvs [2]*inmem.KV) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs[g] = put(g, n/2+g*(n%2))
+					errs[g] = put(set, g, n/2+g*(n%2))
 				}()
 			}
 			wg.Wait()
 		})
-		spent[mode] += time.Since(t0)
-		cpu[mode] += processCPU() - c0
+		spent[kind] += time.Since(t0)
+		cpu[kind] += processCPU() - c0
 		for _, err := range errs {
 			if err != nil {
 				b.Fatal(err)
 			}
 		}
-		done[mode] += n
+		done[kind] += n
+		total += n
 	}
-	if done[0] == 0 || done[1] == 0 {
-		return // too few ops for a slice of each
+	out := make([]scaling, len(sets))
+	for i := range out {
+		k1, k2 := 2*i, 2*i+1
+		if done[k1] == 0 || done[k2] == 0 {
+			return nil
+		}
+		out[i] = scaling{
+			ns1:   float64(spent[k1].Nanoseconds()) / float64(done[k1]),
+			ns2:   float64(spent[k2].Nanoseconds()) / float64(done[k2]),
+			cpus1: cpu[k1].Seconds() / spent[k1].Seconds(),
+			cpus2: cpu[k2].Seconds() / spent[k2].Seconds(),
+		}
 	}
-	ns1 := float64(spent[0].Nanoseconds()) / float64(done[0])
-	ns2 := float64(spent[1].Nanoseconds()) / float64(done[1])
-	b.ReportMetric(ns1, "ns/op-1g")
-	b.ReportMetric(ns2, "ns/op-2g")
-	b.ReportMetric(ns1/ns2, "gain")
-	b.ReportMetric(cpu[0].Seconds()/spent[0].Seconds(), "cpus-1g")
-	b.ReportMetric(cpu[1].Seconds()/spent[1].Seconds(), "cpus-2g")
+	return out
 }
 
 // putScalingSlice is the ops of one slice of BenchmarkPutScaling: about
