@@ -11,14 +11,15 @@ import (
 // fingerTable keeps the places of a run's writers past its two finger
 // caches: many goroutines committing to one run, each in a key range of
 // its own (a stream per user, per tool, per worker), found both caches
-// busy and every commit descended from the index or the head. The table
+// busy, and each of their commits descended from the index or the head. The table
 // holds, for up to tableSlots recent commits, where the first write was
 // linked, sorted by key; a commit starts from the place nearest below its
 // first key, which for a writer appending to its own range is the place
 // its previous commit left.
 //
-// A commit linked right after a place moves that place forward; any other
-// adds one, in a free slot or the one used longest ago. So a writer
+// A commit linked right after a place, or writing a place's own key
+// again, moves that place forward; any other adds one, in a free slot or
+// the one used longest ago. So a writer
 // appending keeps one place, and one rewriting keys in order (each new
 // version lands after the older versions of the key before) leaves a
 // trail that the least recently used slots give back.
@@ -69,10 +70,10 @@ const (
 	trialEvery = 64
 )
 
-// table returns the run's finger table, making it if make is set.
-func (r *runFingers) table(make bool) *fingerTable {
+// table returns the run's finger table, making it if create is set.
+func (r *runFingers) table(create bool) *fingerTable {
 	t := r.tbl.Load()
-	if t == nil && make {
+	if t == nil && create {
 		t = new(fingerTable)
 		t.credit.Store(tableCredit) // a new table has its chance
 		if !r.tbl.CompareAndSwap(nil, t) {
