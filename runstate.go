@@ -20,13 +20,16 @@ import (
 // the run's fingers and step log. The Run handle users hold (run.go)
 // points at one.
 type runState struct {
-	db           *DB
-	id           RunID
-	ns           Namespace
-	scope        []byte        // encoded namespace | run: prefix of every key of the scope
-	status       atomic.Uint32 // RunStatus; changed only inside commit guards
-	_            [60]byte      // status is read by every commit; keep it off the written line
-	engine.Scope               // what the commit path keeps and writes for the scope
+	db     *DB
+	id     RunID
+	ns     Namespace
+	scope  []byte        // encoded namespace | run: prefix of every key of the scope
+	status atomic.Uint32 // RunStatus; changed only inside commit guards
+	_      [60]byte      // status is read by every commit; keep it off the written line
+	// admit orders the run's blind writes admitted outside the oracle's
+	// section (AdmitLock), so its steps are logged in version order.
+	admit        sync.Mutex
+	engine.Scope // what the commit path keeps and writes for the scope
 
 	// bases are the layers a forked run reads through, nearest first; set
 	// when the run is made and never changed.
@@ -95,6 +98,17 @@ func (rs *runState) Admit(v uint64) error {
 	// another; steps keep their times in step order.
 	rs.ApplyStep(v, max(t, rs.LastStep))
 	return nil
+}
+
+// AdmitLock makes runState an occ.Serial guard: a blind write of the run
+// may take its version outside the oracle's section, ordered with the
+// run's other writers by this lock. Admit refuses before it changes
+// anything. A shared scope logs no steps, so its writers need no order.
+func (rs *runState) AdmitLock() *sync.Mutex {
+	if rs.Shared {
+		return nil
+	}
+	return &rs.admit
 }
 
 // stampNow reads the clock for a data commit about to be admitted by rs,

@@ -49,6 +49,17 @@ type Guard interface {
 	Admit(version uint64) error
 }
 
+// A Serial guard orders the commits it admits by itself, so CommitBlind
+// may admit one outside the critical section. AdmitLock returns the lock
+// that does it (held from the version's assignment through Admit), or nil
+// when the guard's commits need no order among themselves. Admit must
+// change nothing when it refuses: outside the section the version is
+// already taken, and a refused one is published empty.
+type Serial interface {
+	Guard
+	AdmitLock() *sync.Mutex
+}
+
 type record struct {
 	version uint64
 	n       int // writes: the one below if 1, else ring[start : start+n]
@@ -57,20 +68,33 @@ type record struct {
 	keep    any // see Txn.Keep
 }
 
-// doneSlot fills a cache line, so committers finishing neighbouring
-// versions on different cores do not write the same line.
-type doneSlot struct {
-	v atomic.Uint64
-	_ [56]byte
+// gate is next's top bit, set while a committer holds the critical
+// section: blind commits outside it stop taking versions.
+const gate = 1 << 63
+
+// slot is a version's place in the ring of versions in flight, one cache
+// line, so committers of neighbouring versions on different cores do not
+// write the same line. done says the version is applied (see Done and
+// Applied). A blind commit admitted outside the critical section leaves
+// its write in the rest and then stores its version in rec; the next
+// holder of the section moves it into recent (absorb). A refused one
+// leaves a nil key.
+type slot struct {
+	done atomic.Uint64
+	rec  atomic.Uint64
+	fp   uint64
+	key  []byte
+	keep any
 }
 
 // Oracle assigns commit versions and detects conflicts.
 //
-// Its fields sit on three kinds of line: mu alone, which a committer
+// Its fields sit on lines by who writes them: mu alone, which a committer
 // polling for it reads over and over (see lock.go); what polling reads
-// beside it; and what the critical section writes. Sharing a line with
-// mu, each of the section's writes would wait for the poller's copy of
-// the line to be invalidated.
+// beside it; next, which every commit writes; limit, which every blind
+// commit reads and the section rarely writes; and what the critical
+// section writes. Sharing a line with mu, each of the section's writes
+// would wait for the poller's copy of the line to be invalidated.
 type Oracle struct {
 	mu sync.Mutex
 	_  [56]byte
@@ -78,33 +102,47 @@ type Oracle struct {
 	spin    bool         // whether lock polls before queueing; see lock.go
 	polling atomic.Bool  // a committer is polling for mu
 	queued  atomic.Int32 // committers queued on mu by lock
-	_       [58]byte
+	_       [52]byte
 
-	next      uint64    // last assigned version; guarded by mu
-	recent    []record  // commits, oldest first; guarded by mu
-	ring      writeRing // the writes of recent's multi-key commits; guarded by mu
-	commits   uint64    // guarded by mu
-	conflicts uint64    // guarded by mu
+	// next is the last assigned version, with gate set while the section
+	// is held. The section's holder assigns by storing it; a blind commit
+	// outside the section by a compare-and-swap below limit.
+	next atomic.Uint64
+	_    [56]byte
+	// limit is the highest version a blind commit may take outside the
+	// section: its slot's last version is absorbed and visible.
+	limit atomic.Uint64
+	_     [56]byte
+
+	limitSet  uint64        // limit as last stored; guarded by mu
+	absorbed  uint64        // versions up to it are in recent or needless there; guarded by mu
+	refused   atomic.Uint64 // versions taken outside the section by refused commits
+	recent    []record      // commits, oldest first; guarded by mu
+	ring      writeRing     // the writes of recent's multi-key commits; guarded by mu
+	commits   uint64        // guarded by mu
+	conflicts uint64        // guarded by mu
 	// seen is a visible version read earlier, guarded by mu: the section
 	// checks the versions in flight against it, and reads visible, a line
 	// every publication writes, only when that check fails.
 	seen uint64
 
-	_       [64]byte
+	_       [80]byte
 	visible atomic.Uint64
 	// released is the highest version Released: Applied versions above
 	// it are held (see Applied). On visible's line, which a release
 	// writes next.
 	released atomic.Uint64
 	_        [48]byte
-	done     [ringSize]doneSlot
+	slots    [ringSize]slot
 
 	active activeSet
 }
 
 // New returns an oracle whose last committed version is start.
 func New(start uint64) *Oracle {
-	o := &Oracle{next: start, seen: start, spin: canSpin()}
+	o := &Oracle{seen: start, absorbed: start, spin: canSpin()}
+	o.next.Store(start)
+	o.setLimit()
 	o.visible.Store(start)
 	o.released.Store(start)
 	return o
@@ -144,11 +182,12 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 		// it polls is more likely to find its reads overwritten.
 		o.mu.Lock()
 	}
+	last := o.enter()
 	if len(t.Reads)+len(t.Prefixes) > 0 {
 		for i := len(o.recent) - 1; i >= 0 && o.recent[i].version > t.Snapshot; i-- {
 			if o.conflictsWith(&o.recent[i], t) {
 				o.conflicts++
-				o.mu.Unlock()
+				o.leave(last)
 				return 0, ErrConflict
 			}
 		}
@@ -157,34 +196,149 @@ func (o *Oracle) Commit(t *Txn, g Guard) (uint64, error) {
 	if r.n == 1 {
 		r.one = t.Writes[0]
 	}
-	return o.assignLocked(r, t.Writes, g)
+	return o.assignLocked(last, r, t.Writes, g)
 }
+
+// blindTries bounds how often a blind commit outside the section retries
+// its compare-and-swap, lost to another's, before it queues for the section.
+const blindTries = 8
 
 // CommitBlind commits a transaction that wrote one key and read nothing; it
-// cannot conflict, so only the guard can refuse it.
+// cannot conflict, so only the guard can refuse it. With a Serial guard or
+// none it takes its version outside the critical section (blind), unless
+// the section is held or the ring of versions in flight is full: it
+// records its write in its version's slot, where the section's next
+// holder finds it before it validates anything or assigns a version.
 func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
+	if sg, ok := g.(Serial); ok || g == nil {
+		if v, err, ok := o.blind(w, keep, sg); ok {
+			return v, err
+		}
+	}
 	o.lock()
-	return o.assignLocked(record{n: 1, one: w, keep: keep}, nil, g)
+	return o.assignLocked(o.enter(), record{n: 1, one: w, keep: keep}, nil, g)
 }
 
-// assignLocked runs the guard, assigns the version and records the commit;
-// ws are its writes when r holds more than one. It releases o.mu.
-func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
-	v := o.next + 1
+// blind tries to commit a blind write outside the section; ok reports
+// whether it did (a refusal by g included). Ordered by sg's lock, a
+// guard's commits take their versions in the order they are admitted.
+// A version taken before a holder closed the gate is recorded before
+// that holder goes on (enter waits for it), so the holder's guards see
+// the effects of this Admit; one taken after the holder opened the gate
+// again sees theirs (the swap reads next, stored after them).
+func (o *Oracle) blind(w Write, keep any, sg Serial) (v uint64, err error, ok bool) {
+	if sg != nil {
+		if mu := sg.AdmitLock(); mu != nil {
+			mu.Lock()
+			defer mu.Unlock()
+		}
+	}
+	for range blindTries {
+		n := o.next.Load()
+		if n >= o.limit.Load() { // the gate is closed, or the ring full
+			return 0, nil, false
+		}
+		if !o.next.CompareAndSwap(n, n+1) {
+			continue
+		}
+		v = n + 1
+		s := &o.slots[v%ringSize]
+		if sg != nil {
+			if err = sg.Admit(v); err != nil {
+				// The version is taken: publish it with no write.
+				o.refused.Add(1)
+				s.fp, s.key, s.keep = 0, nil, nil
+				s.rec.Store(v)
+				o.Done(v)
+				return 0, err, true
+			}
+		}
+		s.fp, s.key, s.keep = w.FP, w.Key, keep
+		s.rec.Store(v)
+		return v, nil, true
+	}
+	return 0, nil, false
+}
+
+// enter closes the gate, with o.mu held: no blind commit takes a version
+// until leave. It waits for every version taken before to be recorded,
+// moves into recent those a registered transaction may still validate
+// against, and returns the last assigned version.
+func (o *Oracle) enter() uint64 {
+	n := o.next.Load()
+	for !o.next.CompareAndSwap(n, n|gate) {
+		n = o.next.Load()
+	}
+	o.absorb(n)
+	return n
+}
+
+// absorb records in recent the blind commits up to version n taken
+// outside the section. Those at or below the watermark are left in their
+// slots: trimLocked would drop their records at once (no registered
+// transaction can conflict with them), and they are visible, so recorded.
+func (o *Oracle) absorb(n uint64) {
+	if o.absorbed >= n {
+		return
+	}
+	o.commits += n - o.absorbed
+	from := max(o.absorbed, min(o.Watermark(), n)) + 1
+	for u := from; u <= n; u++ {
+		s := &o.slots[u%ringSize]
+		for spins := 0; s.rec.Load() != u; spins++ {
+			if spins >= waitSpins {
+				runtime.Gosched() // its committer was preempted before recording
+			}
+		}
+		if s.key != nil {
+			o.recent = append(o.recent, record{version: u, n: 1, one: Write{FP: s.fp, Key: s.key}, keep: s.keep})
+		}
+	}
+	o.absorbed = n
+}
+
+// leave opens the gate with last the last assigned version, every one of
+// which is absorbed, and releases o.mu.
+func (o *Oracle) leave(last uint64) {
+	o.absorbed = last
+	o.setLimit()
+	o.next.Store(last)
+	o.mu.Unlock()
+}
+
+// setLimit moves limit to the last version whose slot is free: its last
+// version is absorbed and visible. With o.mu held, or before o is shared.
+// The visible version is read again only when the one seen last would
+// leave blind commits less than half the ring: limit's line is read by
+// every blind commit, and visible's written by every publication.
+func (o *Oracle) setLimit() {
+	if o.seen+ringSize/2 < o.absorbed {
+		o.seen = o.visible.Load()
+	}
+	if l := min(o.seen, o.absorbed) + ringSize - 1; l != o.limitSet {
+		o.limitSet = l
+		o.limit.Store(l)
+	}
+}
+
+// assignLocked runs the guard, assigns the version after last and records
+// the commit; ws are its writes when r holds more than one. It leaves the
+// section.
+func (o *Oracle) assignLocked(last uint64, r record, ws []Write, g Guard) (uint64, error) {
+	v := last + 1
 	if g != nil {
 		if err := g.Admit(v); err != nil {
-			o.mu.Unlock()
+			o.leave(last)
 			return 0, err
 		}
 	}
-	// Never let more than ringSize versions be in flight: a done slot is
+	// Never let more than ringSize versions be in flight: a slot is
 	// reused only after visible has passed it.
 	for v-o.seen >= ringSize {
 		if o.seen = o.visible.Load(); v-o.seen >= ringSize {
 			runtime.Gosched()
 		}
 	}
-	o.next = v
 	o.commits++
 	r.version = v
 	if len(o.recent) >= trimAt {
@@ -197,7 +351,7 @@ func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
 		r.start = o.ring.push(ws)
 	}
 	o.recent = append(o.recent, r)
-	o.mu.Unlock()
+	o.leave(v)
 	return v, nil
 }
 
@@ -207,8 +361,15 @@ func (o *Oracle) assignLocked(r record, ws []Write, g Guard) (uint64, error) {
 // only after the next few hundred commits.
 func (o *Oracle) Trim() {
 	o.mu.Lock()
+	last := o.enter()
 	o.trimLocked()
-	o.mu.Unlock()
+	// The slots' writes are absorbed or needless, and no blind commit
+	// writes a slot while the gate is closed.
+	for i := range o.slots {
+		s := &o.slots[i]
+		s.key, s.keep = nil, nil
+	}
+	o.leave(last)
 }
 
 // trimLocked drops records at or below the watermark: every registered
@@ -264,7 +425,7 @@ func writeConflicts(w Write, t *Txn) bool {
 // Done marks version v applied and advances the visible version over every
 // consecutive applied version.
 func (o *Oracle) Done(v uint64) {
-	o.done[v%ringSize].v.Store(v)
+	o.slots[v%ringSize].done.Store(v)
 	o.advance()
 }
 
@@ -281,7 +442,7 @@ const held = 1 << 63
 // publish in turn. Each version is either Done, or Applied and then
 // Released, by its own committer, once.
 func (o *Oracle) Applied(v uint64) {
-	o.done[v%ringSize].v.Store(v | held)
+	o.slots[v%ringSize].done.Store(v | held)
 	o.advance()
 }
 
@@ -306,7 +467,7 @@ func (o *Oracle) advance() {
 	for {
 		cur := o.visible.Load()
 		nxt := cur + 1
-		if d := o.done[nxt%ringSize].v.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
+		if d := o.slots[nxt%ringSize].done.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
 			return
 		}
 		o.visible.CompareAndSwap(cur, nxt)
@@ -331,11 +492,7 @@ func (o *Oracle) WaitVisible(v uint64) {
 }
 
 // Last returns the last assigned commit version.
-func (o *Oracle) Last() uint64 {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.next
-}
+func (o *Oracle) Last() uint64 { return o.next.Load() &^ gate }
 
 // Stats are the oracle's counters.
 type Stats struct {
@@ -348,8 +505,9 @@ type Stats struct {
 // Stats returns the oracle's counters.
 func (o *Oracle) Stats() Stats {
 	o.mu.Lock()
-	s := Stats{Commits: o.commits, Conflicts: o.conflicts}
-	o.mu.Unlock()
+	last := o.enter()
+	s := Stats{Commits: o.commits - o.refused.Load(), Conflicts: o.conflicts}
+	o.leave(last)
 	s.Visible = o.visible.Load()
 	s.Active = o.active.len()
 	return s
@@ -438,8 +596,9 @@ func (a *activeSet) len() int {
 // must be short and do no I/O.
 func (o *Oracle) Exclusive(fn func(last uint64)) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	fn(o.next)
+	last := o.enter()
+	defer o.leave(last)
+	fn(last)
 }
 
 // Adopt records version v as assigned elsewhere: a replica applies the
@@ -447,8 +606,7 @@ func (o *Oracle) Exclusive(fn func(last uint64)) {
 // fall behind them.
 func (o *Oracle) Adopt(v uint64) {
 	o.mu.Lock()
-	o.next = max(o.next, v)
-	o.mu.Unlock()
+	o.leave(max(o.enter(), v))
 }
 
 // Rewind makes to the last assigned version, forgetting the commits above
@@ -458,8 +616,8 @@ func (o *Oracle) Adopt(v uint64) {
 // visible.
 func (o *Oracle) Rewind(to uint64) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.next = to
+	o.enter()
+	defer o.leave(to)
 	o.seen = min(o.seen, to)
 	i := len(o.recent)
 	for i > 0 && o.recent[i-1].version > to {
@@ -474,8 +632,9 @@ func (o *Oracle) Rewind(to uint64) {
 // transaction registered.
 func (o *Oracle) Restart(v uint64) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.next, o.seen = v, v
+	o.enter()
+	defer o.leave(v)
+	o.seen = v
 	clear(o.recent)
 	o.recent = o.recent[:0]
 	o.released.Store(v)
