@@ -94,7 +94,7 @@ func TestBlindRefusedPublishesEmpty(t *testing.T) {
 	o.Done(v)
 	require.Equal(t, uint64(2), o.Visible())
 	require.Equal(t, []uint64{2}, g.log)
-	v, err = o.Commit(&Txn{Snapshot: s, Reads: []uint64{7}, Writes: []Write{w(9, "z")}}, nil)
+	v, err = o.Commit(&Txn{Snapshot: s, Reads: []uint64{0, 7}, Writes: []Write{w(9, "z")}}, nil)
 	require.NoError(t, err, "the refused write wrote nothing")
 	o.Done(v)
 	o.End(s)
@@ -294,4 +294,33 @@ func TestTrimClearsSlots(t *testing.T) {
 		require.Nil(t, o.slots[i].keep, "slot %d", i)
 		require.Nil(t, o.slots[i].key, "slot %d", i)
 	}
+}
+
+// Committers publishing at once never strand a version: whichever of two
+// racing advances loses its swap looks again, so every WaitVisible
+// returns (a lost advance hangs this test).
+func TestPublishRacesNeverStrand(t *testing.T) {
+	o := New(0)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 3))
+			for range 20000 {
+				v, err := o.CommitBlind(w(1, "k"), nil, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.IntN(8) == 0 {
+					runtime.Gosched()
+				}
+				o.Done(v)
+				o.WaitVisible(v)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, uint64(4*20000), o.Visible())
 }

@@ -466,11 +466,17 @@ func (o *Oracle) Release(v uint64) {
 func (o *Oracle) advance() {
 	for {
 		cur := o.visible.Load()
-		nxt := cur + 1
-		if d := o.slots[nxt%ringSize].done.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
+		to := cur
+		for {
+			nxt := to + 1
+			if d := o.slots[nxt%ringSize].done.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
+				break
+			}
+			to = nxt
+		}
+		if to == cur || o.visible.CompareAndSwap(cur, to) {
 			return
 		}
-		o.visible.CompareAndSwap(cur, nxt)
 	}
 }
 
