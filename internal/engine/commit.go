@@ -16,10 +16,12 @@ import (
 // the run's fingers), with no version yet, so nothing can fail between
 // the version and the publish; the oracle validates the read set and
 // assigns the version while the guard admits it and the WAL guard appends
-// the record (the only critical section); the step is reserved, the nodes
-// linked, and the version published in Commit order (after its fsync, in
-// Strict mode). An error after the version was assigned still publishes
-// it, so later versions are never blocked.
+// the record (the only critical section; a blind write of a run with no
+// WAL takes its version outside it, see occ.Serial); the nodes are
+// linked and the version published (after its fsync, in Strict mode);
+// the commit returns once every version up to its own is visible. An
+// error after the version was assigned still publishes it, so later
+// versions are never blocked.
 //
 // writes are in key order, each value stored as is (header included);
 // tail, if any, is appended to the first one's value, so a one-write put
@@ -80,17 +82,22 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 		}
 		return 0, err
 	}
-	sc.reserveSteps(fc)
 	lerr := s.link(gen, offs, sps, v)
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
 	linked = lerr == nil && s.Gen.Load() == gen
+	perr := s.publish(v, wg)
+	// What the commit does for later ones waits until it is published:
+	// the committer of the next version waits for this one (in order), and
+	// with two writers that wait is as long as this span.
+	sc.reserveSteps(fc)
 	if linked && tried {
 		tbl.record(gen, offs, sps)
 	}
 	sc.Written.Add(size)
-	if err := s.publish(v, wg); err != nil {
-		return v, err
+	s.settle(v, wg)
+	if perr != nil {
+		return v, perr
 	}
 	return v, lerr
 }

@@ -105,6 +105,9 @@ func (g *walGuard) release() {
 // version after its wait, each would wait for the committers of every
 // earlier version in the group to be scheduled first, and at 64 committers
 // on 2 cores those waits, yielding by turns, took most of the CPU.
+//
+// Once it returns, later versions may become visible; the commit itself
+// is acknowledged only after settle.
 func (s *Store) publish(v uint64, wg *walGuard) error {
 	var err error
 	if wg != nil && s.Strict {
@@ -114,6 +117,12 @@ func (s *Store) publish(v uint64, wg *walGuard) error {
 	} else {
 		s.Oracle.Done(v)
 	}
+	return err
+}
+
+// settle returns once commit v, published, is visible (every earlier
+// version is too), and runs what follows a commit.
+func (s *Store) settle(v uint64, wg *walGuard) {
 	s.Oracle.WaitVisible(v)
 	if wg != nil {
 		s.AfterCommit()
@@ -121,5 +130,4 @@ func (s *Store) publish(v uint64, wg *walGuard) error {
 	if v&(ReclaimCheckEvery-1) == 0 && s.ReclaimCheck != nil {
 		s.ReclaimCheck()
 	}
-	return err
 }
