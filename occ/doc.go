@@ -22,33 +22,57 @@
 // proposals were never applied Rewinds to the last applied version before
 // it assigns again; one that loaded a snapshot Restarts at its version.
 //
+// A blind write (one key, nothing read) whose guard is Serial, or that
+// has none, need not enter the section: it takes the next version with a
+// compare-and-swap on the last assigned one, runs its guard under the
+// guard's own lock (a run's, so the run's steps are logged in version
+// order) and leaves its write in its version's slot of the ring of
+// versions in flight. The section's next holder first closes the gate
+// (a bit of the same word, so blind writes stop), waits for every version
+// taken before to be recorded, and moves into the recent-commit list those
+// a registered transaction could still conflict with (absorb). A blind
+// write the guard refuses has taken its version: it is published with no
+// write. A run's WAL guard is not Serial, so with a WAL every commit takes
+// its version in the section, in the order of the log.
+//
 // Invariants:
-//   - Commit versions are assigned consecutively from 1 under one mutex. A
-//     commit that read nothing polls it briefly before queueing (lock.go);
-//     a validated commit queues at once, in turn.
+//   - Commit versions are assigned consecutively from 1: in the section,
+//     or by a blind write's swap while the gate is open and the version's
+//     slot is free (limit). A commit that read nothing polls the section's
+//     mutex briefly before queueing (lock.go); a validated commit queues at
+//     once, in turn.
+//   - Inside the section (gate closed, absorbed up to the last assigned
+//     version) the recent-commit list holds every commit a registered
+//     transaction may conflict with, in version order, and every guard
+//     admitted outside has returned: the section sees a clean cut.
 //   - visible <= every version not yet Done or Applied, and <= every
 //     Applied version above the highest Released; visible only grows.
 //   - A commit record is kept while any registered transaction's snapshot is
 //     older than it (the watermark), so validation never misses a commit.
-//   - A Guard runs inside the critical section, so checks such as "the run
-//     has not ended" are ordered exactly with the commits around them.
+//   - A Guard runs inside the critical section, or for a Serial guard under
+//     its own lock with the gate open, so checks such as "the run has not
+//     ended" are ordered exactly with the commits around them: a guard
+//     changed inside the section (a run ended) is seen by every version
+//     taken after it, and by none before.
 //
 // Past two cores. Every machine this was measured on has two, so three
 // choices are tuned to two and are the first to measure again on more:
-//   - One mutex assigns every version, blind writes' too (a blind write
-//     must be in the recent-commit list before any later validation). On
-//     two cores the section, a few hundred nanoseconds, is not the limit:
-//     two writers of one database reached 1.08x the throughput of one
-//     against 1.21x for two databases (BenchmarkPutScaling's gain against
-//     PutScalingApart's, medians of 5 alternating runs; 0.89 of apart).
-//     Measured in one run, slice by slice (BenchmarkPutScalingShared), on
-//     a quiet machine: 1.33-1.43x against 1.60-1.68x, 0.81-0.86 of apart,
-//     steadily. The writers wait for nothing (1.9 processors busy): the
-//     difference is the lines the section and the publication move
-//     between the cores (CommitBlind 0.40 s against 0.24 s per 4M puts).
-//     With many writers on many cores it serialises their commits; sharding
-//     the assignment would have to keep that list complete in version
-//     order.
+//   - Blind writes without a WAL take versions by a swap outside the
+//     section; the rest (validated commits, and every commit with a WAL,
+//     whose append order is the version order) take them in the section.
+//     With the section for every commit, two writers of one database kept
+//     0.81-0.86 of what two databases gain from the second core
+//     (BenchmarkPutScalingShared), and the section's lines moving between
+//     the cores were the largest difference (CommitBlind 0.40 s against
+//     0.24 s per 4M puts). With the swap, BlindCommit takes 13 ns with one
+//     committer (30 before) and 99 ns with two (148); two writers of one
+//     database keep 0.85 of two databases' gain (0.83 before, medians of
+//     10 alternating runs). The rest is the in-order publication: a
+//     writer waits in WaitVisible for the other's commit, taken just
+//     before its own, to be linked; with that wait cut (an experiment,
+//     not correct: a writer would not read its own write) 0.93. With many
+//     writers on many cores the swap is one contended line, which sharding
+//     the assignment would have to keep in version order.
 //   - lock.go's poller yields between tries while no committer is queued
 //     and queues once one is: two writers on two cores are rarely queued,
 //     a Strict group woken by its fsync always is. With more cores, a

@@ -44,7 +44,8 @@ type Txn struct {
 }
 
 // Guard is consulted inside the critical section after validation and
-// before the version is final. A non-nil error aborts the commit.
+// before the version is final (a Serial guard of a blind write: under its
+// own lock, see Serial). A non-nil error aborts the commit.
 type Guard interface {
 	Admit(version uint64) error
 }
@@ -221,7 +222,8 @@ func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
 
 // blind tries to commit a blind write outside the section; ok reports
 // whether it did (a refusal by g included). Ordered by sg's lock, a
-// guard's commits take their versions in the order they are admitted.
+// guard's commits take their versions in the order they are admitted;
+// one that finds the lock held leaves the commit to the section.
 // A version taken before a holder closed the gate is recorded before
 // that holder goes on (enter waits for it), so the holder's guards see
 // the effects of this Admit; one taken after the holder opened the gate
@@ -229,7 +231,12 @@ func (o *Oracle) CommitBlind(w Write, keep any, g Guard) (uint64, error) {
 func (o *Oracle) blind(w Write, keep any, sg Serial) (v uint64, err error, ok bool) {
 	if sg != nil {
 		if mu := sg.AdmitLock(); mu != nil {
-			mu.Lock()
+			// Another writer of the run holds it: queue for the section
+			// instead, whose lock polls and yields (lock.go), where a
+			// mutex would park writers contending at every commit.
+			if !mu.TryLock() {
+				return 0, nil, false
+			}
 			defer mu.Unlock()
 		}
 	}

@@ -86,15 +86,27 @@ func (s *Store) Commit(sc *Scope, gen *Generation, writes []Write, tail []byte, 
 	// Fingers only for writes linked where they were located: a reclaim
 	// swap moves them (see link).
 	linked = lerr == nil && s.Gen.Load() == gen
-	perr := s.publish(v, wg)
-	// What the commit does for later ones waits until it is published:
+	// What the commit does for later ones (follow) is done before it waits
+	// for its fsync in Strict mode (the fsync runs meanwhile; after it, the
+	// group's committers would do it all at once), and otherwise once it
+	// is published:
 	// the committer of the next version waits for this one (in order), and
-	// with two writers that wait is as long as this span.
-	sc.reserveSteps(fc)
-	if linked && tried {
-		tbl.record(gen, offs, sps)
+	// with two writers that wait is as long as the span before Done.
+	follow := func() {
+		sc.reserveSteps(fc)
+		if linked && tried {
+			tbl.record(gen, offs, sps)
+		}
+		sc.Written.Add(size)
 	}
-	sc.Written.Add(size)
+	strict := wg != nil && s.Strict
+	if strict {
+		follow()
+	}
+	perr := s.publish(v, wg)
+	if !strict {
+		follow()
+	}
 	s.settle(v, wg)
 	if perr != nil {
 		return v, perr
