@@ -324,3 +324,26 @@ func TestPublishRacesNeverStrand(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, uint64(4*20000), o.Visible())
 }
+
+// Stats counts the commits taken outside the section, refused ones not.
+func TestStatsCountOutside(t *testing.T) {
+	o := New(0)
+	g := &serial{}
+	for range 5 {
+		v, err := o.CommitBlind(w(1, "k"), nil, g)
+		require.NoError(t, err)
+		o.Done(v)
+	}
+	g.ended.Store(true)
+	_, err := o.CommitBlind(w(1, "k"), nil, g)
+	require.Error(t, err)
+	v, err := o.CommitBlind(w(1, "k"), nil, &refuse{calls: -1}) // not Serial: in the section
+	require.Error(t, err)
+	require.Zero(t, v)
+	v, err = o.Commit(&Txn{Writes: []Write{w(2, "x")}}, nil)
+	require.NoError(t, err)
+	o.Done(v)
+	st := o.Stats()
+	require.Equal(t, uint64(5), st.Outside)
+	require.Equal(t, uint64(6), st.Commits)
+}

@@ -121,13 +121,14 @@ type Oracle struct {
 	recent    []record      // commits, oldest first; guarded by mu
 	ring      writeRing     // the writes of recent's multi-key commits; guarded by mu
 	commits   uint64        // guarded by mu
+	outside   uint64        // of commits, those absorbed; guarded by mu
 	conflicts uint64        // guarded by mu
 	// seen is a visible version read earlier, guarded by mu: the section
 	// checks the versions in flight against it, and reads visible, a line
 	// every publication writes, only when that check fails.
 	seen uint64
 
-	_       [80]byte
+	_       [72]byte
 	visible atomic.Uint64
 	// released is the highest version Released: Applied versions above
 	// it are held (see Applied). On visible's line, which a release
@@ -289,6 +290,7 @@ func (o *Oracle) absorb(n uint64) {
 		return
 	}
 	o.commits += n - o.absorbed
+	o.outside += n - o.absorbed
 	from := max(o.absorbed, min(o.Watermark(), n)) + 1
 	for u := from; u <= n; u++ {
 		s := &o.slots[u%ringSize]
@@ -511,15 +513,19 @@ func (o *Oracle) Last() uint64 { return o.next.Load() &^ gate }
 type Stats struct {
 	Commits   uint64
 	Conflicts uint64
-	Visible   uint64
-	Active    int // registered transactions
+	// Outside counts the commits that took their version outside the
+	// critical section: blind writes under a Serial guard or none.
+	Outside uint64
+	Visible uint64
+	Active  int // registered transactions
 }
 
 // Stats returns the oracle's counters.
 func (o *Oracle) Stats() Stats {
 	o.mu.Lock()
 	last := o.enter()
-	s := Stats{Commits: o.commits - o.refused.Load(), Conflicts: o.conflicts}
+	refused := o.refused.Load()
+	s := Stats{Commits: o.commits - refused, Conflicts: o.conflicts, Outside: o.outside - refused}
 	o.leave(last)
 	s.Visible = o.visible.Load()
 	s.Active = o.active.len()
