@@ -70,7 +70,9 @@ func newRunState(db *DB, id RunID, ns Namespace, shared bool) *runState {
 }
 
 // Admit is the commit guard of data writes: inside the oracle's critical
-// section, so a write either commits before the run ends or fails.
+// section, or for a blind write with no WAL under AdmitLock, where the
+// oracle orders it with the section just as exactly (occ.Serial), so a
+// write either commits before the run ends or fails.
 func (rs *runState) Admit(v uint64) error {
 	if st := RunStatus(rs.status.Load()); st.Ended() {
 		if st == statusDeleted {
