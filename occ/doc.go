@@ -66,8 +66,8 @@
 //     the cores were the largest difference (CommitBlind 0.40 s against
 //     0.24 s per 4M puts). With the swap, BlindCommit takes 13 ns with one
 //     committer (30 before) and 99 ns with two (148); two writers of one
-//     database keep 0.85 of two databases' gain (0.83 before, medians of
-//     10 alternating runs). The rest is the in-order publication: a
+//     database keep 0.87-0.88 of two databases' gain (0.83 before; the
+//     medians of two sets of alternating runs, bench/README.md). The rest is the in-order publication: a
 //     writer waits in WaitVisible for the other's commit, taken just
 //     before its own, to be linked; with that wait cut (an experiment,
 //     not correct: a writer would not read its own write) 0.93. With many
