@@ -738,7 +738,21 @@ func TestKVConcurrentOneOps(t *testing.T) {
 					errs <- err
 					return
 				}
-				// An acknowledged write is visible to the next read at once.
+				// An acknowledged write is visible to the next read at once:
+				// to a transaction's snapshot as to a Get.
+				if i%2 == 1 {
+					err := r.Update(func(tx *inmem.Tx) error {
+						v, err := tx.KV().Get(own)
+						if err != nil || string(v) != own {
+							return fmt.Errorf("transaction reads own write %s: %q %v", own, v, err)
+						}
+						return nil
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
 				v, err := kv.Get(own)
 				if err != nil || string(v) != own {
 					errs <- fmt.Errorf("read own write %s: %q %v", own, v, err)

@@ -47,6 +47,10 @@
 //     admitted outside has returned: the section sees a clean cut.
 //   - visible <= every version not yet Done or Applied, and <= every
 //     Applied version above the highest Released; visible only grows.
+//   - A committer returns once v is visible (WaitVisible) or once it is
+//     Done and acknowledged (Ack); Visible and Begin return a version at
+//     or above every acknowledged one, waiting for the versions in flight
+//     below it. So a read that starts after a commit returned reads it.
 //   - A commit record is kept while any registered transaction's snapshot is
 //     older than it (the watermark), so validation never misses a commit.
 //   - A Guard runs inside the critical section, or for a Serial guard under

@@ -22,6 +22,7 @@ func TestOracleLayout(t *testing.T) {
 		"limit":    unsafe.Offsetof(o.limit),
 		"limitSet": unsafe.Offsetof(o.limitSet),
 		"visible":  unsafe.Offsetof(o.visible),
+		"acked":    unsafe.Offsetof(o.acked),
 		"slots":    unsafe.Offsetof(o.slots),
 	} {
 		require.Zero(t, off%64, "%s at %d", name, off)

@@ -135,7 +135,13 @@ type Oracle struct {
 	// writes next.
 	released atomic.Uint64
 	_        [48]byte
-	slots    [ringSize]slot
+	// acked is the highest version a committer returned before it was
+	// visible (Ack). Readers wait for visible to reach it; writers write
+	// it only when an earlier version was still in flight, so a lone
+	// writer leaves its line shared in every reader's cache.
+	acked atomic.Uint64
+	_     [56]byte
+	slots [ringSize]slot
 
 	active activeSet
 }
@@ -151,12 +157,25 @@ func New(start uint64) *Oracle {
 }
 
 // Visible returns the newest version all of whose predecessors are applied:
-// the snapshot a new reader should use.
-func (o *Oracle) Visible() uint64 { return o.visible.Load() }
+// the snapshot a new reader should use. It covers every acknowledged commit: it waits, if need be, for the
+// versions in flight below one that was acknowledged before it was
+// visible (Ack).
+func (o *Oracle) Visible() uint64 {
+	v := o.visible.Load()
+	if a := o.acked.Load(); a > v {
+		o.WaitVisible(a)
+		v = o.visible.Load()
+	}
+	return v
+}
 
-// Begin registers a read-write transaction and returns its snapshot. Every
-// Begin must be paired with End(snapshot).
+// Begin registers a read-write transaction and returns its snapshot, which
+// covers every acknowledged commit (see Visible). Every Begin must be
+// paired with End(snapshot).
 func (o *Oracle) Begin() uint64 {
+	if a := o.acked.Load(); a > o.visible.Load() {
+		o.WaitVisible(a)
+	}
 	return o.active.add(&o.visible)
 }
 
@@ -506,6 +525,26 @@ func (o *Oracle) WaitVisible(v uint64) {
 	}
 }
 
+// Ack lets the committer of v, Done, return before v is visible: v is
+// recorded as acknowledged, and Visible and Begin wait for it. The wait
+// moves from every writer to a reader that reads right behind writers: a
+// commit is visible once every earlier one is, and with two writers the
+// committer of each version otherwise waited for the other's, taken just
+// before, to be linked. Its own writer reading next thus still reads its
+// write. A version already visible is not recorded, so a lone writer does
+// not write acked's line.
+func (o *Oracle) Ack(v uint64) {
+	if o.visible.Load() >= v {
+		return
+	}
+	for {
+		a := o.acked.Load()
+		if a >= v || o.acked.CompareAndSwap(a, v) {
+			return
+		}
+	}
+}
+
 // Last returns the last assigned commit version.
 func (o *Oracle) Last() uint64 { return o.next.Load() &^ gate }
 
@@ -527,7 +566,7 @@ func (o *Oracle) Stats() Stats {
 	refused := o.refused.Load()
 	s := Stats{Commits: o.commits - refused, Conflicts: o.conflicts, Outside: o.outside - refused}
 	o.leave(last)
-	s.Visible = o.visible.Load()
+	s.Visible = o.Visible()
 	s.Active = o.active.len()
 	return s
 }

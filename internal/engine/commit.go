@@ -19,7 +19,8 @@ import (
 // the record (the only critical section; a blind write of a run with no
 // WAL takes its version outside it, see occ.Serial); the nodes are
 // linked and the version published (after its fsync, in Strict mode);
-// the commit returns once every version up to its own is visible. An
+// the commit returns once every version up to its own is visible, or
+// with no WAL once it is acknowledged (occ's Ack: readers wait for it). An
 // error after the version was assigned still publishes it, so later
 // versions are never blocked.
 //

@@ -120,12 +120,16 @@ func (s *Store) publish(v uint64, wg *walGuard) error {
 	return err
 }
 
-// settle returns once commit v, published, is visible (every earlier
-// version is too), and runs what follows a commit.
+// settle runs what follows a commit, published. With a WAL it returns once
+// v is visible (every earlier version is too); without one, v is
+// acknowledged (occ's Ack) and readers wait for it: with two writers, each
+// waited here for the other's commit, taken just before its own.
 func (s *Store) settle(v uint64, wg *walGuard) {
-	s.Oracle.WaitVisible(v)
 	if wg != nil {
+		s.Oracle.WaitVisible(v)
 		s.AfterCommit()
+	} else {
+		s.Oracle.Ack(v)
 	}
 	if v&(ReclaimCheckEvery-1) == 0 && s.ReclaimCheck != nil {
 		s.ReclaimCheck()
