@@ -70,19 +70,24 @@
 //     the cores were the largest difference (CommitBlind 0.40 s against
 //     0.24 s per 4M puts). With the swap, BlindCommit takes 13 ns with one
 //     committer (30 before) and 99 ns with two (148); two writers of one
-//     database keep 0.87-0.88 of two databases' gain (0.83 before; the
-//     medians of two sets of alternating runs, bench/README.md). The rest is the in-order publication: a
-//     writer waits in WaitVisible for the other's commit, taken just
-//     before its own, to be linked; with that wait cut (an experiment,
-//     not correct: a writer would not read its own write) 0.93. With many
-//     writers on many cores the swap is one contended line, which sharding
-//     the assignment would have to keep in version order.
+//     database kept 0.87-0.88 of two databases' gain (0.83 before).
+//     The rest was mostly the in-order publication: a writer waited in
+//     WaitVisible for the other's commit, taken just before its own, to
+//     be linked. With Ack (a commit with no WAL returns once published,
+//     and readers wait for what was acknowledged) the medians of two sets
+//     of alternating runs read 0.95 and 0.96, against 0.88 and 0.91 for
+//     the code before in the same minutes (bench/README.md). Writing
+//     acked costs about 0.01 of that (an experiment that skipped it). With
+//     many writers on many cores the swap is one contended line, which
+//     sharding the assignment would have to keep in version order.
 //   - lock.go's poller yields between tries while no committer is queued
 //     and queues once one is: two writers on two cores are rarely queued,
 //     a Strict group woken by its fsync always is. With more cores, a
 //     holder is less often descheduled and polling without yields may pay.
-//   - Versions become visible in order (advance), so a commit waits in
-//     WaitVisible for every earlier one to be applied: with two writers a
-//     wait at most one commit long, with many a descheduled committer holds
-//     back all later ones.
+//   - Versions become visible in order (advance). A commit with a WAL
+//     waits in WaitVisible for every earlier one to be applied; one
+//     without returns after Ack, and a reader that starts behind it waits
+//     instead. With two writers a wait is at most one commit long; with
+//     many, a descheduled committer holds back every later version, and
+//     every reader that starts after a later one was acknowledged.
 package occ
