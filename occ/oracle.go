@@ -157,9 +157,9 @@ func New(start uint64) *Oracle {
 }
 
 // Visible returns the newest version all of whose predecessors are applied:
-// the snapshot a new reader should use. It covers every acknowledged commit: it waits, if need be, for the
-// versions in flight below one that was acknowledged before it was
-// visible (Ack).
+// the snapshot a new reader should use. It covers every acknowledged
+// commit: it waits, if need be, for the versions in flight below one that
+// was acknowledged before it was visible (Ack).
 func (o *Oracle) Visible() uint64 {
 	v := o.visible.Load()
 	if a := o.acked.Load(); a > v {
