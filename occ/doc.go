@@ -76,11 +76,11 @@
 //     be linked. With Ack (a commit with no WAL returns once published,
 //     and readers wait for what was acknowledged) the medians of five
 //     sets of alternating runs read 0.92-0.96, against 0.85-0.91 for the
-//     code before in the same minutes (bench/README.md). Writing acked
-//     costs about 0.01 of that (an experiment that skipped it). What is
-//     left is the lines the single sequence moves between the cores on
-//     each commit: next, the version's slot (written by its committer,
-//     read by the other's advance) and visible. With
+//     code before in the same minutes (bench/README.md). What is left
+//     is not located: skipping acked's store (an experiment) gained
+//     about 0.01, publishing with one swap of visible instead of a load
+//     and a swap nothing beyond the noise, and a profile puts about the
+//     same CPU in one database's put path as in two's. With
 //     many writers on many cores the swap is one contended line, which
 //     sharding the assignment would have to keep in version order.
 //   - lock.go's poller yields between tries while no committer is queued
