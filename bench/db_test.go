@@ -487,7 +487,7 @@ func scalingSlices(b *testing.B, sets [][2]*inmem.KV) []scaling {
 			// half: it measures two writers writing. Waiting for the
 			// other to finish its half measured one writer alone for the
 			// end of the slice, and the goroutines of a 10 ms slice
-			// often finished 15-30% apart, with two databases as with
+			// finished 13-36% of it apart on average, with two databases as with
 			// one (a late start, a background build, the VM).
 			var wg sync.WaitGroup
 			var stop atomic.Bool
