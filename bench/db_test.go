@@ -351,7 +351,7 @@ func BenchmarkPutScalingApart(b *testing.B) {
 
 // putScaling runs BenchmarkPutScaling's slices over kvs.
 func putScaling(b *testing.B, kvs [2]*inmem.KV) {
-	r := scalingSlices(b, [][2]*inmem.KV{kvs})
+	r := scalingSlices(b, [][2]*inmem.KV{kvs}, nil)
 	if r == nil {
 		return // too few ops for a slice of each
 	}
@@ -398,7 +398,7 @@ func BenchmarkPutScalingShared(b *testing.B) {
 		}
 		sets[1][i] = run.KV()
 	}
-	r := scalingSlices(b, sets[:])
+	r := scalingSlices(b, sets[:], nil)
 	if r == nil {
 		return
 	}
@@ -408,16 +408,65 @@ func BenchmarkPutScalingShared(b *testing.B) {
 	// The median over rounds of one database's gain over two's in the
 	// same round: a slice the kernel stalled (faulting in a huge page)
 	// moves the totals above, and only its own round here.
-	var of []float64
-	for i := range min(len(r[0].rounds), len(r[1].rounds)) {
-		of = append(of, r[0].rounds[i]/r[1].rounds[i])
-	}
-	if len(of) > 0 {
-		slices.Sort(of)
-		b.ReportMetric(of[len(of)/2], "of-apart-med")
+	if m := r[0].ofMedian(r[1]); m > 0 {
+		b.ReportMetric(m, "of-apart-med")
 	}
 	b.ReportMetric(r[0].cpus2, "cpus-2g-one")
 	b.ReportMetric(r[1].cpus2, "cpus-2g-apart")
+}
+
+// sequence is what BenchmarkPutScalingSequenced adds to two databases: a
+// word their writers share, on a cache line of its own, that every put
+// adds one to.
+type sequence struct {
+	_ [64]byte
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// BenchmarkPutScalingSequenced is BenchmarkPutScalingShared with a third
+// set of two databases whose writers share one word that each put adds
+// one to: the least any database with one sequence of commit versions
+// shares between its writers. Its gain over two databases'
+// ("seq-of-apart-med") is what moving one line between the cores on every
+// put costs this machine, the reference one database's ("of-apart-med")
+// is read against.
+func BenchmarkPutScalingSequenced(b *testing.B) {
+	dbLoadKeys()
+	var sets [3][2]*inmem.KV
+	one, err := inmem.OpenInMemory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer one.Close()
+	for i := range 2 {
+		run, err := one.BeginRun()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sets[0][i] = run.KV()
+		for set := 1; set < len(sets); set++ {
+			db, err := inmem.OpenInMemory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			run, err := db.BeginRun()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sets[set][i] = run.KV()
+		}
+	}
+	r := scalingSlices(b, sets[:], []*sequence{nil, nil, {}})
+	if r == nil {
+		return
+	}
+	b.ReportMetric(r[0].gain(), "gain-one")
+	b.ReportMetric(r[1].gain(), "gain-apart")
+	b.ReportMetric(r[2].gain(), "gain-seq")
+	b.ReportMetric(r[0].ofMedian(r[1]), "of-apart-med")
+	b.ReportMetric(r[2].ofMedian(r[1]), "seq-of-apart-med")
 }
 
 // scaling is what scalingSlices measured of one set of writers: ns per
@@ -432,12 +481,27 @@ type scaling struct {
 // gain is the throughput of two goroutines over one.
 func (s scaling) gain() float64 { return s.ns1 / s.ns2 }
 
+// ofMedian is the median over rounds of s's gain over ref's in the same
+// round, or 0 if there is no round.
+func (s scaling) ofMedian(ref scaling) float64 {
+	var of []float64
+	for i := range min(len(s.rounds), len(ref.rounds)) {
+		of = append(of, s.rounds[i]/ref.rounds[i])
+	}
+	if len(of) == 0 {
+		return 0
+	}
+	slices.Sort(of)
+	return of[len(of)/2]
+}
+
 // scalingSlices puts b.N keys in slices of putScalingSlice, going round
 // the sets and, for each, one goroutine writing its first KV, then two
 // goroutines writing both. Each goroutine rewrites its own half of the
-// key set in order. It returns nil if b.N is too small for a slice of
-// each kind.
-func scalingSlices(b *testing.B, sets [][2]*inmem.KV) []scaling {
+// key set in order. A set whose seqs entry is not nil also adds one to
+// that counter after every put (see BenchmarkPutScalingSequenced). It
+// returns nil if b.N is too small for a slice of each kind.
+func scalingSlices(b *testing.B, sets [][2]*inmem.KV, seqs []*sequence) []scaling {
 	next := make([][2]int, len(sets)) // the next key of each goroutine's run
 	for i := range next {
 		next[i][1] = dbKeyCount / 2
@@ -450,12 +514,19 @@ func scalingSlices(b *testing.B, sets [][2]*inmem.KV) []scaling {
 		// moved between the cores of the two goroutines.
 		kv, i := sets[set][g], next[set][g]
 		defer func() { next[set][g] = i }()
+		var seq *sequence
+		if set < len(seqs) {
+			seq = seqs[set]
+		}
 		for k := range n {
 			if stop != nil && stop.Load() {
 				return k, nil
 			}
 			if err := kv.Put(str(dbKeyBytes(i%dbKeyCount)), dbValue); err != nil {
 				return k, err
+			}
+			if seq != nil {
+				seq.n.Add(1)
 			}
 			i++
 		}

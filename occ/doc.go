@@ -77,11 +77,17 @@
 //     and readers wait for what was acknowledged) the medians of five
 //     sets of alternating runs read 0.92-0.96, against 0.85-0.91 for the
 //     code before in the same minutes (bench/README.md). What is left
-//     is not located: skipping acked's store (an experiment) gained
-//     about 0.01, publishing with one swap of visible instead of a load
-//     and a swap nothing beyond the noise, and a profile puts about the
-//     same CPU in one database's put path as in two's. With
-//     many writers on many cores the swap is one contended line, which
+//     is the publication. Builds for diagnosis only, 14 alternating runs
+//     each: with blind writes taking versions from a counter of each
+//     run's and publishing nothing, one database read 1.02 of two; with
+//     one counter both writers add to and nothing published, 1.02 too;
+//     adding Done read 0.98, and Ack 0.96, as the code does. So the list,
+//     the point index and the arena cost the second core nothing
+//     measurable, nor does one shared counter; Done's and Ack's lines
+//     (visible, the next version's slot, acked) cost about 0.04 of it.
+//     acked now shares visible's line: three sets of alternating runs
+//     read 0.956-0.957 (0.937-0.962 with its own line). With many
+//     writers on many cores the swap is one contended line, which
 //     sharding the assignment would have to keep in version order.
 //   - lock.go's poller yields between tries while no committer is queued
 //     and queues once one is: two writers on two cores are rarely queued,

@@ -22,10 +22,11 @@ func TestOracleLayout(t *testing.T) {
 		"limit":    unsafe.Offsetof(o.limit),
 		"limitSet": unsafe.Offsetof(o.limitSet),
 		"visible":  unsafe.Offsetof(o.visible),
-		"acked":    unsafe.Offsetof(o.acked),
 		"slots":    unsafe.Offsetof(o.slots),
 	} {
 		require.Zero(t, off%64, "%s at %d", name, off)
 	}
 	require.Less(t, unsafe.Offsetof(o.seen), unsafe.Offsetof(o.visible)-56, "the section's fields end before visible's line")
+	require.Equal(t, unsafe.Offsetof(o.visible)/64, unsafe.Offsetof(o.acked)/64, "acked on visible's line")
+	require.Equal(t, unsafe.Offsetof(o.visible)/64, unsafe.Offsetof(o.released)/64, "released on visible's line")
 }

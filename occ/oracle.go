@@ -134,13 +134,12 @@ type Oracle struct {
 	// it are held (see Applied). On visible's line, which a release
 	// writes next.
 	released atomic.Uint64
-	_        [48]byte
 	// acked is the highest version a committer returned before it was
-	// visible (Ack). Readers wait for visible to reach it; writers write
-	// it only when an earlier version was still in flight, so a lone
-	// writer leaves its line shared in every reader's cache.
+	// visible (Ack). Readers wait for visible to reach it. On visible's
+	// line too: the committer that writes it has just read that line
+	// (and, in most cases, written it), and every reader reads it.
 	acked atomic.Uint64
-	_     [56]byte
+	_     [40]byte
 	slots [ringSize]slot
 
 	active activeSet
