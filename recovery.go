@@ -133,6 +133,9 @@ func (db *DB) recover() error {
 			return fmt.Errorf("unknown record type %d: %w", typ, ErrCorruption)
 		}
 		v, err := db.applyRecord(typ, p, meta.version, false, ld.Add)
+		if err == nil && v > occ.MaxVersion {
+			return fmt.Errorf("record at version %d, past the highest an oracle holds (%d): %w", v, uint64(occ.MaxVersion), ErrCorruption)
+		}
 		last = max(last, v)
 		return err
 	}
@@ -162,6 +165,9 @@ func (db *DB) recover() error {
 	}
 	db.walNext, db.walLast = res.Next, res.Last
 	db.walReplayed = res.Bytes
+	if last > occ.MaxVersion {
+		return fmt.Errorf("open %s: snapshot at version %d, past the highest an oracle holds (%d): %w", dir, last, uint64(occ.MaxVersion), ErrCorruption)
+	}
 	db.store.Oracle = occ.New(last)
 	if err := db.mendVectors(); err != nil {
 		db.opts.logger.Warn("snapshot vector graphs not used; they will be rebuilt", "error", err)

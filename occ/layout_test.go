@@ -21,12 +21,18 @@ func TestOracleLayout(t *testing.T) {
 		"next":     unsafe.Offsetof(o.next),
 		"limit":    unsafe.Offsetof(o.limit),
 		"limitSet": unsafe.Offsetof(o.limitSet),
-		"visible":  unsafe.Offsetof(o.visible),
+		"pub":      unsafe.Offsetof(o.pub),
 		"slots":    unsafe.Offsetof(o.slots),
 	} {
 		require.Zero(t, off%64, "%s at %d", name, off)
 	}
-	require.Less(t, unsafe.Offsetof(o.seen), unsafe.Offsetof(o.visible)-56, "the section's fields end before visible's line")
-	require.Equal(t, unsafe.Offsetof(o.visible)/64, unsafe.Offsetof(o.acked)/64, "acked on visible's line")
-	require.Equal(t, unsafe.Offsetof(o.visible)/64, unsafe.Offsetof(o.released)/64, "released on visible's line")
+	require.Less(t, unsafe.Offsetof(o.seen), unsafe.Offsetof(o.pub)-56, "the section's fields end before pub's line")
+	for name, off := range map[string]uintptr{
+		"acked":    unsafe.Offsetof(o.acked),
+		"released": unsafe.Offsetof(o.released),
+		"slowMax":  unsafe.Offsetof(o.slowMax),
+		"acking":   unsafe.Offsetof(o.acking),
+	} {
+		require.Equal(t, unsafe.Offsetof(o.pub)/64, off/64, "%s on pub's line", name)
+	}
 }

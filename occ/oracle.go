@@ -3,6 +3,7 @@ package occ
 import (
 	"bytes"
 	"errors"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -128,31 +129,74 @@ type Oracle struct {
 	// every publication writes, only when that check fails.
 	seen uint64
 
-	_       [72]byte
-	visible atomic.Uint64
+	_ [72]byte
+	// pub is the visible version above pubShift bits: a done bit for
+	// each of the window versions above it, and slowFlag (see Done).
+	pub atomic.Uint64
 	// released is the highest version Released: Applied versions above
-	// it are held (see Applied). On visible's line, which a release
+	// it are held (see Applied). On pub's line, which a release
 	// writes next.
 	released atomic.Uint64
 	// acked is the highest version a committer returned before it was
-	// visible (Ack). Readers wait for visible to reach it. On visible's
-	// line too: the committer that writes it has just read that line
-	// (and, in most cases, written it), and every reader reads it.
+	// visible (Ack) whose done bit pub does not hold. Readers wait for
+	// visible to reach it. On pub's line too: the committer that writes
+	// it has just read that line, and every reader reads it.
 	acked atomic.Uint64
-	_     [40]byte
-	slots [ringSize]slot
+	// slowMax is the highest version recorded in its slot alone (slow):
+	// slowFlag stays set while it is above visible.
+	slowMax atomic.Uint64
+	// acking is set by the first Ack: from then on readers wait for the
+	// versions pub holds done bits for, which Ack leaves to them. An
+	// oracle whose commits wait for visibility themselves (WaitVisible)
+	// never Acks, and its readers read the visible version as it is.
+	acking atomic.Bool
+	_      [28]byte
+	slots  [ringSize]slot
 
 	active activeSet
 }
 
-// New returns an oracle whose last committed version is start.
+// pub's layout: the visible version in the bits above pubShift; below
+// them slowFlag, and a done bit for each of the window versions above the
+// visible one (bit i for visible+1+i).
+const (
+	pubShift = 8
+	window   = 7
+	pubBits  = 1<<window - 1
+	slowFlag = 1 << window
+)
+
+// MaxVersion is the highest commit version an oracle holds: pub keeps the
+// visible version in its top 64-pubShift bits (2^56 commits, centuries at
+// a hundred million a second).
+const MaxVersion = 1<<(64-pubShift) - 1
+
+// New returns an oracle whose last committed version is start, at most
+// MaxVersion.
 func New(start uint64) *Oracle {
 	o := &Oracle{seen: start, absorbed: start, spin: canSpin()}
 	o.next.Store(start)
 	o.setLimit()
-	o.visible.Store(start)
+	o.pub.Store(start << pubShift)
 	o.released.Store(start)
+	o.slowMax.Store(start)
 	return o
+}
+
+// visible is the visible version.
+func (o *Oracle) visible() uint64 { return o.pub.Load() >> pubShift }
+
+// covered returns the visible version and the one a new reader must wait
+// for: the highest acknowledged one (Ack), which is the highest done
+// version pub holds a bit for or acked, whichever is higher.
+func (o *Oracle) covered() (vis, want uint64) {
+	s := o.pub.Load()
+	vis = s >> pubShift
+	want = vis
+	if o.acking.Load() {
+		want += uint64(bits.Len64(s & pubBits))
+	}
+	return vis, max(want, o.acked.Load())
 }
 
 // Visible returns the newest version all of whose predecessors are applied:
@@ -160,10 +204,10 @@ func New(start uint64) *Oracle {
 // commit: it waits, if need be, for the versions in flight below one that
 // was acknowledged before it was visible (Ack).
 func (o *Oracle) Visible() uint64 {
-	v := o.visible.Load()
-	if a := o.acked.Load(); a > v {
-		o.WaitVisible(a)
-		v = o.visible.Load()
+	v, want := o.covered()
+	if want > v {
+		o.WaitVisible(want)
+		v = o.visible()
 	}
 	return v
 }
@@ -172,10 +216,10 @@ func (o *Oracle) Visible() uint64 {
 // covers every acknowledged commit (see Visible). Every Begin must be
 // paired with End(snapshot).
 func (o *Oracle) Begin() uint64 {
-	if a := o.acked.Load(); a > o.visible.Load() {
-		o.WaitVisible(a)
+	if v, want := o.covered(); want > v {
+		o.WaitVisible(want)
 	}
-	return o.active.add(&o.visible)
+	return o.active.add(&o.pub)
 }
 
 // End unregisters a transaction begun at snapshot.
@@ -186,7 +230,7 @@ func (o *Oracle) End(snapshot uint64) { o.active.remove(snapshot) }
 // are shadowed by a newer version at or below it are unreachable by
 // registered transactions.
 func (o *Oracle) Watermark() uint64 {
-	return o.active.watermark(&o.visible)
+	return o.active.watermark(&o.pub)
 }
 
 // Commit validates t and assigns its version. On success the caller must
@@ -340,7 +384,7 @@ func (o *Oracle) leave(last uint64) {
 // every blind commit, and visible's written by every publication.
 func (o *Oracle) setLimit() {
 	if o.seen+ringSize/2 < o.absorbed {
-		o.seen = o.visible.Load()
+		o.seen = o.visible()
 	}
 	if l := min(o.seen, o.absorbed) + ringSize - 1; l != o.limitSet {
 		o.limitSet = l
@@ -362,7 +406,7 @@ func (o *Oracle) assignLocked(last uint64, r record, ws []Write, g Guard) (uint6
 	// Never let more than ringSize versions be in flight: a slot is
 	// reused only after visible has passed it.
 	for v-o.seen >= ringSize {
-		if o.seen = o.visible.Load(); v-o.seen >= ringSize {
+		if o.seen = o.visible(); v-o.seen >= ringSize {
 			runtime.Gosched()
 		}
 	}
@@ -451,9 +495,63 @@ func writeConflicts(w Write, t *Txn) bool {
 
 // Done marks version v applied and advances the visible version over every
 // consecutive applied version.
+//
+// v is stored in its slot, and then, if it is one of the window versions
+// above the visible one, set as a done bit in pub by one compare-and-swap
+// that also moves the visible version over the run of done bits from its
+// bottom: two writers publishing alternate versions then share pub's line
+// alone, where reading each other's slots moved those lines between the
+// cores too. A version further up, or one Done while slowFlag is set, is
+// recorded in its slot alone (slow) and found there by advance.
 func (o *Oracle) Done(v uint64) {
 	o.slots[v%ringSize].done.Store(v)
+	for {
+		s := o.pub.Load()
+		vis := s >> pubShift
+		if vis >= v {
+			return // an advance found it in its slot
+		}
+		d := v - vis
+		if d > window || s&slowFlag != 0 {
+			o.slow(v)
+			return
+		}
+		b := s&pubBits | 1<<(d-1)
+		k := uint64(bits.TrailingZeros64(^b))
+		if o.pub.CompareAndSwap(s, (vis+k)<<pubShift|b>>k) {
+			return
+		}
+	}
+}
+
+// slow publishes v, stored in its slot (done or held), where no done bit
+// records it: it raises slowMax and sets slowFlag, so that every Done
+// after it scans the slots (advance) until the visible version passes it,
+// and advances. A Done that set its bit without seeing the flag did so
+// before it was set, so this advance, which follows, sees that bit.
+func (o *Oracle) slow(v uint64) {
+	for {
+		m := o.slowMax.Load()
+		if m >= v || o.slowMax.CompareAndSwap(m, v) {
+			break
+		}
+	}
+	o.flag(v)
 	o.advance()
+}
+
+// clearHook, if set (by tests), runs between advance's decision to clear
+// slowFlag and its swap.
+var clearHook func(*Oracle)
+
+// flag sets slowFlag unless the visible version is at least v.
+func (o *Oracle) flag(v uint64) {
+	for {
+		s := o.pub.Load()
+		if s>>pubShift >= v || s&slowFlag != 0 || o.pub.CompareAndSwap(s, s|slowFlag) {
+			return
+		}
+	}
 }
 
 // held marks a done slot whose version is applied but held (see Applied);
@@ -470,7 +568,7 @@ const held = 1 << 63
 // Released, by its own committer, once.
 func (o *Oracle) Applied(v uint64) {
 	o.slots[v%ringSize].done.Store(v | held)
-	o.advance()
+	o.slow(v)
 }
 
 // Release lets the visible version advance over every version up to v that
@@ -487,23 +585,50 @@ func (o *Oracle) Release(v uint64) {
 }
 
 // advance moves the visible version over every consecutive version that is
-// Done, or Applied and released. Applied and Release each store first and
-// then read the other's store here (atomics are sequentially consistent),
-// so of the two racing at least one sees both and advances.
+// Done (a done bit, or its slot), or Applied and released. Applied and
+// Release each store first and then read the other's store here (atomics
+// are sequentially consistent), so of the two racing at least one sees
+// both and advances. It clears slowFlag once the visible version reaches
+// slowMax; a slow publication that raised slowMax meanwhile may have seen
+// the flag still set and left, so it is set again for it.
 func (o *Oracle) advance() {
 	for {
-		cur := o.visible.Load()
+		s := o.pub.Load()
+		cur, b := s>>pubShift, s&pubBits
 		to := cur
 		for {
 			nxt := to + 1
+			if i := nxt - cur - 1; i < window && b&(1<<i) != 0 {
+				to = nxt
+				continue
+			}
 			if d := o.slots[nxt%ringSize].done.Load(); d != nxt && (d != nxt|held || nxt > o.released.Load()) {
 				break
 			}
 			to = nxt
 		}
-		if to == cur || o.visible.CompareAndSwap(cur, to) {
+		f := s & slowFlag
+		if f != 0 && to >= o.slowMax.Load() {
+			f = 0
+			if clearHook != nil {
+				clearHook(o)
+			}
+		}
+		var nb uint64
+		if k := to - cur; k < window {
+			nb = b >> k
+		}
+		ns := to<<pubShift | f | nb
+		if ns == s {
 			return
 		}
+		if !o.pub.CompareAndSwap(s, ns) {
+			continue
+		}
+		if f != 0 || o.slowMax.Load() <= to {
+			return
+		}
+		o.flag(o.slowMax.Load())
 	}
 }
 
@@ -517,7 +642,7 @@ const waitSpins = 64
 // WaitVisible returns once the visible version is at least v. Callers use it
 // so that a commit is readable by the time it is acknowledged.
 func (o *Oracle) WaitVisible(v uint64) {
-	for spins := 0; o.visible.Load() < v; spins++ {
+	for spins := 0; o.visible() < v; spins++ {
 		if spins >= waitSpins {
 			runtime.Gosched()
 		}
@@ -533,8 +658,16 @@ func (o *Oracle) WaitVisible(v uint64) {
 // write. A version already visible is not recorded, so a lone writer does
 // not write acked's line.
 func (o *Oracle) Ack(v uint64) {
-	if o.visible.Load() >= v {
+	if !o.acking.Load() {
+		o.acking.Store(true)
+	}
+	s := o.pub.Load()
+	vis := s >> pubShift
+	if vis >= v {
 		return
+	}
+	if d := v - vis; d <= window && s&(1<<(d-1)) != 0 {
+		return // readers wait for its done bit
 	}
 	for {
 		a := o.acked.Load()
@@ -585,9 +718,9 @@ type activeItem struct {
 	count int
 }
 
-func (a *activeSet) add(visible *atomic.Uint64) uint64 {
+func (a *activeSet) add(pub *atomic.Uint64) uint64 {
 	a.mu.Lock()
-	s := visible.Load()
+	s := pub.Load() >> pubShift
 	if k := len(a.items); k > a.head && a.items[k-1].snap == s {
 		a.items[k-1].count++
 	} else {
@@ -630,13 +763,14 @@ func (a *activeSet) remove(s uint64) {
 }
 
 // watermark returns the oldest registered snapshot, or the visible version
-// when none is registered. visible is read under the lock: a transaction
-// registering afterwards reads it later and so gets a snapshot at least as new.
-func (a *activeSet) watermark(visible *atomic.Uint64) uint64 {
+// (from pub) when none is registered. pub is read under the lock: a
+// transaction registering afterwards reads it later and so gets a snapshot
+// at least as new.
+func (a *activeSet) watermark(pub *atomic.Uint64) uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.head == len(a.items) {
-		return visible.Load()
+		return pub.Load() >> pubShift
 	}
 	return a.items[a.head].snap
 }
@@ -695,5 +829,6 @@ func (o *Oracle) Restart(v uint64) {
 	clear(o.recent)
 	o.recent = o.recent[:0]
 	o.released.Store(v)
-	o.visible.Store(v)
+	o.slowMax.Store(v)
+	o.pub.Store(v << pubShift)
 }
