@@ -655,8 +655,10 @@ func (o *Oracle) WaitVisible(v uint64) {
 // commit is visible once every earlier one is, and with two writers the
 // committer of each version otherwise waited for the other's, taken just
 // before, to be linked. Its own writer reading next thus still reads its
-// write. A version already visible is not recorded, so a lone writer does
-// not write acked's line.
+// write. A version already visible is not recorded, nor one whose done bit
+// pub holds (readers wait for the done bits once an oracle Acks), so
+// acked is written only for a version Done far above the visible one or
+// while slowFlag was set.
 func (o *Oracle) Ack(v uint64) {
 	if !o.acking.Load() {
 		o.acking.Store(true)
