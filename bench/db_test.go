@@ -311,20 +311,27 @@ func BenchmarkPutParallelRuns(b *testing.B) {
 // they cause, such as faulting in memory); ns/op is over all ops.
 func BenchmarkPutScaling(b *testing.B) {
 	dbLoadKeys()
+	db := scalingDB(b)
+	putScaling(b, [2]*inmem.KV{scalingKV(b, db), scalingKV(b, db)})
+}
+
+// scalingDB opens an in-memory database, closed when b's run ends.
+func scalingDB(b *testing.B) *inmem.DB {
 	db, err := inmem.OpenInMemory()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	var kvs [2]*inmem.KV
-	for i := range kvs {
-		run, err := db.BeginRun()
-		if err != nil {
-			b.Fatal(err)
-		}
-		kvs[i] = run.KV()
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// scalingKV begins a run in db and returns its KV.
+func scalingKV(b *testing.B, db *inmem.DB) *inmem.KV {
+	run, err := db.BeginRun()
+	if err != nil {
+		b.Fatal(err)
 	}
-	putScaling(b, kvs)
+	return run.KV()
 }
 
 // BenchmarkPutScalingApart is BenchmarkPutScaling with a database for each
@@ -333,20 +340,7 @@ func BenchmarkPutScaling(b *testing.B) {
 // gain is to be read against.
 func BenchmarkPutScalingApart(b *testing.B) {
 	dbLoadKeys()
-	var kvs [2]*inmem.KV
-	for i := range kvs {
-		db, err := inmem.OpenInMemory()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		run, err := db.BeginRun()
-		if err != nil {
-			b.Fatal(err)
-		}
-		kvs[i] = run.KV()
-	}
-	putScaling(b, kvs)
+	putScaling(b, [2]*inmem.KV{scalingKV(b, scalingDB(b)), scalingKV(b, scalingDB(b))})
 }
 
 // putScaling runs BenchmarkPutScaling's slices over kvs.
@@ -375,28 +369,11 @@ func putScaling(b *testing.B, kvs [2]*inmem.KV) {
 // apart get.
 func BenchmarkPutScalingShared(b *testing.B) {
 	dbLoadKeys()
-	one, err := inmem.OpenInMemory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer one.Close()
+	one := scalingDB(b)
 	var sets [2][2]*inmem.KV
 	for i := range 2 {
-		run, err := one.BeginRun()
-		if err != nil {
-			b.Fatal(err)
-		}
-		sets[0][i] = run.KV()
-		db, err := inmem.OpenInMemory()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		run, err = db.BeginRun()
-		if err != nil {
-			b.Fatal(err)
-		}
-		sets[1][i] = run.KV()
+		sets[0][i] = scalingKV(b, one)
+		sets[1][i] = scalingKV(b, scalingDB(b))
 	}
 	r := scalingSlices(b, sets[:], nil)
 	if r == nil {
@@ -434,28 +411,11 @@ type sequence struct {
 func BenchmarkPutScalingSequenced(b *testing.B) {
 	dbLoadKeys()
 	var sets [3][2]*inmem.KV
-	one, err := inmem.OpenInMemory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer one.Close()
+	one := scalingDB(b)
 	for i := range 2 {
-		run, err := one.BeginRun()
-		if err != nil {
-			b.Fatal(err)
-		}
-		sets[0][i] = run.KV()
+		sets[0][i] = scalingKV(b, one)
 		for set := 1; set < len(sets); set++ {
-			db, err := inmem.OpenInMemory()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			run, err := db.BeginRun()
-			if err != nil {
-				b.Fatal(err)
-			}
-			sets[set][i] = run.KV()
+			sets[set][i] = scalingKV(b, scalingDB(b))
 		}
 	}
 	r := scalingSlices(b, sets[:], []*sequence{nil, nil, {}})
